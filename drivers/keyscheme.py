@@ -1,0 +1,45 @@
+"""The key scheme shared by the simulated card, the simulated PSAM and (later) the reference
+backend's HSM. Real provincial schemes are not public, so this one is ours and documented:
+
+* A master key is a 16-byte SM4 key named by a one-byte key id:
+  0x01 external authentication (needed before reading EF06 on 3.0 cards and before writing),
+  0x02 PIN reload/unblock MAC.
+* A card's own key is the master key diversified by the card identifier, which is exactly one
+  SM4 block:  K_card = SM4-ECB-Encrypt(master, card_identifier).
+* The EXTERNAL AUTHENTICATE cryptogram for an 8-byte challenge is
+  SM4-ECB-Encrypt(K_card, challenge || 80 00 00 00 00 00 00 00)  (ISO/IEC 9797-1 padding 2).
+
+The test master keys below are published on purpose: they are for simulators and tests only.
+"""
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+BLOCK = 16
+KEY_EXTERNAL_AUTH = 0x01
+KEY_PIN_RELOAD = 0x02
+
+TEST_MASTER_KEYS = {
+    KEY_EXTERNAL_AUTH: bytes.fromhex("6B696F736B2D73696D2D6578742D3031"),  # "kiosk-sim-ext-01"
+    KEY_PIN_RELOAD: bytes.fromhex("6B696F736B2D73696D2D70696E2D3032"),     # "kiosk-sim-pin-02"
+}
+
+
+def sm4_ecb_encrypt(key: bytes, data: bytes) -> bytes:
+    if len(key) != BLOCK or len(data) % BLOCK:
+        raise ValueError("SM4-ECB needs a 16-byte key and whole 16-byte blocks")
+    encryptor = Cipher(algorithms.SM4(key), modes.ECB()).encryptor()
+    return encryptor.update(data) + encryptor.finalize()
+
+
+def pad_iso9797_method2(data: bytes) -> bytes:
+    padded = data + b"\x80"
+    return padded + b"\x00" * (-len(padded) % BLOCK)
+
+
+def diversify(master_key: bytes, card_identifier: bytes) -> bytes:
+    if len(card_identifier) != BLOCK:
+        raise ValueError("a card identifier is 16 bytes")
+    return sm4_ecb_encrypt(master_key, card_identifier)
+
+
+def external_auth_cryptogram(card_key: bytes, challenge: bytes) -> bytes:
+    return sm4_ecb_encrypt(card_key, pad_iso9797_method2(challenge))

@@ -1,0 +1,37 @@
+"""The security module: whatever computes the terminal's cryptograms for the card.
+
+In the field it is a PSAM in a second reader slot or, for kiosks without one, the backend's
+HSM. The card application sees only this interface, so either can be plugged in.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+from drivers.apdu import ApduChannel, CardError, CommandApdu
+from drivers.keyscheme import pad_iso9797_method2
+
+
+class SecurityModuleRequired(CardError):
+    citizen_message = "本机暂不能读取此卡，请到窗口办理。"
+
+
+class SecurityModule(Protocol):
+    def external_auth_cryptogram(self, card_identifier: bytes, challenge: bytes, key_id: int) -> bytes:
+        """The 16-byte EXTERNAL AUTHENTICATE cryptogram for this card's challenge."""
+
+
+class PsamSecurityModule:
+    """A PSAM answering DELIVER KEY (80 1A: diversify a master key by the card identifier)
+    and CIPHER DATA (80 FA: encrypt with the diversified key), as in drivers/keyscheme.py."""
+
+    def __init__(self, channel: ApduChannel):
+        self.channel = channel
+
+    def external_auth_cryptogram(self, card_identifier: bytes, challenge: bytes, key_id: int) -> bytes:
+        self.channel.send(CommandApdu(0x80, 0x1A, 0x00, key_id, card_identifier, name="PSAM DELIVER KEY"))
+        padded = pad_iso9797_method2(challenge)
+        cryptogram = self.channel.send(CommandApdu(0x80, 0xFA, 0x00, 0x00, padded, le=len(padded),
+                                                   name="PSAM CIPHER DATA"))
+        if len(cryptogram) != len(padded):
+            raise CardError(f"PSAM returned a {len(cryptogram)}-byte cryptogram, expected {len(padded)}")
+        return cryptogram

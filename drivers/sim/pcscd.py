@@ -1,0 +1,127 @@
+"""pcscd with the vpcd virtual reader, as the demo, the tests and the benches run it.
+
+`./run` starts it through `python -m drivers.sim.pcscd RUN_DIR` (which becomes pcscd, so the
+pid in RUN_DIR/pcscd.pid is pcscd's own); tests restart it through `Pcscd`; a bench started on
+its own uses `pcscd_running()`, which starts one only if none is listening.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+VPCD_CARD_PORT = 35963  # first vpcd slot: the citizen's card
+VPCD_PSAM_PORT = 35964  # second slot: the PSAM
+CARD_READER = "Virtual PCD 00 00"
+PSAM_READER = "Virtual PCD 00 01"
+_VPCD_DRIVER_PATHS = ("/usr/lib/pcsc/drivers/serial/libifdvpcd.so",)
+
+
+def vpcd_listening(port: int = VPCD_CARD_PORT) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+        return True
+    return False
+
+
+def _vpcd_driver() -> str:
+    for path in _VPCD_DRIVER_PATHS:
+        if os.path.exists(path):
+            return path
+    raise FileNotFoundError("vpcd driver libifdvpcd.so not found: install Debian's vsmartcard-vpcd")
+
+
+def write_reader_conf(run_dir: Path) -> Path:
+    conf_dir = run_dir / "reader.conf.d"
+    conf_dir.mkdir(parents=True, exist_ok=True)
+    # CHANNELID 0x8C7B = TCP 35963; vpcd opens two slots, on 35963 and 35964.
+    (conf_dir / "vpcd").write_text(
+        'FRIENDLYNAME "Virtual PCD"\n'
+        f"DEVICENAME   /dev/null:0x{VPCD_CARD_PORT:04X}\n"
+        f"LIBPATH      {_vpcd_driver()}\n"
+        f"CHANNELID    0x{VPCD_CARD_PORT:04X}\n")
+    return conf_dir
+
+
+def pcscd_command(run_dir: Path) -> list[str]:
+    pcscd = shutil.which("pcscd") or "/usr/sbin/pcscd"
+    return [pcscd, "--foreground", "--config", str(write_reader_conf(run_dir))]
+
+
+class Pcscd:
+    """One pcscd process whose pid lives in RUN_DIR/pcscd.pid, so `./run` stops whichever
+    pcscd is current when it exits, even one a test restarted."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        self.pidfile = self.run_dir / "pcscd.pid"
+        self.log = self.run_dir / "pcscd.log"
+
+    def pid(self) -> int | None:
+        try:
+            return int(self.pidfile.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as log:
+            process = subprocess.Popen(pcscd_command(self.run_dir), stdout=log, stderr=log,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
+        self.pidfile.write_text(str(process.pid))
+        deadline = time.monotonic() + timeout
+        while not vpcd_listening():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"pcscd did not start; see {self.log}")
+            time.sleep(0.05)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> None:
+        pid = self.pid()
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
+        # A killed pcscd leaves its socket behind; the next one replaces it.
+        self.pidfile.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie child of ours still "exists": reap it if it is ours.
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    return True
+
+
+@contextlib.contextmanager
+def pcscd_running(run_dir: Path):
+    """Use the pcscd that is listening, or start one for the duration of the block."""
+    if vpcd_listening():
+        yield
+        return
+    pcscd = Pcscd(run_dir)
+    pcscd.start()
+    try:
+        yield
+    finally:
+        pcscd.stop()
+
+
+if __name__ == "__main__":
+    # `python -m drivers.sim.pcscd RUN_DIR`: become pcscd (exec keeps the pid ./run recorded).
+    run_dir = Path(sys.argv[1])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    command = pcscd_command(run_dir)
+    os.execv(command[0], command)

@@ -1,0 +1,254 @@
+"""A simulated social security card, driven by a profile file (TOML).
+
+It keeps a small file system (MF, the SSSE application, EF05 and EF06 as SIMPLE-TLV records),
+a PIN with its try counter, GET CHALLENGE / EXTERNAL AUTHENTICATE with the key scheme of
+drivers/keyscheme.py, and the quirks real cards have (T=0 `61xx`, `6Cxx` for a wrong Le,
+records only by tag). Profile keys are documented in drivers/sim/profiles/README.md.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from drivers import keyscheme
+from drivers.sim.iso7816 import (SW_AUTH_FAILED, SW_CONDITIONS_NOT_SATISFIED, SW_FILE_NOT_FOUND,
+                                 SW_OK, SW_PIN_BLOCKED, SW_RECORD_NOT_FOUND,
+                                 SW_SECURITY_NOT_SATISFIED, SW_WRONG_DATA, SW_WRONG_LENGTH,
+                                 SW_WRONG_P1P2, Command, SimulatedCard)
+from drivers.sim.vpcd import CardPulledOut
+from drivers.ssse_records import SSSE_DF_NAME, encode_simple_tlv
+
+PROFILE_DIR = Path(__file__).parent / "profiles"
+DEFAULT_ATR = bytes.fromhex("3B6D000080318065B0872701BC83089000")
+
+# Field sizes of the records (DOMAIN.md section 2).
+NAME_BYTES = 30
+NAME_EXTENSION_BYTES = 20
+INIT_ORG_BYTES = 12
+
+
+class ProfileError(ValueError):
+    """A card profile that cannot describe a card; says which key and why."""
+
+
+def _bcd(digits: str, size: int, what: str) -> bytes:
+    if not digits.isdigit() or len(digits) > size * 2:
+        raise ProfileError(f"{what}: {digits!r} is not at most {size * 2} digits")
+    return bytes.fromhex(digits.ljust(size * 2, "F"))
+
+
+def _date_bcd(text: str, what: str) -> bytes:
+    try:
+        datetime.datetime.strptime(text, "%Y%m%d")
+    except ValueError:
+        raise ProfileError(f"{what}: {text!r} is not a YYYYMMDD date") from None
+    return bytes.fromhex(text)
+
+
+@dataclass
+class CardProfile:
+    """Everything the simulated card is and does; see profiles/README.md."""
+
+    ef05: list[bytes]
+    ef06: list[bytes]
+    identifier: bytes
+    generation: int
+    pin: str
+    pin_tries_left: int
+    pin_max_tries: int = 6
+    atr: bytes = DEFAULT_ATR
+    t0_get_response: bool = False
+    strict_le: bool = False
+    records_by_number: bool = True
+    requires_mf_first: bool = False
+    pull_out_after_apdus: int | None = None
+    master_keys: dict[int, bytes] = field(default_factory=lambda: dict(keyscheme.TEST_MASTER_KEYS))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "CardProfile":
+        path = Path(path)
+        if not path.exists() and (PROFILE_DIR / path).exists():
+            path = PROFILE_DIR / path  # a bare name like "card_v3.toml" means a shipped profile
+        try:
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ProfileError(f"{path}: {exc}") from None
+        try:
+            return cls.from_dict(data)
+        except ProfileError as exc:
+            raise ProfileError(f"{path}: {exc}") from None
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CardProfile":
+        try:
+            card, holder, behaviour = data["card"], data["holder"], data.get("behaviour", {})
+            pin = data.get("pin", {})
+            generation = int(card["generation"])
+            identifier = bytes.fromhex(card["identifier"])
+            if len(identifier) != 16:
+                raise ProfileError("card.identifier: must be 16 bytes (32 hex digits)")
+            if generation not in (1, 2, 3):
+                raise ProfileError("card.generation: must be 1, 2 or 3")
+            name = holder["name"].encode("gbk")
+            ef05 = [
+                encode_simple_tlv(0x01, identifier),
+                encode_simple_tlv(0x02, card.get("type", str(generation)).encode("ascii")[:1]),
+                encode_simple_tlv(0x03, f"{generation}.00".encode("ascii")),
+                encode_simple_tlv(0x04, bytes.fromhex(card["initialising_org"]).ljust(INIT_ORG_BYTES, b"\0")),
+                encode_simple_tlv(0x05, _date_bcd(card["issue_date"], "card.issue_date")),
+                encode_simple_tlv(0x06, _date_bcd(card["expiry_date"], "card.expiry_date")),
+                encode_simple_tlv(0x07, card["number"].encode("ascii")),
+            ]
+            ef06 = [
+                encode_simple_tlv(0x08, holder["social_security_number"].encode("ascii")),
+                encode_simple_tlv(0x09, name[:NAME_BYTES].ljust(NAME_BYTES, b"\0")),
+            ]
+            if generation >= 2:
+                extension = holder.get("name_extension", "").encode("gbk")
+                ef06.append(encode_simple_tlv(0x4E, extension.ljust(NAME_EXTENSION_BYTES, b"\0")))
+            ef06 += [
+                encode_simple_tlv(0x0A, holder["sex"].encode("ascii")),
+                encode_simple_tlv(0x0B, bytes((int(holder["ethnicity"]),))),
+                encode_simple_tlv(0x0C, _bcd(holder["birthplace"], 3, "holder.birthplace")),
+                encode_simple_tlv(0x0D, _date_bcd(holder["birth_date"], "holder.birth_date")),
+            ]
+            # Raw overrides let a test put exactly the malformed bytes it wants on the card.
+            for key, hex_record in data.get("raw_records", {}).items():
+                file, _, number = key.partition(".")
+                records = {"EF05": ef05, "EF06": ef06}.get(file)
+                if records is None or not number.isdigit() or not 1 <= int(number) <= len(records):
+                    raise ProfileError(f"raw_records.{key}: expected EF05.N or EF06.N of an existing record")
+                records[int(number) - 1] = bytes.fromhex(hex_record)
+            pin_value = str(pin.get("value", "123456"))
+            if not (pin_value.isdigit() and len(pin_value) == 6):
+                raise ProfileError("pin.value: must be 6 digits")
+            master_keys = dict(keyscheme.TEST_MASTER_KEYS)
+            if "external_auth_master_key" in data.get("keys", {}):
+                master_keys[keyscheme.KEY_EXTERNAL_AUTH] = bytes.fromhex(data["keys"]["external_auth_master_key"])
+            return cls(
+                ef05=ef05, ef06=ef06, identifier=identifier, generation=generation,
+                pin=pin_value,
+                pin_tries_left=int(pin.get("tries_left", 6)),
+                pin_max_tries=int(pin.get("max_tries", 6)),
+                atr=bytes.fromhex(card.get("atr", DEFAULT_ATR.hex())),
+                t0_get_response=bool(behaviour.get("t0_get_response", False)),
+                strict_le=bool(behaviour.get("strict_le", False)),
+                records_by_number=bool(behaviour.get("records_by_number", True)),
+                requires_mf_first=bool(behaviour.get("requires_mf_first", False)),
+                pull_out_after_apdus=behaviour.get("pull_out_after_apdus"),
+                master_keys=master_keys,
+            )
+        except KeyError as exc:
+            raise ProfileError(f"missing key {exc.args[0]!r}") from None
+        except (ValueError, UnicodeEncodeError, TypeError) as exc:
+            if isinstance(exc, ProfileError):
+                raise
+            raise ProfileError(str(exc)) from None
+
+
+class SimulatedSocialSecurityCard(SimulatedCard):
+    instructions = {0xA4: "select", 0xB2: "read_record", 0x84: "get_challenge",
+                    0x82: "external_authenticate", 0x20: "verify"}
+
+    def __init__(self, profile: CardProfile):
+        super().__init__(t0_get_response=profile.t0_get_response)
+        self.profile = profile
+        self.atr = profile.atr
+        self.pin_tries_left = profile.pin_tries_left
+        self.apdus_seen = 0
+        self.power_on()
+
+    def power_on(self) -> None:
+        super().power_on()
+        # A card that "requires the MF first" powers up with no file selected.
+        self.current = "" if self.profile.requires_mf_first else "MF"
+        self.authenticated = False
+        self.pin_verified = False
+        self.challenge: bytes | None = None
+
+    def process_apdu(self, apdu: bytes) -> bytes:
+        self.apdus_seen += 1
+        limit = self.profile.pull_out_after_apdus
+        if limit is not None and self.apdus_seen > limit:
+            raise CardPulledOut()
+        return super().process_apdu(apdu)
+
+    def _with_le(self, data: bytes, le: int | None) -> bytes:
+        """Answer `6Cxx` where the card wants the exact length, as strict cards do."""
+        if le is not None and le != len(data) and (le != 0 or self.profile.strict_le):
+            return bytes((0x6C, len(data) & 0xFF))
+        return data + SW_OK
+
+    def select(self, command: Command) -> bytes:
+        if command.p1 == 0x00 and command.data in (b"", b"\x3f\x00"):
+            self.current = "MF"
+        elif command.p1 == 0x04 and command.data == SSSE_DF_NAME:
+            if self.profile.requires_mf_first and self.current != "MF":
+                return SW_FILE_NOT_FOUND
+            self.current = "SSSE"
+        else:
+            return SW_FILE_NOT_FOUND
+        self.authenticated = False
+        return SW_OK
+
+    def _records(self, sfi: int) -> list[bytes] | None:
+        if self.current != "SSSE":
+            return None
+        return {5: self.profile.ef05, 6: self.profile.ef06}.get(sfi)
+
+    def read_record(self, command: Command) -> bytes:
+        sfi, mode = command.p2 >> 3, command.p2 & 0x07
+        records = self._records(sfi)
+        if records is None:
+            return SW_FILE_NOT_FOUND
+        if sfi == 6 and self.profile.generation >= 3 and not self.authenticated:
+            return SW_SECURITY_NOT_SATISFIED
+        if mode == 0x04 and self.profile.records_by_number:
+            if not 1 <= command.p1 <= len(records):
+                return SW_RECORD_NOT_FOUND
+            return self._with_le(records[command.p1 - 1], command.le)
+        if mode == 0x00:
+            for record in records:
+                if record and record[0] == command.p1:
+                    return self._with_le(record, command.le)
+            return SW_RECORD_NOT_FOUND
+        return SW_WRONG_P1P2
+
+    def get_challenge(self, command: Command) -> bytes:
+        if command.le not in (4, 8):
+            return SW_WRONG_LENGTH
+        self.challenge = os.urandom(command.le)
+        return self.challenge + SW_OK
+
+    def external_authenticate(self, command: Command) -> bytes:
+        if self.challenge is None:
+            return SW_CONDITIONS_NOT_SATISFIED
+        challenge, self.challenge = self.challenge, None  # a challenge is good for one try
+        master = self.profile.master_keys.get(command.p2)
+        if master is None or len(command.data) != 16:
+            return SW_WRONG_DATA
+        card_key = keyscheme.diversify(master, self.profile.identifier)
+        if command.data != keyscheme.external_auth_cryptogram(card_key, challenge):
+            return SW_AUTH_FAILED
+        self.authenticated = True
+        return SW_OK
+
+    def verify(self, command: Command) -> bytes:
+        if self.current != "SSSE":
+            return SW_CONDITIONS_NOT_SATISFIED
+        if self.pin_tries_left <= 0:
+            return SW_PIN_BLOCKED
+        if len(command.data) != 3:
+            return SW_WRONG_LENGTH
+        if command.data.hex() == self.profile.pin:
+            self.pin_tries_left = self.profile.pin_max_tries
+            self.pin_verified = True
+            return SW_OK
+        self.pin_tries_left -= 1
+        if self.pin_tries_left == 0:
+            return SW_PIN_BLOCKED
+        return bytes((0x63, 0xC0 | self.pin_tries_left))

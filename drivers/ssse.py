@@ -1,0 +1,140 @@
+"""The social security card application (SSSE) on top of the APDU channel.
+
+Reads EF05 and EF06 the way real cards allow: records by number (stopping at 6A83), or by
+tag where a card refuses record numbers; external authentication through the security module
+before EF06 on 3.0 cards (or on any card that answers 6982).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from drivers.apdu import (ApduChannel, AuthenticationFailed, CardError, CommandApdu, FileNotFound, RecordNotFound,
+                          SecurityStatusNotSatisfied, StatusWordError, WrongParameters)
+from drivers.keyscheme import KEY_EXTERNAL_AUTH
+from drivers.security_module import SecurityModule, SecurityModuleRequired
+from drivers.ssse_records import (EF05_TAGS, EF06_TAGS, OPTIONAL_TAGS, SSSE_DF_NAME, CardHolder,
+                                  CardInfo, atr_historical_bytes, decode_card_holder,
+                                  decode_card_info)
+
+EF05_SFI = 5
+EF06_SFI = 6
+EF05_RECORDS = len(EF05_TAGS)
+EF06_RECORDS = len(EF06_TAGS)
+
+
+class NotSocialSecurityCard(CardError):
+    citizen_message = "这不是社会保障卡，请插入社会保障卡。"
+
+
+@dataclass(frozen=True)
+class CardReading:
+    """Everything one read of the card gives."""
+
+    atr: bytes
+    info: CardInfo
+    holder: CardHolder = field(repr=False)
+
+    def ireadcardbas(self, terminal_number: str = "", terminal_device_number: str = "") -> str:
+        """The national reader interface's `iReadCardBas` line (LD/T 6001), trailing `|` kept."""
+        fields = [
+            self.info.identifier.region_code,
+            self.holder.social_security_number,
+            self.info.card_number,
+            self.info.identifier.hex,
+            self.holder.name,
+            atr_historical_bytes(self.atr).hex().upper(),
+            self.info.spec_version,
+            self.info.issue_date.strftime("%Y%m%d"),
+            self.info.expiry_date.strftime("%Y%m%d"),
+            terminal_number,
+            terminal_device_number,
+        ]
+        return "|".join(fields) + "|"
+
+
+class SocialSecurityCard:
+    """One inserted card. `security_module` may be None for kiosks that only read 1.0/2.0 cards."""
+
+    def __init__(self, channel: ApduChannel, atr: bytes, security_module: SecurityModule | None):
+        self.channel = channel
+        self.atr = atr
+        self.security_module = security_module
+        self._by_tag = False  # switched on for cards that refuse record numbers
+
+    def select(self) -> None:
+        select_app = CommandApdu(0x00, 0xA4, 0x04, 0x00, SSSE_DF_NAME, name="SELECT SSSE")
+        try:
+            self.channel.send(select_app)
+        except (FileNotFound, WrongParameters):
+            # Some cards only find the application from the master file.
+            try:
+                self.channel.send(CommandApdu(0x00, 0xA4, 0x00, 0x00, b"\x3f\x00", name="SELECT MF"))
+                self.channel.send(select_app)
+            except StatusWordError as exc:
+                raise NotSocialSecurityCard(f"no social security application: {exc}") from exc
+        except StatusWordError as exc:
+            raise NotSocialSecurityCard(f"no social security application: {exc}") from exc
+
+    def _read_record_by_number(self, sfi: int, number: int) -> bytes:
+        return self.channel.send(CommandApdu(0x00, 0xB2, number, (sfi << 3) | 0x04, le=0,
+                                             name=f"READ RECORD {number} of SFI {sfi}"))
+
+    def _read_record_by_tag(self, sfi: int, tag: int) -> bytes:
+        return self.channel.send(CommandApdu(0x00, 0xB2, tag, sfi << 3, le=0,
+                                             name=f"READ RECORD tag {tag:02X} of SFI {sfi}"))
+
+    def _read_records(self, sfi: int, tags: tuple[int, ...]) -> list[bytes]:
+        if not self._by_tag:
+            records = []
+            try:
+                for number in range(1, len(tags) + 1):
+                    records.append(self._read_record_by_number(sfi, number))
+            except RecordNotFound:
+                pass  # fewer records, e.g. a 1.0 card's EF06 without 4E
+            except WrongParameters:
+                if records:
+                    raise
+                self._by_tag = True
+            if not self._by_tag:
+                return records
+        records = []
+        for tag in tags:
+            try:
+                records.append(self._read_record_by_tag(sfi, tag))
+            except RecordNotFound:
+                if tag not in OPTIONAL_TAGS:
+                    raise
+        return records
+
+    def read_info(self) -> CardInfo:
+        return decode_card_info(self._read_records(EF05_SFI, EF05_TAGS))
+
+    def external_authenticate(self, identifier: bytes, key_id: int = KEY_EXTERNAL_AUTH) -> None:
+        if self.security_module is None:
+            raise SecurityModuleRequired("this card needs external authentication and the kiosk "
+                                         "has no security module (PSAM or backend HSM)")
+        challenge = self.channel.send(CommandApdu(0x00, 0x84, 0x00, 0x00, le=8, name="GET CHALLENGE"))
+        cryptogram = self.security_module.external_auth_cryptogram(identifier, challenge, key_id)
+        try:
+            self.channel.send(CommandApdu(0x00, 0x82, 0x00, key_id, cryptogram,
+                                          name="EXTERNAL AUTHENTICATE"))
+        except StatusWordError as exc:
+            if exc.sw == 0x6300 or exc.sw & 0xFFF0 == 0x63C0 or exc.sw == 0x6988:
+                raise AuthenticationFailed(exc.sw, "EXTERNAL AUTHENTICATE") from exc
+            raise
+
+    def read_holder(self, info: CardInfo) -> CardHolder:
+        if info.generation >= 3:
+            self.external_authenticate(info.identifier.raw)
+            return decode_card_holder(self._read_records(EF06_SFI, EF06_TAGS))
+        try:
+            return decode_card_holder(self._read_records(EF06_SFI, EF06_TAGS))
+        except SecurityStatusNotSatisfied:
+            # A 2.0 card personalised with read protection: authenticate, then read again.
+            self.external_authenticate(info.identifier.raw)
+            return decode_card_holder(self._read_records(EF06_SFI, EF06_TAGS))
+
+    def read(self) -> CardReading:
+        self.select()
+        info = self.read_info()
+        return CardReading(self.atr, info, self.read_holder(info))

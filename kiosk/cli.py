@@ -1,0 +1,190 @@
+"""The `kiosk` command line: the same services as the screens, for staff, scripts and tests."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+
+from drivers.apdu import AuthenticationFailed, CardError
+from drivers.pcsc import CardRemoved, NoCardPresent, ReaderServiceUnavailable, ReaderUnavailable
+from drivers.security_module import SecurityModuleRequired
+from drivers.ssse import NotSocialSecurityCard
+from drivers.ssse_records import MalformedRecord
+from kiosk.config import ConfigError, describe_defaults, load_config
+
+# Exit codes of `kiosk card read`, one per thing a script may want to tell apart.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_NO_READER, EXIT_NO_CARD, EXIT_CARD_REMOVED, EXIT_NOT_SSCARD, EXIT_AUTH_FAILED = 3, 4, 5, 6, 7
+
+_CARD_ERROR_EXITS = [
+    ((ReaderServiceUnavailable, ReaderUnavailable), EXIT_NO_READER, "no reader"),
+    ((NoCardPresent,), EXIT_NO_CARD, "no card"),
+    ((CardRemoved,), EXIT_CARD_REMOVED, "card pulled out"),
+    ((NotSocialSecurityCard, MalformedRecord), EXIT_NOT_SSCARD, "not a readable social security card"),
+    ((AuthenticationFailed, SecurityModuleRequired), EXIT_AUTH_FAILED, "authentication failure"),
+]
+
+
+def _card_error_exit(exc: CardError) -> int:
+    for types, code, what in _CARD_ERROR_EXITS:
+        if isinstance(exc, types):
+            print(f"kiosk: {what}: {exc}", file=sys.stderr)
+            return code
+    print(f"kiosk: card error: {exc}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _reading_as_json(reading, ireadcardbas: str) -> str:
+    info, holder = reading.info, reading.holder
+    return json.dumps({
+        "card": {
+            "identifier": info.identifier.hex,
+            "region_code": info.identifier.region_code,
+            "card_type": info.card_type,
+            "spec_version": info.spec_version,
+            "initialising_org": info.initialising_org,
+            "issue_date": info.issue_date.isoformat(),
+            "expiry_date": info.expiry_date.isoformat(),
+            "card_number": info.card_number,
+            "atr": reading.atr.hex().upper(),
+        },
+        "holder": {
+            "social_security_number": holder.social_security_number,
+            "name": holder.name,
+            "sex": holder.sex,
+            "ethnicity": holder.ethnicity,
+            "birthplace": holder.birthplace,
+            "birth_date": holder.birth_date.isoformat(),
+        },
+        "ireadcardbas": ireadcardbas,
+    }, ensure_ascii=False, indent=2)
+
+
+def cmd_card_read(args) -> int:
+    from kiosk.card_service import CardService
+    config = args.load_config()
+    if args.reader:
+        config = _with_card_reader(config, args.reader)
+    service = CardService(config)
+    try:
+        reading = service.read()
+    except CardError as exc:
+        return _card_error_exit(exc)
+    line = service.ireadcardbas(reading)
+    print(line if args.format == "ireadcardbas" else _reading_as_json(reading, line))
+    return EXIT_OK
+
+
+def _with_card_reader(config, reader: str):
+    import dataclasses
+    return dataclasses.replace(config, readers=dataclasses.replace(config.readers, card=reader))
+
+
+def _run_until_signalled(start, stop) -> int:
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    start()
+    done.wait()
+    stop()
+    return EXIT_OK
+
+
+def cmd_sim_card(args) -> int:
+    from drivers.sim.ssse_card import CardProfile, ProfileError, SimulatedSocialSecurityCard
+    from drivers.sim.vpcd import VpcdLink
+    try:
+        profile = CardProfile.load(args.profile)
+    except ProfileError as exc:
+        print(f"kiosk: bad card profile: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    link = VpcdLink(SimulatedSocialSecurityCard(profile), args.host, args.port)
+    print(f"simulated {profile.generation}.0 card on vpcd {args.host}:{args.port}", flush=True)
+    return _run_until_signalled(link.insert, link.remove)
+
+
+def cmd_sim_psam(args) -> int:
+    from drivers.sim.psam import SimulatedPsam
+    from drivers.sim.vpcd import VpcdLink
+    link = VpcdLink(SimulatedPsam(), args.host, args.port)
+    print(f"simulated PSAM on vpcd {args.host}:{args.port}", flush=True)
+    return _run_until_signalled(link.insert, link.remove)
+
+
+def cmd_config_check(args) -> int:
+    config = args.load_config()
+    print(f"{config.source}: OK")
+    return EXIT_OK
+
+
+def cmd_config_defaults(args) -> int:
+    print(describe_defaults())
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    from screens.app import run_kiosk  # Kivy is imported only when the screen is wanted
+    return run_kiosk(args.load_config())
+
+
+def cmd_demo(args) -> int:
+    from screens.demo import run_demo
+    return run_demo(args.load_config(), args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description="社会保障卡自助服务终端 / social security card kiosk")
+    parser.add_argument("--config", metavar="PATH", help="TOML configuration (default: built-in demo settings)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("run", help="start the touchscreen kiosk").set_defaults(func=cmd_run)
+    demo = commands.add_parser("demo", help="play the scripted visit and write screenshots")
+    demo.add_argument("--out", default="demo-out", help="folder for screenshots and receipts")
+    demo.set_defaults(func=cmd_demo)
+
+    card = commands.add_parser("card", help="the citizen's social security card").add_subparsers(
+        dest="card_command", required=True, metavar="ACTION")
+    read = card.add_parser("read", help="read the card in the card reader")
+    read.add_argument("--reader", help="reader name or prefix (default: [readers] card)")
+    read.add_argument("--format", choices=("json", "ireadcardbas"), default="json")
+    read.set_defaults(func=cmd_card_read)
+
+    sim = commands.add_parser("sim", help="simulated devices for the demo and tests").add_subparsers(
+        dest="sim_command", required=True, metavar="DEVICE")
+    sim_card = sim.add_parser("card", help="a social security card in a vpcd slot")
+    sim_card.add_argument("--profile", required=True, help="profile TOML (or a name in drivers/sim/profiles)")
+    sim_card.add_argument("--host", default="127.0.0.1")
+    sim_card.add_argument("--port", type=int, default=35963)
+    sim_card.set_defaults(func=cmd_sim_card)
+    sim_psam = sim.add_parser("psam", help="the PSAM in a vpcd slot")
+    sim_psam.add_argument("--host", default="127.0.0.1")
+    sim_psam.add_argument("--port", type=int, default=35964)
+    sim_psam.set_defaults(func=cmd_sim_psam)
+
+    config = commands.add_parser("config", help="check or show the configuration").add_subparsers(
+        dest="config_command", required=True, metavar="ACTION")
+    config.add_parser("check", help="validate --config and exit").set_defaults(func=cmd_config_check)
+    config.add_parser("defaults", help="print the default configuration").set_defaults(func=cmd_config_defaults)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args.load_config = lambda: load_config(args.config)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"kiosk: configuration refused: {exc.source}", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
