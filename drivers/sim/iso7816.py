@@ -74,6 +74,10 @@ class SimulatedCard:
             return bytes((0x61, len(data) & 0xFF))
         return response
 
+    def transmit(self, apdu: bytes) -> bytes:
+        """Lets a simulated card stand in for a reader connection in tests of the layers above."""
+        return self.process_apdu(apdu)
+
     def _get_response(self, command: Command) -> bytes:
         if not self._pending:
             return SW_CONDITIONS_NOT_SATISFIED

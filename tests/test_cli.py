@@ -1,0 +1,73 @@
+"""`kiosk card read` and friends, run as a citizen's script would run them: a real process."""
+import json
+import subprocess
+import sys
+
+from drivers.pcsc import wait_for_card
+from drivers.sim.pcscd import CARD_READER
+
+
+def kiosk(*args, timeout=30):
+    return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_read_as_json_and_ireadcardbas(card_slot, psam_slot):
+    card_slot.insert_profile("card_v3.toml")
+    result = kiosk("card", "read")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["holder"]["name"] == "张三"
+    assert data["card"]["spec_version"] == "3.00"
+    result = kiosk("card", "read", "--format", "ireadcardbas")
+    assert result.stdout.startswith("371300|371302198001011239|M12345678|")
+    assert result.stdout.strip().endswith("|KIOSK-0001|371300-0001|")
+
+
+def test_one_line_errors_and_exit_codes(card_slot, tmp_path):
+    no_card = kiosk("card", "read")
+    assert no_card.returncode == 4 and no_card.stderr.startswith("kiosk: no card")
+    no_reader = kiosk("card", "read", "--reader", "Nonexistent")
+    assert no_reader.returncode == 3 and "Nonexistent" in no_reader.stderr
+
+    card_slot.insert_profile("card_v3.toml")  # a 3.0 card, and the PSAM slot is empty
+    assert kiosk("card", "read").returncode == 7
+
+    card_slot.insert_profile("card_v3.toml", pull_out_after_apdus=4)
+    pulled = kiosk("card", "read")
+    assert pulled.returncode == 5 and "pulled out" in pulled.stderr
+
+    config = tmp_path / "bad.toml"
+    config.write_text("[ui]\nwidth = 'wide'\n")
+    refused = kiosk("--config", str(config), "card", "read")
+    assert refused.returncode == 2 and "[ui] width: expected an integer" in refused.stderr
+    for result in (no_card, no_reader, pulled):
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_not_a_social_security_card(card_slot):
+    from drivers.sim.psam import SimulatedPsam
+    card_slot.insert(SimulatedPsam())
+    result = kiosk("card", "read")
+    assert result.returncode == 6 and "not a readable social security card" in result.stderr
+
+
+def test_sim_card_command_inserts_a_card_until_stopped(pcscd):
+    sim = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "sim", "card", "--profile", "card_v1.toml"],
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        assert "simulated 1.0 card" in sim.stdout.readline()
+        wait_for_card(CARD_READER, timeout=5)
+        result = kiosk("card", "read", "--format", "ireadcardbas")
+        assert result.stdout.startswith("639900|630104198101011118|X00000019|"), result.stderr
+    finally:
+        sim.terminate()
+        sim.wait(5)
+    wait_for_card(CARD_READER, timeout=5, present=False)
+
+
+def test_bad_profile_is_refused(tmp_path):
+    profile = tmp_path / "p.toml"
+    profile.write_text("[card]\ngeneration = 7\n")
+    result = kiosk("sim", "card", "--profile", str(profile))
+    assert result.returncode == 2 and "bad card profile" in result.stderr
