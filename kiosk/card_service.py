@@ -17,6 +17,7 @@ from drivers.apdu import ApduChannel, CardError
 from drivers.pcsc import CardConnection, ReaderEvent, ReaderSupervisor
 from drivers.security_module import PsamSecurityModule, SecurityModuleRequired
 from drivers.ssse import CardReading, SocialSecurityCard
+from drivers.ssse_records import mask_id_number
 from kiosk.config import KioskConfig
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,37 @@ class CardService:
     def ireadcardbas(self, reading: CardReading) -> str:
         terminal = self.config.terminal
         return reading.ireadcardbas(terminal.terminal_number, terminal.terminal_device_number)
+
+
+def mask_name(name: str) -> str:
+    """张三 -> 张*, 欧阳娜娜 -> 欧***: the first character is enough for the holder to recognise."""
+    return name[:1] + "*" * (len(name) - 1)
+
+
+def mask_card_number(number: str) -> str:
+    return number[:1] + "*" * (len(number) - 5) + number[-4:] if len(number) > 5 else "*" * len(number)
+
+
+@dataclass(frozen=True)
+class CardSummary:
+    """What a screen may show of a card: personal data masked, dates as people read them."""
+
+    name: str
+    social_security_number: str
+    card_number: str
+    expiry: str
+    card_version: str
+
+    @classmethod
+    def of(cls, reading: CardReading) -> "CardSummary":
+        info = reading.info
+        return cls(
+            name=mask_name(reading.holder.name),
+            social_security_number=mask_id_number(reading.holder.social_security_number),
+            card_number=mask_card_number(info.card_number),
+            expiry=f"{info.expiry_date.year}年{info.expiry_date.month}月{info.expiry_date.day}日",
+            card_version=f"{info.generation}.0 代卡（{info.spec_version}）",
+        )
 
 
 @dataclass(frozen=True)
