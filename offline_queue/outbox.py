@@ -1,0 +1,368 @@
+"""The durable outbox: work the backend must learn of, kept in SQLite until it is delivered.
+
+Lessons taken from persist-queue's and huey's SQLite queues:
+* a job is claimed by its row id with a lease (an expiry time and a token), never by object
+  identity, and settled by id and token, so a worker that lost its lease cannot settle a
+  job someone else now holds;
+* nothing is deleted before the work is done; a done job keeps its row (without payload) as
+  the trace of what was sent;
+* WAL with synchronous=FULL: a job the caller was told about survives a power cut;
+* a job is written in the same transaction as the local record it belongs to
+  (`with outbox.transaction() as tx:`), with its idempotency key made at that moment.
+
+Order: jobs about the same subject (a card, a person) are delivered one after the other in
+the order they were written (a loss report before its cancellation); a job waits while an
+earlier job of its subject is still pending. Different subjects do not wait for each other,
+and urgent jobs (loss reports) are claimed before the others.
+
+Payloads are sealed (SM4-GCM, see sealing.py); the subject is stored as a keyed token. The
+only clear text in the file is the operation name, times, counters and error reasons.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from offline_queue.sealing import KeyRing, Sealed
+
+PENDING, LEASED, DONE, DEAD = "pending", "leased", "done", "dead"
+URGENT, NORMAL = 0, 1
+MAX_REASON_CHARS = 300
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox_jobs (
+    id               INTEGER PRIMARY KEY,
+    idempotency_key  TEXT NOT NULL UNIQUE,
+    operation        TEXT NOT NULL,
+    subject          TEXT NOT NULL,      -- keyed token of the card/person, never the id itself
+    priority         INTEGER NOT NULL,   -- 0 urgent, 1 normal
+    key_id           TEXT NOT NULL,
+    payload          BLOB NOT NULL,      -- sealed; emptied once the job is done
+    state            TEXT NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    created_at       REAL NOT NULL,
+    next_attempt_at  REAL NOT NULL,
+    lease_until      REAL,
+    lease_token      TEXT,
+    waits_for_link   INTEGER NOT NULL DEFAULT 0,  -- last failure was the link: retry when it is back
+    last_error       TEXT,
+    finished_at      REAL
+);
+CREATE INDEX IF NOT EXISTS outbox_open_by_subject ON outbox_jobs(subject, id)
+    WHERE state IN ('pending', 'leased');
+CREATE INDEX IF NOT EXISTS outbox_open_by_priority ON outbox_jobs(priority, id)
+    WHERE state IN ('pending', 'leased');
+CREATE INDEX IF NOT EXISTS outbox_by_state ON outbox_jobs(state, id);
+"""
+
+
+class OutboxError(Exception):
+    """The outbox cannot do what was asked (bad job description, unknown job)."""
+
+
+@dataclass(frozen=True)
+class OutboxJob:
+    """What a caller gets back from enqueue: enough to find the job again, nothing personal."""
+    id: int
+    idempotency_key: str
+    operation: str
+    urgent: bool
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A job leased to a worker for delivery, with its payload opened."""
+    id: int
+    idempotency_key: str
+    operation: str
+    payload: dict
+    attempts: int          # including this one
+    lease_token: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """One job as staff see it: no payload, no subject."""
+    id: int
+    operation: str
+    state: str
+    urgent: bool
+    attempts: int
+    created_at: float
+    next_attempt_at: float
+    last_error: str | None
+    finished_at: float | None
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    pending: int            # waiting, including jobs leased right now
+    dead: int
+    done: int
+    oldest_pending_age_s: float | None
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+# How a delivery attempt ended; the worker hands a batch of these to `Outbox.settle`.
+@dataclass(frozen=True)
+class Delivered:
+    job: ClaimedJob
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    job: ClaimedJob
+    delay_s: float
+    reason: str
+    link_down: bool = False
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    job: ClaimedJob
+    reason: str
+
+
+Outcome = Delivered | RetryLater | DeadLetter
+
+
+class OutboxTransaction:
+    """One SQLite transaction shared by the caller's own statements and its outbox jobs."""
+
+    def __init__(self, outbox: "Outbox", connection: sqlite3.Connection):
+        self._outbox = outbox
+        self.connection = connection
+        self.enqueued: list[OutboxJob] = []
+
+    def execute(self, sql: str, parameters: Iterable = ()) -> sqlite3.Cursor:
+        return self.connection.execute(sql, tuple(parameters) if not isinstance(parameters, dict) else parameters)
+
+    def enqueue(self, operation: str, payload: dict, *, subject: str, urgent: bool = False) -> OutboxJob:
+        job = self._outbox.enqueue_on(self.connection, operation, payload, subject=subject, urgent=urgent)
+        self.enqueued.append(job)
+        return job
+
+
+class Outbox:
+    def __init__(self, path: str | Path, keys: KeyRing, *, clock: Callable[[], float] = time.time,
+                 busy_timeout_s: float = 10.0):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._keys = keys
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._listeners: list[Callable[[], None]] = []
+        self._conn = self.connect(self.path, busy_timeout_s)
+        with self._lock:
+            self._conn.executescript(_SCHEMA)
+        self.requeue_expired_leases()
+
+    @staticmethod
+    def connect(path: str | Path, busy_timeout_s: float = 10.0) -> sqlite3.Connection:
+        """A connection with the outbox's durability settings, for callers that keep their own
+        records in the same file and use `enqueue_on` inside their own transactions."""
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,
+                               timeout=busy_timeout_s)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """`listener()` is called after each commit that added jobs (the worker wakes up)."""
+        self._listeners.append(listener)
+
+    # --- writing jobs -----------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[OutboxTransaction]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            tx = OutboxTransaction(self, self._conn)
+            try:
+                yield tx
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        if tx.enqueued:
+            self._notify()
+
+    def enqueue(self, operation: str, payload: dict, *, subject: str, urgent: bool = False) -> OutboxJob:
+        """One job in a transaction of its own; returns once it is on disk."""
+        with self.transaction() as tx:
+            return tx.enqueue(operation, payload, subject=subject, urgent=urgent)
+
+    def enqueue_on(self, conn: sqlite3.Connection, operation: str, payload: dict, *,
+                   subject: str, urgent: bool = False) -> OutboxJob:
+        """Writes a job with `conn` inside the caller's open transaction; the caller commits
+        (and then calls `notify_enqueued` to wake the worker early)."""
+        if not operation or not isinstance(operation, str):
+            raise OutboxError("a job needs an operation name")
+        if not subject:
+            raise OutboxError("a job needs a subject (card or person) to keep its order")
+        if not isinstance(payload, dict):
+            raise OutboxError("a job's payload is a JSON object")
+        key = str(uuid.uuid4())
+        try:
+            plaintext = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise OutboxError(f"payload is not JSON: {exc}") from None
+        sealed = self._keys.seal(plaintext, key.encode("ascii"))
+        now = self._clock()
+        cursor = conn.execute(
+            "INSERT INTO outbox_jobs (idempotency_key, operation, subject, priority, key_id, payload,"
+            " state, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, operation, self._keys.subject_token(subject), URGENT if urgent else NORMAL,
+             sealed.key_id, sealed.blob, PENDING, now, now))
+        return OutboxJob(cursor.lastrowid, key, operation, urgent)
+
+    def notify_enqueued(self) -> None:
+        self._notify()
+
+    def _notify(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    # --- delivering ---------------------------------------------------------------------
+
+    def claim(self, limit: int, lease_s: float) -> list[ClaimedJob]:
+        """Leases up to `limit` due jobs, at most one per subject (the earliest), urgent first."""
+        now = self._clock()
+        token = secrets.token_hex(8)
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = self._conn.execute(
+                    "SELECT id, idempotency_key, operation, key_id, payload, attempts, created_at"
+                    " FROM outbox_jobs AS j"
+                    " WHERE ((j.state = 'pending' AND j.next_attempt_at <= :now)"
+                    "     OR (j.state = 'leased' AND j.lease_until <= :now))"
+                    "   AND NOT EXISTS (SELECT 1 FROM outbox_jobs AS e"
+                    "       WHERE e.subject = j.subject AND e.state IN ('pending', 'leased') AND e.id < j.id)"
+                    " ORDER BY j.priority, j.id LIMIT :limit",
+                    {"now": now, "limit": limit}).fetchall()
+                self._conn.executemany(
+                    "UPDATE outbox_jobs SET state = 'leased', lease_until = ?, lease_token = ?,"
+                    " attempts = attempts + 1 WHERE id = ?",
+                    [(now + lease_s, token, row[0]) for row in rows])
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return [ClaimedJob(id=row[0], idempotency_key=row[1], operation=row[2],
+                           payload=json.loads(self._keys.open(Sealed(row[3], row[4]), row[1].encode("ascii"))),
+                           attempts=row[5] + 1, lease_token=token, created_at=row[6])
+                for row in rows]
+
+    def settle(self, outcomes: Iterable[Outcome]) -> int:
+        """Records how deliveries ended, all in one transaction. A job whose lease was lost
+        (expired and claimed again) is left alone. Returns how many jobs were settled."""
+        now = self._clock()
+        settled = 0
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for outcome in outcomes:
+                    job = outcome.job
+                    if isinstance(outcome, Delivered):
+                        sql = ("UPDATE outbox_jobs SET state = 'done', payload = x'', finished_at = ?,"
+                               " lease_until = NULL, lease_token = NULL, last_error = NULL, waits_for_link = 0")
+                        values = [now]
+                    elif isinstance(outcome, RetryLater):
+                        sql = ("UPDATE outbox_jobs SET state = 'pending', next_attempt_at = ?, last_error = ?,"
+                               " waits_for_link = ?, lease_until = NULL, lease_token = NULL")
+                        values = [now + outcome.delay_s, outcome.reason[:MAX_REASON_CHARS], int(outcome.link_down)]
+                    else:
+                        sql = ("UPDATE outbox_jobs SET state = 'dead', finished_at = ?, last_error = ?,"
+                               " lease_until = NULL, lease_token = NULL, waits_for_link = 0")
+                        values = [now, outcome.reason[:MAX_REASON_CHARS]]
+                    cursor = self._conn.execute(
+                        sql + " WHERE id = ? AND state = 'leased' AND lease_token = ?",
+                        (*values, job.id, job.lease_token))
+                    settled += cursor.rowcount
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return settled
+
+    def requeue_expired_leases(self) -> int:
+        """Jobs whose worker died mid-delivery go back to pending (and will be sent again;
+        the idempotency key makes the repeat harmless)."""
+        with self._lock:
+            return self._conn.execute(
+                "UPDATE outbox_jobs SET state = 'pending', lease_until = NULL, lease_token = NULL"
+                " WHERE state = 'leased' AND lease_until <= ?", (self._clock(),)).rowcount
+
+    def wake_jobs_waiting_for_link(self) -> int:
+        """The link is back: jobs that failed only because it was down are due now, whatever
+        their back-off said. Jobs held back by a Retry-After keep their time."""
+        with self._lock:
+            count = self._conn.execute(
+                "UPDATE outbox_jobs SET next_attempt_at = ?, waits_for_link = 0"
+                " WHERE state = 'pending' AND waits_for_link = 1", (self._clock(),)).rowcount
+        if count:
+            self._notify()
+        return count
+
+    def next_due_in(self) -> float | None:
+        """Seconds until the next pending job is due (0 if one is due now), None if none."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT min(CASE state WHEN 'pending' THEN next_attempt_at ELSE lease_until END)"
+                " FROM outbox_jobs WHERE state IN ('pending', 'leased')").fetchone()
+        return None if row[0] is None else max(0.0, row[0] - self._clock())
+
+    # --- looking and staff actions ------------------------------------------------------
+
+    def stats(self) -> OutboxStats:
+        with self._lock:
+            counts = dict(self._conn.execute(
+                "SELECT state, count(*) FROM outbox_jobs GROUP BY state").fetchall())
+            oldest = self._conn.execute(
+                "SELECT min(created_at) FROM outbox_jobs WHERE state IN ('pending', 'leased')").fetchone()[0]
+        return OutboxStats(
+            pending=counts.get(PENDING, 0) + counts.get(LEASED, 0),
+            dead=counts.get(DEAD, 0), done=counts.get(DONE, 0),
+            oldest_pending_age_s=None if oldest is None else max(0.0, self._clock() - oldest))
+
+    def jobs(self, states: Iterable[str] = (PENDING, LEASED, DEAD, DONE), limit: int = 1000) -> list[JobSummary]:
+        states = list(states)
+        marks = ", ".join("?" for _ in states)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, operation, state, priority, attempts, created_at, next_attempt_at,"
+                f" last_error, finished_at FROM outbox_jobs WHERE state IN ({marks}) ORDER BY id LIMIT ?",
+                (*states, limit)).fetchall()
+        return [JobSummary(id=r[0], operation=r[1], state=r[2], urgent=r[3] == URGENT, attempts=r[4],
+                           created_at=r[5], next_attempt_at=r[6], last_error=r[7], finished_at=r[8])
+                for r in rows]
+
+    def retry_dead(self, job_id: int) -> None:
+        """Staff decided a dead letter is worth another try (e.g. after fixing data at the
+        backend): it starts again with a fresh back-off, under the same idempotency key."""
+        with self._lock:
+            cursor = self._conn.execute(
+                "UPDATE outbox_jobs SET state = 'pending', attempts = 0, next_attempt_at = ?,"
+                " finished_at = NULL WHERE id = ? AND state = 'dead'", (self._clock(), job_id))
+        if cursor.rowcount != 1:
+            raise OutboxError(f"job {job_id} is not a dead letter")
+        self._notify()
