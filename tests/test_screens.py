@@ -6,12 +6,17 @@ import sys
 
 from PIL import Image, ImageChops
 
+from drivers.pcsc import wait_for_card
+from drivers.sim.pcscd import CARD_READER, PSAM_READER
+
 
 def test_demo_visit_shows_the_masked_holder_and_returns_home(pcscd, tmp_path):
     assert os.environ.get("DISPLAY"), "./run test starts Xvfb; run the suite through it"
     result = subprocess.run([sys.executable, "-m", "kiosk.cli", "demo", "--out", str(tmp_path)],
                             capture_output=True, text=True, timeout=90)
     assert result.returncode == 0, result.stdout + result.stderr
+    for reader in (CARD_READER, PSAM_READER):  # the demo took its cards out: leave the slots empty
+        wait_for_card(reader, timeout=5, present=False)
     home, holder, home_again = (Image.open(tmp_path / name).convert("RGB") for name in
                                 ("01-home.png", "02-card-holder.png", "03-home-again.png"))
     assert home.size == (1280, 800)

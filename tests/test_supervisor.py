@@ -10,8 +10,9 @@ from kiosk.card_service import (CardPresented, CardReadFailed, CardService, Card
 from kiosk.config import KioskConfig
 
 
-def next_event(events: queue.Queue, kind, timeout=5.0):
-    """The next event of `kind` (skipping others), or fail after `timeout` seconds."""
+def next_event(events: queue.Queue, kind, timeout=5.0, reader=None):
+    """The next event of `kind` (skipping others, and those of other readers when `reader` is
+    given), or fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         remaining = deadline - time.monotonic()
@@ -20,7 +21,10 @@ def next_event(events: queue.Queue, kind, timeout=5.0):
             event = events.get(timeout=remaining)
         except queue.Empty:
             continue
-        if (event.kind == kind) if isinstance(event, ReaderEvent) else isinstance(event, kind):
+        if isinstance(event, ReaderEvent):
+            if event.kind == kind and reader in (None, event.reader):
+                return event
+        elif isinstance(event, kind):
             return event
 
 
@@ -32,11 +36,11 @@ def test_supervisor_reports_readers_and_cards(card_slot):
                    next_event(events, ReaderEvent.READER_ADDED).reader}
         assert readers == {CARD_READER, PSAM_READER}
         card_slot.insert_profile("card_v2.toml")
-        inserted = next_event(events, ReaderEvent.CARD_INSERTED)
-        assert inserted.reader == CARD_READER and inserted.atr
+        inserted = next_event(events, ReaderEvent.CARD_INSERTED, reader=CARD_READER)
+        assert inserted.atr
         assert supervisor.snapshot()[CARD_READER] == inserted.atr
         card_slot.remove()
-        assert next_event(events, ReaderEvent.CARD_REMOVED).reader == CARD_READER
+        next_event(events, ReaderEvent.CARD_REMOVED, reader=CARD_READER)
         assert supervisor.snapshot()[CARD_READER] is None
     finally:
         supervisor.stop()
