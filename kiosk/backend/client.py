@@ -1,0 +1,264 @@
+"""The kiosk's HTTPS client for the backend contract (openapi.yaml).
+
+One keep-alive `requests.Session` per thread (the outbox sends from several threads), the
+kiosk's client certificate, the backend's CA pinned (the system's CAs are not trusted for
+this link), connect and read timeouts, no redirects. Every reply is read with a size limit
+and must be a JSON object; anything else is a typed error and nothing of it is used.
+"""
+from __future__ import annotations
+
+import datetime
+import email.utils
+import json
+import threading
+from urllib.parse import quote
+
+import requests
+
+from kiosk.backend.errors import BackendRejected, BackendUnavailable, MalformedReply
+
+MAX_RETRY_AFTER_S = 3600.0  # a hostile or broken Retry-After must not park a job for a year
+MAX_MESSAGE_CHARS = 300
+
+# The contract, operation by operation: method, path, whether it changes state (and so needs
+# an Idempotency-Key). Path parameters are taken from the payload; the rest is the JSON body.
+OPERATIONS = {
+    "health": ("GET", "/v1/health", False),
+    "query_person": ("POST", "/v1/person-queries", False),
+    "card_status": ("GET", "/v1/cards/{card_id}", False),
+    "apply_card": ("POST", "/v1/applications", True),                                          # 1.10.1
+    "mark_instant_issuance": ("POST", "/v1/applications/{application_id}/instant-issuance", True),
+    "cancel_instant_issuance": ("POST", "/v1/applications/{application_id}/instant-issuance/cancellation", True),
+    "personalisation": ("GET", "/v1/applications/{application_id}/personalisation", False),
+    "report_written_card": ("POST", "/v1/applications/{application_id}/written-card", True),   # 回盘
+    "activate_card": ("POST", "/v1/cards/{card_id}/activation", True),                         # 1.10.2
+    "record_pin_event": ("POST", "/v1/cards/{card_id}/pin-events", True),                      # 1.10.5
+    "report_loss": ("POST", "/v1/cards/{card_id}/loss-reports", True),                         # 1.10.6
+    "cancel_loss_report": ("POST", "/v1/cards/{card_id}/loss-report-cancellation", True),      # 1.10.6
+    "apply_replacement": ("POST", "/v1/cards/{card_id}/replacements", True),                   # 1.10.7
+    "hsm_external_auth": ("POST", "/v1/hsm/external-authentication", False),
+    "submit_review": ("POST", "/v1/reviews", True),                                            # 好差评
+    "record_heartbeat": ("POST", "/v1/terminals/{terminal_number}/heartbeats", True),
+}
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER_S)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    seconds = (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
+def _printable(text: object) -> str:
+    return "".join(ch for ch in str(text) if ch.isprintable())[:MAX_MESSAGE_CHARS]
+
+
+class BackendClient:
+    def __init__(self, base_url: str, *, ca_file: str, cert_file: str, key_file: str,
+                 connect_timeout_s: float = 3.0, read_timeout_s: float = 10.0, max_reply_bytes: int = 1 << 20):
+        self.base_url = base_url.rstrip("/")
+        self._verify = str(ca_file)
+        self._cert = (str(cert_file), str(key_file))
+        self._timeout = (connect_timeout_s, read_timeout_s)
+        self._max_reply_bytes = max_reply_bytes
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._sessions_lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.verify = self._verify
+            session.cert = self._cert
+            session.trust_env = False  # no proxy or netrc from the environment on this link
+            self._local.session = session
+            with self._sessions_lock:
+                self._sessions.append(session)
+        return session
+
+    # --- the one way in -------------------------------------------------------------------
+
+    def call(self, operation: str, payload: dict | None = None, *, idempotency_key: str | None = None) -> dict:
+        """Sends one contract operation; returns the reply's JSON object or raises
+        BackendUnavailable / MalformedReply / BackendRejected."""
+        try:
+            method, template, changes_state = OPERATIONS[operation]
+        except KeyError:
+            raise ValueError(f"no backend operation {operation!r}") from None
+        if changes_state and not idempotency_key:
+            raise ValueError(f"{operation} changes state and needs an idempotency key")
+        body = dict(payload or {})
+        path = template
+        for name in [part.split("}")[0] for part in template.split("{")[1:]]:
+            value = body.pop(name, None)
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"{operation} needs {name}")
+            path = path.replace("{" + name + "}", quote(value, safe=""))
+        headers = {"Accept": "application/json"}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        data = None
+        if method != "GET":
+            headers["Content-Type"] = "application/json"
+            data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return self._exchange(method, path, headers, data)
+
+    def _exchange(self, method: str, path: str, headers: dict, data: bytes | None) -> dict:
+        try:
+            response = self._session().request(method, self.base_url + path, headers=headers, data=data,
+                                               timeout=self._timeout, allow_redirects=False, stream=True)
+        except requests.exceptions.ConnectTimeout:
+            raise BackendUnavailable("could not connect in time", link_down=True) from None
+        except requests.exceptions.ReadTimeout:
+            raise BackendUnavailable(f"no answer within {self._timeout[1]:g}s") from None
+        except requests.exceptions.SSLError as exc:
+            raise BackendUnavailable(f"TLS failure: {_printable(type(exc.__context__ or exc).__name__)}",
+                                     link_down=True) from None
+        except requests.exceptions.RequestException as exc:
+            raise BackendUnavailable(f"backend not reachable ({type(exc).__name__})", link_down=True) from None
+        with response:
+            raw = self._read_limited(response)
+        status = response.status_code
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if 200 <= status < 300:
+            return self._json_object(raw, status)
+        if status == 409 or status == 429 or status >= 500:
+            what = {409: "request still in progress", 429: "backend busy"}.get(status, "backend error")
+            raise BackendUnavailable(f"{status} {what}", status=status, retry_after_s=retry_after)
+        if 400 <= status < 500:
+            code, message = self._error(raw, status)
+            raise BackendRejected(code, message, status=status)
+        raise MalformedReply(f"unexpected HTTP status {status}", status=status)
+
+    def _read_limited(self, response: requests.Response) -> bytes:
+        declared = response.headers.get("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > self._max_reply_bytes:
+            raise MalformedReply(f"reply of {declared} bytes exceeds {self._max_reply_bytes}",
+                                 status=response.status_code)
+        chunks, size = [], 0
+        try:
+            for chunk in response.iter_content(64 * 1024):
+                size += len(chunk)
+                if size > self._max_reply_bytes:
+                    raise MalformedReply(f"reply exceeds {self._max_reply_bytes} bytes", status=response.status_code)
+                chunks.append(chunk)
+        except requests.exceptions.ConnectionError as exc:
+            # urllib3 reports a read timeout in the middle of a body as a connection error
+            raise BackendUnavailable(f"reply cut short ({type(exc).__name__})") from None
+        except requests.exceptions.RequestException as exc:
+            raise MalformedReply(f"reply unreadable ({type(exc).__name__})", status=response.status_code) from None
+        return b"".join(chunks)
+
+    @staticmethod
+    def _json_object(raw: bytes, status: int) -> dict:
+        try:
+            document = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            raise MalformedReply("not JSON", status=status) from None
+        if not isinstance(document, dict):
+            raise MalformedReply("not a JSON object", status=status)
+        return document
+
+    @staticmethod
+    def _error(raw: bytes, status: int) -> tuple[str, str]:
+        try:
+            error = json.loads(raw.decode("utf-8"))["error"]
+            return _printable(error["code"]) or f"http_{status}", _printable(error.get("message", ""))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, KeyError, TypeError, AttributeError):
+            return f"http_{status}", "the backend refused the request without a readable reason"
+
+    # --- the contract by name (what screens and services call directly) --------------------
+
+    def health(self) -> dict:
+        return self.call("health")
+
+    def is_up(self) -> bool:
+        """The worker's cheap probe: a health check that never raises."""
+        try:
+            return self.health().get("status") == "ok"
+        except BackendUnavailable:
+            return False
+
+    def query_person(self, id_number: str) -> dict:
+        return self.call("query_person", {"id_number": id_number})
+
+    def card_status(self, card_id: str) -> dict:
+        return self.call("card_status", {"card_id": card_id})
+
+    def apply_card(self, holder: dict, region_code: str, *, channel: str = "instant", commitment: bool = True,
+                   idempotency_key: str) -> dict:
+        return self.call("apply_card", {"holder": holder, "region_code": region_code, "channel": channel,
+                                        "commitment": commitment}, idempotency_key=idempotency_key)
+
+    def mark_instant_issuance(self, application_id: str, *, idempotency_key: str) -> dict:
+        return self.call("mark_instant_issuance", {"application_id": application_id}, idempotency_key=idempotency_key)
+
+    def cancel_instant_issuance(self, application_id: str, reason: str, *, idempotency_key: str) -> dict:
+        return self.call("cancel_instant_issuance", {"application_id": application_id, "reason": reason},
+                         idempotency_key=idempotency_key)
+
+    def personalisation(self, application_id: str) -> dict:
+        return self.call("personalisation", {"application_id": application_id})
+
+    def report_written_card(self, application_id: str, card_id: str, card_number: str, *,
+                            idempotency_key: str) -> dict:
+        return self.call("report_written_card", {"application_id": application_id, "card_id": card_id,
+                                                 "card_number": card_number}, idempotency_key=idempotency_key)
+
+    def activate_card(self, card_id: str, *, idempotency_key: str) -> dict:
+        return self.call("activate_card", {"card_id": card_id}, idempotency_key=idempotency_key)
+
+    def record_pin_event(self, card_id: str, event: str, at: str, *, idempotency_key: str) -> dict:
+        return self.call("record_pin_event", {"card_id": card_id, "event": event, "at": at},
+                         idempotency_key=idempotency_key)
+
+    def report_loss(self, card_id: str, kind: str, *, idempotency_key: str) -> dict:
+        return self.call("report_loss", {"card_id": card_id, "kind": kind}, idempotency_key=idempotency_key)
+
+    def cancel_loss_report(self, card_id: str, *, idempotency_key: str) -> dict:
+        return self.call("cancel_loss_report", {"card_id": card_id}, idempotency_key=idempotency_key)
+
+    def apply_replacement(self, card_id: str, reason: str, *, channel: str = "instant", commitment: bool = True,
+                          idempotency_key: str) -> dict:
+        return self.call("apply_replacement", {"card_id": card_id, "reason": reason, "channel": channel,
+                                               "commitment": commitment}, idempotency_key=idempotency_key)
+
+    def hsm_external_auth(self, card_id: str, challenge: bytes, key_id: int) -> bytes:
+        reply = self.call("hsm_external_auth", {"card_id": card_id, "challenge": challenge.hex().upper(),
+                                                "key_id": key_id})
+        try:
+            cryptogram = bytes.fromhex(reply["cryptogram"])
+        except (KeyError, TypeError, ValueError):
+            raise MalformedReply("HSM reply without a hex cryptogram") from None
+        if len(cryptogram) != 16:
+            raise MalformedReply(f"HSM cryptogram of {len(cryptogram)} bytes, expected 16")
+        return cryptogram
+
+    def submit_review(self, service_item: str, level: int, comment: str = "", *, idempotency_key: str) -> dict:
+        return self.call("submit_review", {"service_item": service_item, "level": level, "comment": comment},
+                         idempotency_key=idempotency_key)
+
+    def record_heartbeat(self, terminal_number: str, queue_depth: int, oldest_pending_age_s: float | None,
+                         software_version: str, *, idempotency_key: str) -> dict:
+        payload = {"terminal_number": terminal_number, "queue_depth": queue_depth,
+                   "software_version": software_version}
+        if oldest_pending_age_s is not None:
+            payload["oldest_pending_age_s"] = oldest_pending_age_s
+        return self.call("record_heartbeat", payload, idempotency_key=idempotency_key)

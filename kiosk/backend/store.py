@@ -1,0 +1,459 @@
+"""The reference backend's store and business rules, on its own SQLite database.
+
+Each state-changing operation runs in one transaction together with the record of its
+Idempotency-Key, so an effect and the memory of it are written or lost together: a repeat of
+a completed request replays the first answer and can never act twice.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from drivers import keyscheme
+
+NORMAL, TEMPORARY_LOSS, FORMAL_LOSS, SEALED, CANCELLED = (
+    "normal", "temporary_loss", "formal_loss", "sealed", "cancelled")
+CARD_STATUSES = (NORMAL, TEMPORARY_LOSS, FORMAL_LOSS, SEALED, CANCELLED)
+SERVICE_ITEMS = ("1.10.1", "1.10.2", "1.10.5", "1.10.6", "1.10.7", "1.10.8")
+REVIEW_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+RENEWAL_WINDOW = datetime.timedelta(days=60)
+CARD_VALIDITY_YEARS = 10
+MAX_COMMENT_CHARS = 500
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS persons (
+    id_number TEXT PRIMARY KEY, name TEXT NOT NULL, sex TEXT NOT NULL, ethnicity INTEGER NOT NULL,
+    birth_date TEXT NOT NULL, birthplace TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cards (
+    card_id TEXT PRIMARY KEY, card_number TEXT NOT NULL UNIQUE, id_number TEXT NOT NULL,
+    status TEXT NOT NULL, region_code TEXT NOT NULL, issue_date TEXT NOT NULL, expiry_date TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS applications (
+    application_id TEXT PRIMARY KEY, id_number TEXT NOT NULL, region_code TEXT NOT NULL,
+    channel TEXT NOT NULL, reason TEXT NOT NULL, status TEXT NOT NULL, card_number TEXT,
+    card_id TEXT, replaces_card_id TEXT, commitment INTEGER NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS card_events (
+    id INTEGER PRIMARY KEY, card_id TEXT NOT NULL, event TEXT NOT NULL, detail TEXT,
+    terminal TEXT NOT NULL, idempotency_key TEXT, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS reviews (
+    id INTEGER PRIMARY KEY, service_item TEXT NOT NULL, level INTEGER NOT NULL, comment TEXT NOT NULL,
+    terminal TEXT NOT NULL, idempotency_key TEXT, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS heartbeats (
+    id INTEGER PRIMARY KEY, terminal TEXT NOT NULL, queue_depth INTEGER NOT NULL,
+    oldest_pending_age_s REAL, software_version TEXT NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS idempotency (
+    client TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, status INTEGER NOT NULL,
+    body TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (client, key));
+"""
+
+
+class Refusal(Exception):
+    """A request the backend says no to: HTTP status, the contract's error code, a message.
+    Messages never repeat personal data from the request."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def body(self) -> dict:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class RequestInProgress(Exception):
+    """The same Idempotency-Key is being worked on right now (answer 409, try again)."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: dict
+    replayed: bool = False
+
+
+# --- field checks -------------------------------------------------------------------------
+
+_ID_NUMBER = re.compile(r"^[0-9]{17}[0-9X]$")
+_CARD_ID = re.compile(r"^[0-9A-F]{32}$")
+_CARD_NUMBER = re.compile(r"^[A-Z0-9]{9}$")
+_REGION = re.compile(r"^[0-9]{6}$")
+_DATE = re.compile(r"^[0-9]{8}$")
+
+
+def _text(pattern: re.Pattern | None = None, max_chars: int = 200, choices: tuple = ()):
+    def check(name, value):
+        if not isinstance(value, str) or len(value) > max_chars:
+            raise Refusal(400, "invalid_field", f"{name} must be text of at most {max_chars} characters")
+        if pattern is not None and not pattern.match(value):
+            raise Refusal(400, "invalid_field", f"{name} is not in the expected format")
+        if choices and value not in choices:
+            raise Refusal(400, "invalid_field", f"{name} must be one of {', '.join(choices)}")
+        return value
+    return check
+
+
+def _integer(low: int, high: int):
+    def check(name, value):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise Refusal(400, "invalid_field", f"{name} must be a whole number from {low} to {high}")
+        return value
+    return check
+
+
+def _number(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise Refusal(400, "invalid_field", f"{name} must be a number of at least 0")
+    return float(value)
+
+
+def _boolean(name, value):
+    if not isinstance(value, bool):
+        raise Refusal(400, "invalid_field", f"{name} must be true or false")
+    return value
+
+
+def _date(name, value):
+    _text(_DATE)(name, value)
+    try:
+        datetime.datetime.strptime(value, "%Y%m%d")
+    except ValueError:
+        raise Refusal(400, "invalid_field", f"{name} is not a real date (YYYYMMDD)") from None
+    return value
+
+
+def fields(body: dict, required: dict, optional: dict | None = None) -> dict:
+    """Checks a request body: every required field present and valid, no unknown field (so a
+    PIN sent by mistake is refused, not stored)."""
+    optional = optional or {}
+    unknown = sorted(set(body) - set(required) - set(optional))
+    if unknown:
+        raise Refusal(400, "unknown_field", f"unknown field(s): {', '.join(unknown)}")
+    checked = {}
+    for name, check in required.items():
+        if name not in body:
+            raise Refusal(400, "missing_field", f"{name} is required")
+        checked[name] = check(name, body[name])
+    for name, check in optional.items():
+        if name in body:
+            checked[name] = check(name, body[name])
+    return checked
+
+
+ID_NUMBER = _text(_ID_NUMBER, 18)
+CARD_ID = _text(_CARD_ID, 32)
+HOLDER_FIELDS = {"id_number": ID_NUMBER, "name": _text(max_chars=30), "sex": _text(choices=("1", "2")),
+                 "ethnicity": _integer(1, 99), "birth_date": _date, "birthplace": _text(_REGION, 6)}
+
+
+class BackendStore:
+    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time,
+                 master_keys: dict[int, bytes] | None = None):
+        self.path = Path(path)
+        self._clock = clock
+        # The reference HSM holds the published test master keys of drivers/keyscheme.py.
+        self._master_keys = master_keys or dict(keyscheme.TEST_MASTER_KEYS)
+        self._lock = threading.Lock()
+        self._in_flight: set[tuple[str, str]] = set()
+        self._in_flight_lock = threading.Lock()
+        self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def read(self, action: Callable[[sqlite3.Connection], dict]) -> Reply:
+        with self._lock:
+            return Reply(200, action(self._conn))
+
+    def change(self, client: str, key: str, fingerprint: str,
+               action: Callable[[sqlite3.Connection, str, str], Reply]) -> Reply:
+        """Runs `action(conn, client, key)` once per (client, Idempotency-Key): a repeat with the
+        same payload replays the first reply (refusals included), another payload is refused
+        with 422, and a repeat while the first is still running raises RequestInProgress."""
+        slot = (client, key)
+        with self._in_flight_lock:
+            if slot in self._in_flight:
+                raise RequestInProgress()
+            self._in_flight.add(slot)
+        try:
+            with self._transaction() as conn:
+                row = conn.execute("SELECT fingerprint, status, body FROM idempotency WHERE client = ? AND key = ?",
+                                   slot).fetchone()
+                if row is not None:
+                    if row[0] != fingerprint:
+                        raise Refusal(422, "idempotency_key_reused",
+                                      "this Idempotency-Key was used with another request")
+                    return Reply(row[1], json.loads(row[2]), replayed=True)
+                conn.execute("SAVEPOINT effect")
+                try:
+                    reply = action(conn, client, key)
+                    conn.execute("RELEASE effect")
+                except Refusal as refusal:
+                    conn.execute("ROLLBACK TO effect")
+                    conn.execute("RELEASE effect")
+                    reply = Reply(refusal.status, refusal.body())
+                conn.execute("INSERT INTO idempotency (client, key, fingerprint, status, body, at)"
+                             " VALUES (?, ?, ?, ?, ?, ?)",
+                             (client, key, fingerprint, reply.status,
+                              json.dumps(reply.body, ensure_ascii=False), self._clock()))
+                return reply
+        finally:
+            with self._in_flight_lock:
+                self._in_flight.discard(slot)
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _today(self) -> datetime.date:
+        return datetime.datetime.fromtimestamp(self._clock(), datetime.timezone.utc).date()
+
+    @staticmethod
+    def _card(conn, card_id: str) -> dict:
+        row = conn.execute("SELECT card_id, card_number, id_number, status, region_code, issue_date, expiry_date"
+                           " FROM cards WHERE card_id = ?", (card_id,)).fetchone()
+        if row is None:
+            raise Refusal(404, "card_not_found", "no such card")
+        return dict(zip(("card_id", "card_number", "id_number", "status", "region_code", "issue_date",
+                         "expiry_date"), row))
+
+    @staticmethod
+    def _public_card(card: dict) -> dict:
+        return {k: card[k] for k in ("card_id", "card_number", "status", "region_code", "issue_date", "expiry_date")}
+
+    @staticmethod
+    def _application(conn, application_id: str) -> dict:
+        row = conn.execute("SELECT application_id, id_number, region_code, channel, reason, status, card_number,"
+                           " card_id, replaces_card_id FROM applications WHERE application_id = ?",
+                           (application_id,)).fetchone()
+        if row is None:
+            raise Refusal(404, "application_not_found", "no such application")
+        return dict(zip(("application_id", "id_number", "region_code", "channel", "reason", "status",
+                         "card_number", "card_id", "replaces_card_id"), row))
+
+    def _event(self, conn, card_id: str, event: str, terminal: str, key: str | None, detail: str = "") -> None:
+        conn.execute("INSERT INTO card_events (card_id, event, detail, terminal, idempotency_key, at)"
+                     " VALUES (?, ?, ?, ?, ?, ?)", (card_id, event, detail, terminal, key, self._clock()))
+
+    def _set_status(self, conn, card_id: str, status: str) -> None:
+        conn.execute("UPDATE cards SET status = ? WHERE card_id = ?", (status, card_id))
+
+    def _new_application(self, conn, holder_id: str, region: str, channel: str, reason: str,
+                         commitment: bool, replaces: str | None = None) -> str:
+        number = conn.execute("SELECT count(*) + 1 FROM applications").fetchone()[0]
+        application_id = f"AP{region}{number:08d}"
+        conn.execute("INSERT INTO applications (application_id, id_number, region_code, channel, reason, status,"
+                     " replaces_card_id, commitment, created_at) VALUES (?, ?, ?, ?, ?, 'applied', ?, ?, ?)",
+                     (application_id, holder_id, region, channel, reason, replaces, int(commitment), self._clock()))
+        return application_id
+
+    # --- seeding (demo and tests: cards that exist before the kiosk does) ------------------
+
+    def seed_card(self, *, holder: dict, card_id: str, card_number: str, region_code: str,
+                  issue_date: str, expiry_date: str, status: str = NORMAL) -> None:
+        holder = fields(holder, HOLDER_FIELDS)
+        fields({"card_id": card_id, "card_number": card_number, "region_code": region_code,
+                "issue_date": issue_date, "expiry_date": expiry_date, "status": status},
+               {"card_id": CARD_ID, "card_number": _text(_CARD_NUMBER, 9), "region_code": _text(_REGION, 6),
+                "issue_date": _date, "expiry_date": _date, "status": _text(choices=CARD_STATUSES)})
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO persons VALUES (:id_number, :name, :sex, :ethnicity,"
+                         " :birth_date, :birthplace)", holder)
+            conn.execute("INSERT OR REPLACE INTO cards VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (card_id, card_number, holder["id_number"], status, region_code, issue_date, expiry_date))
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def query_person(self, conn, body: dict) -> dict:
+        wanted = fields(body, {"id_number": ID_NUMBER})
+        row = conn.execute("SELECT name FROM persons WHERE id_number = ?", (wanted["id_number"],)).fetchone()
+        if row is None:
+            raise Refusal(404, "person_not_found", "no person with this ID number")
+        cards = conn.execute("SELECT card_id FROM cards WHERE id_number = ? ORDER BY issue_date",
+                             (wanted["id_number"],)).fetchall()
+        return {"name": row[0], "cards": [self._public_card(self._card(conn, c[0])) for c in cards]}
+
+    def card_status(self, conn, card_id: str, body: dict) -> dict:
+        return self._public_card(self._card(conn, CARD_ID("card_id", card_id)))
+
+    def personalisation(self, conn, application_id: str, body: dict) -> dict:
+        application = self._application(conn, application_id)
+        if application["status"] != "marked":
+            raise Refusal(422, "not_marked_for_instant_issuance", "mark the application for instant issuance first")
+        person = conn.execute("SELECT id_number, name, sex, ethnicity, birth_date, birthplace FROM persons"
+                              " WHERE id_number = ?", (application["id_number"],)).fetchone()
+        today = self._today()
+        expiry = today.replace(year=today.year + CARD_VALIDITY_YEARS)
+        return {"application_id": application_id, "card_number": application["card_number"],
+                "region_code": application["region_code"], "issue_date": today.strftime("%Y%m%d"),
+                "expiry_date": expiry.strftime("%Y%m%d"),
+                "holder": dict(zip(("id_number", "name", "sex", "ethnicity", "birth_date", "birthplace"), person))}
+
+    def external_auth_cryptogram(self, conn, body: dict) -> dict:
+        """The backend HSM's step for a kiosk without PSAM (see drivers/keyscheme.py)."""
+        wanted = fields(body, {"card_id": CARD_ID, "challenge": _text(re.compile(r"^[0-9A-F]{16}$"), 16),
+                               "key_id": _integer(1, 255)})
+        master = self._master_keys.get(wanted["key_id"])
+        if master is None:
+            raise Refusal(422, "unknown_key_id", "the HSM holds no key with this id")
+        card_key = keyscheme.diversify(master, bytes.fromhex(wanted["card_id"]))
+        cryptogram = keyscheme.external_auth_cryptogram(card_key, bytes.fromhex(wanted["challenge"]))
+        return {"cryptogram": cryptogram.hex().upper()}
+
+    # --- changes (each runs inside `change`, so with its Idempotency-Key) -------------------
+
+    def apply_card(self, conn, terminal: str, key: str, body: dict) -> Reply:
+        wanted = fields(body, {"holder": lambda n, v: v, "region_code": _text(_REGION, 6),
+                               "channel": _text(choices=("instant", "batch")), "commitment": _boolean})
+        holder = fields(wanted["holder"] if isinstance(wanted["holder"], dict) else {}, HOLDER_FIELDS)
+        live = conn.execute("SELECT count(*) FROM cards WHERE id_number = ? AND status != ?",
+                            (holder["id_number"], CANCELLED)).fetchone()[0]
+        if live:
+            raise Refusal(422, "card_exists", "this person already has a card; apply for a replacement instead")
+        open_application = conn.execute("SELECT count(*) FROM applications WHERE id_number = ? AND status IN"
+                                        " ('applied', 'marked')", (holder["id_number"],)).fetchone()[0]
+        if open_application:
+            raise Refusal(422, "application_open", "this person already has an open application")
+        conn.execute("INSERT OR REPLACE INTO persons VALUES (:id_number, :name, :sex, :ethnicity, :birth_date,"
+                     " :birthplace)", holder)
+        application_id = self._new_application(conn, holder["id_number"], wanted["region_code"],
+                                               wanted["channel"], "first", wanted["commitment"])
+        return Reply(201, {"application_id": application_id, "status": "applied"})
+
+    def mark_instant_issuance(self, conn, terminal: str, key: str, application_id: str, body: dict) -> Reply:
+        fields(body, {})
+        application = self._application(conn, application_id)
+        if application["channel"] != "instant":
+            raise Refusal(422, "not_instant_channel", "this application is for batch issuance")
+        if application["status"] != "applied":
+            raise Refusal(422, "application_not_open", f"the application is {application['status']}")
+        card_number = application["card_number"] or "M{:08d}".format(
+            conn.execute("SELECT count(*) + 1 FROM applications WHERE card_number IS NOT NULL").fetchone()[0])
+        conn.execute("UPDATE applications SET status = 'marked', card_number = ? WHERE application_id = ?",
+                     (card_number, application_id))
+        return Reply(200, {"application_id": application_id, "status": "marked", "card_number": card_number})
+
+    def cancel_instant_issuance(self, conn, terminal: str, key: str, application_id: str, body: dict) -> Reply:
+        wanted = fields(body, {"reason": _text(max_chars=200)})
+        application = self._application(conn, application_id)
+        if application["status"] != "marked":
+            raise Refusal(422, "not_marked_for_instant_issuance", "only a marked application can be unmarked")
+        conn.execute("UPDATE applications SET status = 'applied' WHERE application_id = ?", (application_id,))
+        return Reply(200, {"application_id": application_id, "status": "applied", "reason": wanted["reason"]})
+
+    def report_written_card(self, conn, terminal: str, key: str, application_id: str, body: dict) -> Reply:
+        wanted = fields(body, {"card_id": CARD_ID, "card_number": _text(_CARD_NUMBER, 9)})
+        application = self._application(conn, application_id)
+        if application["status"] != "marked":
+            raise Refusal(422, "not_marked_for_instant_issuance", "the application is not marked for this card")
+        if wanted["card_number"] != application["card_number"]:
+            raise Refusal(422, "card_number_mismatch", "the written card number is not the one assigned")
+        if conn.execute("SELECT 1 FROM cards WHERE card_id = ?", (wanted["card_id"],)).fetchone():
+            raise Refusal(422, "card_id_in_use", "a card with this identifier already exists")
+        today = self._today()
+        conn.execute("INSERT INTO cards VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (wanted["card_id"], wanted["card_number"], application["id_number"], SEALED,
+                      application["region_code"], today.strftime("%Y%m%d"),
+                      today.replace(year=today.year + CARD_VALIDITY_YEARS).strftime("%Y%m%d")))
+        conn.execute("UPDATE applications SET status = 'written', card_id = ? WHERE application_id = ?",
+                     (wanted["card_id"], application_id))
+        self._event(conn, wanted["card_id"], "written", terminal, key, application_id)
+        return Reply(201, self._public_card(self._card(conn, wanted["card_id"])))
+
+    def activate_card(self, conn, terminal: str, key: str, card_id: str, body: dict) -> Reply:
+        fields(body, {})
+        card = self._card(conn, card_id)
+        if card["status"] == FORMAL_LOSS:
+            raise Refusal(422, "card_under_formal_loss", "a card under formal loss cannot be activated")
+        if card["status"] != SEALED:
+            raise Refusal(422, "card_not_sealed", f"only a sealed card can be activated; this one is {card['status']}")
+        self._set_status(conn, card_id, NORMAL)
+        self._event(conn, card_id, "activated", terminal, key)
+        return Reply(200, self._public_card(self._card(conn, card_id)))
+
+    def report_loss(self, conn, terminal: str, key: str, card_id: str, body: dict) -> Reply:
+        wanted = fields(body, {"kind": _text(choices=("temporary", "formal"))})
+        card = self._card(conn, card_id)
+        status = TEMPORARY_LOSS if wanted["kind"] == "temporary" else FORMAL_LOSS
+        allowed = {TEMPORARY_LOSS: (NORMAL, SEALED), FORMAL_LOSS: (NORMAL, SEALED, TEMPORARY_LOSS)}[status]
+        if card["status"] not in allowed:
+            raise Refusal(422, "loss_report_not_allowed",
+                          f"a {wanted['kind']} loss report is not possible for a card that is {card['status']}")
+        self._set_status(conn, card_id, status)
+        self._event(conn, card_id, f"loss_reported_{wanted['kind']}", terminal, key)
+        return Reply(200, self._public_card(self._card(conn, card_id)))
+
+    def cancel_loss_report(self, conn, terminal: str, key: str, card_id: str, body: dict) -> Reply:
+        fields(body, {})
+        card = self._card(conn, card_id)
+        if card["status"] not in (TEMPORARY_LOSS, FORMAL_LOSS):
+            raise Refusal(422, "no_loss_report", "this card has no loss report to cancel")
+        self._set_status(conn, card_id, NORMAL)
+        self._event(conn, card_id, "loss_report_cancelled", terminal, key)
+        return Reply(200, self._public_card(self._card(conn, card_id)))
+
+    def apply_replacement(self, conn, terminal: str, key: str, card_id: str, body: dict) -> Reply:
+        wanted = fields(body, {"reason": _text(choices=("lost", "damaged", "expiring", "data_change")),
+                               "channel": _text(choices=("instant", "batch")), "commitment": _boolean})
+        card = self._card(conn, card_id)
+        if card["status"] == CANCELLED:
+            raise Refusal(422, "card_cancelled", "this card is cancelled; apply for a new card")
+        if wanted["reason"] == "lost" and card["status"] not in (TEMPORARY_LOSS, FORMAL_LOSS):
+            raise Refusal(422, "loss_not_reported", "report the card lost before replacing it as lost")
+        if wanted["reason"] == "expiring":
+            expiry = datetime.datetime.strptime(card["expiry_date"], "%Y%m%d").date()
+            if expiry - self._today() > RENEWAL_WINDOW:
+                raise Refusal(422, "renewal_too_early", "a card can be renewed from 60 days before it expires")
+        # The replacement cancels the old card at once: it must not be usable beside the new one.
+        self._set_status(conn, card_id, CANCELLED)
+        self._event(conn, card_id, f"cancelled_for_replacement_{wanted['reason']}", terminal, key)
+        application_id = self._new_application(conn, card["id_number"], card["region_code"], wanted["channel"],
+                                               wanted["reason"], wanted["commitment"], replaces=card_id)
+        return Reply(201, {"application_id": application_id, "status": "applied", "replaced_card_id": card_id})
+
+    def record_pin_event(self, conn, terminal: str, key: str, card_id: str, body: dict) -> Reply:
+        wanted = fields(body, {"event": _text(choices=("changed", "reset")), "at": _text(max_chars=40)})
+        card = self._card(conn, card_id)
+        if card["status"] == CANCELLED:
+            raise Refusal(422, "card_cancelled", "this card is cancelled")
+        self._event(conn, card_id, f"pin_{wanted['event']}", terminal, key, wanted["at"])
+        return Reply(201, {"card_id": card_id, "event": wanted["event"]})
+
+    def submit_review(self, conn, terminal: str, key: str, body: dict) -> Reply:
+        wanted = fields(body, {"service_item": _text(choices=SERVICE_ITEMS), "level": _integer(1, 5)},
+                        {"comment": _text(max_chars=MAX_COMMENT_CHARS)})
+        review_id = conn.execute("INSERT INTO reviews (service_item, level, comment, terminal, idempotency_key, at)"
+                                 " VALUES (?, ?, ?, ?, ?, ?)",
+                                 (wanted["service_item"], wanted["level"], wanted.get("comment", ""), terminal,
+                                  key, self._clock())).lastrowid
+        return Reply(201, {"review_id": review_id, "level_name": REVIEW_LEVELS[wanted["level"]]})
+
+    def record_heartbeat(self, conn, terminal: str, key: str, terminal_number: str, body: dict) -> Reply:
+        wanted = fields(body, {"queue_depth": _integer(0, 10**9), "software_version": _text(max_chars=40)},
+                        {"oldest_pending_age_s": _number})
+        if terminal_number != terminal:
+            raise Refusal(403, "wrong_terminal", "a kiosk reports its own heartbeat only")
+        conn.execute("INSERT INTO heartbeats (terminal, queue_depth, oldest_pending_age_s, software_version, at)"
+                     " VALUES (?, ?, ?, ?, ?)", (terminal, wanted["queue_depth"], wanted.get("oldest_pending_age_s"),
+                                                 wanted["software_version"], self._clock()))
+        return Reply(201, {"terminal": terminal, "received_at": self._clock()})
