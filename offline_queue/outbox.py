@@ -158,11 +158,11 @@ class OutboxTransaction:
 
 
 class Outbox:
-    def __init__(self, path: str | Path, keys: KeyRing, *, clock: Callable[[], float] = time.time,
+    def __init__(self, path: str | Path, keys: KeyRing | None, *, clock: Callable[[], float] = time.time,
                  busy_timeout_s: float = 10.0):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._keys = keys
+        self._keys = keys  # None: staff tools that look and re-queue, but never open a payload
         self._clock = clock
         self._lock = threading.RLock()
         self._listeners: list[Callable[[], None]] = []
@@ -214,6 +214,7 @@ class Outbox:
                    subject: str, urgent: bool = False) -> OutboxJob:
         """Writes a job with `conn` inside the caller's open transaction; the caller commits
         (and then calls `notify_enqueued` to wake the worker early)."""
+        keys = self._need_keys()
         if not operation or not isinstance(operation, str):
             raise OutboxError("a job needs an operation name")
         if not subject:
@@ -225,14 +226,19 @@ class Outbox:
             plaintext = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         except (TypeError, ValueError) as exc:
             raise OutboxError(f"payload is not JSON: {exc}") from None
-        sealed = self._keys.seal(plaintext, key.encode("ascii"))
+        sealed = keys.seal(plaintext, key.encode("ascii"))
         now = self._clock()
         cursor = conn.execute(
             "INSERT INTO outbox_jobs (idempotency_key, operation, subject, priority, key_id, payload,"
             " state, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (key, operation, self._keys.subject_token(subject), URGENT if urgent else NORMAL,
+            (key, operation, keys.subject_token(subject), URGENT if urgent else NORMAL,
              sealed.key_id, sealed.blob, PENDING, now, now))
         return OutboxJob(cursor.lastrowid, key, operation, urgent)
+
+    def _need_keys(self) -> KeyRing:
+        if self._keys is None:
+            raise OutboxError("this outbox was opened without the key file")
+        return self._keys
 
     def notify_enqueued(self) -> None:
         self._notify()
@@ -245,6 +251,7 @@ class Outbox:
 
     def claim(self, limit: int, lease_s: float) -> list[ClaimedJob]:
         """Leases up to `limit` due jobs, at most one per subject (the earliest), urgent first."""
+        keys = self._need_keys()
         now = self._clock()
         token = secrets.token_hex(8)
         with self._lock:
@@ -268,7 +275,7 @@ class Outbox:
                 self._conn.execute("ROLLBACK")
                 raise
         return [ClaimedJob(id=row[0], idempotency_key=row[1], operation=row[2],
-                           payload=json.loads(self._keys.open(Sealed(row[3], row[4]), row[1].encode("ascii"))),
+                           payload=json.loads(keys.open(Sealed(row[3], row[4]), row[1].encode("ascii"))),
                            attempts=row[5] + 1, lease_token=token, created_at=row[6])
                 for row in rows]
 

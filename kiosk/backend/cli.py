@@ -1,0 +1,105 @@
+"""`kiosk backend serve|certs|seed`: the reference backend and its test PKI from a shell.
+
+`register(subparsers)` is called by kiosk/cli.py; `python -m kiosk.backend.cli` works alone.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import tomllib
+from pathlib import Path
+
+DEFAULT_CERTS = ".run/certs"
+DEFAULT_DB = ".run/backend.db"
+
+
+def cmd_serve(args) -> int:
+    from kiosk.backend.server import open_backend
+    try:
+        backend = open_backend(args.host, args.port, args.db, args.certs)
+    except (FileNotFoundError, OSError) as exc:
+        print(f"kiosk: backend cannot start: {exc}", file=sys.stderr)
+        return 1
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    backend.start()
+    print(f"reference backend on {backend.url} (store {args.db})", flush=True)
+    done.wait()
+    backend.stop()
+    return 0
+
+
+def cmd_certs(args) -> int:
+    from kiosk.backend.pki import make_test_pki
+    files = make_test_pki(args.dir, kiosk_name=args.kiosk_name)
+    print(f"test CA, server and kiosk certificates in {files.directory}")
+    return 0
+
+
+def cmd_seed(args) -> int:
+    """Puts the card of a simulator profile into the backend's store, so that the demo card
+    is known to the backend before the kiosk sees it."""
+    from kiosk.backend.store import BackendStore, Refusal
+    path = Path(args.profile)
+    if not path.exists():
+        path = Path(__file__).resolve().parents[2] / "drivers" / "sim" / "profiles" / args.profile
+    try:
+        with open(path, "rb") as f:
+            profile = tomllib.load(f)
+        card, holder = profile["card"], profile["holder"]
+        store = BackendStore(args.db)
+        try:
+            store.seed_card(holder={"id_number": holder["social_security_number"], "name": holder["name"],
+                                    "sex": holder["sex"], "ethnicity": holder["ethnicity"],
+                                    "birth_date": holder["birth_date"], "birthplace": holder["birthplace"]},
+                            card_id=card["identifier"].upper(), card_number=card["number"],
+                            region_code=card["identifier"][:6], issue_date=card["issue_date"],
+                            expiry_date=card["expiry_date"], status=args.status)
+        finally:
+            store.close()
+    except (OSError, tomllib.TOMLDecodeError, KeyError) as exc:
+        print(f"kiosk: cannot read card profile {args.profile}: {exc}", file=sys.stderr)
+        return 1
+    except Refusal as exc:
+        print(f"kiosk: profile {args.profile} refused: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"card {card['number']} seeded as {args.status}")
+    return 0
+
+
+def register(subparsers) -> None:
+    backend = subparsers.add_parser("backend", help="the reference backend (demo and tests)")
+    actions = backend.add_subparsers(dest="backend_command", required=True, metavar="ACTION")
+
+    serve = actions.add_parser("serve", help="serve the backend contract over HTTPS with client certificates")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8443, help="0 picks a free port (printed)")
+    serve.add_argument("--db", default=DEFAULT_DB, help="the backend's SQLite store")
+    serve.add_argument("--certs", default=DEFAULT_CERTS, help="folder made by `kiosk backend certs`")
+    serve.set_defaults(func=cmd_serve)
+
+    certs = actions.add_parser("certs", help="make a test CA, server and kiosk certificate")
+    certs.add_argument("--dir", default=DEFAULT_CERTS)
+    certs.add_argument("--kiosk-name", default="KIOSK-0001", help="terminal number in the kiosk certificate")
+    certs.set_defaults(func=cmd_certs)
+
+    seed = actions.add_parser("seed", help="register a simulator card profile's card in the backend store")
+    seed.add_argument("--db", default=DEFAULT_DB)
+    seed.add_argument("--profile", required=True, help="card profile TOML (or a name in drivers/sim/profiles)")
+    seed.add_argument("--status", default="normal",
+                      choices=("normal", "temporary_loss", "formal_loss", "sealed", "cancelled"))
+    seed.set_defaults(func=cmd_seed)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="kiosk")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
