@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from drivers.pcsc import wait_for_card
-from drivers.sim.pcscd import CARD_READER, PSAM_READER, VPCD_CARD_PORT, VPCD_PSAM_PORT, Pcscd, vpcd_listening
+from drivers.sim.pcscd import CARD_READER, PSAM_READER, VPCD_CARD_PORT, VPCD_PSAM_PORT, Pcscd, vpcd_ready
 from drivers.sim.psam import SimulatedPsam
 from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard
 from drivers.sim.vpcd import VpcdLink
@@ -21,7 +21,7 @@ from drivers.sim.vpcd import VpcdLink
 def pcscd():
     """The running pcscd (started here when the test command did not)."""
     run_dir = os.environ.get("KIOSK_RUN_DIR")
-    if run_dir and vpcd_listening():
+    if run_dir and vpcd_ready():
         yield Pcscd(Path(run_dir))
         return
     with tempfile.TemporaryDirectory(prefix="kiosk-pcscd-") as tmp:

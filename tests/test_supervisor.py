@@ -32,8 +32,7 @@ def test_supervisor_reports_readers_and_cards(card_slot):
     events = queue.Queue()
     supervisor = ReaderSupervisor(events.put).start()
     try:
-        readers = {next_event(events, ReaderEvent.READER_ADDED).reader,
-                   next_event(events, ReaderEvent.READER_ADDED).reader}
+        readers = {next_event(events, ReaderEvent.READER_ADDED).reader for _ in range(2)}
         assert readers == {CARD_READER, PSAM_READER}
         card_slot.insert_profile("card_v2.toml")
         inserted = next_event(events, ReaderEvent.CARD_INSERTED, reader=CARD_READER)

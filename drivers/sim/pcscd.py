@@ -10,11 +10,12 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from drivers.pcsc import PcscError, list_readers
 
 VPCD_CARD_PORT = 35963  # first vpcd slot: the citizen's card
 VPCD_PSAM_PORT = 35964  # second slot: the PSAM
@@ -23,10 +24,22 @@ PSAM_READER = "Virtual PCD 00 01"
 _VPCD_DRIVER_PATHS = ("/usr/lib/pcsc/drivers/serial/libifdvpcd.so",)
 
 
-def vpcd_listening(port: int = VPCD_CARD_PORT) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-        return True
-    return False
+def vpcd_ready() -> bool:
+    """pcscd answers and lists the vpcd readers. (Probing vpcd's TCP ports instead would look
+    like a card being inserted, and vpcd accepts one connection at a time.)"""
+    try:
+        readers = list_readers()
+    except PcscError:
+        return False
+    return CARD_READER in readers and PSAM_READER in readers
+
+
+def wait_until_ready(timeout: float = 10.0, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while not vpcd_ready():
+        if (process is not None and process.poll() is not None) or time.monotonic() > deadline:
+            raise RuntimeError("pcscd with the vpcd readers did not come up")
+        time.sleep(0.05)
 
 
 def _vpcd_driver() -> str:
@@ -39,7 +52,9 @@ def _vpcd_driver() -> str:
 def write_reader_conf(run_dir: Path) -> Path:
     conf_dir = run_dir / "reader.conf.d"
     conf_dir.mkdir(parents=True, exist_ok=True)
-    # CHANNELID 0x8C7B = TCP 35963; vpcd opens two slots, on 35963 and 35964.
+    # CHANNELID is a TCP port (0x8C7B = 35963); vpcd opens two slots, on 35963 and 35964.
+    # Debian's vpcd is built with two slots in all, shared by every vpcd reader (its slot
+    # table is indexed by slot number alone), so a second vpcd reader would not add slots.
     (conf_dir / "vpcd").write_text(
         'FRIENDLYNAME "Virtual PCD"\n'
         f"DEVICENAME   /dev/null:0x{VPCD_CARD_PORT:04X}\n"
@@ -74,11 +89,10 @@ class Pcscd:
             process = subprocess.Popen(pcscd_command(self.run_dir), stdout=log, stderr=log,
                                        stdin=subprocess.DEVNULL, start_new_session=True)
         self.pidfile.write_text(str(process.pid))
-        deadline = time.monotonic() + timeout
-        while not vpcd_listening():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"pcscd did not start; see {self.log}")
-            time.sleep(0.05)
+        try:
+            wait_until_ready(timeout, process)
+        except RuntimeError:
+            raise RuntimeError(f"pcscd did not start; see {self.log}") from None
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> None:
         pid = self.pid()
@@ -108,7 +122,7 @@ def _alive(pid: int) -> bool:
 @contextlib.contextmanager
 def pcscd_running(run_dir: Path):
     """Use the pcscd that is listening, or start one for the duration of the block."""
-    if vpcd_listening():
+    if vpcd_ready():
         yield
         return
     pcscd = Pcscd(run_dir)
@@ -120,6 +134,9 @@ def pcscd_running(run_dir: Path):
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--wait"]:  # `python -m drivers.sim.pcscd --wait`: until pcscd serves
+        wait_until_ready()
+        sys.exit(0)
     # `python -m drivers.sim.pcscd RUN_DIR`: become pcscd (exec keeps the pid ./run recorded).
     run_dir = Path(sys.argv[1])
     run_dir.mkdir(parents=True, exist_ok=True)
