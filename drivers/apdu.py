@@ -7,7 +7,7 @@ here, so the protocol layer can be tested against a simulated card object direct
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -81,6 +81,7 @@ _SW_ERRORS = {
     0x6983: PinBlocked,
     0x6982: SecurityStatusNotSatisfied,
     0x6985: ConditionsNotSatisfied,
+    0x6988: AuthenticationFailed,  # incorrect secure messaging data: the MAC was refused
     0x6A82: FileNotFound,
     0x6A83: RecordNotFound,
     0x6A86: WrongParameters,
@@ -98,13 +99,14 @@ def status_word_error(sw: int, command: str = "") -> StatusWordError:
 
 @dataclass(frozen=True)
 class CommandApdu:
-    """A short APDU. `le=None` means no response data expected; `le=0` asks for up to 256."""
+    """A short APDU. `le=None` means no response data expected; `le=0` asks for up to 256.
+    The data stays out of repr: it may hold a PIN."""
 
     cla: int
     ins: int
     p1: int
     p2: int
-    data: bytes = b""
+    data: bytes | bytearray = field(default=b"", repr=False)
     le: int | None = None
     name: str = ""
 
@@ -120,7 +122,7 @@ class CommandApdu:
     def encode(self) -> bytes:
         """Bytes for the four ISO 7816-3 cases."""
         header = bytes((self.cla, self.ins, self.p1, self.p2))
-        body = bytes((len(self.data),)) + self.data if self.data else b""
+        body = bytes((len(self.data),)) + bytes(self.data) if self.data else b""
         trailer = bytes((self.le,)) if self.le is not None else b""
         return header + body + trailer
 

@@ -8,6 +8,9 @@ backend's HSM. Real provincial schemes are not public, so this one is ours and d
   SM4 block:  K_card = SM4-ECB-Encrypt(master, card_identifier).
 * The EXTERNAL AUTHENTICATE cryptogram for an 8-byte challenge is
   SM4-ECB-Encrypt(K_card, challenge || 80 00 00 00 00 00 00 00)  (ISO/IEC 9797-1 padding 2).
+* PIN RELOAD (80 5E 00 00) and UNBLOCK (00 2C 03 00) carry a 4-byte MAC made with the card's
+  key 0x02: the first 4 bytes of SM4 CBC-MAC (zero IV, padding 2) over
+  challenge (8 bytes from GET CHALLENGE) || CLA INS P1 P2 || command data without the MAC.
 
 The test master keys below are published on purpose: they are for simulators and tests only.
 """
@@ -43,3 +46,15 @@ def diversify(master_key: bytes, card_identifier: bytes) -> bytes:
 
 def external_auth_cryptogram(card_key: bytes, challenge: bytes) -> bytes:
     return sm4_ecb_encrypt(card_key, pad_iso9797_method2(challenge))
+
+
+def cbc_mac4(key: bytes, data: bytes) -> bytes:
+    """SM4 CBC-MAC (zero IV) over the ISO 9797-1 method 2 padded data, first 4 bytes."""
+    encryptor = Cipher(algorithms.SM4(key), modes.CBC(bytes(BLOCK))).encryptor()
+    return (encryptor.update(pad_iso9797_method2(data)) + encryptor.finalize())[-BLOCK:][:4]
+
+
+def command_mac(card_key: bytes, challenge: bytes, header: bytes, data: bytes = b"") -> bytes:
+    """The MAC of a PIN reload/unblock command: over the card's challenge, the command header
+    (CLA INS P1 P2) and its data, so it is good for that one command on that one card once."""
+    return cbc_mac4(card_key, challenge + header + data)

@@ -25,7 +25,6 @@ from drivers.apdu import CardError
 log = logging.getLogger(__name__)
 
 PNP_NOTIFICATION = "\\\\?PnP?\\Notification"
-_SCARD_STATUS_PRESENT = 0x0004  # pcsc-lite's SCardStatus "card present" bit; pyscard lacks it
 
 
 class PcscError(CardError):
@@ -53,8 +52,11 @@ class CardRemoved(PcscError):
 
 
 _SERVICE_GONE = {scard.SCARD_E_NO_SERVICE, scard.SCARD_E_SERVICE_STOPPED}
+# A contact card that stops mid-transaction has almost always lost its contacts: for the
+# citizen and for the outcome of the command, that is the card being pulled out.
 _CARD_GONE = {scard.SCARD_W_REMOVED_CARD, scard.SCARD_E_NO_SMARTCARD, scard.SCARD_W_RESET_CARD,
-              scard.SCARD_W_UNPOWERED_CARD, scard.SCARD_W_UNRESPONSIVE_CARD}
+              scard.SCARD_W_UNPOWERED_CARD, scard.SCARD_W_UNRESPONSIVE_CARD,
+              scard.SCARD_E_NOT_TRANSACTED}
 _READER_GONE = {scard.SCARD_E_READER_UNAVAILABLE, scard.SCARD_E_UNKNOWN_READER,
                 scard.SCARD_E_NO_READERS_AVAILABLE}
 
@@ -142,9 +144,6 @@ class CardConnection:
     def transmit(self, apdu: bytes) -> bytes:
         pci = scard.SCARD_PCI_T0 if self._protocol == scard.SCARD_PROTOCOL_T0 else scard.SCARD_PCI_T1
         code, response = scard.SCardTransmit(self._card, pci, list(apdu))
-        if code == scard.SCARD_E_NOT_TRANSACTED and not self._card_present():
-            # The reader saw the card go mid-command; say so rather than "transaction failed".
-            raise CardRemoved(f"card pulled out of {self.reader} during a command", code)
         if code != scard.SCARD_S_SUCCESS:
             raise _error(code, f"sending an APDU to {self.reader}")
         if len(response) < 2:
@@ -152,10 +151,6 @@ class CardConnection:
             # nothing when the contacts open mid-command.
             raise CardRemoved(f"the card in {self.reader} stopped answering mid-command")
         return bytes(response)
-
-    def _card_present(self) -> bool:
-        code, _, state, _, _ = scard.SCardStatus(self._card)
-        return code == scard.SCARD_S_SUCCESS and bool(state & _SCARD_STATUS_PRESENT)
 
     @contextlib.contextmanager
     def transaction(self):

@@ -19,10 +19,15 @@ class SecurityModule(Protocol):
     def external_auth_cryptogram(self, card_identifier: bytes, challenge: bytes, key_id: int) -> bytes:
         """The 16-byte EXTERNAL AUTHENTICATE cryptogram for this card's challenge."""
 
+    def command_mac(self, card_identifier: bytes, challenge: bytes, header: bytes, data: bytes,
+                    key_id: int) -> bytes:
+        """The 4-byte MAC of a PIN RELOAD / UNBLOCK command (drivers/keyscheme.py)."""
+
 
 class PsamSecurityModule:
     """A PSAM answering DELIVER KEY (80 1A: diversify a master key by the card identifier)
-    and CIPHER DATA (80 FA: encrypt with the diversified key), as in drivers/keyscheme.py."""
+    and CIPHER DATA (80 FA, P1=00 encrypt, P1=05 MAC, with the diversified key), as in
+    drivers/keyscheme.py."""
 
     def __init__(self, channel: ApduChannel):
         self.channel = channel
@@ -35,3 +40,15 @@ class PsamSecurityModule:
         if len(cryptogram) != len(padded):
             raise CardError(f"PSAM returned a {len(cryptogram)}-byte cryptogram, expected {len(padded)}")
         return cryptogram
+
+    def command_mac(self, card_identifier: bytes, challenge: bytes, header: bytes, data: bytes,
+                    key_id: int) -> bytes:
+        self.channel.send(CommandApdu(0x80, 0x1A, 0x00, key_id, card_identifier, name="PSAM DELIVER KEY"))
+        mac_input = bytearray(challenge) + header + data
+        try:
+            mac = self.channel.send(CommandApdu(0x80, 0xFA, 0x05, 0x00, mac_input, le=4, name="PSAM MAC"))
+        finally:
+            mac_input[:] = bytes(len(mac_input))  # it may hold a new PIN
+        if len(mac) != 4:
+            raise CardError(f"PSAM returned a {len(mac)}-byte MAC, expected 4")
+        return mac

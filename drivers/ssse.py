@@ -10,11 +10,14 @@ from dataclasses import dataclass, field
 
 from drivers.apdu import (ApduChannel, AuthenticationFailed, CardError, CommandApdu, FileNotFound, RecordNotFound,
                           SecurityStatusNotSatisfied, StatusWordError, WrongParameters)
-from drivers.keyscheme import KEY_EXTERNAL_AUTH
+from drivers.keyscheme import KEY_EXTERNAL_AUTH, KEY_PIN_RELOAD
+from drivers.pin import Pin
 from drivers.security_module import SecurityModule, SecurityModuleRequired
-from drivers.ssse_records import (EF05_TAGS, EF06_TAGS, OPTIONAL_TAGS, SSSE_DF_NAME, CardHolder,
-                                  CardInfo, atr_historical_bytes, decode_card_holder,
-                                  decode_card_info)
+from drivers.ssse_records import (EF05_TAGS, EF06_TAGS, OPTIONAL_TAGS, SSSE_DF_NAME, TAG_CARD_IDENTIFIER,
+                                  TAG_CARD_TYPE, CardHolder, CardIdentifier, CardInfo,
+                                  MalformedRecord, atr_historical_bytes, blank_record, decode_card_holder,
+                                  decode_card_info, encode_card_holder, encode_card_info,
+                                  parse_simple_tlv)
 
 EF05_SFI = 5
 EF06_SFI = 6
@@ -24,6 +27,16 @@ EF06_RECORDS = len(EF06_TAGS)
 
 class NotSocialSecurityCard(CardError):
     citizen_message = "这不是社会保障卡，请插入社会保障卡。"
+
+
+class PersonalisationFailed(CardError):
+    """The written records did not read back as written; the card stays unusable."""
+
+    citizen_message = "制卡失败，卡片已回收，请联系工作人员。"
+
+
+class NotABlankCard(CardError):
+    citizen_message = "制卡失败，卡片已回收，请联系工作人员。"
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,12 @@ class SocialSecurityCard:
                     raise
         return records
 
+    def read_identifier(self) -> CardIdentifier:
+        tag, value = parse_simple_tlv(self._read_record_by_number(EF05_SFI, 1))
+        if tag != TAG_CARD_IDENTIFIER:
+            raise MalformedRecord(f"EF05 record 1 holds tag {tag:02X}, not the card identifier")
+        return CardIdentifier.decode(value)
+
     def read_info(self) -> CardInfo:
         return decode_card_info(self._read_records(EF05_SFI, EF05_TAGS))
 
@@ -138,3 +157,83 @@ class SocialSecurityCard:
         self.select()
         info = self.read_info()
         return CardReading(self.atr, info, self.read_holder(info))
+
+    # PIN operations (DOMAIN.md section 2). Each wipes the PIN bytes it built once sent.
+
+    def _send_secret(self, cla: int, ins: int, p1: int, p2: int, secret: bytearray, name: str) -> None:
+        try:
+            self.channel.send(CommandApdu(cla, ins, p1, p2, secret, name=name))
+        finally:
+            secret[:] = bytes(len(secret))
+
+    def verify_pin(self, pin: Pin) -> None:
+        """Raises WrongPin(tries_left) or PinBlocked when the card refuses."""
+        self._send_secret(0x00, 0x20, 0x00, 0x00, pin.bcd(), "VERIFY")
+
+    def change_pin(self, old: Pin, new: Pin) -> None:
+        old_bcd, new_bcd = old.bcd(), new.bcd()
+        data = old_bcd + b"\xff" + new_bcd
+        old_bcd[:], new_bcd[:] = bytes(3), bytes(3)
+        self._send_secret(0x80, 0x5E, 0x01, 0x00, data, "CHANGE PIN")
+
+    def _pin_command_mac(self, identifier: bytes, header: bytes, data: bytes) -> bytes:
+        if self.security_module is None:
+            raise SecurityModuleRequired("resetting a PIN needs the security module (PSAM or backend HSM)")
+        challenge = self.channel.send(CommandApdu(0x00, 0x84, 0x00, 0x00, le=8, name="GET CHALLENGE"))
+        return self.security_module.command_mac(identifier, challenge, header, data, KEY_PIN_RELOAD)
+
+    def reload_pin(self, identifier: bytes, new: Pin) -> None:
+        """Reset a forgotten or blocked PIN to `new`; the MAC proves the terminal may."""
+        header = bytes((0x80, 0x5E, 0x00, 0x00))
+        new_bcd = new.bcd()
+        try:
+            mac = self._pin_command_mac(identifier, header, bytes(new_bcd))
+            data = new_bcd + mac
+        finally:
+            new_bcd[:] = bytes(3)
+        self._send_secret(*header, data, "RELOAD PIN")
+
+    def unblock_pin(self, identifier: bytes) -> None:
+        """Give a blocked PIN its tries back, keeping the PIN itself."""
+        header = bytes((0x00, 0x2C, 0x03, 0x00))
+        mac = self._pin_command_mac(identifier, header, b"")
+        self.channel.send(CommandApdu(*header, mac, name="UNBLOCK PIN"))
+
+    # Personalisation of a blank (instant issuance, 1.10.1 / 1.10.7).
+
+    def blank_identifier(self) -> CardIdentifier:
+        """The identifier of a blank card, refusing a card that is already personalised."""
+        identifier = self.read_identifier()
+        if self._read_record_by_number(EF05_SFI, 2) != blank_record(TAG_CARD_TYPE):
+            raise NotABlankCard(f"card {identifier.hex} is already personalised")
+        return identifier
+
+    def _write_record(self, sfi: int, number: int, record: bytes) -> None:
+        self.channel.send(CommandApdu(0x00, 0xDC, number, (sfi << 3) | 0x04, record,
+                                      name=f"UPDATE RECORD {number} of SFI {sfi}"))
+
+    def personalise(self, info: CardInfo, holder: CardHolder) -> CardReading:
+        """Write EF06 and EF05 of a blank, verify every record, and only then write the card
+        type (EF05 record 2) as the commit: a card interrupted before it reads as
+        CardNotPersonalised everywhere, so a half-written card can never pass for a good one."""
+        self.select()
+        identifier = self.blank_identifier()
+        if identifier != info.identifier:
+            raise PersonalisationFailed(f"personalisation data is for card {info.identifier.hex}, "
+                                        f"the encoder holds {identifier.hex}")
+        ef05 = encode_card_info(info)
+        ef06 = encode_card_holder(holder, info.generation)
+        self.external_authenticate(identifier.raw)
+        writes = [(EF06_SFI, n, r) for n, r in enumerate(ef06, 1)]
+        writes += [(EF05_SFI, n, r) for n, r in enumerate(ef05, 1) if n not in (1, 2)]
+        for sfi, number, record in writes:
+            self._write_record(sfi, number, record)
+        for sfi, number, record in writes:
+            if self._read_record_by_number(sfi, number) != record:
+                raise PersonalisationFailed(f"record {number} of SFI {sfi} did not read back as written")
+        self._write_record(EF05_SFI, 2, ef05[1])
+        reading = self.read()
+        if (encode_card_info(reading.info) != ef05
+                or encode_card_holder(reading.holder, info.generation) != ef06):
+            raise PersonalisationFailed("the personalised card does not read back as the data")
+        return reading

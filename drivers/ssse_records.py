@@ -20,6 +20,12 @@ class MalformedRecord(CardError):
     citizen_message = "卡片数据无法识别，请到窗口办理。"
 
 
+class CardNotPersonalised(MalformedRecord):
+    """A blank, or a card whose personalisation never completed: it must not be used."""
+
+    citizen_message = "此卡尚未制作完成，不能使用，请联系工作人员。"
+
+
 # Tags of EF05 (card data) and EF06 (holder data), DOMAIN.md section 2.
 TAG_CARD_IDENTIFIER = 0x01
 TAG_CARD_TYPE = 0x02
@@ -41,6 +47,24 @@ EF05_TAGS = (TAG_CARD_IDENTIFIER, TAG_CARD_TYPE, TAG_SPEC_VERSION, TAG_INITIALIS
 EF06_TAGS = (TAG_SOCIAL_SECURITY_NUMBER, TAG_NAME, TAG_NAME_EXTENSION, TAG_SEX, TAG_ETHNICITY,
              TAG_BIRTHPLACE, TAG_BIRTH_DATE)
 OPTIONAL_TAGS = {TAG_NAME_EXTENSION}  # 1.0 cards have no 4E record
+
+# Value sizes of the fixed-length records (DOMAIN.md section 2); UPDATE RECORD writes whole records.
+VALUE_SIZES = {
+    TAG_CARD_IDENTIFIER: 16, TAG_CARD_TYPE: 1, TAG_SPEC_VERSION: 4, TAG_INITIALISING_ORG: 12,
+    TAG_ISSUE_DATE: 4, TAG_EXPIRY_DATE: 4, TAG_CARD_NUMBER: 9,
+    TAG_SOCIAL_SECURITY_NUMBER: 18, TAG_NAME: 30, TAG_NAME_EXTENSION: 20, TAG_SEX: 1,
+    TAG_ETHNICITY: 1, TAG_BIRTHPLACE: 3, TAG_BIRTH_DATE: 4,
+}
+
+
+def ef06_tags(generation: int) -> tuple[int, ...]:
+    """EF06's records in order: 1.0 cards have no name extension, so the rest shift by one."""
+    return EF06_TAGS if generation >= 2 else tuple(t for t in EF06_TAGS if t != TAG_NAME_EXTENSION)
+
+
+def blank_record(tag: int) -> bytes:
+    """An unwritten record as a blank card holds it: all FF, the record's full size."""
+    return b"\xff" * (2 + VALUE_SIZES[tag])
 
 TAG_NAMES = {
     TAG_CARD_IDENTIFIER: "card identifier", TAG_CARD_TYPE: "card type",
@@ -190,7 +214,9 @@ def mask_id_number(number: str) -> str:
 
 def _records_by_tag(records: list[bytes], wanted: tuple[int, ...], file: str) -> dict[int, bytes]:
     values: dict[int, bytes] = {}
-    for record in records:
+    for number, record in enumerate(records, 1):
+        if record and record == b"\xff" * len(record):
+            raise CardNotPersonalised(f"{file} record {number} is blank")
         tag, value = parse_simple_tlv(record)
         if tag not in wanted:
             raise MalformedRecord(f"{file} holds an unexpected tag {tag:02X}")
@@ -270,6 +296,64 @@ def atr_historical_bytes(atr: bytes) -> bytes:
     if len(historical) != count:
         raise MalformedRecord("ATR historical bytes are cut short")
     return historical
+
+
+def _fixed(tag: int, value: bytes) -> bytes:
+    size = VALUE_SIZES[tag]
+    if len(value) > size:
+        raise ValueError(f"{TAG_NAMES[tag]} needs {len(value)} bytes, the record holds {size}")
+    return encode_simple_tlv(tag, value.ljust(size, b"\0"))
+
+
+def _bcd(digits: str, size: int) -> bytes:
+    if not digits.isdigit() or len(digits) > size * 2:
+        raise ValueError(f"{digits!r} is not at most {size * 2} digits")
+    return bytes.fromhex(digits.ljust(size * 2, "F"))
+
+
+def _split_gbk_name(name: str, first_size: int) -> tuple[bytes, bytes]:
+    """The name's GBK bytes cut at a character boundary: what fits the name record, the rest."""
+    head = b""
+    for i, ch in enumerate(name):
+        encoded = ch.encode("gbk")
+        if len(head) + len(encoded) > first_size:
+            return head, name[i:].encode("gbk")
+        head += encoded
+    return head, b""
+
+
+def encode_card_info(info: CardInfo) -> list[bytes]:
+    """EF05's records for personalisation: the inverse of decode_card_info."""
+    card_type = (info.card_type.encode("ascii") if len(info.card_type) == 1
+                 else bytes.fromhex(info.card_type))
+    return [
+        _fixed(TAG_CARD_IDENTIFIER, info.identifier.raw),
+        _fixed(TAG_CARD_TYPE, card_type),
+        _fixed(TAG_SPEC_VERSION, info.spec_version.encode("ascii")),
+        _fixed(TAG_INITIALISING_ORG, bytes.fromhex(info.initialising_org)),
+        _fixed(TAG_ISSUE_DATE, bytes.fromhex(info.issue_date.strftime("%Y%m%d"))),
+        _fixed(TAG_EXPIRY_DATE, bytes.fromhex(info.expiry_date.strftime("%Y%m%d"))),
+        _fixed(TAG_CARD_NUMBER, info.card_number.encode("ascii")),
+    ]
+
+
+def encode_card_holder(holder: CardHolder, generation: int) -> list[bytes]:
+    """EF06's records for a card of `generation`: the inverse of decode_card_holder."""
+    name, extension = _split_gbk_name(holder.name, VALUE_SIZES[TAG_NAME])
+    if extension and generation < 2:
+        raise ValueError("the name is longer than a 1.0 card's name record")
+    records = [
+        _fixed(TAG_SOCIAL_SECURITY_NUMBER, holder.social_security_number.encode("ascii")),
+        _fixed(TAG_NAME, name),
+    ]
+    if generation >= 2:
+        records.append(_fixed(TAG_NAME_EXTENSION, extension))
+    return records + [
+        _fixed(TAG_SEX, holder.sex.encode("ascii")),
+        _fixed(TAG_ETHNICITY, bytes((holder.ethnicity,))),
+        _fixed(TAG_BIRTHPLACE, _bcd(holder.birthplace, VALUE_SIZES[TAG_BIRTHPLACE])),
+        _fixed(TAG_BIRTH_DATE, bytes.fromhex(holder.birth_date.strftime("%Y%m%d"))),
+    ]
 
 
 def encode_simple_tlv(tag: int, value: bytes) -> bytes:

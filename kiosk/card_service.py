@@ -7,20 +7,29 @@ own worker thread so no caller, least of all the UI thread, ever waits on a card
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 from drivers.apdu import ApduChannel, CardError
 from drivers.pcsc import CardConnection, ReaderEvent, ReaderSupervisor
 from drivers.security_module import PsamSecurityModule, SecurityModuleRequired
+from drivers.pin import Pin
 from drivers.ssse import CardReading, SocialSecurityCard
-from drivers.ssse_records import mask_id_number
+from drivers.ssse_records import CardHolder, CardInfo, mask_id_number
 from kiosk.config import KioskConfig
+from kiosk.pin_policy import check_new_pin
 
 log = logging.getLogger(__name__)
+
+
+class DifferentCard(CardError):
+    """The card in the reader is not the one the visit started with."""
+
+    citizen_message = "卡片与本次办理的卡不一致，请插入您本人的社会保障卡。"
 
 
 class _PsamOnDemand:
@@ -33,13 +42,20 @@ class _PsamOnDemand:
         self.channel: ApduChannel | None = None
 
     def external_auth_cryptogram(self, card_identifier: bytes, challenge: bytes, key_id: int) -> bytes:
+        return self._psam().external_auth_cryptogram(card_identifier, challenge, key_id)
+
+    def command_mac(self, card_identifier: bytes, challenge: bytes, header: bytes, data: bytes,
+                    key_id: int) -> bytes:
+        return self._psam().command_mac(card_identifier, challenge, header, data, key_id)
+
+    def _psam(self) -> PsamSecurityModule:
         if self.connection is None:
             try:
                 self.connection = CardConnection(self.reader)
             except CardError as exc:
                 raise SecurityModuleRequired(f"PSAM in {self.reader!r} unavailable: {exc}") from exc
             self.channel = ApduChannel(self.connection, self.cancel)
-        return PsamSecurityModule(self.channel).external_auth_cryptogram(card_identifier, challenge, key_id)
+        return PsamSecurityModule(self.channel)
 
     @property
     def apdu_count(self) -> int:
@@ -61,20 +77,63 @@ class CardService:
         self.config = config
         self.last_stats = CardReadStats(0, 0)
 
-    def read(self, cancel: threading.Event | None = None) -> CardReading:
-        """One full read of the card in the card reader; raises a CardError subclass on failure."""
+    @contextlib.contextmanager
+    def _card(self, reader: str, cancel: threading.Event | None) -> Iterator[SocialSecurityCard]:
+        """The card in `reader` inside a PC/SC transaction, with the security module on demand."""
         psam = (_PsamOnDemand(self.config.readers.psam, cancel)
                 if self.config.security.module == "psam" else None)
         try:
-            with CardConnection(self.config.readers.card) as connection, connection.transaction():
+            with CardConnection(reader) as connection, connection.transaction():
                 channel = ApduChannel(connection, cancel)
                 try:
-                    return SocialSecurityCard(channel, connection.atr, psam).read()
+                    yield SocialSecurityCard(channel, connection.atr, psam)
                 finally:
                     self.last_stats = CardReadStats(channel.apdu_count, psam.apdu_count if psam else 0)
         finally:
             if psam is not None:
                 psam.close()
+
+    def read(self, cancel: threading.Event | None = None) -> CardReading:
+        """One full read of the card in the card reader; raises a CardError subclass on failure."""
+        with self._card(self.config.readers.card, cancel) as card:
+            return card.read()
+
+    def verify_pin(self, pin: Pin, cancel: threading.Event | None = None) -> None:
+        with self._card(self.config.readers.card, cancel) as card:
+            card.select()
+            card.verify_pin(pin)
+
+    def change_pin(self, holder: CardHolder, old: Pin, new: Pin, cancel: threading.Event | None = None) -> None:
+        """1.10.5 change: the card checks the old PIN itself (a wrong one costs a try)."""
+        check_new_pin(new, holder.birth_date, holder.social_security_number, old)
+        with self._card(self.config.readers.card, cancel) as card:
+            card.select()
+            card.change_pin(old, new)
+
+    def reset_pin(self, reading: CardReading, new: Pin, cancel: threading.Event | None = None) -> None:
+        """1.10.5 reset: a forgotten or blocked PIN replaced, with the security module's MAC.
+        The caller has identified the holder (ID card); the card must be the one read."""
+        check_new_pin(new, reading.holder.birth_date, reading.holder.social_security_number)
+        with self._card(self.config.readers.card, cancel) as card:
+            self._select_same_card(card, reading.info)
+            card.reload_pin(reading.info.identifier.raw, new)
+
+    def unblock_pin(self, reading: CardReading, cancel: threading.Event | None = None) -> None:
+        with self._card(self.config.readers.card, cancel) as card:
+            self._select_same_card(card, reading.info)
+            card.unblock_pin(reading.info.identifier.raw)
+
+    def personalise(self, encoder_reader: str, info: CardInfo, holder: CardHolder,
+                    cancel: threading.Event | None = None) -> CardReading:
+        """Write a blank in the card printer's encoder (instant issuance); see SocialSecurityCard.personalise."""
+        with self._card(encoder_reader, cancel) as card:
+            return card.personalise(info, holder)
+
+    @staticmethod
+    def _select_same_card(card: SocialSecurityCard, info: CardInfo) -> None:
+        card.select()
+        if card.read_identifier() != info.identifier:
+            raise DifferentCard(f"expected card {info.identifier.hex}")
 
     def ireadcardbas(self, reading: CardReading) -> str:
         terminal = self.config.terminal

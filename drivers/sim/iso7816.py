@@ -9,6 +9,7 @@ SW_WRONG_LENGTH = b"\x67\x00"
 SW_SECURITY_NOT_SATISFIED = b"\x69\x82"
 SW_PIN_BLOCKED = b"\x69\x83"
 SW_CONDITIONS_NOT_SATISFIED = b"\x69\x85"
+SW_SM_WRONG = b"\x69\x88"  # incorrect secure messaging data: a bad MAC
 SW_WRONG_DATA = b"\x6A\x80"
 SW_FILE_NOT_FOUND = b"\x6A\x82"
 SW_RECORD_NOT_FOUND = b"\x6A\x83"

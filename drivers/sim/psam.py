@@ -1,8 +1,9 @@
 """A simulated PSAM (the terminal's security module card) for the second vpcd slot.
 
 It answers DELIVER KEY (80 1A 00 <key id> 10 <card identifier>), which diversifies a master
-key by the card identifier into a session key, and CIPHER DATA (80 FA 00 00 Lc <data>), which
-encrypts whole SM4 blocks with it: the key scheme of drivers/keyscheme.py.
+key by the card identifier into a session key, and CIPHER DATA, which with P1=00 encrypts
+whole SM4 blocks with it and with P1=05 returns their 4-byte CBC-MAC: the key scheme of
+drivers/keyscheme.py.
 """
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ class SimulatedPsam(SimulatedCard):
     def cipher_data(self, command: Command) -> bytes:
         if self.session_key is None:
             return SW_CONDITIONS_NOT_SATISFIED
+        if command.p1 == 0x05:  # MAC mode: the PSAM pads, the caller gets 4 bytes
+            return keyscheme.cbc_mac4(self.session_key, command.data) + SW_OK
         if not command.data or len(command.data) % keyscheme.BLOCK:
             return SW_WRONG_DATA
         return keyscheme.sm4_ecb_encrypt(self.session_key, command.data) + SW_OK

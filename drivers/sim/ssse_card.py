@@ -16,36 +16,26 @@ from pathlib import Path
 from drivers import keyscheme
 from drivers.sim.iso7816 import (SW_AUTH_FAILED, SW_CONDITIONS_NOT_SATISFIED, SW_FILE_NOT_FOUND,
                                  SW_OK, SW_PIN_BLOCKED, SW_RECORD_NOT_FOUND,
-                                 SW_SECURITY_NOT_SATISFIED, SW_WRONG_DATA, SW_WRONG_LENGTH,
+                                 SW_SECURITY_NOT_SATISFIED, SW_SM_WRONG, SW_WRONG_DATA, SW_WRONG_LENGTH,
                                  SW_WRONG_P1P2, Command, SimulatedCard)
 from drivers.sim.vpcd import CardPulledOut
-from drivers.ssse_records import SSSE_DF_NAME, encode_simple_tlv
+from drivers.ssse_records import (EF05_TAGS, SSSE_DF_NAME, TAG_CARD_IDENTIFIER, VALUE_SIZES, CardHolder,
+                                  CardIdentifier, CardInfo, blank_record, ef06_tags, encode_card_holder,
+                                  encode_card_info, encode_simple_tlv)
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 DEFAULT_ATR = bytes.fromhex("3B6D000080318065B0872701BC83089000")
-
-# Field sizes of the records (DOMAIN.md section 2).
-NAME_BYTES = 30
-NAME_EXTENSION_BYTES = 20
-INIT_ORG_BYTES = 12
 
 
 class ProfileError(ValueError):
     """A card profile that cannot describe a card; says which key and why."""
 
 
-def _bcd(digits: str, size: int, what: str) -> bytes:
-    if not digits.isdigit() or len(digits) > size * 2:
-        raise ProfileError(f"{what}: {digits!r} is not at most {size * 2} digits")
-    return bytes.fromhex(digits.ljust(size * 2, "F"))
-
-
-def _date_bcd(text: str, what: str) -> bytes:
+def _date(text: str, what: str) -> datetime.date:
     try:
-        datetime.datetime.strptime(text, "%Y%m%d")
-    except ValueError:
+        return datetime.datetime.strptime(text, "%Y%m%d").date()
+    except (TypeError, ValueError):
         raise ProfileError(f"{what}: {text!r} is not a YYYYMMDD date") from None
-    return bytes.fromhex(text)
 
 
 @dataclass
@@ -65,7 +55,19 @@ class CardProfile:
     records_by_number: bool = True
     requires_mf_first: bool = False
     pull_out_after_apdus: int | None = None
+    pull_out_after_processing: bool = False
     master_keys: dict[int, bytes] = field(default_factory=lambda: dict(keyscheme.TEST_MASTER_KEYS))
+
+    @classmethod
+    def blank(cls, identifier: bytes, generation: int = 3) -> "CardProfile":
+        """A card as it leaves the factory: EF05 holds only its identifier, every other record
+        is blank (FF) until personalisation writes it; the initial PIN is 123456."""
+        if len(identifier) != VALUE_SIZES[TAG_CARD_IDENTIFIER]:
+            raise ProfileError("a card identifier is 16 bytes")
+        ef05 = [encode_simple_tlv(TAG_CARD_IDENTIFIER, identifier)] + [blank_record(t) for t in EF05_TAGS[1:]]
+        ef06 = [blank_record(t) for t in ef06_tags(generation)]
+        return cls(ef05=ef05, ef06=ef06, identifier=identifier, generation=generation,
+                   pin="123456", pin_tries_left=6)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "CardProfile":
@@ -93,29 +95,25 @@ class CardProfile:
                 raise ProfileError("card.identifier: must be 16 bytes (32 hex digits)")
             if generation not in (1, 2, 3):
                 raise ProfileError("card.generation: must be 1, 2 or 3")
-            name = holder["name"].encode("gbk")
-            ef05 = [
-                encode_simple_tlv(0x01, identifier),
-                encode_simple_tlv(0x02, card.get("type", str(generation)).encode("ascii")[:1]),
-                encode_simple_tlv(0x03, f"{generation}.00".encode("ascii")),
-                encode_simple_tlv(0x04, bytes.fromhex(card["initialising_org"]).ljust(INIT_ORG_BYTES, b"\0")),
-                encode_simple_tlv(0x05, _date_bcd(card["issue_date"], "card.issue_date")),
-                encode_simple_tlv(0x06, _date_bcd(card["expiry_date"], "card.expiry_date")),
-                encode_simple_tlv(0x07, card["number"].encode("ascii")),
-            ]
-            ef06 = [
-                encode_simple_tlv(0x08, holder["social_security_number"].encode("ascii")),
-                encode_simple_tlv(0x09, name[:NAME_BYTES].ljust(NAME_BYTES, b"\0")),
-            ]
-            if generation >= 2:
-                extension = holder.get("name_extension", "").encode("gbk")
-                ef06.append(encode_simple_tlv(0x4E, extension.ljust(NAME_EXTENSION_BYTES, b"\0")))
-            ef06 += [
-                encode_simple_tlv(0x0A, holder["sex"].encode("ascii")),
-                encode_simple_tlv(0x0B, bytes((int(holder["ethnicity"]),))),
-                encode_simple_tlv(0x0C, _bcd(holder["birthplace"], 3, "holder.birthplace")),
-                encode_simple_tlv(0x0D, _date_bcd(holder["birth_date"], "holder.birth_date")),
-            ]
+            info = CardInfo(
+                identifier=CardIdentifier(identifier),
+                card_type=card.get("type", str(generation)),
+                spec_version=f"{generation}.00",
+                initialising_org=card["initialising_org"],
+                issue_date=_date(card["issue_date"], "card.issue_date"),
+                expiry_date=_date(card["expiry_date"], "card.expiry_date"),
+                card_number=card["number"],
+            )
+            holder_data = CardHolder(
+                social_security_number=holder["social_security_number"],
+                name=holder["name"] + holder.get("name_extension", ""),
+                sex=holder["sex"],
+                ethnicity=int(holder["ethnicity"]),
+                birthplace=holder["birthplace"],
+                birth_date=_date(holder["birth_date"], "holder.birth_date"),
+            )
+            ef05 = encode_card_info(info)
+            ef06 = encode_card_holder(holder_data, generation)
             # Raw overrides let a test put exactly the malformed bytes it wants on the card.
             for key, hex_record in data.get("raw_records", {}).items():
                 file, _, number = key.partition(".")
@@ -140,19 +138,21 @@ class CardProfile:
                 records_by_number=bool(behaviour.get("records_by_number", True)),
                 requires_mf_first=bool(behaviour.get("requires_mf_first", False)),
                 pull_out_after_apdus=behaviour.get("pull_out_after_apdus"),
+                pull_out_after_processing=bool(behaviour.get("pull_out_after_processing", False)),
                 master_keys=master_keys,
             )
         except KeyError as exc:
             raise ProfileError(f"missing key {exc.args[0]!r}") from None
-        except (ValueError, UnicodeEncodeError, TypeError) as exc:
+        except (ValueError, UnicodeError, TypeError) as exc:
             if isinstance(exc, ProfileError):
                 raise
             raise ProfileError(str(exc)) from None
 
 
 class SimulatedSocialSecurityCard(SimulatedCard):
-    instructions = {0xA4: "select", 0xB2: "read_record", 0x84: "get_challenge",
-                    0x82: "external_authenticate", 0x20: "verify"}
+    instructions = {0xA4: "select", 0xB2: "read_record", 0xDC: "update_record", 0x84: "get_challenge",
+                    0x82: "external_authenticate", 0x20: "verify", 0x5E: "change_or_reload_pin",
+                    0x2C: "unblock_pin"}
 
     def __init__(self, profile: CardProfile):
         super().__init__(t0_get_response=profile.t0_get_response)
@@ -174,6 +174,8 @@ class SimulatedSocialSecurityCard(SimulatedCard):
         self.apdus_seen += 1
         limit = self.profile.pull_out_after_apdus
         if limit is not None and self.apdus_seen > limit:
+            if self.profile.pull_out_after_processing:
+                super().process_apdu(apdu)  # done on the card, but the answer never arrives
             raise CardPulledOut()
         return super().process_apdu(apdu)
 
@@ -248,7 +250,70 @@ class SimulatedSocialSecurityCard(SimulatedCard):
             self.pin_tries_left = self.profile.pin_max_tries
             self.pin_verified = True
             return SW_OK
+        return self._wrong_pin()
+
+    def _wrong_pin(self) -> bytes:
         self.pin_tries_left -= 1
-        if self.pin_tries_left == 0:
+        if self.pin_tries_left <= 0:
             return SW_PIN_BLOCKED
         return bytes((0x63, 0xC0 | self.pin_tries_left))
+
+    def update_record(self, command: Command) -> bytes:
+        sfi, mode = command.p2 >> 3, command.p2 & 0x07
+        records = self._records(sfi)
+        if records is None:
+            return SW_FILE_NOT_FOUND
+        if not self.authenticated:
+            return SW_SECURITY_NOT_SATISFIED  # writing always needs external authentication
+        if mode != 0x04:
+            return SW_WRONG_P1P2
+        if not 1 <= command.p1 <= len(records):
+            return SW_RECORD_NOT_FOUND
+        if len(command.data) != len(records[command.p1 - 1]):
+            return SW_WRONG_LENGTH  # linear fixed records are written whole
+        records[command.p1 - 1] = bytes(command.data)
+        return SW_OK
+
+    def _set_pin(self, bcd: bytes) -> None:
+        self.profile.pin = bcd.hex()
+        self.pin_tries_left = self.profile.pin_max_tries
+
+    def _pin_command_mac_ok(self, command: Command, data: bytes, mac: bytes) -> bool:
+        challenge, self.challenge = self.challenge, None  # good for one command
+        if challenge is None:
+            return False
+        card_key = keyscheme.diversify(self.profile.master_keys[keyscheme.KEY_PIN_RELOAD], self.profile.identifier)
+        header = bytes((command.cla, command.ins, command.p1, command.p2))
+        return mac == keyscheme.command_mac(card_key, challenge, header, data)
+
+    def change_or_reload_pin(self, command: Command) -> bytes:
+        if self.current != "SSSE":
+            return SW_CONDITIONS_NOT_SATISFIED
+        if command.p1 == 0x01:  # CHANGE: old || FF || new
+            if len(command.data) != 7 or command.data[3] != 0xFF:
+                return SW_WRONG_DATA
+            if self.pin_tries_left <= 0:
+                return SW_PIN_BLOCKED
+            if command.data[:3].hex() != self.profile.pin:
+                return self._wrong_pin()
+            self._set_pin(command.data[4:])
+            return SW_OK
+        if command.p1 == 0x00:  # RELOAD: new || MAC4
+            if len(command.data) != 7:
+                return SW_WRONG_DATA
+            if not self._pin_command_mac_ok(command, command.data[:3], command.data[3:]):
+                return SW_SM_WRONG
+            self._set_pin(command.data[:3])
+            return SW_OK
+        return SW_WRONG_P1P2
+
+    def unblock_pin(self, command: Command) -> bytes:
+        """RESET RETRY COUNTER (P1=03): the try counter back to full, the PIN unchanged."""
+        if self.current != "SSSE":
+            return SW_CONDITIONS_NOT_SATISFIED
+        if command.p1 != 0x03 or len(command.data) != 4:
+            return SW_WRONG_P1P2
+        if not self._pin_command_mac_ok(command, b"", command.data):
+            return SW_SM_WRONG
+        self.pin_tries_left = self.profile.pin_max_tries
+        return SW_OK
