@@ -4,8 +4,8 @@ Lessons taken from persist-queue's and huey's SQLite queues:
 * a job is claimed by its row id with a lease (an expiry time and a token), never by object
   identity, and settled by id and token, so a worker that lost its lease cannot settle a
   job someone else now holds;
-* nothing is deleted before the work is done; a done job keeps its row (without payload) as
-  the trace of what was sent;
+* nothing is deleted before the work is done; a delivered job moves, without its payload
+  and subject, to `outbox_done` as the trace of what was sent;
 * WAL with synchronous=FULL: a job the caller was told about survives a power cut;
 * a job is written in the same transaction as the local record it belongs to
   (`with outbox.transaction() as tx:`), with its idempotency key made at that moment.
@@ -25,7 +25,6 @@ import secrets
 import sqlite3
 import threading
 import time
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,16 +35,17 @@ from offline_queue.sealing import KeyRing, Sealed
 PENDING, LEASED, DONE, DEAD = "pending", "leased", "done", "dead"
 URGENT, NORMAL = 0, 1
 MAX_REASON_CHARS = 300
+_PAYLOAD_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox_jobs (
     id               INTEGER PRIMARY KEY,
-    idempotency_key  TEXT NOT NULL UNIQUE,
+    idempotency_key  TEXT NOT NULL,      -- a UUID4 made at enqueue
     operation        TEXT NOT NULL,
     subject          TEXT NOT NULL,      -- keyed token of the card/person, never the id itself
     priority         INTEGER NOT NULL,   -- 0 urgent, 1 normal
     key_id           TEXT NOT NULL,
-    payload          BLOB NOT NULL,      -- sealed; emptied once the job is done
+    payload          BLOB NOT NULL,      -- sealed
     state            TEXT NOT NULL,
     attempts         INTEGER NOT NULL DEFAULT 0,
     created_at       REAL NOT NULL,
@@ -56,11 +56,17 @@ CREATE TABLE IF NOT EXISTS outbox_jobs (
     last_error       TEXT,
     finished_at      REAL
 );
-CREATE INDEX IF NOT EXISTS outbox_open_by_subject ON outbox_jobs(subject, id)
-    WHERE state IN ('pending', 'leased');
-CREATE INDEX IF NOT EXISTS outbox_open_by_priority ON outbox_jobs(priority, id)
-    WHERE state IN ('pending', 'leased');
-CREATE INDEX IF NOT EXISTS outbox_by_state ON outbox_jobs(state, id);
+-- Only open jobs and dead letters stay in outbox_jobs, so it needs no index: claiming scans
+-- a small table, and a durable enqueue writes one table page to the WAL, not one per index.
+CREATE TABLE IF NOT EXISTS outbox_done (
+    id               INTEGER PRIMARY KEY,  -- the job's id while it was open
+    idempotency_key  TEXT NOT NULL,
+    operation        TEXT NOT NULL,
+    priority         INTEGER NOT NULL,
+    attempts         INTEGER NOT NULL,
+    created_at       REAL NOT NULL,
+    finished_at      REAL NOT NULL
+);
 """
 
 
@@ -98,7 +104,7 @@ class JobSummary:
     urgent: bool
     attempts: int
     created_at: float
-    next_attempt_at: float
+    next_attempt_at: float | None   # None once done
     last_error: str | None
     finished_at: float | None
 
@@ -207,8 +213,16 @@ class Outbox:
 
     def enqueue(self, operation: str, payload: dict, *, subject: str, urgent: bool = False) -> OutboxJob:
         """One job in a transaction of its own; returns once it is on disk."""
-        with self.transaction() as tx:
-            return tx.enqueue(operation, payload, subject=subject, urgent=urgent)
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                job = self.enqueue_on(self._conn, operation, payload, subject=subject, urgent=urgent)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        self._notify()
+        return job
 
     def enqueue_on(self, conn: sqlite3.Connection, operation: str, payload: dict, *,
                    subject: str, urgent: bool = False) -> OutboxJob:
@@ -221,16 +235,19 @@ class Outbox:
             raise OutboxError("a job needs a subject (card or person) to keep its order")
         if not isinstance(payload, dict):
             raise OutboxError("a job's payload is a JSON object")
-        key = str(uuid.uuid4())
+        key = secrets.token_hex(16)  # 128 random bits, as the Idempotency-Key draft recommends
         try:
-            plaintext = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            plaintext = _PAYLOAD_ENCODER.encode(payload).encode("utf-8")
         except (TypeError, ValueError) as exc:
             raise OutboxError(f"payload is not JSON: {exc}") from None
         sealed = keys.seal(plaintext, key.encode("ascii"))
         now = self._clock()
         cursor = conn.execute(
-            "INSERT INTO outbox_jobs (idempotency_key, operation, subject, priority, key_id, payload,"
-            " state, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            # Ids never repeat: a delivered job's id lives on in outbox_done, where SQLite's own
+            # choice (max id + 1 of this table) would hand it out again.
+            "INSERT INTO outbox_jobs (id, idempotency_key, operation, subject, priority, key_id, payload,"
+            " state, created_at, next_attempt_at) VALUES (1 + max(coalesce((SELECT max(id) FROM outbox_jobs), 0),"
+            " coalesce((SELECT max(id) FROM outbox_done), 0)), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (key, operation, keys.subject_token(subject), URGENT if urgent else NORMAL,
              sealed.key_id, sealed.blob, PENDING, now, now))
         return OutboxJob(cursor.lastrowid, key, operation, urgent)
@@ -262,8 +279,8 @@ class Outbox:
                     " FROM outbox_jobs AS j"
                     " WHERE ((j.state = 'pending' AND j.next_attempt_at <= :now)"
                     "     OR (j.state = 'leased' AND j.lease_until <= :now))"
-                    "   AND NOT EXISTS (SELECT 1 FROM outbox_jobs AS e"
-                    "       WHERE e.subject = j.subject AND e.state IN ('pending', 'leased') AND e.id < j.id)"
+                    "   AND j.id IN (SELECT min(id) FROM outbox_jobs WHERE state IN ('pending', 'leased')"
+                    "                GROUP BY subject)"  # only the earliest open job of each subject
                     " ORDER BY j.priority, j.id LIMIT :limit",
                     {"now": now, "limit": limit}).fetchall()
                 self._conn.executemany(
@@ -290,9 +307,11 @@ class Outbox:
                 for outcome in outcomes:
                     job = outcome.job
                     if isinstance(outcome, Delivered):
-                        sql = ("UPDATE outbox_jobs SET state = 'done', payload = x'', finished_at = ?,"
-                               " lease_until = NULL, lease_token = NULL, last_error = NULL, waits_for_link = 0")
-                        values = [now]
+                        self._conn.execute(
+                            "INSERT INTO outbox_done SELECT id, idempotency_key, operation, priority, attempts,"
+                            " created_at, ? FROM outbox_jobs WHERE id = ? AND state = 'leased' AND lease_token = ?",
+                            (now, job.id, job.lease_token))
+                        sql, values = "DELETE FROM outbox_jobs", []
                     elif isinstance(outcome, RetryLater):
                         sql = ("UPDATE outbox_jobs SET state = 'pending', next_attempt_at = ?, last_error = ?,"
                                " waits_for_link = ?, lease_until = NULL, lease_token = NULL")
@@ -344,6 +363,7 @@ class Outbox:
         with self._lock:
             counts = dict(self._conn.execute(
                 "SELECT state, count(*) FROM outbox_jobs GROUP BY state").fetchall())
+            counts[DONE] = self._conn.execute("SELECT count(*) FROM outbox_done").fetchone()[0]
             oldest = self._conn.execute(
                 "SELECT min(created_at) FROM outbox_jobs WHERE state IN ('pending', 'leased')").fetchone()[0]
         return OutboxStats(
@@ -356,9 +376,11 @@ class Outbox:
         marks = ", ".join("?" for _ in states)
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id, operation, state, priority, attempts, created_at, next_attempt_at,"
-                f" last_error, finished_at FROM outbox_jobs WHERE state IN ({marks}) ORDER BY id LIMIT ?",
-                (*states, limit)).fetchall()
+                "SELECT id, operation, state, priority, attempts, created_at, next_attempt_at, last_error,"
+                f" finished_at FROM outbox_jobs WHERE state IN ({marks})"
+                " UNION ALL SELECT id, operation, 'done', priority, attempts, created_at, NULL, NULL, finished_at"
+                " FROM outbox_done WHERE ? ORDER BY id LIMIT ?",
+                (*states, DONE in states, limit)).fetchall()
         return [JobSummary(id=r[0], operation=r[1], state=r[2], urgent=r[3] == URGENT, attempts=r[4],
                            created_at=r[5], next_attempt_at=r[6], last_error=r[7], finished_at=r[8])
                 for r in rows]

@@ -45,6 +45,7 @@ class KeyRing:
             if len(key) != KEY_BYTES:
                 raise SealingError(f"key {key_id!r} must be {KEY_BYTES} bytes, not {len(key)}")
         self._keys = dict(keys)
+        self._algorithms = {key_id: algorithms.SM4(key) for key_id, key in keys.items()}
         self.current = current
         self._mac_key = self._derive(b"outbox subject token")
 
@@ -87,20 +88,20 @@ class KeyRing:
 
     def seal(self, plaintext: bytes, associated_data: bytes) -> Sealed:
         nonce = secrets.token_bytes(NONCE_BYTES)
-        encryptor = Cipher(algorithms.SM4(self._keys[self.current]), modes.GCM(nonce)).encryptor()
+        encryptor = Cipher(self._algorithms[self.current], modes.GCM(nonce)).encryptor()
         encryptor.authenticate_additional_data(associated_data)
         ciphertext = encryptor.update(plaintext) + encryptor.finalize()
         return Sealed(self.current, nonce + ciphertext + encryptor.tag)
 
     def open(self, sealed: Sealed, associated_data: bytes) -> bytes:
-        key = self._keys.get(sealed.key_id)
-        if key is None:
+        algorithm = self._algorithms.get(sealed.key_id)
+        if algorithm is None:
             raise SealingError(f"no key {sealed.key_id!r} in the key file")
         blob = sealed.blob
         if len(blob) < NONCE_BYTES + TAG_BYTES:
             raise SealingError("sealed blob too short")
         nonce, ciphertext, tag = blob[:NONCE_BYTES], blob[NONCE_BYTES:-TAG_BYTES], blob[-TAG_BYTES:]
-        decryptor = Cipher(algorithms.SM4(key), modes.GCM(nonce, tag)).decryptor()
+        decryptor = Cipher(algorithm, modes.GCM(nonce, tag)).decryptor()
         decryptor.authenticate_additional_data(associated_data)
         try:
             return decryptor.update(ciphertext) + decryptor.finalize()
