@@ -8,8 +8,9 @@ import signal
 import sys
 import threading
 
-from drivers.apdu import AuthenticationFailed, CardError
+from drivers.apdu import AuthenticationFailed, CardError, PinBlocked, WrongPin
 from drivers.pcsc import CardRemoved, NoCardPresent, ReaderServiceUnavailable, ReaderUnavailable
+from drivers.pin import InvalidPinFormat, Pin
 from drivers.security_module import SecurityModuleRequired
 from drivers.ssse import NotSocialSecurityCard
 from drivers.ssse_records import MalformedRecord
@@ -18,6 +19,7 @@ from kiosk.config import ConfigError, describe_defaults, load_config
 # Exit codes of `kiosk card read`, one per thing a script may want to tell apart.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_NO_READER, EXIT_NO_CARD, EXIT_CARD_REMOVED, EXIT_NOT_SSCARD, EXIT_AUTH_FAILED = 3, 4, 5, 6, 7
+EXIT_WRONG_PIN, EXIT_PIN_BLOCKED, EXIT_PIN_REFUSED = 8, 9, 10
 
 _CARD_ERROR_EXITS = [
     ((ReaderServiceUnavailable, ReaderUnavailable), EXIT_NO_READER, "no reader"),
@@ -25,6 +27,9 @@ _CARD_ERROR_EXITS = [
     ((CardRemoved,), EXIT_CARD_REMOVED, "card pulled out"),
     ((NotSocialSecurityCard, MalformedRecord), EXIT_NOT_SSCARD, "not a readable social security card"),
     ((AuthenticationFailed, SecurityModuleRequired), EXIT_AUTH_FAILED, "authentication failure"),
+    ((WrongPin,), EXIT_WRONG_PIN, "wrong PIN"),
+    ((PinBlocked,), EXIT_PIN_BLOCKED, "PIN blocked"),
+    ((InvalidPinFormat,), EXIT_PIN_REFUSED, "PIN refused"),
 ]
 
 
@@ -76,6 +81,70 @@ def cmd_card_read(args) -> int:
     line = service.ireadcardbas(reading)
     print(line if args.format == "ireadcardbas" else _reading_as_json(reading, line))
     return EXIT_OK
+
+
+class _PinSource:
+    """PINs from the terminal without echo, or one per line from stdin (--pin-stdin) for scripts."""
+
+    def __init__(self, from_stdin: bool):
+        self.from_stdin = from_stdin
+
+    def ask(self, prompt: str, confirm: bool = False) -> Pin:
+        if self.from_stdin:
+            return Pin.from_text(sys.stdin.readline())
+        import getpass
+        first = getpass.getpass(prompt)
+        if confirm and getpass.getpass("again: ") != first:
+            raise InvalidPinFormat("the two entries differ")
+        return Pin.from_text(first)
+
+
+def _pin_command(args, action) -> int:
+    """Runs a PIN action with the card service, mapping every refusal to its exit code."""
+    from kiosk.card_service import CardService
+    from kiosk.pin_policy import WeakPin
+    config = args.load_config()
+    if args.reader:
+        config = _with_card_reader(config, args.reader)
+    service = CardService(config)
+    try:
+        message = action(service, _PinSource(args.pin_stdin))
+    except WrongPin as exc:
+        print(f"kiosk: wrong PIN: {exc.tries_left} tries left", file=sys.stderr)
+        return EXIT_WRONG_PIN
+    except WeakPin as exc:
+        print(f"kiosk: PIN refused: {exc.reason}", file=sys.stderr)
+        return EXIT_PIN_REFUSED
+    except CardError as exc:
+        return _card_error_exit(exc)
+    print(message)
+    return EXIT_OK
+
+
+def cmd_card_verify_pin(args) -> int:
+    def verify(service, pins):
+        with pins.ask("PIN: ") as pin:
+            service.verify_pin(pin)
+        return "PIN correct"
+    return _pin_command(args, verify)
+
+
+def cmd_card_change_pin(args) -> int:
+    def change(service, pins):
+        holder = service.read().holder  # the weak-PIN rules need the birth date and ID number
+        with pins.ask("current PIN: ") as old, pins.ask("new PIN: ", confirm=True) as new:
+            service.change_pin(holder, old, new)
+        return "PIN changed"
+    return _pin_command(args, change)
+
+
+def cmd_card_reset_pin(args) -> int:
+    def reset(service, pins):
+        reading = service.read()
+        with pins.ask("new PIN: ", confirm=True) as new:
+            service.reset_pin(reading, new)
+        return "PIN reset; the card is unblocked"
+    return _pin_command(args, reset)
 
 
 def _with_card_reader(config, reader: str):
@@ -152,6 +221,17 @@ def build_parser() -> argparse.ArgumentParser:
     read.add_argument("--reader", help="reader name or prefix (default: [readers] card)")
     read.add_argument("--format", choices=("json", "ireadcardbas"), default="json")
     read.set_defaults(func=cmd_card_read)
+
+    for name, func, help_text in (
+            ("verify-pin", cmd_card_verify_pin, "check the card's PIN"),
+            ("change-pin", cmd_card_change_pin, "1.10.5 change the PIN (needs the current one)"),
+            ("reset-pin", cmd_card_reset_pin, "1.10.5 reset a forgotten or blocked PIN with the "
+                                              "security module; check the holder's ID card first")):
+        pin_parser = card.add_parser(name, help=help_text)
+        pin_parser.add_argument("--reader", help="reader name or prefix (default: [readers] card)")
+        pin_parser.add_argument("--pin-stdin", action="store_true",
+                                help="read PINs one per line from stdin instead of the terminal")
+        pin_parser.set_defaults(func=func)
 
     sim = commands.add_parser("sim", help="simulated devices for the demo and tests").add_subparsers(
         dest="sim_command", required=True, metavar="DEVICE")

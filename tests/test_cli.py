@@ -71,3 +71,27 @@ def test_bad_profile_is_refused(tmp_path):
     profile.write_text("[card]\ngeneration = 7\n")
     result = kiosk("sim", "card", "--profile", str(profile))
     assert result.returncode == 2 and "bad card profile" in result.stderr
+
+
+def kiosk_with_input(*args, stdin=""):
+    return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], input=stdin, capture_output=True,
+                          text=True, timeout=30)
+
+
+def test_pin_commands_from_stdin(card_slot, psam_slot):
+    card = card_slot.insert_profile("card_v3.toml")
+    assert kiosk_with_input("card", "verify-pin", "--pin-stdin", stdin="147258\n").returncode == 0
+    wrong = kiosk_with_input("card", "verify-pin", "--pin-stdin", stdin="000000\n")
+    assert wrong.returncode == 8 and "5 tries left" in wrong.stderr and "000000" not in wrong.stderr
+    weak = kiosk_with_input("card", "change-pin", "--pin-stdin", stdin="147258\n123456\n")
+    assert weak.returncode == 10 and "sequence" in weak.stderr
+    changed = kiosk_with_input("card", "change-pin", "--pin-stdin", stdin="147258\n582936\n")
+    assert changed.returncode == 0, changed.stderr
+    assert card.profile.pin == "582936"
+    card.pin_tries_left = 0
+    blocked = kiosk_with_input("card", "verify-pin", "--pin-stdin", stdin="582936\n")
+    assert blocked.returncode == 9
+    reset = kiosk_with_input("card", "reset-pin", "--pin-stdin", stdin="396184\n")
+    assert reset.returncode == 0, reset.stderr
+    assert kiosk_with_input("card", "verify-pin", "--pin-stdin", stdin="396184\n").returncode == 0
+    assert kiosk_with_input("card", "verify-pin", "--pin-stdin", stdin="12\n").returncode == 10
