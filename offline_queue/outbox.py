@@ -154,8 +154,8 @@ class OutboxTransaction:
         self.connection = connection
         self.enqueued: list[OutboxJob] = []
 
-    def execute(self, sql: str, parameters: Iterable = ()) -> sqlite3.Cursor:
-        return self.connection.execute(sql, tuple(parameters) if not isinstance(parameters, dict) else parameters)
+    def execute(self, sql: str, parameters: tuple | dict = ()) -> sqlite3.Cursor:
+        return self.connection.execute(sql, parameters)
 
     def enqueue(self, operation: str, payload: dict, *, subject: str, urgent: bool = False) -> OutboxJob:
         job = self._outbox.enqueue_on(self.connection, operation, payload, subject=subject, urgent=urgent)

@@ -251,3 +251,11 @@ def test_a_broken_key_file_is_reported(tmp_path):
     path.write_text("not json")
     with pytest.raises(SealingError, match="malformed"):
         KeyRing.load(path)
+
+
+def test_a_delivered_job_keeps_its_id_and_ids_never_repeat(timed_outbox):
+    first = timed_outbox.enqueue("submit_review", {}, subject="a")
+    timed_outbox.settle([Delivered(job) for job in timed_outbox.claim(1, lease_s=30)])
+    second = timed_outbox.enqueue("submit_review", {}, subject="a")
+    assert second.id == first.id + 1
+    assert [(j.id, j.state) for j in timed_outbox.jobs()] == [(first.id, "done"), (second.id, "pending")]
