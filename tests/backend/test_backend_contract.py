@@ -255,3 +255,18 @@ def test_client_server_and_openapi_document_agree():
         assert re.search(rf"^  {re.escape(path)}:\n    {method.lower()}:\n      operationId: {name}\n", document, re.M), \
             f"{method} {path} ({name}) is not in openapi.yaml"
         assert ("#/components/parameters/IdempotencyKey" in operations[name]) == changes_state, name
+
+
+def post_raw(backend, pki, path: str, data: bytes, **headers) -> requests.Response:
+    return requests.post(f"{backend.url}{path}", data=data, headers={"Idempotency-Key": key(), **headers},
+                         verify=str(pki.ca_cert), cert=(str(pki.kiosk_cert), str(pki.kiosk_key)), timeout=5)
+
+
+def test_malformed_and_oversized_requests_are_refused_and_the_server_goes_on(backend, pki, client):
+    assert post_raw(backend, pki, "/v1/reviews", b"{not json").json()["error"]["code"] == "malformed_json"
+    assert post_raw(backend, pki, "/v1/reviews", b"[1, 2]").status_code == 400
+    assert post_raw(backend, pki, "/v1/reviews", b"x" * (65 * 1024)).status_code == 413
+    assert post_raw(backend, pki, "/v2/reviews", b"{}").status_code == 404
+    assert requests.get(f"{backend.url}/v1/reviews", verify=str(pki.ca_cert),
+                        cert=(str(pki.kiosk_cert), str(pki.kiosk_key)), timeout=5).status_code == 405
+    assert client.health()["status"] == "ok"
