@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from drivers.apdu import ApduChannel, CardError
 from drivers.pcsc import CardConnection, ReaderEvent, ReaderSupervisor
-from drivers.security_module import PsamSecurityModule, SecurityModuleRequired
+from drivers.security_module import PsamSecurityModule, SecurityModule, SecurityModuleRequired
 from drivers.pin import Pin
 from drivers.ssse import CardReading, SocialSecurityCard
 from drivers.ssse_records import CardHolder, CardInfo, mask_id_number
@@ -73,20 +73,30 @@ class CardReadStats:
 
 
 class CardService:
-    def __init__(self, config: KioskConfig):
+    """The citizen's card through the configured readers. `hsm` is the backend's security
+    module, required when the config says [security] module = "hsm"."""
+
+    def __init__(self, config: KioskConfig, hsm: SecurityModule | None = None):
+        if config.security.module == "hsm" and hsm is None:
+            raise ValueError("[security] module = 'hsm' needs the backend's security module")
         self.config = config
+        self.hsm = hsm
         self.last_stats = CardReadStats(0, 0)
+
+    def _security_module(self, cancel: threading.Event | None):
+        return {"psam": lambda: _PsamOnDemand(self.config.readers.psam, cancel),
+                "hsm": lambda: self.hsm, "none": lambda: None}[self.config.security.module]()
 
     @contextlib.contextmanager
     def _card(self, reader: str, cancel: threading.Event | None) -> Iterator[SocialSecurityCard]:
         """The card in `reader` inside a PC/SC transaction, with the security module on demand."""
-        psam = (_PsamOnDemand(self.config.readers.psam, cancel)
-                if self.config.security.module == "psam" else None)
+        module = self._security_module(cancel)
+        psam = module if isinstance(module, _PsamOnDemand) else None
         try:
             with CardConnection(reader) as connection, connection.transaction():
                 channel = ApduChannel(connection, cancel)
                 try:
-                    yield SocialSecurityCard(channel, connection.atr, psam)
+                    yield SocialSecurityCard(channel, connection.atr, module)
                 finally:
                     self.last_stats = CardReadStats(channel.apdu_count, psam.apdu_count if psam else 0)
         finally:

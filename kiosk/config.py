@@ -58,10 +58,40 @@ class ReadersSection:
     psam: str = _setting("Virtual PCD 00 01", None, "reader holding the PSAM; empty for none")
 
 
+def _https_url(value):
+    if not value.startswith("https://"):
+        return "must be an https:// URL (the backend link is always TLS)"
+
+
 @dataclass(frozen=True)
 class SecuritySection:
-    module: str = _setting("psam", _one_of("psam", "none"), "who computes card cryptograms")
-    external_auth_key_id: int = _setting(1, _at_least(1), "key id for EXTERNAL AUTHENTICATE")
+    module: str = _setting("psam", _one_of("psam", "hsm", "none"),
+                           "who computes card cryptograms: the PSAM, the backend's HSM, or nobody")
+
+
+@dataclass(frozen=True)
+class BackendSection:
+    url: str = _setting("https://127.0.0.1:8443", _https_url, "the card management backend")
+    ca_file: str = _setting(".run/certs/ca.pem", _non_empty, "the only CA trusted for the backend")
+    cert_file: str = _setting(".run/certs/kiosk.pem", _non_empty, "this kiosk's client certificate")
+    key_file: str = _setting(".run/certs/kiosk.key", _non_empty, "its private key")
+    connect_timeout_s: float = _setting(3.0, _at_least(0.1))
+    read_timeout_s: float = _setting(10.0, _at_least(0.1))
+    max_reply_bytes: int = _setting(1048576, _at_least(1024), "larger replies are refused unread")
+
+
+@dataclass(frozen=True)
+class OutboxSection:
+    db: str = _setting(".run/kiosk/kiosk.db", _non_empty, "the kiosk's SQLite database (outbox and records)")
+    key_file: str = _setting(".run/kiosk/kiosk.key", _non_empty, "SM4 keys sealing personal data at rest")
+    senders: int = _setting(4, _at_least(1), "deliveries in flight at once")
+    batch_size: int = _setting(32, _at_least(1))
+    lease_s: float = _setting(60.0, _at_least(5.0), "how long a claimed job is held before it is re-queued")
+    poll_s: float = _setting(2.0, _at_least(0.05))
+    probe_interval_s: float = _setting(5.0, _at_least(0.5), "health probe while the link is down")
+    backoff_base_s: float = _setting(2.0, _at_least(0.1))
+    backoff_cap_s: float = _setting(600.0, _at_least(1.0))
+    delivery_wait_s: float = _setting(3.0, _at_least(0.0), "how long a citizen waits for a queued job to land")
 
 
 @dataclass(frozen=True)
@@ -78,6 +108,8 @@ class KioskConfig:
     terminal: TerminalSection = field(default_factory=TerminalSection)
     readers: ReadersSection = field(default_factory=ReadersSection)
     security: SecuritySection = field(default_factory=SecuritySection)
+    backend: BackendSection = field(default_factory=BackendSection)
+    outbox: OutboxSection = field(default_factory=OutboxSection)
     ui: UiSection = field(default_factory=UiSection)
     source: str = "defaults"
 

@@ -385,6 +385,14 @@ class Outbox:
                            created_at=r[5], next_attempt_at=r[6], last_error=r[7], finished_at=r[8])
                 for r in rows]
 
+    def job_state(self, job_id: int) -> str | None:
+        """pending, leased, dead or done; None for an id the outbox never gave out."""
+        with self._lock:
+            row = self._conn.execute("SELECT state FROM outbox_jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None and self._conn.execute("SELECT 1 FROM outbox_done WHERE id = ?", (job_id,)).fetchone():
+                return DONE
+        return None if row is None else row[0]
+
     def retry_dead(self, job_id: int) -> None:
         """Staff decided a dead letter is worth another try (e.g. after fixing data at the
         backend): it starts again with a fresh back-off, under the same idempotency key."""

@@ -156,3 +156,30 @@ def test_pin_bytes_are_wiped_after_use():
     with p:
         pass
     assert p._digits == bytearray(6)
+
+
+def hsm_config():
+    return dataclasses.replace(CONFIG, security=SecuritySection(module="hsm"))
+
+
+def test_the_backend_hsm_path_reads_a_3_0_card_and_resets_its_pin(card_slot, backend_client):
+    from kiosk.backend.hsm import BackendHsmSecurityModule
+    card = card_slot.insert_profile("card_v3.toml")  # no PSAM in its slot: the HSM does the work
+    service = CardService(hsm_config(), BackendHsmSecurityModule(backend_client))
+    reading = service.read()
+    assert reading.holder.name == "张三"
+    card.pin_tries_left = 0
+    service.reset_pin(reading, pin(NEW))
+    service.verify_pin(pin(NEW))
+    card.pin_tries_left = 0
+    service.unblock_pin(reading)
+    service.verify_pin(pin(NEW))
+
+
+def test_hsm_path_without_the_backend_says_so(card_slot, backend_client, reference_backend):
+    from kiosk.backend.hsm import BackendHsmSecurityModule
+    card_slot.insert_profile("card_v3.toml")
+    service = CardService(hsm_config(), BackendHsmSecurityModule(backend_client))
+    reference_backend.stop()
+    with pytest.raises(SecurityModuleRequired, match="backend HSM unavailable"):
+        service.read()

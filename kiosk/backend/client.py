@@ -37,6 +37,7 @@ OPERATIONS = {
     "cancel_loss_report": ("POST", "/v1/cards/{card_id}/loss-report-cancellation", True),      # 1.10.6
     "apply_replacement": ("POST", "/v1/cards/{card_id}/replacements", True),                   # 1.10.7
     "hsm_external_auth": ("POST", "/v1/hsm/external-authentication", False),
+    "hsm_command_mac": ("POST", "/v1/hsm/command-mac", False),
     "submit_review": ("POST", "/v1/reviews", True),                                            # 好差评
     "record_heartbeat": ("POST", "/v1/terminals/{terminal_number}/heartbeats", True),
 }
@@ -250,6 +251,18 @@ class BackendClient:
         if len(cryptogram) != 16:
             raise MalformedReply(f"HSM cryptogram of {len(cryptogram)} bytes, expected 16")
         return cryptogram
+
+    def hsm_command_mac(self, card_id: str, challenge: bytes, header: bytes, data: bytes, key_id: int) -> bytes:
+        reply = self.call("hsm_command_mac", {"card_id": card_id, "challenge": challenge.hex().upper(),
+                                              "header": header.hex().upper(), "data": data.hex().upper(),
+                                              "key_id": key_id})
+        try:
+            mac = bytes.fromhex(reply["mac"])
+        except (KeyError, TypeError, ValueError):
+            raise MalformedReply("HSM reply without a hex MAC") from None
+        if len(mac) != 4:
+            raise MalformedReply(f"HSM MAC of {len(mac)} bytes, expected 4")
+        return mac
 
     def submit_review(self, service_item: str, level: int, comment: str = "", *, idempotency_key: str) -> dict:
         return self.call("submit_review", {"service_item": service_item, "level": level, "comment": comment},

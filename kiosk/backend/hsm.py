@@ -17,3 +17,10 @@ class BackendHsmSecurityModule:
         except BackendError as exc:
             # Without the backend this kiosk cannot authenticate to the card: say so plainly.
             raise SecurityModuleRequired(f"backend HSM unavailable: {exc}") from None
+
+    def command_mac(self, card_identifier: bytes, challenge: bytes, header: bytes, data: bytes,
+                    key_id: int) -> bytes:
+        try:
+            return self.client.hsm_command_mac(card_identifier.hex().upper(), challenge, header, bytes(data), key_id)
+        except BackendError as exc:
+            raise SecurityModuleRequired(f"backend HSM unavailable: {exc}") from None

@@ -320,6 +320,21 @@ class BackendStore:
         cryptogram = keyscheme.external_auth_cryptogram(card_key, bytes.fromhex(wanted["challenge"]))
         return {"cryptogram": cryptogram.hex().upper()}
 
+    def command_mac(self, conn, body: dict) -> dict:
+        """The backend HSM's MAC for PIN RELOAD / UNBLOCK. The data may hold the new PIN in
+        BCD: it is used for this computation only, never stored, logged or echoed."""
+        wanted = fields(body, {"card_id": CARD_ID, "challenge": _text(re.compile(r"^[0-9A-F]{16}$"), 16),
+                               "header": _text(re.compile(r"^[0-9A-F]{8}$"), 8),
+                               "data": _text(re.compile(r"^([0-9A-F]{2}){0,16}$"), 32),
+                               "key_id": _integer(1, 255)})
+        master = self._master_keys.get(wanted["key_id"])
+        if master is None:
+            raise Refusal(422, "unknown_key_id", "the HSM holds no key with this id")
+        card_key = keyscheme.diversify(master, bytes.fromhex(wanted["card_id"]))
+        mac = keyscheme.command_mac(card_key, bytes.fromhex(wanted["challenge"]), bytes.fromhex(wanted["header"]),
+                                    bytes.fromhex(wanted["data"]))
+        return {"mac": mac.hex().upper()}
+
     # --- changes (each runs inside `change`, so with its Idempotency-Key) -------------------
 
     def apply_card(self, conn, terminal: str, key: str, body: dict) -> Reply:
