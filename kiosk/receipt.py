@@ -1,0 +1,117 @@
+"""The receipt (凭条) a citizen takes away: data first, then printed or shown.
+
+A `Receipt` holds what happened (service item, result, time, the outbox reference when the
+work is still waiting for the network) and whose it is, masked before it reaches paper or
+screen. `receipt_page()` lays it out for 58 or 80 mm paper; the same page gives the ESC/POS
+job for the printer and the plain text for the screen, so both always say the same thing.
+"""
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from drivers.escpos import Align, Page, display_width
+from kiosk.masking import mask_card_number, mask_id_number, mask_name
+from kiosk.services.base import SERVICE_ITEMS
+
+LOCAL_TIME = ZoneInfo("Asia/Shanghai")
+
+DONE, PENDING = "done", "pending"
+_RESULT_WORDS = {
+    DONE: "办理成功",
+    PENDING: "已受理，网络恢复后自动提交",
+}
+
+
+class ReceiptError(ValueError):
+    """A receipt that must not be printed as given (unknown item, naive time, missing reference)."""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """One service item's receipt. Personal fields are unmasked here and kept out of repr;
+    only their masked forms are ever rendered."""
+
+    service_item: str                      # "1.10.6"
+    outcome: str                           # DONE or PENDING
+    completed_at: datetime.datetime        # timezone-aware; printed in Beijing time
+    verification_reference: str            # in the QR code: staff look the visit up with it
+    terminal_number: str
+    holder_name: str = field(repr=False)
+    id_number: str = field(repr=False)
+    card_number: str | None = field(default=None, repr=False)
+    action: str = ""                       # e.g. "临时挂失", under the item's name
+    outbox_reference: int | None = None    # set when PENDING
+    service_phone: str = "12333"
+    title: str = "社会保障卡自助服务"
+
+    def __post_init__(self):
+        if self.service_item not in SERVICE_ITEMS:
+            raise ReceiptError(f"unknown service item {self.service_item!r}")
+        if self.outcome not in _RESULT_WORDS:
+            raise ReceiptError(f"outcome {self.outcome!r} is not one of {', '.join(_RESULT_WORDS)}")
+        if self.completed_at.tzinfo is None:
+            raise ReceiptError("completed_at must be timezone-aware (UTC in storage)")
+        if self.outcome == PENDING and self.outbox_reference is None:
+            raise ReceiptError("a pending receipt must carry its outbox reference")
+        if not self.verification_reference.isascii() or not self.verification_reference:
+            raise ReceiptError("the verification reference must be non-empty ASCII (it goes in a QR code)")
+
+    @property
+    def service_name(self) -> str:
+        return SERVICE_ITEMS[self.service_item]
+
+    @property
+    def local_time(self) -> str:
+        return self.completed_at.astimezone(LOCAL_TIME).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def receipt_page(receipt: Receipt, paper_mm: int = 80, encoding: str = "gb18030") -> Page:
+    """Lay the receipt out. Raises escpos.EscPosConfigError for an unknown width or encoding."""
+    page = Page(paper_mm, encoding)
+    # Double width only where the title fits one line (not on 58 mm paper).
+    title_width = 2 if 2 * display_width(receipt.title) <= page.columns else 1
+    page.line(receipt.title, align=Align.CENTER, bold=True, width=title_width, height=2)
+    page.line("业务凭条", align=Align.CENTER, bold=True)
+    page.rule()
+    page.line(f"业务：{receipt.service_name}")
+    page.line(f"事项编码：{receipt.service_item}")
+    if receipt.action:
+        page.line(f"事项：{receipt.action}")
+    page.line(f"结果：{_RESULT_WORDS[receipt.outcome]}", bold=True)
+    if receipt.outcome == PENDING:
+        page.line(f"待提交编号：{receipt.outbox_reference}")
+    page.line(f"时间：{receipt.local_time}")
+    page.line(f"姓名：{mask_name(receipt.holder_name)}")
+    page.line(f"身份证号：{mask_id_number(receipt.id_number)}")
+    if receipt.card_number:
+        page.line(f"社保卡号：{mask_card_number(receipt.card_number)}")
+    page.line(f"终端：{receipt.terminal_number}")
+    page.rule()
+    page.qr(receipt.verification_reference)
+    page.line("扫码核验办理记录", align=Align.CENTER)
+    page.line(f"核验码：{receipt.verification_reference}", align=Align.CENTER)
+    page.line(f"服务热线：{receipt.service_phone}", align=Align.CENTER)
+    page.feed(3)
+    page.cut()
+    return page
+
+
+def render_escpos(receipt: Receipt, paper_mm: int = 80, encoding: str = "gb18030") -> bytes:
+    return receipt_page(receipt, paper_mm, encoding).as_escpos()
+
+
+def render_text(receipt: Receipt, paper_mm: int = 80) -> str:
+    """For the screen and the tests; laid out exactly as on paper of that width."""
+    return receipt_page(receipt, paper_mm).as_text()
+
+
+def printer_test_receipt(terminal_number: str, now: datetime.datetime | None = None) -> Receipt:
+    """The staff's test print (`kiosk diag printer --test-receipt`): Chinese text and a QR
+    code, with an obviously fictitious holder."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return Receipt(service_item="1.10.6", outcome=DONE, completed_at=now, action="打印机测试（非业务凭条）",
+                   verification_reference=f"TEST-{terminal_number}-{now:%Y%m%d%H%M%S}",
+                   terminal_number=terminal_number, holder_name="测试", id_number="000000000000000000",
+                   card_number="X00000000")
