@@ -9,6 +9,7 @@ framing and the `Db` bitmap download). A command is ESC, the command name and it
 parameters, then CR:
 
     Sis            take a blank from the feeder to the smart card (contact) station  -> OK
+                   (`Sic` is the contactless station; the public code pairs them this way)
     Ss / Db / Se   start a print sequence, download one colour panel, end the sequence
                    (the printer prints; with Pneab;E set the card stays inside)    -> OK
     Seb / Ser      eject the card to the bezel (the citizen) / to the reject box   -> OK

@@ -1,20 +1,16 @@
 import datetime
 
-import pytest
 from PIL import Image
 
 from kiosk.card_face import CHIP_BOX, PHOTO_BOX, compose_face, compose_test_face
 
 DAY = datetime.date(2026, 11, 26)
 
-
 def face(photo=None):
     return compose_face("张三", "371302198001011239", "M12345678", DAY, photo)
 
-
 def test_real_card_size_at_300_dpi():
     assert face().size == (1011, 638) and face().mode == "RGB"
-
 
 def test_the_photo_fills_its_box_and_a_silhouette_stands_in_without_one():
     red = Image.new("RGB", (400, 600), (200, 0, 0))
@@ -23,17 +19,14 @@ def test_the_photo_fills_its_box_and_a_silhouette_stands_in_without_one():
     assert face(red).getpixel(centre) == (200, 0, 0) and face(red).getpixel(corner) == (200, 0, 0)
     assert face().getpixel(centre) != (200, 0, 0)
 
-
 def test_chip_area_stays_unprinted():
     region = face().crop(CHIP_BOX)
     assert region.getcolors() == [(region.width * region.height, (255, 255, 255))]
-
 
 def test_the_data_is_drawn():
     # Different people give different text pixels; the same data gives the same face.
     other = compose_face("李四", "110101199003077777", "X00000019", DAY)
     assert face().tobytes() == face().tobytes() and face().tobytes() != other.tobytes()
-
 
 def test_test_face_differs_from_any_holder_face():
     assert compose_test_face(DAY).size == (1011, 638)
