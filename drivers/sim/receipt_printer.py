@@ -274,15 +274,17 @@ def render_png(receipt: PrintedReceipt, paper_mm: int, path: str | os.PathLike) 
     from PIL import Image, ImageDraw, ImageFont
 
     dots, _ = escpos.PAPER_WIDTHS[paper_mm]
-    font = ImageFont.truetype(FONT_PATH, 24)
+    font = ImageFont.truetype(FONT_PATH, 22)
     small = ImageFont.truetype(FONT_PATH, 16)
     pieces: list[Image.Image] = []
     for block in receipt.blocks:
         if isinstance(block, TextLine):
             # Font A: 12 dots per column; draw at size 1, then magnify like the printer does.
             line = Image.new("L", (max(1, escpos.display_width(block.text) * 12), 24), 255)
-            ImageDraw.Draw(line).text((0, 0), block.text, font=font, fill=0,
-                                      stroke_width=1 if block.bold else 0, stroke_fill=0)
+            draw, x = ImageDraw.Draw(line), 0
+            for ch in block.text:  # one character per cell, monospaced like the print head
+                draw.text((x, 0), ch, font=font, fill=0, stroke_width=1 if block.bold else 0, stroke_fill=0)
+                x += 12 * escpos.display_width(ch)
             line = line.resize((line.width * block.width, 24 * block.height))
             row = Image.new("L", (dots, line.height + 6), 255)
             room = max(dots - line.width, 0)

@@ -1,0 +1,155 @@
+"""The receipt printer driver against the simulated printer, over a real pty through pyserial."""
+from __future__ import annotations
+
+import datetime
+import time
+
+import pytest
+from hypothesis import given, strategies as st
+
+from drivers import escpos
+from drivers.receipt_printer import (
+    PrinterConfigError, PrinterCoverOpen, PrinterError, PrinterFault, PrinterNotResponding, PrinterPaperOut,
+    PrinterProtocolError, PrinterStatus, PrinterUnavailable, ReceiptPrinter, decode_status, encode_status)
+from drivers.sim.receipt_printer import SimulatedReceiptPrinter
+from kiosk.receipt import DONE, Receipt, render_escpos, render_text
+from tests.serial.conftest import FAST_BAUD, READ_TIMEOUT, WRITE_TIMEOUT
+
+STATUS_FIELDS = [f for f in PrinterStatus.__dataclass_fields__]
+
+
+def a_receipt() -> Receipt:
+    return Receipt(service_item="1.10.6", outcome=DONE, action="临时挂失",
+                   completed_at=datetime.datetime(2026, 11, 26, 6, 30, tzinfo=datetime.timezone.utc),
+                   verification_reference="V-KIOSK-0001-000001", terminal_number="KIOSK-0001",
+                   holder_name="李华", id_number="37130219900307123X", card_number="X00000019")
+
+
+# --- status bytes ---------------------------------------------------------------------------
+
+@given(st.fixed_dictionaries({name: st.booleans() for name in STATUS_FIELDS}))
+def test_every_status_survives_encoding_and_decoding(flags):
+    status = PrinterStatus(**flags)
+    assert decode_status(encode_status(status)) == status
+
+
+@given(st.binary(min_size=0, max_size=8))
+def test_any_answer_decodes_or_is_a_protocol_error(answer):
+    try:
+        status = decode_status(answer)
+    except PrinterProtocolError:
+        valid = len(answer) == 4 and all(b & 0x93 == 0x12 for b in answer)
+        assert not valid
+    else:
+        assert len(answer) == 4 and isinstance(status.ready, bool)
+
+
+def test_known_status_bytes_decode_as_the_manual_says():
+    # Online and idle; then cover open (offline, DLE EOT 2 bit 2); then paper end (DLE EOT 4 bits 5, 6).
+    assert decode_status(bytes([0x12, 0x12, 0x12, 0x12])).ready
+    cover = decode_status(bytes([0x1A, 0x16, 0x12, 0x12]))
+    assert (cover.online, cover.cover_open, cover.paper_out) == (False, True, False)
+    paper = decode_status(bytes([0x1A, 0x32, 0x12, 0x7E]))
+    assert paper.paper_out and paper.paper_near_end and not paper.ready
+    with pytest.raises(PrinterProtocolError, match="DLE EOT 3"):
+        decode_status(bytes([0x12, 0x12, 0xFF, 0x12]))
+
+
+# --- states through the wire ----------------------------------------------------------------
+
+def test_ready_printer_reports_online(printer):
+    status = printer.status()
+    assert status.ready and status.describe() == "online"
+
+
+@pytest.mark.parametrize("state, error", [
+    ({"paper_out": True}, PrinterPaperOut),
+    ({"cover_open": True}, PrinterCoverOpen),
+    ({"mechanical_error": True}, PrinterFault),
+    ({"autocutter_error": True}, PrinterFault),
+    ({"unrecoverable_error": True}, PrinterFault),
+])
+def test_each_state_refuses_the_job_with_its_typed_error(printer_sim, printer, state, error):
+    printer_sim.set_state(**state)
+    with pytest.raises(error) as caught:
+        printer.print_job(b"hello\n")
+    assert caught.value.citizen_message and printer.pending_job == b"hello\n"
+    assert printer_sim.receipts == []
+
+
+def test_paper_near_end_still_prints_and_says_so(printer_sim, printer):
+    printer_sim.set_state(paper_near_end=True)
+    after = printer.print_job(escpos.Page(80, "gbk").line("近纸尽").cut().as_escpos())
+    assert after.paper_near_end and "paper near end" in after.describe()
+    assert printer.pending_job is None and len(printer_sim.receipts) == 1
+
+
+def test_unplugged_printer_fails_within_the_read_timeout(printer_sim, printer):
+    printer_sim.set_state(unplugged=True)
+    started = time.monotonic()
+    with pytest.raises(PrinterNotResponding):
+        printer.print_job(b"x\n")
+    assert time.monotonic() - started < READ_TIMEOUT + 0.5
+
+
+def test_printer_that_stops_taking_data_fails_within_the_write_timeout(printer_sim, printer):
+    printer_sim.taking_data.clear()
+    job = b"\x1b@" + b"A" * 2_000_000 + b"\n"  # far more than the pty buffers
+    started = time.monotonic()
+    with pytest.raises(PrinterNotResponding, match="stopped taking data"):
+        printer.print_job(job)
+    assert time.monotonic() - started < WRITE_TIMEOUT + READ_TIMEOUT + 1.0
+    assert printer.pending_job == job
+
+
+def test_garbage_instead_of_status_is_a_protocol_error(printer_sim, printer):
+    printer_sim.received = lambda data: printer_sim.send(b"\xff" * (data.count(b"\x10\x04")))
+    with pytest.raises(PrinterProtocolError):
+        printer.status()
+
+
+def test_paper_out_mid_job_keeps_the_job_and_reprints_it_after_paper_is_loaded(printer_sim, printer):
+    job = render_escpos(a_receipt(), 80, "gb18030")
+    printer_sim.set_state(paper_lines=5)
+    with pytest.raises(PrinterPaperOut):
+        printer.print_job(job)
+    assert printer.pending_job == job
+    assert [r.complete for r in printer_sim.receipts] == [False]  # the torn-off part
+
+    printer_sim.load_paper()
+    after = printer.reprint()
+    assert after.ready and printer.pending_job is None
+    reprinted = printer_sim.receipts[-1]
+    assert reprinted.complete
+    assert reprinted.as_text(48) == render_text(a_receipt(), 80)
+
+
+def test_reprint_without_a_failed_job_says_so(printer):
+    with pytest.raises(PrinterError, match="no failed receipt"):
+        printer.reprint()
+
+
+# --- configuration and ports ----------------------------------------------------------------
+
+@pytest.mark.parametrize("setting, message", [
+    ({"encoding": "utf-8"}, "encoding"),
+    ({"paper_mm": 76}, "paper width"),
+    ({"baudrate": 12345}, "baud rate"),
+    ({"write_timeout": 0}, "write timeout"),
+    ({"read_timeout": None}, "read timeout"),
+])
+def test_bad_settings_are_refused_with_the_setting_named(printer_sim, setting, message):
+    with pytest.raises(PrinterConfigError, match=message):
+        ReceiptPrinter(printer_sim.path, **setting)
+
+
+def test_missing_port_is_unavailable_not_a_crash(tmp_path):
+    with pytest.raises(PrinterUnavailable, match="cannot be opened"):
+        ReceiptPrinter(str(tmp_path / "ttyUSB9"))
+
+
+def test_status_is_not_confused_by_a_late_answer(printer_sim, printer):
+    # A previous query timed out and its answer arrived afterwards: it must be discarded.
+    printer_sim.send(b"\x1a\x16\x12\x12")
+    time.sleep(0.05)
+    assert printer.status().ready
