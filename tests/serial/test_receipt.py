@@ -93,9 +93,10 @@ def test_png_of_a_printed_receipt(tmp_path):
             ReceiptPrinter(sim.path, baudrate=FAST_BAUD, paper_mm=58) as printer:
         printer.print_job(render_escpos(printer_test_receipt("KIOSK-0001"), 58))
         printed = sim.wait_for_receipts(1)
-    image = Image.open(tmp_path / "receipt-001.png")
-    assert image.width == 384 and image.height > 400
-    # Something was drawn: the page is not blank paper.
-    assert image.getextrema()[0] == 0
+    with Image.open(tmp_path / "receipt-001.png") as image:
+        assert image.width == 384 and image.height > 400
+        # Something was drawn: the page is not blank paper.
+        assert image.getextrema()[0] == 0
     render_png(printed[0], 80, tmp_path / "wide.png")
-    assert Image.open(tmp_path / "wide.png").width == 576
+    with Image.open(tmp_path / "wide.png") as wide:
+        assert wide.width == 576

@@ -1,0 +1,107 @@
+"""`kiosk diag ...`: maintenance staff check the serial devices from a shell.
+
+    kiosk diag printer --port /dev/ttyS1 [--test-receipt]   state of the receipt printer
+    kiosk diag idreader --port /dev/ttyS2                   read the ID card on the reader, masked
+
+Every device setting is an option, so the commands work without a configuration file; the
+composition root may fill the defaults from the configuration. Exit codes tell a script what
+happened (see the EXIT_ constants); messages for staff go to stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from drivers import escpos
+from drivers.id_card_reader import (
+    FrameError, IdCardDataInvalid, IdCardError, IdCardExpired, IdCardNotFound, IdCardReader, IdCardReadFailed,
+    IdReaderConfigError, IdReaderUnavailable, LONG_TERM)
+from drivers.receipt_printer import (
+    PrinterConfigError, PrinterCoverOpen, PrinterError, PrinterFault, PrinterPaperOut, ReceiptPrinter)
+from drivers.serial_port import BAUD_RATES
+from kiosk.masking import mask_address, mask_id_number, mask_name
+from kiosk.receipt import printer_test_receipt, render_escpos
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_NOT_RESPONDING = 3   # port missing, device silent or not taking data, garbled answers
+EXIT_NOT_READY = 4        # printer: paper out, cover open, fault; ID reader: no card on it
+EXIT_CARD_REFUSED = 5     # ID card read but not usable: expired, invalid data, read failed
+
+
+def register(subparsers) -> argparse._SubParsersAction:
+    """Add `diag` to the `kiosk` command; returns its sub-commands so more devices can join."""
+    diag = subparsers.add_parser("diag", help="check the kiosk's devices (maintenance staff)")
+    devices = diag.add_subparsers(dest="diag_command", required=True, metavar="DEVICE")
+    _add_printer(devices)
+    _add_idreader(devices)
+    return devices
+
+
+def _add_printer(devices) -> None:
+    printer = devices.add_parser("printer", help="receipt printer state; --test-receipt prints one")
+    printer.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyS1")
+    printer.add_argument("--baud", type=int, default=9600, choices=BAUD_RATES)
+    printer.add_argument("--encoding", default="gb18030", help=f"Chinese encoding: {', '.join(escpos.ENCODINGS)}")
+    printer.add_argument("--paper", type=int, default=80, help="paper width in mm: 58 or 80")
+    printer.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for the printer")
+    printer.add_argument("--terminal", default="KIOSK-0001", help="terminal no. printed on the test receipt")
+    printer.add_argument("--test-receipt", action="store_true", help="print a receipt with Chinese text and a QR code")
+    printer.set_defaults(func=cmd_diag_printer)
+
+
+def _add_idreader(devices) -> None:
+    idreader = devices.add_parser("idreader", help="read the resident ID card on the reader (shown masked)")
+    idreader.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyS2")
+    idreader.add_argument("--baud", type=int, default=115200, choices=BAUD_RATES)
+    idreader.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for each reply")
+    idreader.set_defaults(func=cmd_diag_idreader)
+
+
+_PRINTER_EXITS = ((PrinterConfigError, EXIT_USAGE),
+                  ((PrinterPaperOut, PrinterCoverOpen, PrinterFault), EXIT_NOT_READY),
+                  (PrinterError, EXIT_NOT_RESPONDING))
+
+
+def cmd_diag_printer(args) -> int:
+    try:
+        with ReceiptPrinter(args.port, baudrate=args.baud, encoding=args.encoding, paper_mm=args.paper,
+                            read_timeout=args.timeout, write_timeout=args.timeout) as printer:
+            status = printer.status()
+            print(f"receipt printer on {args.port} ({args.baud} baud, {printer.encoding}, "
+                  f"{args.paper} mm): {status.describe()}")
+            if not args.test_receipt:
+                status.raise_if_cannot_print()
+                return EXIT_OK
+            job = render_escpos(printer_test_receipt(args.terminal), args.paper, printer.encoding)
+            after = printer.print_job(job)
+            print(f"test receipt printed ({len(job)} bytes); printer {after.describe()}")
+            return EXIT_OK
+    except PrinterError as exc:
+        print(f"kiosk: receipt printer: {exc}", file=sys.stderr)
+        return next(code for types, code in _PRINTER_EXITS if isinstance(exc, types))
+
+
+_IDREADER_EXITS = ((IdReaderConfigError, EXIT_USAGE),
+                   ((IdReaderUnavailable, FrameError), EXIT_NOT_RESPONDING),
+                   (IdCardNotFound, EXIT_NOT_READY),
+                   ((IdCardExpired, IdCardDataInvalid, IdCardReadFailed), EXIT_CARD_REFUSED),
+                   (IdCardError, EXIT_FAILED))
+
+
+def cmd_diag_idreader(args) -> int:
+    try:
+        with IdCardReader(args.port, baudrate=args.baud, read_timeout=args.timeout) as reader:
+            reader.check_status()
+            print(f"ID card reader on {args.port} ({args.baud} baud): SAM {reader.sam_id()}")
+            person = reader.read()
+    except IdCardError as exc:
+        print(f"kiosk: ID card reader: {exc}", file=sys.stderr)
+        return next(code for types, code in _IDREADER_EXITS if isinstance(exc, types))
+    valid_to = person.valid_to.isoformat() if person.valid_to else LONG_TERM
+    for label, value in (("姓名", mask_name(person.name)), ("性别", person.sex_name),
+                         ("民族", person.ethnicity_name), ("身份证号", mask_id_number(person.id_number)),
+                         ("住址", mask_address(person.address)), ("签发机关", person.issuing_authority),
+                         ("有效期限", f"{person.valid_from.isoformat()} - {valid_to}"),
+                         ("照片", f"{len(person.photo_wlt)} bytes (compressed)")):
+        print(f"  {label}: {value}")
+    return EXIT_OK
