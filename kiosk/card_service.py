@@ -19,7 +19,7 @@ from drivers.pcsc import CardConnection, ReaderEvent, ReaderSupervisor
 from drivers.security_module import PsamSecurityModule, SecurityModule, SecurityModuleRequired
 from drivers.pin import Pin
 from drivers.ssse import CardReading, SocialSecurityCard
-from drivers.ssse_records import CardHolder, CardInfo, mask_id_number
+from drivers.ssse_records import CardHolder, CardIdentifier, CardInfo, mask_id_number
 from kiosk.config import KioskConfig
 from kiosk.pin_policy import check_new_pin
 
@@ -113,10 +113,12 @@ class CardService:
             card.select()
             card.verify_pin(pin)
 
-    def change_pin(self, holder: CardHolder, old: Pin, new: Pin, cancel: threading.Event | None = None) -> None:
-        """1.10.5 change: the card checks the old PIN itself (a wrong one costs a try)."""
+    def change_pin(self, holder: CardHolder, old: Pin, new: Pin, cancel: threading.Event | None = None,
+                   reader: str | None = None) -> None:
+        """1.10.5 change: the card checks the old PIN itself (a wrong one costs a try).
+        `reader` defaults to the citizen's card reader (the encoder, for a new card)."""
         check_new_pin(new, holder.birth_date, holder.social_security_number, old)
-        with self._card(self.config.readers.card, cancel) as card:
+        with self._card(reader or self.config.readers.card, cancel) as card:
             card.select()
             card.change_pin(old, new)
 
@@ -132,6 +134,12 @@ class CardService:
         with self._card(self.config.readers.card, cancel) as card:
             self._select_same_card(card, reading.info)
             card.unblock_pin(reading.info.identifier.raw)
+
+    def blank_identifier(self, encoder_reader: str, cancel: threading.Event | None = None) -> CardIdentifier:
+        """The identifier of the blank in the card printer's encoder (refusing a used card)."""
+        with self._card(encoder_reader, cancel) as card:
+            card.select()
+            return card.blank_identifier()
 
     def personalise(self, encoder_reader: str, info: CardInfo, holder: CardHolder,
                     cancel: threading.Event | None = None) -> CardReading:

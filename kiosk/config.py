@@ -41,6 +41,27 @@ def _non_empty(value):
         return "must not be empty"
 
 
+def _six_digits(value):
+    if not (len(value) == 6 and value.isdigit()):
+        return "must be 6 digits"
+
+
+def _hex_bytes(size):
+    def check(value):
+        try:
+            if len(bytes.fromhex(value)) == size:
+                return None
+        except ValueError:
+            pass
+        return f"must be {size} bytes in hex"
+    return check
+
+
+def _region_code(value):
+    if not (len(value) == 6 and value.isdigit()):
+        return "must be a 6-digit administrative region code"
+
+
 def _setting(default, check=None, doc=""):
     return field(default=default, metadata={"check": check, "doc": doc})
 
@@ -50,6 +71,7 @@ class TerminalSection:
     terminal_number: str = _setting("KIOSK-0001", _non_empty, "terminal no. in iReadCardBas lines")
     terminal_device_number: str = _setting("371300-0001", _non_empty, "terminal device no.")
     office_phone: str = _setting("12333", _non_empty, "service phone printed on receipts")
+    region_code: str = _setting("371300", _region_code, "the region (行政区划代码) this kiosk applies for cards in")
 
 
 @dataclass(frozen=True)
@@ -95,6 +117,22 @@ class OutboxSection:
 
 
 @dataclass(frozen=True)
+class CardPrinterSection:
+    enabled: bool = _setting(True, None, "instant issuance (立等可取) on this kiosk's card printer")
+    host: str = _setting("127.0.0.1", _non_empty, "the card printer's network address")
+    port: int = _setting(9100, _at_least(1))
+    encoder_reader: str = _setting("Virtual PCD 00 00", _non_empty,
+                                   "the PC/SC reader of its contact station (the simulation shares "
+                                   "vpcd slot 0 with the card reader: Debian's vpcd has two slots)")
+    reply_timeout_s: float = _setting(3.0, _at_least(0.1))
+    movement_timeout_s: float = _setting(30.0, _at_least(1.0))
+    encoder_timeout_s: float = _setting(5.0, _at_least(0.5))
+    initial_pin: str = _setting("123456", _six_digits, "the PIN the blank stock leaves the factory with")
+    spec_version: str = _setting("3.00", _one_of("1.00", "2.00", "3.00"), "the blank stock's card generation")
+    initialising_org: str = _setting("D15600000537130000000100", _hex_bytes(12), "EF05 tag 04, 12 bytes hex")
+
+
+@dataclass(frozen=True)
 class UiSection:
     fullscreen: bool = _setting(False)
     width: int = _setting(1280, _at_least(320))
@@ -110,6 +148,7 @@ class KioskConfig:
     security: SecuritySection = field(default_factory=SecuritySection)
     backend: BackendSection = field(default_factory=BackendSection)
     outbox: OutboxSection = field(default_factory=OutboxSection)
+    card_printer: CardPrinterSection = field(default_factory=CardPrinterSection)
     ui: UiSection = field(default_factory=UiSection)
     source: str = "defaults"
 

@@ -34,6 +34,7 @@ OPERATIONS = {
     "activate_card": ("POST", "/v1/cards/{card_id}/activation", True),                         # 1.10.2
     "record_pin_event": ("POST", "/v1/cards/{card_id}/pin-events", True),                      # 1.10.5
     "report_loss": ("POST", "/v1/cards/{card_id}/loss-reports", True),                         # 1.10.6
+    "report_person_loss": ("POST", "/v1/person-loss-reports", True),                          # 1.10.6
     "cancel_loss_report": ("POST", "/v1/cards/{card_id}/loss-report-cancellation", True),      # 1.10.6
     "apply_replacement": ("POST", "/v1/cards/{card_id}/replacements", True),                   # 1.10.7
     "hsm_external_auth": ("POST", "/v1/hsm/external-authentication", False),
@@ -232,6 +233,10 @@ class BackendClient:
 
     def report_loss(self, card_id: str, kind: str, *, idempotency_key: str) -> dict:
         return self.call("report_loss", {"card_id": card_id, "kind": kind}, idempotency_key=idempotency_key)
+
+    def report_person_loss(self, id_number: str, kind: str, *, idempotency_key: str) -> dict:
+        return self.call("report_person_loss", {"id_number": id_number, "kind": kind},
+                         idempotency_key=idempotency_key)
 
     def cancel_loss_report(self, card_id: str, *, idempotency_key: str) -> dict:
         return self.call("cancel_loss_report", {"card_id": card_id}, idempotency_key=idempotency_key)

@@ -64,6 +64,7 @@ ROUTES = [
            BackendStore.report_written_card),
     _route("POST", "/v1/cards/{card_id}/activation", "activate_card", BackendStore.activate_card),
     _route("POST", "/v1/cards/{card_id}/loss-reports", "report_loss", BackendStore.report_loss),
+    _route("POST", "/v1/person-loss-reports", "report_person_loss", BackendStore.report_person_loss),
     _route("POST", "/v1/cards/{card_id}/loss-report-cancellation", "cancel_loss_report",
            BackendStore.cancel_loss_report),
     _route("POST", "/v1/cards/{card_id}/replacements", "apply_replacement", BackendStore.apply_replacement),

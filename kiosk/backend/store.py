@@ -418,6 +418,16 @@ class BackendStore:
         self._event(conn, card_id, f"loss_reported_{wanted['kind']}", terminal, key)
         return Reply(200, self._public_card(self._card(conn, card_id)))
 
+    def report_person_loss(self, conn, terminal: str, key: str, body: dict) -> Reply:
+        """A loss report by the holder's ID number: the card itself is lost, so the kiosk may
+        not know its identifier (and offline cannot look it up). The newest live card is meant."""
+        wanted = fields(body, {"id_number": ID_NUMBER, "kind": _text(choices=("temporary", "formal"))})
+        row = conn.execute("SELECT card_id FROM cards WHERE id_number = ? AND status != ?"
+                           " ORDER BY issue_date DESC LIMIT 1", (wanted["id_number"], CANCELLED)).fetchone()
+        if row is None:
+            raise Refusal(422, "no_live_card", "this person has no card that could be reported lost")
+        return self.report_loss(conn, terminal, key, row[0], {"kind": wanted["kind"]})
+
     def cancel_loss_report(self, conn, terminal: str, key: str, card_id: str, body: dict) -> Reply:
         fields(body, {})
         card = self._card(conn, card_id)

@@ -1,0 +1,72 @@
+"""The composition root: builds the kiosk's parts from its configuration and wires them.
+
+Nothing else constructs clients, queues or devices, so a reader of this file sees every part
+the kiosk runs with and what it depends on.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from drivers.card_printer import CardPrinter
+from kiosk.backend.client import BackendClient
+from kiosk.backend.delivery import health_probe, outbox_sender
+from kiosk.backend.hsm import BackendHsmSecurityModule
+from kiosk.card_service import CardService
+from kiosk.config import KioskConfig
+from kiosk.services import KioskServices
+from kiosk.services.base import BackendLink
+from kiosk.services.issuance import InstantIssuance, IssuanceSettings
+from offline_queue import Backoff, DeliveryWorker, KeyRing, Outbox
+
+log = logging.getLogger(__name__)
+
+
+class KioskCore:
+    """Every non-UI part of a running kiosk. `start()` starts the outbox's delivery worker."""
+
+    def __init__(self, config: KioskConfig):
+        self.config = config
+        backend = config.backend
+        self.client = BackendClient(backend.url, ca_file=backend.ca_file, cert_file=backend.cert_file,
+                                    key_file=backend.key_file, connect_timeout_s=backend.connect_timeout_s,
+                                    read_timeout_s=backend.read_timeout_s, max_reply_bytes=backend.max_reply_bytes)
+        box = config.outbox
+        Path(box.db).parent.mkdir(parents=True, exist_ok=True)
+        self.outbox = Outbox(box.db, KeyRing.load_or_create(box.key_file))
+        self.worker = DeliveryWorker(self.outbox, outbox_sender(self.client), health_probe(self.client),
+                                     senders=box.senders, batch_size=box.batch_size, lease_s=box.lease_s,
+                                     poll_s=box.poll_s, probe_interval_s=box.probe_interval_s,
+                                     backoff=Backoff(box.backoff_base_s, box.backoff_cap_s))
+        hsm = BackendHsmSecurityModule(self.client) if config.security.module == "hsm" else None
+        self.cards = CardService(config, hsm)
+        self.link = BackendLink(self.client, self.outbox, delivery_wait_s=box.delivery_wait_s)
+        self.card_printer = self._card_printer()
+        issuance = None
+        if self.card_printer is not None:
+            printer = config.card_printer
+            issuance = InstantIssuance(self.link, self.cards, self.card_printer, IssuanceSettings(
+                encoder_reader=printer.encoder_reader, initial_pin=printer.initial_pin,
+                spec_version=printer.spec_version, card_type=printer.spec_version[0],
+                initialising_org=printer.initialising_org))
+        self.services = KioskServices(self.link, self.cards, issuance, region_code=config.terminal.region_code,
+                                      idle_timeout_s=config.ui.idle_timeout_s)
+
+    def _card_printer(self) -> CardPrinter | None:
+        printer = self.config.card_printer
+        if not printer.enabled:
+            return None
+        return CardPrinter(printer.host, printer.port, encoder_reader=printer.encoder_reader,
+                           reply_timeout=printer.reply_timeout_s, movement_timeout=printer.movement_timeout_s,
+                           encoder_timeout=printer.encoder_timeout_s)
+
+    def start(self) -> "KioskCore":
+        self.worker.start()
+        return self
+
+    def close(self) -> None:
+        self.worker.stop()
+        if self.card_printer is not None:
+            self.card_printer.close()
+        self.client.close()
+        self.outbox.close()

@@ -1,0 +1,50 @@
+"""1.10.1 社会保障卡申领: apply for a first card, issued on the spot when the kiosk can
+(立等可取), otherwise a batch application that works offline too (queued, effective on delivery).
+
+Where a proof would be needed, the citizen may accept the written commitment instead (告知承诺制):
+the acceptance is recorded with the commitment text's version and the time.
+"""
+from __future__ import annotations
+
+import threading
+
+from drivers.pin import Pin
+from kiosk.services.base import DONE_OUTCOME, PENDING, REFUSED, BackendLink, ServiceResult
+from kiosk.services.issuance import InstantIssuance, Progress
+from kiosk.services.offline_rules import rule_for
+from kiosk.visit import Visit
+
+ITEM = "1.10.1"
+COMMITMENT_VERSION = "2026-11-v1"
+COMMITMENT_TEXT = ("本人承诺所提供的信息真实、准确、完整，如有不实，愿意承担相应法律责任。"
+                   "（告知承诺制，版本 " + COMMITMENT_VERSION + "）")
+
+
+def commitment_record(accepted: bool) -> dict:
+    return {"commitment_version": COMMITMENT_VERSION, "commitment_accepted": accepted}
+
+
+def apply_batch(link: BackendLink, visit: Visit, region_code: str, commitment: bool) -> ServiceResult:
+    identity = visit.identity
+    payload = {"holder": identity.holder_payload(), "region_code": region_code, "channel": "batch",
+               "commitment": commitment}
+    outcome, job_id = link.queue(visit.visit_id, ITEM, "apply_batch", "apply_card", payload,
+                                 subject=identity.id_number,
+                                 detail={"holder": identity.masked_id_number, **commitment_record(commitment)})
+    messages = {DONE_OUTCOME: "申领已受理，制卡完成后将通知您领取。",
+                PENDING: rule_for("apply_batch").citizen_message,
+                REFUSED: "申领未能受理，请到窗口咨询。"}
+    return ServiceResult(ITEM, "apply_batch", outcome, messages[outcome], outbox_reference=job_id,
+                         data={"holder": identity.masked_id_number})
+
+
+def apply_instant(link: BackendLink, issuance: InstantIssuance, visit: Visit, region_code: str,
+                  commitment: bool, new_pin: Pin, progress: Progress,
+                  cancel: threading.Event | None = None) -> list[ServiceResult]:
+    """Apply and issue on the spot: the results of 1.10.1, 1.10.2 (activation) and 1.10.5 (PIN)."""
+    identity = visit.identity
+    payload = {"holder": identity.holder_payload(), "region_code": region_code, "channel": "instant",
+               "commitment": commitment}
+    reply = link.call(visit.visit_id, ITEM, "apply_instant", "apply_card", payload,
+                      {"holder": identity.masked_id_number, **commitment_record(commitment)})
+    return issuance.issue(visit, ITEM, reply["application_id"], new_pin, progress, cancel)

@@ -1,0 +1,156 @@
+"""What every service item shares: its result, the local record, and the one way work reaches
+the backend.
+
+Two paths, chosen per action by the offline rules (offline_rules.py):
+
+* queued: the local record, the audit entry and the outbox job are written in ONE SQLite
+  transaction (the job's idempotency key is made then); the delivery worker sends it. When the
+  link is up the citizen waits a moment for the delivery and is told "done"; otherwise the
+  result is "pending" with the outbox reference, and takes effect on delivery.
+* online: the backend must answer now (instant issuance, activation, ...). The call carries an
+  idempotency key and the result is recorded locally; when the backend cannot be reached the
+  action is refused with an explanation and the nearest thing that works offline.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from kiosk.backend.client import BackendClient
+from kiosk.backend.errors import BackendRejected, BackendUnavailable
+from offline_queue import Outbox
+from offline_queue.outbox import DEAD, DONE
+
+SERVICE_ITEMS = {
+    "1.10.1": "社会保障卡申领",
+    "1.10.2": "社会保障卡启用",
+    "1.10.5": "社会保障卡密码修改与重置",
+    "1.10.6": "社会保障卡挂失与解挂",
+    "1.10.7": "社会保障卡补领、换领、换发",
+}
+
+DONE_OUTCOME, REFUSED, FAILED, PENDING = "done", "refused", "failed", "pending"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS service_records (
+    id              INTEGER PRIMARY KEY,
+    visit_id        TEXT NOT NULL,
+    service_item    TEXT NOT NULL,
+    action          TEXT NOT NULL,
+    outcome         TEXT NOT NULL,
+    outbox_job_id   INTEGER,             -- set when the action went through the outbox
+    idempotency_key TEXT,                -- set when the action called the backend directly
+    detail          TEXT NOT NULL,       -- JSON without personal data
+    at_utc          TEXT NOT NULL
+);
+"""
+
+
+class IssuanceFailed(Exception):
+    """Instant issuance stopped before the card existed; the mark is cancelled, the blank retained."""
+
+    citizen_message = "制卡未成功，已为您取消本次制卡，卡片已回收，请到窗口办理或稍后再试。"
+
+
+@dataclass(frozen=True)
+class ServiceResult:
+    """How one action of one item ended, in words for the citizen and for staff.
+    `outbox_reference` is set for queued work: it is printed on the receipt."""
+
+    service_item: str
+    action: str
+    outcome: str
+    citizen_message: str
+    staff_detail: str = ""
+    outbox_reference: int | None = None
+    data: dict = field(default_factory=dict)   # masked values for the receipt and the screen
+
+    @property
+    def service_name(self) -> str:
+        return SERVICE_ITEMS[self.service_item]
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in (DONE_OUTCOME, PENDING)
+
+
+def _utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+class BackendLink:
+    """The kiosk's two ways to the backend (outbox and direct) and the local service records."""
+
+    def __init__(self, client: BackendClient, outbox: Outbox, *, delivery_wait_s: float = 3.0):
+        self.client = client
+        self.outbox = outbox
+        self.delivery_wait_s = delivery_wait_s
+        with outbox.transaction() as tx:
+            for statement in _SCHEMA.strip().split(";\n"):
+                if statement.strip():
+                    tx.execute(statement)
+
+    def _record(self, tx, visit_id: str, service_item: str, action: str, outcome: str, detail: dict,
+                *, job_id: int | None = None, idempotency_key: str | None = None) -> None:
+        tx.execute("INSERT INTO service_records (visit_id, service_item, action, outcome, outbox_job_id,"
+                   " idempotency_key, detail, at_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   (visit_id, service_item, action, outcome, job_id, idempotency_key,
+                    json.dumps(detail, ensure_ascii=False, sort_keys=True), _utc_now()))
+
+    def record(self, visit_id: str, service_item: str, action: str, outcome: str, detail: dict) -> None:
+        """A local-only record: a refusal, or a card operation with nothing to tell the backend."""
+        with self.outbox.transaction() as tx:
+            self._record(tx, visit_id, service_item, action, outcome, detail)
+
+    def queue(self, visit_id: str, service_item: str, action: str, operation: str, payload: dict, *,
+              subject: str, detail: dict, urgent: bool = False) -> tuple[str, int]:
+        """Writes the job with its local record, then waits up to `delivery_wait_s` for the
+        worker to deliver it. Returns (DONE or PENDING, the outbox job id). A job the backend
+        refused comes back as REFUSED with the job id (it is a dead letter staff can see)."""
+        with self.outbox.transaction() as tx:
+            job = tx.enqueue(operation, payload, subject=subject, urgent=urgent)
+            self._record(tx, visit_id, service_item, action, PENDING, detail, job_id=job.id)
+        deadline = time.monotonic() + self.delivery_wait_s
+        while True:
+            state = self.outbox.job_state(job.id)
+            if state == DONE:
+                self._settle_record(job.id, DONE_OUTCOME)
+                return DONE_OUTCOME, job.id
+            if state == DEAD:
+                self._settle_record(job.id, REFUSED)
+                return REFUSED, job.id
+            if time.monotonic() >= deadline:
+                return PENDING, job.id
+            time.sleep(0.01)
+
+    def _settle_record(self, job_id: int, outcome: str) -> None:
+        with self.outbox.transaction() as tx:
+            tx.execute("UPDATE service_records SET outcome = ? WHERE outbox_job_id = ?", (outcome, job_id))
+
+    def call(self, visit_id: str, service_item: str, action: str, operation: str, payload: dict,
+             detail: dict) -> dict:
+        """A call the citizen needs answered now. Raises BackendUnavailable / BackendRejected
+        after recording the attempt; the caller turns them into a result."""
+        key = secrets.token_hex(16)
+        try:
+            reply = self.client.call(operation, payload, idempotency_key=key)
+        except BackendRejected as exc:
+            with self.outbox.transaction() as tx:
+                self._record(tx, visit_id, service_item, action, REFUSED, {**detail, "code": exc.code},
+                             idempotency_key=key)
+            raise
+        except BackendUnavailable:
+            with self.outbox.transaction() as tx:
+                self._record(tx, visit_id, service_item, action, FAILED, {**detail, "link": "down"},
+                             idempotency_key=key)
+            raise
+        with self.outbox.transaction() as tx:
+            self._record(tx, visit_id, service_item, action, DONE_OUTCOME, detail, idempotency_key=key)
+        return reply
+
+    def read(self, operation: str, payload: dict) -> dict:
+        """A read (status lookups): nothing to record."""
+        return self.client.call(operation, payload)

@@ -1,0 +1,61 @@
+"""Turning whatever stopped an action into a result the citizen can read and staff can act on."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+from drivers.apdu import CardError
+from drivers.card_printer import CardPrinterError
+from kiosk.backend.errors import BackendRejected, BackendUnavailable
+from kiosk.pin_policy import WeakPin
+from kiosk.services.base import FAILED, REFUSED, IssuanceFailed, ServiceResult
+from kiosk.services.offline_rules import OFFLINE_RULES, rule_for
+from kiosk.visit import VisitError
+
+log = logging.getLogger(__name__)
+
+# The backend contract's refusal codes, in the citizen's words.
+REJECTIONS = {
+    "no_loss_report": "此卡没有挂失记录，无需解挂。",
+    "card_under_formal_loss": "此卡已正式挂失，不能启用，请办理补卡。",
+    "card_not_sealed": "此卡已经启用，无需再次启用。",
+    "loss_report_not_allowed": "此卡当前状态不能挂失。",
+    "card_exists": "您已有社会保障卡；如需新卡，请办理补领或换领。",
+    "application_open": "您已有一笔申领正在办理中，请勿重复申请。",
+    "loss_not_reported": "补领前请先办理挂失。",
+    "renewal_too_early": "有效期届满前60天内方可换领。",
+    "card_cancelled": "此卡已注销，不能办理此业务。",
+    "no_live_card": "未查到您名下可办理的社会保障卡。",
+    "person_not_found": "未查到您的参保信息，请到窗口办理。",
+    "card_not_found": "未查到此卡的信息，请到窗口办理。",
+}
+DEFAULT_REJECTION = "业务系统不予办理，请到窗口咨询。"
+_OFFLINE_ACTIONS = {rule.action for rule in OFFLINE_RULES}
+
+
+def run_action(service_item: str, action: str, work: Callable[[], ServiceResult | list[ServiceResult]],
+               on_finish: Callable[[ServiceResult, float], None]) -> list[ServiceResult]:
+    """Runs one action (which may complete several items, like an instant issuance); every
+    typed failure becomes a result, and `on_finish(result, machine_ms)` records each."""
+    started = time.perf_counter()
+    try:
+        done = work()
+        results = done if isinstance(done, list) else [done]
+    except BackendRejected as exc:
+        results = [ServiceResult(service_item, action, REFUSED, REJECTIONS.get(exc.code, DEFAULT_REJECTION),
+                               staff_detail=f"backend refused: {exc.code}: {exc.message}")]
+    except BackendUnavailable as exc:
+        rule = rule_for(action) if action in _OFFLINE_ACTIONS else None
+        message = rule.citizen_message if rule else "业务系统暂时无法连接，请稍后再试或到窗口办理。"
+        results = [ServiceResult(service_item, action, REFUSED, message, staff_detail=f"backend unavailable: {exc}")]
+    except (VisitError, WeakPin) as exc:
+        results = [ServiceResult(service_item, action, REFUSED, exc.citizen_message, staff_detail=str(exc))]
+    except (CardError, CardPrinterError, IssuanceFailed) as exc:
+        results = [ServiceResult(service_item, action, FAILED, exc.citizen_message,
+                                 staff_detail=f"{type(exc).__name__}: {exc}")]
+    machine_ms = (time.perf_counter() - started) * 1000
+    for result in results:
+        log.info("%s %s: %s in %.0f ms", result.service_item, result.action, result.outcome, machine_ms)
+        on_finish(result, machine_ms)
+    return results

@@ -1,0 +1,50 @@
+"""1.10.5 社会保障卡密码修改与重置: change the PIN (the card checks the old one) or reset a
+forgotten or blocked one (identity by the resident ID card, MAC from the security module).
+
+Both happen on the card here, online or not; the backend learns only that it happened (never
+the PIN) through the outbox.
+"""
+from __future__ import annotations
+
+import datetime
+import threading
+
+from drivers.pin import Pin
+from kiosk.card_service import CardService
+from kiosk.services.base import DONE_OUTCOME, PENDING, BackendLink, ServiceResult
+from kiosk.services.offline_rules import rule_for
+from kiosk.visit import Visit
+
+ITEM = "1.10.5"
+
+
+def report_pin_event(link: BackendLink, visit: Visit, action: str, event: str, detail: dict) -> ServiceResult:
+    card = visit.card
+    payload = {"card_id": card.info.identifier.hex, "event": event,
+               "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    outcome, job_id = link.queue(visit.visit_id, ITEM, action, "record_pin_event", payload,
+                                 subject=card.holder.social_security_number, detail={"event": event, **detail})
+    done = "密码已修改成功，请牢记新密码。" if event == "changed" else "密码已重置，卡片已解锁，请牢记新密码。"
+    # The PIN itself changed on the card either way: for the citizen the item is done; the
+    # receipt carries the outbox reference while the backend has not heard of it yet.
+    message = done if outcome != PENDING else f"{done}{rule_for(action).citizen_message}"
+    return ServiceResult(ITEM, action, DONE_OUTCOME, message,
+                         outbox_reference=job_id if outcome == PENDING else None,
+                         staff_detail=f"pin event job {job_id}: {outcome}")
+
+
+def change_pin(link: BackendLink, cards: CardService, visit: Visit, old: Pin, new: Pin,
+               reader: str | None = None, cancel: threading.Event | None = None) -> ServiceResult:
+    """`reader` is the card printer's encoder when a newly issued card gets its first PIN."""
+    cards.change_pin(visit.card.holder, old, new, cancel, reader=reader)
+    visit.card_pin_verified = True
+    return report_pin_event(link, visit, "change_pin", "changed", {"card": visit.card.info.identifier.hex})
+
+
+def reset_pin(link: BackendLink, cards: CardService, visit: Visit, new: Pin) -> ServiceResult:
+    holder = visit.identity.masked_id_number  # a reset needs the holder identified by ID card
+    cards.reset_pin(visit.card, new)
+    visit.card_pin_verified = True
+    return report_pin_event(link, visit, "reset_pin", "reset", {"holder": holder})
+
+

@@ -1,0 +1,27 @@
+"""好差评: after each visit the citizen rates the service on five levels, with an optional comment.
+Always through the outbox (it works offline); a review carries no personal data."""
+from __future__ import annotations
+
+from kiosk.services.base import DONE_OUTCOME, PENDING, BackendLink, ServiceResult
+from kiosk.services.offline_rules import rule_for
+from kiosk.visit import Visit
+
+LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+MAX_COMMENT_CHARS = 500
+
+
+class InvalidReview(ValueError):
+    citizen_message = "请选择评价等级。"
+
+
+def submit_review(link: BackendLink, visit: Visit, service_item: str, level: int, comment: str = "") -> ServiceResult:
+    if level not in LEVELS:
+        raise InvalidReview(f"a review level is 1..5, not {level!r}")
+    comment = comment.strip()[:MAX_COMMENT_CHARS]
+    outcome, job_id = link.queue(visit.visit_id, service_item, "review", "submit_review",
+                                 {"service_item": service_item, "level": level, "comment": comment},
+                                 subject=f"review:{visit.visit_id}", detail={"level": level})
+    message = "感谢您的评价！" if outcome != PENDING else rule_for("review").citizen_message
+    return ServiceResult(service_item, "review", DONE_OUTCOME if outcome != PENDING else PENDING, message,
+                         outbox_reference=job_id if outcome == PENDING else None,
+                         data={"level": LEVELS[level]})

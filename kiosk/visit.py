@@ -1,0 +1,176 @@
+"""One citizen's visit (一次认证): identified once, every item of the bundle done under it.
+
+The visit knows who the citizen is (from the resident ID card) and which card is in play
+(read from the social security card, PIN-checked where a service touches the card). It ends
+on request, after the idle timeout (the citizen walked away), or when the card is pulled where
+that matters; ending wipes every personal field it held.
+"""
+from __future__ import annotations
+
+import datetime
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from drivers.ssse import CardReading
+from drivers.ssse_records import mask_id_number
+
+
+class VisitError(Exception):
+    citizen_message = "请重新开始办理。"
+
+
+class NotIdentified(VisitError):
+    citizen_message = "请先刷身份证确认身份。"
+
+
+class CardRequired(VisitError):
+    citizen_message = "此业务需要插入您的社会保障卡。"
+
+
+class IdentityMismatch(VisitError):
+    citizen_message = "卡片不属于已验证身份的本人，请插入本人的社会保障卡。"
+
+
+class VisitEnded(VisitError):
+    citizen_message = "本次办理已结束，请重新开始。"
+
+
+def mask_name(name: str) -> str:
+    """张三 -> 张*: the first character is enough for the holder to recognise."""
+    return name[:1] + "*" * (len(name) - 1)
+
+
+@dataclass(frozen=True)
+class CitizenIdentity:
+    """Who the citizen is, from the resident ID card. Personal data: kept out of repr."""
+
+    id_number: str = field(repr=False)
+    name: str = field(repr=False)
+    sex: str = field(repr=False)           # "1" male, "2" female (GB/T 2261.1)
+    ethnicity: int = field(repr=False)     # GB 3304 code
+    birth_date: datetime.date = field(repr=False)
+
+    @property
+    def birthplace(self) -> str:
+        """The region code the ID number begins with (where the number was first issued)."""
+        return self.id_number[:6]
+
+    @property
+    def masked_id_number(self) -> str:
+        return mask_id_number(self.id_number)
+
+    @property
+    def masked_name(self) -> str:
+        return mask_name(self.name)
+
+    def holder_payload(self) -> dict:
+        """The holder as the backend contract wants it (apply for a card)."""
+        return {"id_number": self.id_number, "name": self.name, "sex": self.sex,
+                "ethnicity": self.ethnicity, "birth_date": self.birth_date.strftime("%Y%m%d"),
+                "birthplace": self.birthplace}
+
+
+class Visit:
+    """The state of one visit. Thread-safe: the screen and the service worker both touch it."""
+
+    def __init__(self, idle_timeout_s: float, clock: Callable[[], float] = time.monotonic):
+        self.visit_id = secrets.token_hex(8)
+        self.started_utc = datetime.datetime.now(datetime.timezone.utc)
+        self.idle_timeout_s = idle_timeout_s
+        self._clock = clock
+        self._started = clock()
+        self._last_activity = self._started
+        self._lock = threading.Lock()
+        self._identity: CitizenIdentity | None = None
+        self._card: CardReading | None = None
+        self.card_pin_verified = False
+        self.end_reason: str | None = None
+        self.results: list = []  # ServiceResults of this visit, for its one receipt
+
+    @property
+    def ended(self) -> bool:
+        return self.end_reason is not None
+
+    def _check_open(self) -> None:
+        if self.ended:
+            raise VisitEnded(f"visit {self.visit_id} ended: {self.end_reason}")
+
+    def touch(self) -> None:
+        """The citizen did something: the idle clock starts again."""
+        with self._lock:
+            self._last_activity = self._clock()
+
+    def idle_seconds(self) -> float:
+        return self._clock() - self._last_activity
+
+    def elapsed_seconds(self) -> float:
+        return self._clock() - self._started
+
+    def end_if_idle(self) -> bool:
+        """Ends the visit when the citizen has been away longer than the idle timeout."""
+        if not self.ended and self.idle_seconds() >= self.idle_timeout_s:
+            self.end("idle timeout")
+            return True
+        return False
+
+    def identify(self, identity: CitizenIdentity) -> None:
+        with self._lock:
+            self._check_open()
+            if self._card is not None and self._card.holder.social_security_number != identity.id_number:
+                raise IdentityMismatch("the card already read belongs to another person")
+            self._identity = identity
+            self._last_activity = self._clock()
+
+    def present_card(self, reading: CardReading) -> None:
+        with self._lock:
+            self._check_open()
+            if self._identity is not None and reading.holder.social_security_number != self._identity.id_number:
+                raise IdentityMismatch("the card belongs to another person than the ID card")
+            if self._card is None or self._card.info.identifier != reading.info.identifier:
+                self.card_pin_verified = False
+            self._card = reading
+            self._last_activity = self._clock()
+
+    def card_withdrawn(self) -> None:
+        """The card left the reader: its PIN check no longer holds."""
+        with self._lock:
+            self.card_pin_verified = False
+
+    @property
+    def identity(self) -> CitizenIdentity:
+        with self._lock:
+            self._check_open()
+            if self._identity is None:
+                raise NotIdentified("the citizen has not identified with the ID card")
+            return self._identity
+
+    @property
+    def card(self) -> CardReading:
+        with self._lock:
+            self._check_open()
+            if self._card is None:
+                raise CardRequired("no social security card read in this visit")
+            return self._card
+
+    @property
+    def has_identity(self) -> bool:
+        return self._identity is not None
+
+    @property
+    def has_card(self) -> bool:
+        return self._card is not None
+
+    def end(self, reason: str) -> None:
+        """Ends the visit and drops every personal field it held."""
+        with self._lock:
+            if self.end_reason is None:
+                self.end_reason = reason
+            self._identity = None
+            self._card = None
+            self.card_pin_verified = False
+
+    def holds_personal_data(self) -> bool:
+        return self._identity is not None or self._card is not None

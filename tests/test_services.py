@@ -1,0 +1,195 @@
+"""The card bundle end to end: the services through every real part (pcscd + vpcd simulators,
+the card printer simulator, the reference backend over TLS, the outbox and its worker)."""
+import dataclasses
+import datetime
+import time
+from urllib.parse import urlparse
+
+import pytest
+
+from drivers.pin import Pin
+from drivers.sim.card_printer import CardPrinterSimulator
+from kiosk.app import KioskCore
+from kiosk.backend.server import open_backend
+from kiosk.config import KioskConfig
+from kiosk.visit import CitizenIdentity
+
+ZHANG_SAN = CitizenIdentity(id_number="371302198001011239", name="张三", sex="1", ethnicity=1,
+                            birth_date=datetime.date(1980, 1, 1))
+WANG_WU = CitizenIdentity(id_number="11010519900307002X", name="王五", sex="2", ethnicity=1,
+                          birth_date=datetime.date(1990, 3, 7))
+NEW_PIN = "582936"
+
+
+def seed_zhang_san(backend, status="normal"):
+    backend.store.seed_card(
+        holder={"id_number": ZHANG_SAN.id_number, "name": "张三", "sex": "1", "ethnicity": 1,
+                "birth_date": "19800101", "birthplace": "371302"},
+        card_id="371300D15600000500BF7C7A48FB4966", card_number="M12345678", region_code="371300",
+        issue_date="20240315", expiry_date="20340315", status=status)
+
+
+OLD_CARD = "371300D15600000500BF7C7A48FB4966"
+
+
+def status_of(kiosk, card_id=OLD_CARD):
+    return kiosk.client.card_status(card_id)["status"]
+
+
+def restart_backend(stopped, pki_files, db):
+    """The same backend (store, port) back after an outage."""
+    port = urlparse(stopped.url).port
+    return open_backend("127.0.0.1", port, db, pki_files.directory).start()
+
+
+@pytest.fixture
+def card_printer(tmp_path, pcscd):
+    with CardPrinterSimulator(out_dir=tmp_path / "faces") as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def kiosk(reference_backend, pki_files, tmp_path, card_printer, psam_slot):
+    config = KioskConfig()
+    config = dataclasses.replace(
+        config,
+        backend=dataclasses.replace(config.backend, url=reference_backend.url, ca_file=str(pki_files.ca_cert),
+                                    cert_file=str(pki_files.kiosk_cert), key_file=str(pki_files.kiosk_key),
+                                    connect_timeout_s=1.0, read_timeout_s=3.0),
+        outbox=dataclasses.replace(config.outbox, db=str(tmp_path / "kiosk.db"), key_file=str(tmp_path / "kiosk.key"),
+                                   probe_interval_s=0.5, poll_s=0.2, backoff_base_s=0.2, delivery_wait_s=2.0),
+        card_printer=dataclasses.replace(config.card_printer, port=card_printer.port))
+    core = KioskCore(config).start()
+    yield core
+    core.close()
+
+
+def test_temporary_loss_online_takes_effect_at_once(kiosk, reference_backend):
+    seed_zhang_san(reference_backend)
+    visit = kiosk.services.new_visit()
+    visit.identify(ZHANG_SAN)
+    [result] = kiosk.services.report_loss(visit, "temporary")
+    assert result.outcome == "done", result
+    assert status_of(kiosk) == "temporary_loss"
+
+
+def test_temporary_loss_offline_is_queued_and_lands_once_when_the_link_is_back(kiosk, reference_backend,
+                                                                                pki_files, tmp_path):
+    seed_zhang_san(reference_backend)
+    reference_backend.stop()
+    visit = kiosk.services.new_visit()
+    visit.identify(ZHANG_SAN)
+    [result] = kiosk.services.report_loss(visit, "temporary")
+    assert result.outcome == "pending" and result.outbox_reference is not None
+    assert "送达后生效" in result.citizen_message
+    [formal] = kiosk.services.report_loss(visit, "formal")
+    assert formal.outcome == "refused" and "临时挂失" in formal.citizen_message  # the offline alternative
+    backend = restart_backend(reference_backend, pki_files, tmp_path / "backend.db")
+    try:
+        deadline = time.monotonic() + 10
+        while kiosk.outbox.job_state(result.outbox_reference) != "done":
+            assert time.monotonic() < deadline, "the queued loss report was not delivered"
+            time.sleep(0.1)
+        assert status_of(kiosk) == "temporary_loss"
+        events = backend.store._conn.execute(
+            "SELECT count(*) FROM card_events WHERE event = 'loss_reported_temporary'").fetchone()[0]
+        assert events == 1
+    finally:
+        backend.stop()
+
+
+def test_business_rule_refusals_are_clear_results(kiosk, reference_backend, card_slot, psam_slot):
+    seed_zhang_san(reference_backend, status="formal_loss")
+    card_slot.insert_profile("card_v3.toml")
+    visit = kiosk.services.new_visit()
+    visit.identify(ZHANG_SAN)
+    visit.present_card(kiosk.cards.read())
+    [activation] = kiosk.services.activate(visit)
+    assert activation.outcome == "refused" and "正式挂失" in activation.citizen_message
+    assert "card_under_formal_loss" in activation.staff_detail
+    [cancel] = kiosk.services.cancel_loss(visit)
+    assert cancel.outcome == "done"
+    [again] = kiosk.services.cancel_loss(visit)
+    assert again.outcome == "refused" and "没有挂失记录" in again.citizen_message
+
+
+def test_services_refuse_without_identification_or_card(kiosk):
+    visit = kiosk.services.new_visit()
+    [loss] = kiosk.services.report_loss(visit, "temporary")
+    assert loss.outcome == "refused" and "身份证" in loss.citizen_message
+    visit.identify(ZHANG_SAN)
+    [activation] = kiosk.services.activate(visit)
+    assert activation.outcome == "refused" and "社会保障卡" in activation.citizen_message
+
+
+def test_change_pin_on_the_card_and_tell_the_backend(kiosk, reference_backend, card_slot, psam_slot):
+    seed_zhang_san(reference_backend)
+    card = card_slot.insert_profile("card_v3.toml")
+    visit = kiosk.services.new_visit()
+    visit.present_card(kiosk.cards.read())
+    with Pin.from_text("147258") as old, Pin.from_text(NEW_PIN) as new:
+        [result] = kiosk.services.change_pin(visit, old, new)
+    assert result.outcome == "done" and result.outbox_reference is None, result
+    assert card.profile.pin == NEW_PIN
+    events = reference_backend.store._conn.execute(
+        "SELECT count(*) FROM card_events WHERE event = 'pin_changed'").fetchone()[0]
+    assert events == 1
+
+
+def test_first_card_bundle_issues_on_the_spot(kiosk, reference_backend, card_printer):
+    visit = kiosk.services.new_visit()
+    visit.identify(WANG_WU)
+    steps = []
+    with Pin.from_text(NEW_PIN) as new:
+        results = kiosk.services.bundle("first_card", visit, True, new, lambda step, f: steps.append((step, f)))
+    assert [(r.service_item, r.outcome) for r in results] == [("1.10.1", "done"), ("1.10.2", "done"),
+                                                             ("1.10.5", "done")], results
+    issued = card_printer.cards[-1]
+    assert issued.place == "ejected" and issued.faces
+    assert steps[-1] == ("制卡完成", 1.0) and [f for _, f in steps] == sorted(f for _, f in steps)
+    assert status_of(kiosk, issued.identifier.hex().upper()) == "normal"
+    person = kiosk.client.query_person(WANG_WU.id_number)
+    assert [c["status"] for c in person["cards"]] == ["normal"]
+
+
+def test_lost_card_bundle(kiosk, reference_backend, card_printer):
+    seed_zhang_san(reference_backend)
+    visit = kiosk.services.new_visit()
+    visit.identify(ZHANG_SAN)
+    with Pin.from_text(NEW_PIN) as new:
+        results = kiosk.services.bundle("lost_card", visit, True, new)
+    assert [(r.service_item, r.outcome) for r in results] == [
+        ("1.10.6", "done"), ("1.10.7", "done"), ("1.10.2", "done"), ("1.10.5", "done")], results
+    assert status_of(kiosk) == "cancelled"
+    new_card = card_printer.cards[-1]
+    assert new_card.place == "ejected"
+    assert status_of(kiosk, new_card.identifier.hex().upper()) == "normal"
+
+
+@pytest.mark.parametrize("jam_at", ["feed", "print"])
+def test_a_jam_during_issuance_cancels_the_mark_and_retains_the_blank(kiosk, reference_backend, card_printer,
+                                                                     jam_at):
+    card_printer.jam_at = jam_at
+    visit = kiosk.services.new_visit()
+    visit.identify(WANG_WU)
+    with Pin.from_text(NEW_PIN) as new:
+        [result] = kiosk.services.apply(visit, True, new)
+    assert result.outcome == "failed" and "已为您取消本次制卡" in result.citizen_message
+    application = reference_backend.store._conn.execute(
+        "SELECT status FROM applications ORDER BY created_at DESC LIMIT 1").fetchone()[0]
+    assert application == "applied"  # the mark was cancelled: the backend may issue it again
+    if card_printer.cards:
+        assert card_printer.cards[-1].place in ("retained", "jammed")
+
+
+def test_a_visit_ended_by_idle_timeout_holds_no_personal_data(kiosk, card_slot, psam_slot):
+    card_slot.insert_profile("card_v3.toml")
+    visit = kiosk.services.new_visit()
+    visit.idle_timeout_s = 0.05
+    visit.identify(ZHANG_SAN)
+    visit.present_card(kiosk.cards.read())
+    time.sleep(0.1)
+    assert visit.end_if_idle()
+    assert not visit.holds_personal_data()
+    [after] = kiosk.services.report_loss(visit, "temporary")
+    assert after.outcome == "refused" and "重新开始" in after.citizen_message
