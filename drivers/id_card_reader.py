@@ -17,10 +17,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 from functools import reduce
+from zoneinfo import ZoneInfo
 
 import serial
 
 from drivers.serial_port import SerialSettingError, open_port
+from drivers.ssse_records import mask_id_number
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ TEXT_FIELDS = (("name", 30), ("sex", 2), ("ethnicity", 4), ("birth_date", 16), (
                ("id_number", 36), ("issuing_authority", 30), ("valid_from", 16), ("valid_to", 16),
                ("reserved", 36))
 LONG_TERM = "长期"
+# Validity dates on the card are Beijing dates, whatever time zone the kiosk's clock is set to.
+CARD_TIME_ZONE = ZoneInfo("Asia/Shanghai")
 
 SEXES = {"0": "未知", "1": "男", "2": "女", "9": "未说明"}  # GB/T 2261.1
 ETHNICITIES = dict(enumerate((  # GB 3304, codes 01..56, plus 97 and 98
@@ -177,10 +181,6 @@ def id_number_valid(number: str) -> bool:
             and number[17] == id_check_digit(number[:17]))
 
 
-def _masked(number: str) -> str:
-    return number[:4] + "*" * (len(number) - 8) + number[-4:] if len(number) > 8 else "*" * len(number)
-
-
 @dataclass(frozen=True)
 class ResidentId:
     """What the resident ID card says. Personal data: kept out of repr, never logged.
@@ -198,7 +198,7 @@ class ResidentId:
     photo_wlt: bytes = field(repr=False, default=b"")  # compressed; decoding needs the vendor library
 
     def __repr__(self) -> str:
-        return (f"ResidentId(id_number={_masked(self.id_number)!r}, valid_from={self.valid_from}, "
+        return (f"ResidentId(id_number={mask_id_number(self.id_number)!r}, valid_from={self.valid_from}, "
                 f"valid_to={self.valid_to or LONG_TERM})")
 
     @property
@@ -354,7 +354,7 @@ class IdCardReader:
         self.select_card()
         text, photo = self.read_text_and_photo()
         person = decode_text(text, photo)
-        today = today or datetime.date.today()
+        today = today or datetime.datetime.now(CARD_TIME_ZONE).date()
         if person.expired(today):
             raise IdCardExpired(person.valid_to)
         log.info("resident ID card read on %s", self.device)

@@ -56,7 +56,7 @@ class PrinterCoverOpen(PrinterError):
 
 
 class PrinterFault(PrinterError):
-    """Mechanical, auto-cutter or unrecoverable error reported by the printer."""
+    """Mechanical, auto-cutter or unrecoverable error, or offline for a reason it does not give."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ class PrinterStatus:
         if self.fault:
             raise PrinterFault(f"printer reports an error ({self.describe()})")
         if not self.ready:
-            raise PrinterNotResponding(f"printer not ready ({self.describe()})")
+            raise PrinterFault(f"printer cannot print ({self.describe()})")
 
 
 def decode_status(answer: bytes) -> PrinterStatus:

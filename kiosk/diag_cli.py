@@ -20,7 +20,7 @@ from drivers.receipt_printer import (
     PrinterConfigError, PrinterCoverOpen, PrinterError, PrinterFault, PrinterPaperOut, ReceiptPrinter)
 from drivers.serial_port import BAUD_RATES
 from kiosk.masking import mask_address, mask_id_number, mask_name
-from kiosk.receipt import printer_test_receipt, render_escpos
+from kiosk.receipt import printer_test_page
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_NOT_RESPONDING = 3   # port missing, device silent or not taking data, garbled answers
@@ -72,7 +72,7 @@ def cmd_diag_printer(args) -> int:
             if not args.test_receipt:
                 status.raise_if_cannot_print()
                 return EXIT_OK
-            job = render_escpos(printer_test_receipt(args.terminal), args.paper, printer.encoding)
+            job = printer_test_page(args.terminal, args.paper, printer.encoding).as_escpos()
             after = printer.print_job(job)
             print(f"test receipt printed ({len(job)} bytes); printer {after.describe()}")
             return EXIT_OK

@@ -99,6 +99,7 @@ def receipt_page(receipt: Receipt, paper_mm: int = 80, encoding: str = "gb18030"
 
 
 def render_escpos(receipt: Receipt, paper_mm: int = 80, encoding: str = "gb18030") -> bytes:
+    """The print job; EscPosConfigError for an unknown paper width or encoding."""
     return receipt_page(receipt, paper_mm, encoding).as_escpos()
 
 
@@ -107,11 +108,26 @@ def render_text(receipt: Receipt, paper_mm: int = 80) -> str:
     return receipt_page(receipt, paper_mm).as_text()
 
 
-def printer_test_receipt(terminal_number: str, now: datetime.datetime | None = None) -> Receipt:
-    """The staff's test print (`kiosk diag printer --test-receipt`): Chinese text and a QR
-    code, with an obviously fictitious holder."""
+def printer_test_page(terminal_number: str, paper_mm: int = 80, encoding: str = "gb18030",
+                      now: datetime.datetime | None = None) -> Page:
+    """The staff's test print (`kiosk diag printer --test-receipt`): every style a receipt
+    uses, Chinese text in the printer's encoding and a QR code. It records no service, so it
+    says so in its title rather than imitating a citizen's receipt."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    return Receipt(service_item="1.10.6", outcome=DONE, completed_at=now, action="打印机测试（非业务凭条）",
-                   verification_reference=f"TEST-{terminal_number}-{now:%Y%m%d%H%M%S}",
-                   terminal_number=terminal_number, holder_name="测试", id_number="000000000000000000",
-                   card_number="X00000000")
+    page = Page(paper_mm, encoding)
+    page.line("打印机测试页", align=Align.CENTER, bold=True, width=2, height=2)
+    page.line("（非业务凭条）", align=Align.CENTER)
+    page.rule()
+    page.line(f"终端：{terminal_number}")
+    page.line(f"时间：{now.astimezone(LOCAL_TIME):%Y-%m-%d %H:%M:%S}")
+    page.line(f"纸宽：{paper_mm} mm，编码：{page.encoding}")
+    page.line("中文：社会保障卡一件事一次办好")
+    page.line("加粗 Bold", bold=True)
+    page.line("倍高 Tall", height=2)
+    page.line("居右 Right", align=Align.RIGHT)
+    page.rule()
+    page.qr(f"TEST-{terminal_number}-{now:%Y%m%d%H%M%S}")
+    page.line("二维码应可扫出 TEST 开头的核验码", align=Align.CENTER)
+    page.feed(3)
+    page.cut()
+    return page

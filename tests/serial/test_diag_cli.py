@@ -40,7 +40,8 @@ def test_test_receipt_has_chinese_and_a_qr_code(printer_sim, capsys):
     assert code == diag_cli.EXIT_OK, capsys.readouterr().err
     printed = printer_sim.wait_for_receipts(1)[0]
     text = printed.as_text(48)
-    assert "打印机测试" in text and "KIOSK-0042" in text
+    assert "打印机测试页" in text and "社会保障卡一件事" in text and "KIOSK-0042" in text
+    assert printed.complete and printer_sim.unknown_commands == []
     assert any(type(b).__name__ == "QrCode" and b.payload.startswith("TEST-KIOSK-0042-") for b in printed.blocks)
 
 

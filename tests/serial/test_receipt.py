@@ -9,7 +9,7 @@ from PIL import Image
 from drivers.receipt_printer import ReceiptPrinter
 from drivers.sim.receipt_printer import SimulatedReceiptPrinter, render_png
 from kiosk.masking import mask_address, mask_card_number, mask_id_number, mask_name
-from kiosk.receipt import DONE, PENDING, Receipt, ReceiptError, printer_test_receipt, render_escpos, render_text
+from kiosk.receipt import DONE, PENDING, Receipt, ReceiptError, printer_test_page, render_escpos, render_text
 from tests.serial.conftest import FAST_BAUD
 
 UTC = datetime.timezone.utc
@@ -91,7 +91,7 @@ def test_maskers(masker, value, masked):
 def test_png_of_a_printed_receipt(tmp_path):
     with SimulatedReceiptPrinter(baudrate=FAST_BAUD, paper_mm=58, png_dir=str(tmp_path)) as sim, \
             ReceiptPrinter(sim.path, baudrate=FAST_BAUD, paper_mm=58) as printer:
-        printer.print_job(render_escpos(printer_test_receipt("KIOSK-0001"), 58))
+        printer.print_job(printer_test_page("KIOSK-0001", 58, "gb18030").as_escpos())
         printed = sim.wait_for_receipts(1)
     with Image.open(tmp_path / "receipt-001.png") as image:
         assert image.width == 384 and image.height > 400

@@ -53,6 +53,9 @@ def test_known_status_bytes_decode_as_the_manual_says():
     assert paper.paper_out and paper.paper_near_end and not paper.ready
     with pytest.raises(PrinterProtocolError, match="DLE EOT 3"):
         decode_status(bytes([0x12, 0x12, 0xFF, 0x12]))
+    # Offline without a cause it reports (e.g. the feed button held): not ready, and not "no answer".
+    with pytest.raises(PrinterFault, match="offline"):
+        decode_status(bytes([0x1A, 0x12, 0x12, 0x12])).raise_if_cannot_print()
 
 
 # --- states through the wire ----------------------------------------------------------------
