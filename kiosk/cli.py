@@ -14,6 +14,11 @@ from drivers.pin import InvalidPinFormat, Pin
 from drivers.security_module import SecurityModuleRequired
 from drivers.ssse import NotSocialSecurityCard
 from drivers.ssse_records import MalformedRecord
+from drivers.sim import card_printer as sim_card_printer
+from drivers.sim import id_card_reader as sim_id_reader
+from drivers.sim import receipt_printer as sim_receipt_printer
+from kiosk import cardprinter_cli, diag_cli, queue_cli, records_cli
+from kiosk.backend import cli as backend_cli
 from kiosk.config import ConfigError, describe_defaults, load_config
 
 # Exit codes of `kiosk card read`, one per thing a script may want to tell apart.
@@ -244,6 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim_psam.add_argument("--host", default="127.0.0.1")
     sim_psam.add_argument("--port", type=int, default=35964)
     sim_psam.set_defaults(func=cmd_sim_psam)
+
+    for sim_module in (sim_receipt_printer, sim_id_reader, sim_card_printer):
+        sim_module.register_sim(sim)
+    cardprinter_cli.register(diag_cli.register(commands))
+    queue_cli.register(commands)
+    records_cli.register(commands)
+    backend_cli.register(commands)
 
     config = commands.add_parser("config", help="check or show the configuration").add_subparsers(
         dest="config_command", required=True, metavar="ACTION")
