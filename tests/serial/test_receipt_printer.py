@@ -11,9 +11,8 @@ from drivers import escpos
 from drivers.receipt_printer import (
     PrinterConfigError, PrinterCoverOpen, PrinterError, PrinterFault, PrinterNotResponding, PrinterPaperOut,
     PrinterProtocolError, PrinterStatus, PrinterUnavailable, ReceiptPrinter, decode_status, encode_status)
-from drivers.sim.receipt_printer import SimulatedReceiptPrinter
 from kiosk.receipt import DONE, Receipt, render_escpos, render_text
-from tests.serial.conftest import FAST_BAUD, READ_TIMEOUT, WRITE_TIMEOUT
+from tests.serial.conftest import READ_TIMEOUT, WRITE_TIMEOUT
 
 STATUS_FIELDS = [f for f in PrinterStatus.__dataclass_fields__]
 
