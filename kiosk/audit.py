@@ -265,7 +265,8 @@ class AuditTrail:
         if executor.execute("SELECT count(*) FROM audit_head").fetchone()[0] == 0 and \
                 executor.execute("SELECT count(*) FROM audit_entries").fetchone()[0] == 0:
             executor.execute(
-                "INSERT OR IGNORE INTO audit_head (id, algorithm, key_check, last_seq, last_mac, mac) VALUES (1, ?, ?, 0, ?, ?)",
+                "INSERT OR IGNORE INTO audit_head (id, algorithm, key_check, last_seq, last_mac, mac)"
+                " VALUES (1, ?, ?, 0, ?, ?)",
                 (self.algorithm, self._key_check, GENESIS_MAC, self._head_mac(0, GENESIS_MAC.encode("ascii"))))
 
     def append(self, executor: Executor, *, visit_id: str, service_item: str, step: str, outcome: str,
