@@ -223,7 +223,7 @@ class _StoredEntry:
     fields: tuple[bytes | None, ...]   # at_utc, visit_id, service_item, step, outcome, details
     prev_mac: bytes | None
     mac: bytes | None
-    written_seq: int | None = None
+    written_seq: int | None = None   # found for a suspect that verifies under another number
 
 
 class AuditTrail:
@@ -392,7 +392,6 @@ class AuditTrail:
                 suspects.append(entry)
                 previous = None
                 continue
-            entry.written_seq = entry.seq
             if entry.seq > highest_genuine + 1:
                 genuine_gaps.append((highest_genuine + 1, entry.seq - 1))
             highest_genuine = entry.seq
