@@ -5,17 +5,21 @@ the kiosk runs with and what it depends on.
 """
 from __future__ import annotations
 
+import datetime
 import logging
 from pathlib import Path
 
 from drivers.card_printer import CardPrinter
+from kiosk.audit import AuditTrail, audit_key_from
 from kiosk.backend.client import BackendClient
 from kiosk.backend.delivery import health_probe, outbox_sender
 from kiosk.backend.hsm import BackendHsmSecurityModule
 from kiosk.card_service import CardService
 from kiosk.config import KioskConfig
 from kiosk.services import KioskServices
-from kiosk.services.base import BackendLink
+from kiosk.services.base import PENDING, BackendLink, ServiceResult
+from kiosk.stats import SERVICE_ITEMS, ServiceStats
+from kiosk.visit import Visit
 from kiosk.services.issuance import InstantIssuance, IssuanceSettings
 from offline_queue import Backoff, DeliveryWorker, KeyRing, Outbox
 
@@ -33,14 +37,19 @@ class KioskCore:
                                     read_timeout_s=backend.read_timeout_s, max_reply_bytes=backend.max_reply_bytes)
         box = config.outbox
         Path(box.db).parent.mkdir(parents=True, exist_ok=True)
-        self.outbox = Outbox(box.db, KeyRing.load_or_create(box.key_file))
+        keys = KeyRing.load_or_create(box.key_file)
+        self.outbox = Outbox(box.db, keys)
+        self.audit = AuditTrail(audit_key_from(keys))
+        self.stats = ServiceStats()
+        with self.outbox.transaction() as tx:
+            self.stats.ensure_schema(tx)
         self.worker = DeliveryWorker(self.outbox, outbox_sender(self.client), health_probe(self.client),
                                      senders=box.senders, batch_size=box.batch_size, lease_s=box.lease_s,
                                      poll_s=box.poll_s, probe_interval_s=box.probe_interval_s,
                                      backoff=Backoff(box.backoff_base_s, box.backoff_cap_s))
         hsm = BackendHsmSecurityModule(self.client) if config.security.module == "hsm" else None
         self.cards = CardService(config, hsm)
-        self.link = BackendLink(self.client, self.outbox, delivery_wait_s=box.delivery_wait_s)
+        self.link = BackendLink(self.client, self.outbox, self.audit, delivery_wait_s=box.delivery_wait_s)
         self.card_printer = self._card_printer()
         issuance = None
         if self.card_printer is not None:
@@ -50,7 +59,17 @@ class KioskCore:
                 spec_version=printer.spec_version, card_type=printer.spec_version[0],
                 initialising_org=printer.initialising_org))
         self.services = KioskServices(self.link, self.cards, issuance, region_code=config.terminal.region_code,
-                                      idle_timeout_s=config.ui.idle_timeout_s)
+                                      idle_timeout_s=config.ui.idle_timeout_s, on_result=self._count)
+
+    def _count(self, visit: Visit, result: ServiceResult, machine_ms: float) -> None:
+        """Statistics for the office's progress reports: each item's outcome and times."""
+        if result.service_item not in SERVICE_ITEMS or result.action == "review":
+            return
+        total_ms = max(visit.elapsed_seconds() * 1000, machine_ms)
+        with self.outbox.transaction() as tx:
+            self.stats.record(tx, service_item=result.service_item, outcome=result.outcome, machine_ms=machine_ms,
+                              total_ms=total_ms, at_utc=datetime.datetime.now(datetime.timezone.utc),
+                              outbox_job_id=result.outbox_reference if result.outcome == PENDING else None)
 
     def _card_printer(self) -> CardPrinter | None:
         printer = self.config.card_printer

@@ -19,18 +19,12 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
+from kiosk.audit import AuditTrail
 from kiosk.backend.client import BackendClient
 from kiosk.backend.errors import BackendRejected, BackendUnavailable
+from kiosk.stats import SERVICE_ITEMS
 from offline_queue import Outbox
 from offline_queue.outbox import DEAD, DONE
-
-SERVICE_ITEMS = {
-    "1.10.1": "社会保障卡申领",
-    "1.10.2": "社会保障卡启用",
-    "1.10.5": "社会保障卡密码修改与重置",
-    "1.10.6": "社会保障卡挂失与解挂",
-    "1.10.7": "社会保障卡补领、换领、换发",
-}
 
 DONE_OUTCOME, REFUSED, FAILED, PENDING = "done", "refused", "failed", "pending"
 
@@ -82,19 +76,25 @@ def _utc_now() -> str:
 
 
 class BackendLink:
-    """The kiosk's two ways to the backend (outbox and direct) and the local service records."""
+    """The kiosk's two ways to the backend (outbox and direct), the local service records and
+    their audit trail: a record and its audit entry are always written in one transaction."""
 
-    def __init__(self, client: BackendClient, outbox: Outbox, *, delivery_wait_s: float = 3.0):
+    def __init__(self, client: BackendClient, outbox: Outbox, audit: AuditTrail, *, delivery_wait_s: float = 3.0):
         self.client = client
         self.outbox = outbox
+        self.audit = audit
         self.delivery_wait_s = delivery_wait_s
         with outbox.transaction() as tx:
             for statement in _SCHEMA.strip().split(";\n"):
                 if statement.strip():
                     tx.execute(statement)
+            audit.ensure_schema(tx)
 
     def _record(self, tx, visit_id: str, service_item: str, action: str, outcome: str, detail: dict,
                 *, job_id: int | None = None, idempotency_key: str | None = None) -> None:
+        audit_details = {**detail, **({"outbox_job": job_id} if job_id is not None else {})}
+        self.audit.append(tx, visit_id=visit_id, service_item=service_item, step=action, outcome=outcome,
+                          details=audit_details)
         tx.execute("INSERT INTO service_records (visit_id, service_item, action, outcome, outbox_job_id,"
                    " idempotency_key, detail, at_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                    (visit_id, service_item, action, outcome, job_id, idempotency_key,
@@ -128,7 +128,11 @@ class BackendLink:
 
     def _settle_record(self, job_id: int, outcome: str) -> None:
         with self.outbox.transaction() as tx:
+            row = tx.execute("SELECT visit_id, service_item, action FROM service_records WHERE outbox_job_id = ?",
+                             (job_id,)).fetchone()
             tx.execute("UPDATE service_records SET outcome = ? WHERE outbox_job_id = ?", (outcome, job_id))
+            self.audit.append(tx, visit_id=row[0], service_item=row[1], step=f"{row[2]}_delivery",
+                              outcome=outcome, details={"outbox_job": job_id})
 
     def call(self, visit_id: str, service_item: str, action: str, operation: str, payload: dict,
              detail: dict) -> dict:
