@@ -17,7 +17,7 @@ from drivers.ssse_records import MalformedRecord
 from drivers.sim import card_printer as sim_card_printer
 from drivers.sim import id_card_reader as sim_id_reader
 from drivers.sim import receipt_printer as sim_receipt_printer
-from kiosk import cardprinter_cli, diag_cli, queue_cli, records_cli
+from kiosk import cardprinter_cli, diag_cli, queue_cli, records_cli, service_cli
 from kiosk.backend import cli as backend_cli
 from kiosk.config import ConfigError, describe_defaults, load_config
 
@@ -255,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     cardprinter_cli.register(diag_cli.register(commands))
     queue_cli.register(commands)
     records_cli.register(commands)
+    service_cli.register(commands)
     backend_cli.register(commands)
 
     config = commands.add_parser("config", help="check or show the configuration").add_subparsers(

@@ -133,6 +133,25 @@ class CardPrinterSection:
 
 
 @dataclass(frozen=True)
+class ReceiptPrinterSection:
+    port: str = _setting("", None, "serial device of the ESC/POS printer; empty: no printer (receipt on screen)")
+    baud: int = _setting(9600, _one_of(9600, 19200, 38400, 57600, 115200))
+    encoding: str = _setting("gb18030", _one_of("gb18030", "gbk"), "the printer model's Chinese encoding")
+    paper_mm: int = _setting(80, _one_of(58, 80))
+    read_timeout_s: float = _setting(1.0, _at_least(0.05))
+    write_timeout_s: float = _setting(2.0, _at_least(0.05), "a stalled printer fails the job after this")
+
+
+@dataclass(frozen=True)
+class IdReaderSection:
+    port: str = _setting("", None, "serial device of the GA 467 resident ID card reader; empty: none")
+    baud: int = _setting(115200, _one_of(9600, 19200, 38400, 57600, 115200))
+    read_timeout_s: float = _setting(2.0, _at_least(0.05))
+    write_timeout_s: float = _setting(1.0, _at_least(0.05))
+    retries: int = _setting(2, _at_least(0), "re-reads after a broken frame")
+
+
+@dataclass(frozen=True)
 class UiSection:
     fullscreen: bool = _setting(False)
     width: int = _setting(1280, _at_least(320))
@@ -149,6 +168,8 @@ class KioskConfig:
     backend: BackendSection = field(default_factory=BackendSection)
     outbox: OutboxSection = field(default_factory=OutboxSection)
     card_printer: CardPrinterSection = field(default_factory=CardPrinterSection)
+    receipt_printer: ReceiptPrinterSection = field(default_factory=ReceiptPrinterSection)
+    id_reader: IdReaderSection = field(default_factory=IdReaderSection)
     ui: UiSection = field(default_factory=UiSection)
     source: str = "defaults"
 

@@ -66,6 +66,12 @@ class CitizenIdentity:
     def masked_name(self) -> str:
         return mask_name(self.name)
 
+    @classmethod
+    def from_resident_id(cls, resident) -> "CitizenIdentity":
+        """From the ID reader's `ResidentId` (drivers/id_card_reader.py)."""
+        return cls(id_number=resident.id_number, name=resident.name, sex=resident.sex,
+                   ethnicity=resident.ethnicity, birth_date=resident.birth_date)
+
     def holder_payload(self) -> dict:
         """The holder as the backend contract wants it (apply for a card)."""
         return {"id_number": self.id_number, "name": self.name, "sex": self.sex,

@@ -193,3 +193,48 @@ def test_a_visit_ended_by_idle_timeout_holds_no_personal_data(kiosk, card_slot, 
     assert not visit.holds_personal_data()
     [after] = kiosk.services.report_loss(visit, "temporary")
     assert after.outcome == "refused" and "重新开始" in after.citizen_message
+
+
+def kiosk_config_file(tmp_path, backend, pki_files, id_port, card_printer_port):
+    path = tmp_path / "kiosk.toml"
+    path.write_text(f"""
+[backend]
+url = "{backend.url}"
+ca_file = "{pki_files.ca_cert}"
+cert_file = "{pki_files.kiosk_cert}"
+key_file = "{pki_files.kiosk_key}"
+[outbox]
+db = "{tmp_path / 'cli-kiosk.db'}"
+key_file = "{tmp_path / 'cli-kiosk.key'}"
+delivery_wait_s = 2.0
+[card_printer]
+port = {card_printer_port}
+[id_reader]
+port = "{id_port}"
+""", encoding="utf-8")
+    return path
+
+
+def test_kiosk_service_command_runs_a_visit_with_the_id_card(reference_backend, pki_files, tmp_path, card_printer):
+    import subprocess
+    import sys
+    from drivers.id_card_reader import ResidentId
+    from drivers.sim.id_card_reader import IdReaderProfile, SimulatedIdCardReader
+    seed_zhang_san(reference_backend)
+    person = ResidentId(name="张三", sex="1", ethnicity=1, birth_date=datetime.date(1980, 1, 1), address="山东省临沂市",
+                        id_number=ZHANG_SAN.id_number, issuing_authority="临沂市公安局",
+                        valid_from=datetime.date(2020, 1, 1), valid_to=None)
+    reader = SimulatedIdCardReader(IdReaderProfile(person=person))
+    port = reader.start()
+    try:
+        config = kiosk_config_file(tmp_path, reference_backend, pki_files, port, card_printer.port)
+        result = subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", str(config), "service",
+                                 "report-loss"], capture_output=True, text=True, timeout=60)
+    finally:
+        reader.stop()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1.10.6 report_loss_temporary: done" in result.stdout
+    assert "3713**********1239" in result.stdout and ZHANG_SAN.id_number not in result.stdout
+    audit = subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", str(config), "audit", "verify"],
+                           capture_output=True, text=True, timeout=60)
+    assert audit.returncode == 0 and "intact" in audit.stdout, audit.stdout + audit.stderr
