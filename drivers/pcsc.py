@@ -342,6 +342,20 @@ class ReaderSupervisor:
             self._emit(ReaderEvent.CARD_INSERTED, reader, atr)
 
 
+def card_present(reader: str) -> bool:
+    """Whether `reader` holds a card right now (no waiting)."""
+    context = _establish_context()
+    try:
+        name = match_reader(_list_readers(context), reader)
+        code, result = scard.SCardGetStatusChange(context, 0, [(name, scard.SCARD_STATE_UNAWARE)])
+        if code not in (scard.SCARD_S_SUCCESS, scard.SCARD_E_TIMEOUT):
+            raise _error(code, f"looking at {name}")
+        state = result[0][1]
+        return bool(state & scard.SCARD_STATE_PRESENT) and not state & scard.SCARD_STATE_MUTE
+    finally:
+        scard.SCardReleaseContext(context)
+
+
 def wait_for_card(reader: str, timeout: float, cancel: threading.Event | None = None,
                   present: bool = True) -> bytes:
     """Block until a card is in `reader` (or, with present=False, until it is out);

@@ -49,7 +49,8 @@ class KioskCore:
                                      backoff=Backoff(box.backoff_base_s, box.backoff_cap_s))
         hsm = BackendHsmSecurityModule(self.client) if config.security.module == "hsm" else None
         self.cards = CardService(config, hsm)
-        self.link = BackendLink(self.client, self.outbox, self.audit, delivery_wait_s=box.delivery_wait_s)
+        self.link = BackendLink(self.client, self.outbox, self.audit, delivery_wait_s=box.delivery_wait_s,
+                                link_up=lambda: self.worker.link_up)
         self.card_printer = self._card_printer()
         issuance = None
         if self.card_printer is not None:

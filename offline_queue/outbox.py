@@ -385,13 +385,13 @@ class Outbox:
                            created_at=r[5], next_attempt_at=r[6], last_error=r[7], finished_at=r[8])
                 for r in rows]
 
-    def job_state(self, job_id: int) -> str | None:
-        """pending, leased, dead or done; None for an id the outbox never gave out."""
+    def job_state(self, job_id: int) -> tuple[str, int] | None:
+        """(state, delivery attempts so far) of one job; None for an id never given out."""
         with self._lock:
-            row = self._conn.execute("SELECT state FROM outbox_jobs WHERE id = ?", (job_id,)).fetchone()
-            if row is None and self._conn.execute("SELECT 1 FROM outbox_done WHERE id = ?", (job_id,)).fetchone():
-                return DONE
-        return None if row is None else row[0]
+            row = self._conn.execute("SELECT state, attempts FROM outbox_jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                row = self._conn.execute("SELECT 'done', attempts FROM outbox_done WHERE id = ?", (job_id,)).fetchone()
+        return None if row is None else (row[0], row[1])
 
     def retry_dead(self, job_id: int) -> None:
         """Staff decided a dead letter is worth another try (e.g. after fixing data at the

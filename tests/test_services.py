@@ -87,7 +87,7 @@ def test_temporary_loss_offline_is_queued_and_lands_once_when_the_link_is_back(k
     backend = restart_backend(reference_backend, pki_files, tmp_path / "backend.db")
     try:
         deadline = time.monotonic() + 10
-        while kiosk.outbox.job_state(result.outbox_reference) != "done":
+        while kiosk.outbox.job_state(result.outbox_reference)[0] != "done":
             assert time.monotonic() < deadline, "the queued loss report was not delivered"
             time.sleep(0.1)
         assert status_of(kiosk) == "temporary_loss"

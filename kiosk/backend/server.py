@@ -208,6 +208,8 @@ class ReferenceBackend(ThreadingHTTPServer):
         # cannot hold up accepting the others.
         self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
         self._thread: threading.Thread | None = None
+        self._connections: set = set()
+        self._connections_lock = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -224,9 +226,27 @@ class ReferenceBackend(ThreadingHTTPServer):
         self._thread.start()
         return self
 
+    def process_request(self, request, client_address) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
     def stop(self) -> None:
+        """Stops like an outage: keep-alive connections end too, not only the accept loop."""
         self.shutdown()
         self.server_close()
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by its client
         self.store.close()
 
 

@@ -18,6 +18,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from kiosk.audit import AuditTrail
 from kiosk.backend.client import BackendClient
@@ -25,6 +26,7 @@ from kiosk.backend.errors import BackendRejected, BackendUnavailable
 from kiosk.stats import SERVICE_ITEMS
 from offline_queue import Outbox
 from offline_queue.outbox import DEAD, DONE
+from offline_queue.outbox import PENDING as JOB_PENDING
 
 DONE_OUTCOME, REFUSED, FAILED, PENDING = "done", "refused", "failed", "pending"
 
@@ -79,11 +81,13 @@ class BackendLink:
     """The kiosk's two ways to the backend (outbox and direct), the local service records and
     their audit trail: a record and its audit entry are always written in one transaction."""
 
-    def __init__(self, client: BackendClient, outbox: Outbox, audit: AuditTrail, *, delivery_wait_s: float = 3.0):
+    def __init__(self, client: BackendClient, outbox: Outbox, audit: AuditTrail, *, delivery_wait_s: float = 3.0,
+                 link_up: Callable[[], bool] = lambda: True):
         self.client = client
         self.outbox = outbox
         self.audit = audit
         self.delivery_wait_s = delivery_wait_s
+        self._link_up = link_up  # the delivery worker's view: no waiting for a link known down
         with outbox.transaction() as tx:
             for statement in _SCHEMA.strip().split(";\n"):
                 if statement.strip():
@@ -108,21 +112,22 @@ class BackendLink:
     def queue(self, visit_id: str, service_item: str, action: str, operation: str, payload: dict, *,
               subject: str, detail: dict, urgent: bool = False) -> tuple[str, int]:
         """Writes the job with its local record, then waits up to `delivery_wait_s` for the
-        worker to deliver it. Returns (DONE or PENDING, the outbox job id). A job the backend
+        worker to deliver it (not at all while the worker knows the link is down). Returns (DONE or PENDING, the outbox job id). A job the backend
         refused comes back as REFUSED with the job id (it is a dead letter staff can see)."""
         with self.outbox.transaction() as tx:
             job = tx.enqueue(operation, payload, subject=subject, urgent=urgent)
             self._record(tx, visit_id, service_item, action, PENDING, detail, job_id=job.id)
         deadline = time.monotonic() + self.delivery_wait_s
         while True:
-            state = self.outbox.job_state(job.id)
+            state, attempts = self.outbox.job_state(job.id)
             if state == DONE:
                 self._settle_record(job.id, DONE_OUTCOME)
                 return DONE_OUTCOME, job.id
             if state == DEAD:
                 self._settle_record(job.id, REFUSED)
                 return REFUSED, job.id
-            if time.monotonic() >= deadline:
+            failed_once = state == JOB_PENDING and attempts > 0  # it will be retried with back-off
+            if failed_once or time.monotonic() >= deadline or not self._link_up():
                 return PENDING, job.id
             time.sleep(0.01)
 

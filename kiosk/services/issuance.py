@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from drivers.card_printer import CardPrinter, CardPrinterError
+from drivers.pcsc import card_present
 from drivers.pin import Pin
 from drivers.ssse_records import CardHolder, CardIdentifier, CardInfo
 from kiosk.backend.errors import BackendError
@@ -28,11 +29,15 @@ from kiosk.services.base import DONE_OUTCOME, FAILED, BackendLink, IssuanceFaile
 from kiosk.services.outcomes import REJECTIONS
 from kiosk.pin_policy import check_new_pin
 from kiosk.services.pin import report_pin_event
-from kiosk.visit import Visit
+from kiosk.visit import Visit, VisitError
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, float], None]  # (what is happening, in Chinese; fraction done)
+
+
+class EncoderOccupied(VisitError):
+    citizen_message = "请先取出读卡器中的旧卡，再开始制作新卡。"
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,10 @@ class InstantIssuance:
         with Pin.from_text(self.settings.initial_pin) as initial:
             # A weak PIN is refused before anything is marked or fed.
             check_new_pin(new_pin, identity.birth_date, identity.id_number, initial)
+        if card_present(self.settings.encoder_reader):
+            # Where the encoder shares a slot with the card reader (the vpcd simulation), the
+            # citizen's old card must come out before a blank can go in.
+            raise EncoderOccupied(f"{self.settings.encoder_reader!r} holds a card")
         progress("正在受理制卡申请", 0.05)
         self.link.call(vid, service_item, "mark_instant_issuance", "mark_instant_issuance",
                        {"application_id": application_id}, detail)

@@ -1,0 +1,54 @@
+"""The whole simulated kiosk for the service benches: pcscd + vpcd (card, PSAM), the card
+printer simulator with no mechanical delay, the reference backend over TLS with a fresh PKI,
+and a KioskCore wired to them. Everything lives in a temporary folder and stops at the end."""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import tempfile
+from pathlib import Path
+
+from drivers.pcsc import wait_for_card
+from drivers.sim.card_printer import CardPrinterSimulator
+from drivers.sim.pcscd import PSAM_READER, VPCD_PSAM_PORT, pcscd_running
+from drivers.sim.psam import SimulatedPsam
+from drivers.sim.vpcd import VpcdLink
+from kiosk.app import KioskCore
+from kiosk.backend.pki import make_test_pki
+from kiosk.backend.server import open_backend
+from kiosk.config import KioskConfig
+
+
+@dataclasses.dataclass
+class Stack:
+    core: KioskCore
+    backend: object
+    card_printer: CardPrinterSimulator
+    folder: Path
+
+
+@contextlib.contextmanager
+def kiosk_stack(delivery_wait_s: float = 3.0):
+    with tempfile.TemporaryDirectory(prefix="kiosk-bench-") as tmp, pcscd_running(Path(tmp) / "run"):
+        folder = Path(tmp)
+        pki = make_test_pki(folder / "pki")
+        backend = open_backend("127.0.0.1", 0, folder / "backend.db", pki.directory).start()
+        psam = VpcdLink(SimulatedPsam(), port=VPCD_PSAM_PORT).insert()
+        wait_for_card(PSAM_READER, timeout=10)
+        with CardPrinterSimulator(delay=0.0) as printer:
+            config = KioskConfig()
+            config = dataclasses.replace(
+                config,
+                backend=dataclasses.replace(config.backend, url=backend.url, ca_file=str(pki.ca_cert),
+                                            cert_file=str(pki.kiosk_cert), key_file=str(pki.kiosk_key),
+                                            connect_timeout_s=1.0),
+                outbox=dataclasses.replace(config.outbox, db=str(folder / "kiosk.db"), key_file=str(folder / "kiosk.key"),
+                                           delivery_wait_s=delivery_wait_s, probe_interval_s=0.5, poll_s=0.2),
+                card_printer=dataclasses.replace(config.card_printer, port=printer.port))
+            core = KioskCore(config).start()
+            try:
+                yield Stack(core, backend, printer, folder)
+            finally:
+                core.close()
+                psam.remove()
+                backend.stop()
