@@ -13,12 +13,13 @@ from pathlib import Path
 
 from offline_queue import Outbox, OutboxError
 
-DEFAULT_DB = "var/outbox.db"
 STATE_CHOICES = {"pending": ("pending", "leased"), "dead": ("dead",), "done": ("done",),
                  "all": ("pending", "leased", "dead", "done")}
 
 
 def _open(args) -> Outbox | None:
+    if args.db is None:
+        args.db = args.load_config().outbox.db  # the kiosk's own database unless told otherwise
     if not Path(args.db).exists():
         print(f"kiosk: no outbox at {args.db}", file=sys.stderr)
         return None
@@ -119,7 +120,7 @@ def register(subparsers) -> None:
 
     def action(name, handler, help):
         parser = actions.add_parser(name, help=help)
-        parser.add_argument("--db", default=DEFAULT_DB, help=f"the outbox database (default {DEFAULT_DB})")
+        parser.add_argument("--db", help="the outbox database (default: [outbox] db)")
         parser.set_defaults(func=handler)
         return parser
 

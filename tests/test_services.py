@@ -238,3 +238,7 @@ def test_kiosk_service_command_runs_a_visit_with_the_id_card(reference_backend, 
     audit = subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", str(config), "audit", "verify"],
                            capture_output=True, text=True, timeout=60)
     assert audit.returncode == 0 and "intact" in audit.stdout, audit.stdout + audit.stderr
+    queue = subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", str(config), "queue", "status", "--json"],
+                           capture_output=True, text=True, timeout=60)
+    assert queue.returncode == 0, queue.stderr
+    assert '"pending": 0' in queue.stdout and '"dead": 0' in queue.stdout, queue.stdout
