@@ -146,7 +146,7 @@ def parse_reply(command: str, raw: bytes) -> str:
     return text
 
 
-_VOLTS = re.compile(r"(\d{1,2}),(\d{2}) Volts")
+_VOLTS = re.compile(r"([0-9]{1,2}),([0-9]{2}) Volts")
 
 
 def parse_sensor(command: str, text: str) -> bool:
@@ -158,7 +158,7 @@ def parse_sensor(command: str, text: str) -> bool:
 
 
 def parse_count(command: str, text: str) -> int:
-    if not (text.isdigit() and len(text) <= 6):
+    if not (text.isascii() and text.isdigit() and len(text) <= 6):  # "²".isdigit() is True
         raise MalformedReply(f"reply to {command} is not a count: {text!r}")
     return int(text)
 

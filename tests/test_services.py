@@ -242,3 +242,18 @@ def test_kiosk_service_command_runs_a_visit_with_the_id_card(reference_backend, 
                            capture_output=True, text=True, timeout=60)
     assert queue.returncode == 0, queue.stderr
     assert '"pending": 0' in queue.stdout and '"dead": 0' in queue.stdout, queue.stdout
+
+
+def test_pin_digits_are_nowhere_in_the_database_or_its_wal(kiosk, reference_backend, card_slot, tmp_path):
+    seed_zhang_san(reference_backend)
+    reference_backend.stop()  # offline, so the PIN event stays queued in the outbox too
+    card_slot.insert_profile("card_v3.toml")
+    visit = kiosk.services.new_visit()
+    visit.present_card(kiosk.cards.read())
+    with Pin.from_text("147258") as old, Pin.from_text(NEW_PIN) as new:
+        [result] = kiosk.services.change_pin(visit, old, new)
+    assert result.outcome == "done" and result.outbox_reference is not None
+    stored = b"".join(path.read_bytes() for path in tmp_path.glob("kiosk.db*"))
+    for digits in ("147258", NEW_PIN):
+        for encoded in (digits.encode("ascii"), bytes.fromhex(digits), digits.encode("utf-16-le")):
+            assert encoded not in stored, (digits, encoded)
