@@ -19,7 +19,8 @@ from drivers.pcsc import CardConnection, ReaderEvent, ReaderSupervisor
 from drivers.security_module import PsamSecurityModule, SecurityModule, SecurityModuleRequired
 from drivers.pin import Pin
 from drivers.ssse import CardReading, SocialSecurityCard
-from drivers.ssse_records import CardHolder, CardIdentifier, CardInfo, mask_id_number
+from drivers.ssse_records import CardHolder, CardIdentifier, CardInfo
+from kiosk.masking import mask_card_number, mask_id_number, mask_name
 from kiosk.config import KioskConfig
 from kiosk.pin_policy import check_new_pin
 
@@ -156,15 +157,6 @@ class CardService:
     def ireadcardbas(self, reading: CardReading) -> str:
         terminal = self.config.terminal
         return reading.ireadcardbas(terminal.terminal_number, terminal.terminal_device_number)
-
-
-def mask_name(name: str) -> str:
-    """张三 -> 张*, 欧阳娜娜 -> 欧***: the first character is enough for the holder to recognise."""
-    return name[:1] + "*" * (len(name) - 1)
-
-
-def mask_card_number(number: str) -> str:
-    return number[:1] + "*" * (len(number) - 5) + number[-4:] if len(number) > 5 else "*" * len(number)
 
 
 @dataclass(frozen=True)

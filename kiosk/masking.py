@@ -1,14 +1,19 @@
 """Masking personal data for screens, receipts and the diagnostics command line.
 
-Every masker keeps just enough for the holder to recognise their own data. The ID number and
-name maskers live beside the data they mask; they are gathered here so callers need one import.
+Every masker keeps just enough for the holder to recognise their own data. The ID number
+masker lives beside the card records (drivers/ssse_records.py); it is gathered here so callers
+need one import.
 """
 from __future__ import annotations
 
 from drivers.ssse_records import mask_id_number
-from kiosk.visit import mask_name
 
 __all__ = ["mask_id_number", "mask_name", "mask_card_number", "mask_address"]
+
+
+def mask_name(name: str) -> str:
+    """张三 -> 张*: the first character is enough for the holder to recognise."""
+    return name[:1] + "*" * (len(name) - 1)
 
 
 def mask_card_number(number: str) -> str:

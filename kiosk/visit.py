@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from drivers.ssse import CardReading
-from drivers.ssse_records import mask_id_number
+from kiosk.masking import mask_id_number, mask_name
 
 
 class VisitError(Exception):
@@ -36,11 +36,6 @@ class IdentityMismatch(VisitError):
 
 class VisitEnded(VisitError):
     citizen_message = "本次办理已结束，请重新开始。"
-
-
-def mask_name(name: str) -> str:
-    """张三 -> 张*: the first character is enough for the holder to recognise."""
-    return name[:1] + "*" * (len(name) - 1)
 
 
 @dataclass(frozen=True)

@@ -5,21 +5,19 @@ from __future__ import annotations
 import pytest
 
 from backend_helpers import client_for
-from kiosk.backend.pki import make_test_pki
-from kiosk.backend.server import open_backend
 from offline_queue import KeyRing, Outbox
 
 
 @pytest.fixture(scope="session")
-def pki(tmp_path_factory):
-    return make_test_pki(tmp_path_factory.mktemp("pki"))
+def pki(pki_files):
+    """The test PKI of tests/conftest.py, under the name these tests use."""
+    return pki_files
 
 
 @pytest.fixture
-def backend(pki, tmp_path):
-    server = open_backend("127.0.0.1", 0, tmp_path / "backend.db", pki.directory).start()
-    yield server
-    server.stop()
+def backend(reference_backend):
+    """The reference backend of tests/conftest.py, under the name these tests use."""
+    return reference_backend
 
 
 @pytest.fixture
