@@ -60,7 +60,9 @@ class KioskCore:
                 spec_version=printer.spec_version, card_type=printer.spec_version[0],
                 initialising_org=printer.initialising_org))
         self.services = KioskServices(self.link, self.cards, issuance, region_code=config.terminal.region_code,
-                                      idle_timeout_s=config.ui.idle_timeout_s, on_result=self._count)
+                                      idle_timeout_s=config.ui.idle_timeout_s,
+                                      terminal_number=config.terminal.terminal_number,
+                                      service_phone=config.terminal.office_phone, on_result=self._count)
 
     def _count(self, visit: Visit, result: ServiceResult, machine_ms: float) -> None:
         """Statistics for the office's progress reports: each item's outcome and times."""

@@ -1,8 +1,8 @@
 """The receipt (凭条) a citizen takes away: data first, then printed or shown.
 
-A `Receipt` holds what happened (service item, result, time, the outbox reference when the
-work is still waiting for the network) and whose it is, masked before it reaches paper or
-screen. `receipt_page()` lays it out for 58 or 80 mm paper; the same page gives the ESC/POS
+A `Receipt` holds what happened in one visit — every item of it, each with its result and the
+outbox reference when the work is still waiting for the network (a bundle gets one receipt
+listing every item) — the time, and whose it is, masked before it reaches paper or screen. `receipt_page()` lays it out for 58 or 80 mm paper; the same page gives the ESC/POS
 job for the printer and the plain text for the screen, so both always say the same thing.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from drivers.escpos import Align, Page, display_width
 from kiosk.masking import mask_card_number, mask_id_number, mask_name
-from kiosk.services.base import SERVICE_ITEMS
+from kiosk.stats import SERVICE_ITEMS
 
 LOCAL_TIME = ZoneInfo("Asia/Shanghai")
 
@@ -29,38 +29,49 @@ class ReceiptError(ValueError):
 
 
 @dataclass(frozen=True)
-class Receipt:
-    """One service item's receipt. Personal fields are unmasked here and kept out of repr;
-    only their masked forms are ever rendered."""
+class ReceiptItem:
+    """One service item done (or queued) in the visit."""
 
     service_item: str                      # "1.10.6"
     outcome: str                           # DONE or PENDING
-    completed_at: datetime.datetime        # timezone-aware; printed in Beijing time
-    verification_reference: str            # in the QR code: staff look the visit up with it
-    terminal_number: str
-    holder_name: str = field(repr=False)
-    id_number: str = field(repr=False)
-    card_number: str | None = field(default=None, repr=False)
     action: str = ""                       # e.g. "临时挂失", under the item's name
     outbox_reference: int | None = None    # set when PENDING
-    service_phone: str = "12333"
-    title: str = "社会保障卡自助服务"
 
     def __post_init__(self):
         if self.service_item not in SERVICE_ITEMS:
             raise ReceiptError(f"unknown service item {self.service_item!r}")
         if self.outcome not in _RESULT_WORDS:
             raise ReceiptError(f"outcome {self.outcome!r} is not one of {', '.join(_RESULT_WORDS)}")
-        if self.completed_at.tzinfo is None:
-            raise ReceiptError("completed_at must be timezone-aware (UTC in storage)")
         if self.outcome == PENDING and self.outbox_reference is None:
             raise ReceiptError("a pending receipt must carry its outbox reference")
-        if not self.verification_reference.isascii() or not self.verification_reference:
-            raise ReceiptError("the verification reference must be non-empty ASCII (it goes in a QR code)")
 
     @property
     def service_name(self) -> str:
         return SERVICE_ITEMS[self.service_item]
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """One visit's receipt. Personal fields are unmasked here and kept out of repr; only their
+    masked forms are ever rendered."""
+
+    items: tuple[ReceiptItem, ...]
+    completed_at: datetime.datetime        # timezone-aware; printed in Beijing time
+    verification_reference: str            # in the QR code: staff look the visit up with it
+    terminal_number: str
+    holder_name: str = field(repr=False)
+    id_number: str = field(repr=False)
+    card_number: str | None = field(default=None, repr=False)
+    service_phone: str = "12333"
+    title: str = "社会保障卡自助服务"
+
+    def __post_init__(self):
+        if not self.items:
+            raise ReceiptError("a receipt lists at least one service item")
+        if self.completed_at.tzinfo is None:
+            raise ReceiptError("completed_at must be timezone-aware (UTC in storage)")
+        if not self.verification_reference.isascii() or not self.verification_reference:
+            raise ReceiptError("the verification reference must be non-empty ASCII (it goes in a QR code)")
 
     @property
     def local_time(self) -> str:
@@ -74,14 +85,16 @@ def receipt_page(receipt: Receipt, paper_mm: int = 80, encoding: str = "gb18030"
     title_width = 2 if 2 * display_width(receipt.title) <= page.columns else 1
     page.line(receipt.title, align=Align.CENTER, bold=True, width=title_width, height=2)
     page.line("业务凭条", align=Align.CENTER, bold=True)
+    for item in receipt.items:
+        page.rule()
+        page.line(f"业务：{item.service_name}")
+        page.line(f"事项编码：{item.service_item}")
+        if item.action:
+            page.line(f"事项：{item.action}")
+        page.line(f"结果：{_RESULT_WORDS[item.outcome]}", bold=True)
+        if item.outcome == PENDING:
+            page.line(f"待提交编号：{item.outbox_reference}")
     page.rule()
-    page.line(f"业务：{receipt.service_name}")
-    page.line(f"事项编码：{receipt.service_item}")
-    if receipt.action:
-        page.line(f"事项：{receipt.action}")
-    page.line(f"结果：{_RESULT_WORDS[receipt.outcome]}", bold=True)
-    if receipt.outcome == PENDING:
-        page.line(f"待提交编号：{receipt.outbox_reference}")
     page.line(f"时间：{receipt.local_time}")
     page.line(f"姓名：{mask_name(receipt.holder_name)}")
     page.line(f"身份证号：{mask_id_number(receipt.id_number)}")

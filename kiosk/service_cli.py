@@ -3,20 +3,19 @@
 The citizen identifies with the resident ID card in the ID reader ([id_reader] port or
 --id-reader); the social security card is read from the card reader when it is there. PINs
 come from the terminal without echo, or one per line from stdin (--pin-stdin). Each result is
-printed as a line, with its receipt text for what was done or queued; the exit code is 0 only
-when every item succeeded (done, or pending delivery).
+printed as a line, then the visit's one receipt listing what was done or queued; the exit code
+is 0 only when every item succeeded (done, or pending delivery).
 """
 from __future__ import annotations
 
-import datetime
 import sys
 
 from drivers.apdu import CardError
 from drivers.id_card_reader import IdCardError, IdCardReader
 from drivers.pcsc import NoCardPresent
 from kiosk.app import KioskCore
-from kiosk.receipt import DONE, Receipt, render_text
-from kiosk.services.base import PENDING, ServiceResult
+from kiosk.receipt import render_text
+from kiosk.services.base import ServiceResult
 from kiosk.services.bundles import BUNDLES
 from kiosk.services.replace_card import REASONS
 from kiosk.visit import CitizenIdentity, Visit
@@ -44,19 +43,6 @@ def _read_card(core: KioskCore, visit: Visit, required: bool) -> None:
     except NoCardPresent:
         if required:
             raise
-
-
-def _receipt(core: KioskCore, visit_holder: tuple[str, str, str | None], visit: Visit,
-             result: ServiceResult) -> str:
-    name, id_number, card_number = visit_holder
-    receipt = Receipt(service_item=result.service_item, outcome=DONE if result.outcome != PENDING else PENDING,
-                      completed_at=datetime.datetime.now(datetime.timezone.utc),
-                      verification_reference=f"{visit.visit_id}-{len(visit.results)}",
-                      terminal_number=core.config.terminal.terminal_number, holder_name=name, id_number=id_number,
-                      card_number=card_number, action=result.action,
-                      outbox_reference=result.outbox_reference if result.outcome == PENDING else None,
-                      service_phone=core.config.terminal.office_phone)
-    return render_text(receipt, core.config.receipt_printer.paper_mm)
 
 
 def _run_action(core: KioskCore, visit: Visit, args, pins) -> list[ServiceResult]:
@@ -105,16 +91,14 @@ def cmd_service(args) -> int:
             print(f"kiosk: {type(exc).__name__}: {exc}", file=sys.stderr)
             print(exc.citizen_message)
             return EXIT_NOT_DONE
-        holder = ((visit.identity.name, visit.identity.id_number) if visit.has_identity else
-                  (visit.card.holder.name, visit.card.holder.social_security_number) if visit.has_card else ("", ""))
-        card_number = visit.card.info.card_number if visit.has_card else None
         results = _run_action(core, visit, args, _PinSource(args.pin_stdin))
         for result in results:
             print(f"{result.service_item} {result.action}: {result.outcome} - {result.citizen_message}")
             if result.staff_detail:
                 print(f"  staff: {result.staff_detail}")
-            if result.ok and holder[1]:
-                print(_receipt(core, (*holder, card_number), visit, result))
+        receipt = core.services.receipt(visit)
+        if receipt is not None:
+            print(render_text(receipt, config.receipt_printer.paper_mm))
         return EXIT_OK if results and all(r.ok for r in results) else EXIT_NOT_DONE
     finally:
         visit.end("command finished")

@@ -12,6 +12,7 @@ from drivers.sim.card_printer import CardPrinterSimulator
 from kiosk.app import KioskCore
 from kiosk.backend.server import open_backend
 from kiosk.config import KioskConfig
+from kiosk.receipt import render_text
 from kiosk.visit import CitizenIdentity
 
 ZHANG_SAN = CitizenIdentity(id_number="371302198001011239", name="张三", sex="1", ethnicity=1,
@@ -161,6 +162,10 @@ def test_lost_card_bundle(kiosk, reference_backend, card_printer):
     assert [(r.service_item, r.outcome) for r in results] == [
         ("1.10.6", "done"), ("1.10.7", "done"), ("1.10.2", "done"), ("1.10.5", "done")], results
     assert status_of(kiosk) == "cancelled"
+    text = render_text(kiosk.services.receipt(visit))  # one receipt for the whole bundle
+    for item, action in (("1.10.6", "正式挂失"), ("1.10.7", "即时制卡"), ("1.10.2", "启用"), ("1.10.5", "修改密码")):
+        assert f"事项编码：{item}" in text and f"事项：{action}" in text
+    assert "3713**********1239" in text and ZHANG_SAN.id_number not in text
     new_card = card_printer.cards[-1]
     assert new_card.place == "ejected"
     assert status_of(kiosk, new_card.identifier.hex().upper()) == "normal"

@@ -7,13 +7,15 @@ replace_card (1.10.7); issuance (立等可取) and bundles build on them.
 """
 from __future__ import annotations
 
+import datetime
 import threading
 from typing import Callable
 
 from drivers.pin import Pin
 from kiosk.card_service import CardService
 from kiosk.services import activate, apply_card, bundles, loss, pin, replace_card, review
-from kiosk.services.base import BackendLink, ServiceResult
+from kiosk.receipt import DONE, PENDING, Receipt, ReceiptItem
+from kiosk.services.base import ACTION_NAMES, BackendLink, ServiceResult
 from kiosk.services.issuance import InstantIssuance, Progress
 from kiosk.services.outcomes import run_action
 from kiosk.visit import Visit
@@ -25,13 +27,15 @@ def _no_progress(step: str, fraction: float) -> None:
 
 class KioskServices:
     def __init__(self, link: BackendLink, cards: CardService, issuance: InstantIssuance | None, *,
-                 region_code: str, idle_timeout_s: float,
+                 region_code: str, idle_timeout_s: float, terminal_number: str = "", service_phone: str = "12333",
                  on_result: Callable[[Visit, ServiceResult, float], None] | None = None):
         self.link = link
         self.cards = cards
         self.issuance = issuance
         self.region_code = region_code
         self.idle_timeout_s = idle_timeout_s
+        self.terminal_number = terminal_number
+        self.service_phone = service_phone
         self._on_result = on_result
 
     def new_visit(self) -> Visit:
@@ -92,3 +96,21 @@ class KioskServices:
     def review(self, visit: Visit, service_item: str, level: int, comment: str = "") -> list[ServiceResult]:
         return self._run(visit, service_item, "review",
                          lambda: review.submit_review(self.link, visit, service_item, level, comment))
+
+    def receipt(self, visit: Visit) -> Receipt | None:
+        """One receipt for the whole visit, listing every item done or queued in it (None when
+        nothing was). Made before the visit ends: it needs the holder, whom it masks."""
+        items = tuple(ReceiptItem(r.service_item, PENDING if r.outcome == "pending" or r.outbox_reference else DONE,
+                                  ACTION_NAMES.get(r.action, ""), r.outbox_reference)
+                      for r in visit.results if r.ok and r.action in ACTION_NAMES)
+        if not items:
+            return None
+        if visit.has_identity:
+            name, id_number = visit.identity.name, visit.identity.id_number
+        else:
+            name, id_number = visit.card.holder.name, visit.card.holder.social_security_number
+        return Receipt(items=items, completed_at=datetime.datetime.now(datetime.timezone.utc),
+                       verification_reference=f"{self.terminal_number}-{visit.visit_id}".upper(),
+                       terminal_number=self.terminal_number, holder_name=name, id_number=id_number,
+                       card_number=visit.card.info.card_number if visit.has_card else None,
+                       service_phone=self.service_phone)

@@ -30,6 +30,15 @@ from offline_queue.outbox import PENDING as JOB_PENDING
 
 DONE_OUTCOME, REFUSED, FAILED, PENDING = "done", "refused", "failed", "pending"
 
+# What each action is called on the citizen's receipt.
+ACTION_NAMES = {
+    "report_loss_temporary": "临时挂失", "report_loss_formal": "正式挂失", "cancel_loss": "解除挂失",
+    "activate": "启用", "change_pin": "修改密码", "reset_pin": "重置密码",
+    "apply_batch": "申领", "apply_instant": "申领", "instant_issuance": "即时制卡",
+    "replace_lost": "补领（遗失）", "replace_damaged": "换领（损坏）", "replace_expiring": "换发（到期）",
+    "replace_data_change": "换领（信息变更）",
+}
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS service_records (
     id              INTEGER PRIMARY KEY,

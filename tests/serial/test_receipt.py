@@ -9,19 +9,21 @@ from PIL import Image
 from drivers.receipt_printer import ReceiptPrinter
 from drivers.sim.receipt_printer import SimulatedReceiptPrinter, render_png
 from kiosk.masking import mask_address, mask_card_number, mask_id_number, mask_name
-from kiosk.receipt import DONE, PENDING, Receipt, ReceiptError, printer_test_page, render_escpos, render_text
+from kiosk.receipt import (DONE, PENDING, Receipt, ReceiptError, ReceiptItem, printer_test_page, render_escpos,
+                           render_text)
 from tests.serial.conftest import FAST_BAUD
 
 UTC = datetime.timezone.utc
 
 
 def receipt(**overrides) -> Receipt:
-    fields = dict(service_item="1.10.7", outcome=PENDING, outbox_reference=42, action="补领",
-                  completed_at=datetime.datetime(2026, 11, 26, 23, 59, 30, tzinfo=UTC),
+    item = dict(service_item="1.10.7", outcome=PENDING, outbox_reference=42, action="补领")
+    fields = dict(completed_at=datetime.datetime(2026, 11, 26, 23, 59, 30, tzinfo=UTC),
                   verification_reference="V-KIOSK-0001-000042", terminal_number="KIOSK-0001",
                   holder_name="欧阳娜娜", id_number="37130219900307123X", card_number="X00000019")
-    fields.update(overrides)
-    return Receipt(**fields)
+    for key, value in overrides.items():
+        (item if key in item else fields)[key] = value
+    return Receipt(items=(ReceiptItem(**item),), **fields)
 
 
 @pytest.mark.parametrize("encoding", ["gb18030", "gbk"])

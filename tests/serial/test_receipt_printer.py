@@ -11,14 +11,14 @@ from drivers import escpos
 from drivers.receipt_printer import (
     PrinterConfigError, PrinterCoverOpen, PrinterError, PrinterFault, PrinterNotResponding, PrinterPaperOut,
     PrinterProtocolError, PrinterStatus, PrinterUnavailable, ReceiptPrinter, decode_status, encode_status)
-from kiosk.receipt import DONE, Receipt, render_escpos, render_text
+from kiosk.receipt import DONE, Receipt, ReceiptItem, render_escpos, render_text
 from tests.serial.conftest import READ_TIMEOUT, WRITE_TIMEOUT
 
 STATUS_FIELDS = [f for f in PrinterStatus.__dataclass_fields__]
 
 
 def a_receipt() -> Receipt:
-    return Receipt(service_item="1.10.6", outcome=DONE, action="临时挂失",
+    return Receipt(items=(ReceiptItem("1.10.6", DONE, "临时挂失"),),
                    completed_at=datetime.datetime(2026, 11, 26, 6, 30, tzinfo=datetime.timezone.utc),
                    verification_reference="V-KIOSK-0001-000001", terminal_number="KIOSK-0001",
                    holder_name="李华", id_number="37130219900307123X", card_number="X00000019")
