@@ -262,3 +262,78 @@ def test_pin_digits_are_nowhere_in_the_database_or_its_wal(kiosk, reference_back
     for digits in ("147258", NEW_PIN):
         for encoded in (digits.encode("ascii"), bytes.fromhex(digits), digits.encode("utf-16-le")):
             assert encoded not in stored, (digits, encoded)
+
+
+def count(backend, sql):
+    return backend.store._conn.execute(sql).fetchone()[0]
+
+
+def test_every_queued_item_offline_lands_once_when_the_backend_returns(kiosk, reference_backend, pki_files,
+                                                                       tmp_path, card_slot, card_printer):
+    seed_zhang_san(reference_backend)
+    card_printer.stock = 0  # no blanks: an application goes the batch way
+    card_slot.insert_profile("card_v3.toml")
+    reference_backend.stop()
+    loss_visit = kiosk.services.new_visit()
+    loss_visit.identify(ZHANG_SAN)
+    pin_visit = kiosk.services.new_visit()
+    pin_visit.present_card(kiosk.cards.read())
+    apply_visit = kiosk.services.new_visit()
+    apply_visit.identify(WANG_WU)
+    with Pin.from_text("147258") as old, Pin.from_text(NEW_PIN) as new:
+        results = (kiosk.services.report_loss(loss_visit, "temporary") + kiosk.services.change_pin(pin_visit, old, new)
+                   + kiosk.services.apply(apply_visit, True, new) + kiosk.services.review(loss_visit, "1.10.6", 2))
+    assert [r.outcome for r in results] == ["pending", "done", "pending", "pending"], results
+    assert all(r.outbox_reference for r in results)
+    backend = restart_backend(reference_backend, pki_files, tmp_path / "backend.db")
+    try:
+        deadline = time.monotonic() + 15
+        while kiosk.outbox.stats().pending:
+            assert time.monotonic() < deadline, kiosk.outbox.jobs()
+            time.sleep(0.1)
+        assert kiosk.outbox.stats().dead == 0
+        assert status_of(kiosk) == "temporary_loss"
+        assert count(backend, "SELECT count(*) FROM card_events WHERE event = 'pin_changed'") == 1
+        assert count(backend, "SELECT count(*) FROM applications WHERE channel = 'batch'") == 1
+        assert count(backend, "SELECT count(*) FROM reviews") == 1
+        assert count(backend, "SELECT count(*) FROM card_events WHERE event = 'loss_reported_temporary'") == 1
+    finally:
+        backend.stop()
+
+
+def test_a_blank_pulled_out_while_it_is_written_is_retained_and_the_mark_cancelled(kiosk, reference_backend,
+                                                                                  card_printer):
+    from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard
+
+    def blank_that_loses_contact(identifier):
+        profile = CardProfile.blank(identifier)
+        profile.pull_out_after_apdus = 12  # in the middle of the UPDATE RECORDs
+        return SimulatedSocialSecurityCard(profile)
+
+    card_printer.blank_card_factory = blank_that_loses_contact
+    visit = kiosk.services.new_visit()
+    visit.identify(WANG_WU)
+    with Pin.from_text(NEW_PIN) as new:
+        [result] = kiosk.services.apply(visit, True, new)
+    assert result.outcome == "failed" and "卡片已回收" in result.citizen_message
+    assert "CardRemoved" in result.staff_detail
+    assert card_printer.cards[-1].place == "retained"
+    assert count(reference_backend, "SELECT count(*) FROM applications WHERE status = 'applied'") == 1
+    assert count(reference_backend, "SELECT count(*) FROM cards") == 0
+
+
+def test_the_backend_lost_before_the_written_card_is_reported(kiosk, reference_backend, card_printer):
+    def progress(step, fraction):
+        if step == "正在打印卡面":
+            reference_backend.stop()  # the link goes while the face prints: 回盘 cannot be sent
+
+    visit = kiosk.services.new_visit()
+    visit.identify(WANG_WU)
+    with Pin.from_text(NEW_PIN) as new:
+        [result] = kiosk.services.apply(visit, True, new, progress)
+    assert result.outcome == "failed" and "已为您取消本次制卡" in result.citizen_message
+    assert card_printer.cards[-1].place == "retained"  # never handed out without 回盘
+    from offline_queue import Outbox
+    trail = kiosk.audit.entries(Outbox.connect(kiosk.config.outbox.db), visit.visit_id)
+    assert [e.step for e in trail][-2:] == ["report_written_card", "cancel_instant_issuance"]
+    assert [e.outcome for e in trail][-2:] == ["failed", "failed"]
