@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import time
 from pathlib import Path
 
 from drivers.card_printer import CardPrinter
@@ -86,7 +87,13 @@ class KioskCore:
         self.worker.start()
         return self
 
-    def close(self) -> None:
+    def close(self, drain_s: float = 0.0) -> None:
+        """Stops the kiosk's parts. With `drain_s`, first gives the worker that long to deliver
+        what is pending while the link is up (a short-lived command's last jobs); whatever is
+        left stays in the outbox for the next start."""
+        deadline = time.monotonic() + drain_s
+        while self.outbox.stats().pending and self.worker.link_up and time.monotonic() < deadline:
+            time.sleep(0.05)
         self.worker.stop()
         if self.card_printer is not None:
             self.card_printer.close()

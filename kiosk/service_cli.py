@@ -101,8 +101,8 @@ def cmd_service(args) -> int:
             print(render_text(receipt, config.receipt_printer.paper_mm))
         return EXIT_OK if results and all(r.ok for r in results) else EXIT_NOT_DONE
     finally:
-        visit.end("command finished")
-        core.close()
+        core.services.end_visit(visit, "command finished")
+        core.close(drain_s=config.outbox.delivery_wait_s)
 
 
 def register(subparsers) -> None:

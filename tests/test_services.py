@@ -13,6 +13,7 @@ from kiosk.app import KioskCore
 from kiosk.backend.server import open_backend
 from kiosk.config import KioskConfig
 from kiosk.receipt import render_text
+from offline_queue import Outbox
 from kiosk.visit import CitizenIdentity
 
 ZHANG_SAN = CitizenIdentity(id_number="371302198001011239", name="张三", sex="1", ethnicity=1,
@@ -166,6 +167,15 @@ def test_lost_card_bundle(kiosk, reference_backend, card_printer):
     for item, action in (("1.10.6", "正式挂失"), ("1.10.7", "即时制卡"), ("1.10.2", "启用"), ("1.10.5", "修改密码")):
         assert f"事项编码：{item}" in text and f"事项：{action}" in text
     assert "3713**********1239" in text and ZHANG_SAN.id_number not in text
+    kiosk.services.end_visit(visit, "citizen finished")
+    assert not visit.holds_personal_data()
+    trail = kiosk.audit.entries(Outbox.connect(kiosk.config.outbox.db), visit.visit_id)
+    deadline = time.monotonic() + 10
+    while count(reference_backend, "SELECT count(*) FROM audit_copies") < len(trail):
+        assert time.monotonic() < deadline, "the audit trail did not reach the backend"
+        time.sleep(0.1)
+    copies = reference_backend.store._conn.execute("SELECT mac FROM audit_copies ORDER BY seq").fetchall()
+    assert [row[0] for row in copies] == [entry.mac for entry in trail]
     new_card = card_printer.cards[-1]
     assert new_card.place == "ejected"
     assert status_of(kiosk, new_card.identifier.hex().upper()) == "normal"
@@ -333,7 +343,6 @@ def test_the_backend_lost_before_the_written_card_is_reported(kiosk, reference_b
         [result] = kiosk.services.apply(visit, True, new, progress)
     assert result.outcome == "failed" and "已为您取消本次制卡" in result.citizen_message
     assert card_printer.cards[-1].place == "retained"  # never handed out without 回盘
-    from offline_queue import Outbox
     trail = kiosk.audit.entries(Outbox.connect(kiosk.config.outbox.db), visit.visit_id)
     assert [e.step for e in trail][-2:] == ["report_written_card", "cancel_instant_issuance"]
     assert [e.outcome for e in trail][-2:] == ["failed", "failed"]

@@ -41,6 +41,7 @@ OPERATIONS = {
     "hsm_command_mac": ("POST", "/v1/hsm/command-mac", False),
     "submit_review": ("POST", "/v1/reviews", True),                                            # 好差评
     "record_heartbeat": ("POST", "/v1/terminals/{terminal_number}/heartbeats", True),
+    "record_audit_entries": ("POST", "/v1/terminals/{terminal_number}/audit-entries", True),    # 可追溯
 }
 
 

@@ -74,6 +74,8 @@ ROUTES = [
     _route("POST", "/v1/hsm/command-mac", "hsm_command_mac", BackendStore.command_mac, changes_state=False),
     _route("POST", "/v1/reviews", "submit_review", BackendStore.submit_review),
     _route("POST", "/v1/terminals/{terminal_number}/heartbeats", "record_heartbeat", BackendStore.record_heartbeat),
+    _route("POST", "/v1/terminals/{terminal_number}/audit-entries", "record_audit_entries",
+           BackendStore.record_audit_entries),
 ]
 
 

@@ -48,10 +48,17 @@ CREATE TABLE IF NOT EXISTS reviews (
 CREATE TABLE IF NOT EXISTS heartbeats (
     id INTEGER PRIMARY KEY, terminal TEXT NOT NULL, queue_depth INTEGER NOT NULL,
     oldest_pending_age_s REAL, software_version TEXT NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_copies (
+    terminal TEXT NOT NULL, seq INTEGER NOT NULL, at_utc TEXT NOT NULL, visit_id TEXT NOT NULL,
+    service_item TEXT NOT NULL, step TEXT NOT NULL, outcome TEXT NOT NULL, details TEXT NOT NULL,
+    mac TEXT NOT NULL, received_at REAL NOT NULL, PRIMARY KEY (terminal, seq));
 CREATE TABLE IF NOT EXISTS idempotency (
     client TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, status INTEGER NOT NULL,
     body TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (client, key));
 """
+
+
+MAX_AUDIT_ENTRIES = 200
 
 
 class Refusal(Exception):
@@ -151,6 +158,10 @@ ID_NUMBER = _text(_ID_NUMBER, 18)
 CARD_ID = _text(_CARD_ID, 32)
 HOLDER_FIELDS = {"id_number": ID_NUMBER, "name": _text(max_chars=30), "sex": _text(choices=("1", "2")),
                  "ethnicity": _integer(1, 99), "birth_date": _date, "birthplace": _text(_REGION, 6)}
+AUDIT_ENTRY_FIELDS = {"seq": _integer(1, 2**62), "at_utc": _text(max_chars=40), "visit_id": _text(max_chars=40),
+                      "service_item": _text(max_chars=20), "step": _text(max_chars=60),
+                      "outcome": _text(max_chars=20), "details": _text(max_chars=2000),
+                      "mac": _text(re.compile(r"^[0-9a-f]{64}$"), 64)}
 
 
 class BackendStore:
@@ -472,6 +483,24 @@ class BackendStore:
                                  (wanted["service_item"], wanted["level"], wanted.get("comment", ""), terminal,
                                   key, self._clock())).lastrowid
         return Reply(201, {"review_id": review_id, "level_name": REVIEW_LEVELS[wanted["level"]]})
+
+    def record_audit_entries(self, conn, terminal: str, key: str, terminal_number: str, body: dict) -> Reply:
+        """A copy of a kiosk's audit entries (服务全程可追溯): kept outside the kiosk, a removed or
+        rewritten local trail can be compared with it. An entry already held is not replaced."""
+        wanted = fields(body, {"entries": lambda name, value: value})
+        if terminal_number != terminal:
+            raise Refusal(403, "wrong_terminal", "a kiosk sends its own audit trail only")
+        entries = wanted["entries"]
+        if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_AUDIT_ENTRIES:
+            raise Refusal(400, "bad_request", f"entries must be a list of 1..{MAX_AUDIT_ENTRIES} entries")
+        rows = [fields(entry if isinstance(entry, dict) else {}, AUDIT_ENTRY_FIELDS) for entry in entries]
+        stored = 0
+        for row in rows:
+            stored += conn.execute(
+                "INSERT OR IGNORE INTO audit_copies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (terminal, row["seq"], row["at_utc"], row["visit_id"], row["service_item"], row["step"],
+                 row["outcome"], row["details"], row["mac"], self._clock())).rowcount
+        return Reply(201, {"received": len(rows), "new": stored})
 
     def record_heartbeat(self, conn, terminal: str, key: str, terminal_number: str, body: dict) -> Reply:
         wanted = fields(body, {"queue_depth": _integer(0, 10**9), "software_version": _text(max_chars=40)},

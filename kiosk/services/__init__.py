@@ -50,6 +50,12 @@ class KioskServices:
                 self._on_result(visit, result, machine_ms)
         return run_action(item, action, work, finish)
 
+    def end_visit(self, visit: Visit, reason: str) -> None:
+        """The citizen is done (or walked away, or took the card): the visit's audit trail goes
+        to the backend through the outbox, and every personal field is dropped."""
+        self.link.send_audit_trail(visit.visit_id, self.terminal_number)
+        visit.end(reason)
+
     def instant_issuance_ready(self) -> bool:
         return self.issuance is not None and self.issuance.available()
 

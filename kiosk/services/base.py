@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from kiosk.audit import AuditTrail
+from kiosk.audit import AuditTrail, canonical_json
 from kiosk.backend.client import BackendClient
 from kiosk.backend.errors import BackendRejected, BackendUnavailable
 from kiosk.stats import SERVICE_ITEMS
@@ -29,6 +29,8 @@ from offline_queue.outbox import DEAD, DONE
 from offline_queue.outbox import PENDING as JOB_PENDING
 
 DONE_OUTCOME, REFUSED, FAILED, PENDING = "done", "refused", "failed", "pending"
+
+MAX_AUDIT_ENTRIES_PER_JOB = 200  # the contract's limit; a visit writes a few dozen at most
 
 # What each action is called on the citizen's receipt.
 ACTION_NAMES = {
@@ -168,6 +170,19 @@ class BackendLink:
         with self.outbox.transaction() as tx:
             self._record(tx, visit_id, service_item, action, DONE_OUTCOME, detail, idempotency_key=key)
         return reply
+
+    def send_audit_trail(self, visit_id: str, terminal_number: str) -> int | None:
+        """Queues a copy of the visit's audit entries for the backend, where a removed or
+        rewritten local trail can be checked against it. Returns the outbox job id."""
+        with self.outbox.transaction() as tx:
+            entries = self.audit.entries(tx, visit_id)
+            if not entries:
+                return None
+            job = tx.enqueue("record_audit_entries", {"terminal_number": terminal_number, "entries": [
+                {"seq": e.seq, "at_utc": e.at_utc.isoformat(), "visit_id": e.visit_id, "service_item": e.service_item,
+                 "step": e.step, "outcome": e.outcome, "details": canonical_json(e.details), "mac": e.mac}
+                for e in entries[-MAX_AUDIT_ENTRIES_PER_JOB:]]}, subject=f"audit:{terminal_number}")
+        return job.id
 
     def read(self, operation: str, payload: dict) -> dict:
         """A read (status lookups): nothing to record."""
