@@ -346,3 +346,55 @@ def test_the_backend_lost_before_the_written_card_is_reported(kiosk, reference_b
     trail = kiosk.audit.entries(Outbox.connect(kiosk.config.outbox.db), visit.visit_id)
     assert [e.step for e in trail][-2:] == ["report_written_card", "cancel_instant_issuance"]
     assert [e.outcome for e in trail][-2:] == ["failed", "failed"]
+
+
+def test_a_write_the_card_refuses_ends_with_the_blank_retained_and_the_mark_cancelled(kiosk, reference_backend,
+                                                                                     card_printer):
+    from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard
+
+    class FailingMemory(SimulatedSocialSecurityCard):
+        """A blank whose EEPROM fails on the third write (6581, memory failure)."""
+        writes = 0
+
+        def update_record(self, command):
+            self.writes += 1
+            return b"\x65\x81" if self.writes == 3 else super().update_record(command)
+
+    card_printer.blank_card_factory = lambda identifier: FailingMemory(CardProfile.blank(identifier))
+    visit = kiosk.services.new_visit()
+    visit.identify(WANG_WU)
+    with Pin.from_text(NEW_PIN) as new:
+        [result] = kiosk.services.apply(visit, True, new)
+    assert result.outcome == "failed" and "6581" in result.staff_detail
+    assert card_printer.cards[-1].place == "retained"
+    assert count(reference_backend, "SELECT count(*) FROM applications WHERE status = 'applied'") == 1
+    steps = [e.step for e in kiosk.audit.entries(Outbox.connect(kiosk.config.outbox.db), visit.visit_id)]
+    assert steps[-1] == "cancel_instant_issuance"
+
+
+def test_a_jam_at_the_bezel_after_the_card_exists_tells_the_citizen_to_ask_staff(kiosk, reference_backend,
+                                                                                 card_printer):
+    card_printer.jam_at = "eject"
+    visit = kiosk.services.new_visit()
+    visit.identify(WANG_WU)
+    with Pin.from_text(NEW_PIN) as new:
+        issued, activated, pin_set = kiosk.services.apply(visit, True, new)
+    assert issued.outcome == "failed" and "CardJam" in issued.staff_detail and "工作人员" in issued.citizen_message
+    assert (activated.outcome, pin_set.outcome) == ("done", "done")
+    assert card_printer.cards[-1].place == "jammed"
+    person = kiosk.client.query_person(WANG_WU.id_number)
+    assert [c["status"] for c in person["cards"]] == ["normal"]  # made, reported and activated: staff hand it over
+
+
+def test_taking_the_card_out_ends_a_visit_the_card_alone_identified(kiosk, card_slot):
+    card_slot.insert_profile("card_v3.toml")
+    by_card = kiosk.services.new_visit()
+    by_card.present_card(kiosk.cards.read())
+    kiosk.services.card_withdrawn(by_card)
+    assert by_card.ended and not by_card.holds_personal_data()
+    by_id = kiosk.services.new_visit()
+    by_id.identify(ZHANG_SAN)
+    by_id.present_card(kiosk.cards.read())
+    by_id.card_pin_verified = True
+    kiosk.services.card_withdrawn(by_id)
+    assert not by_id.ended and not by_id.card_pin_verified

@@ -56,6 +56,14 @@ class KioskServices:
         self.link.send_audit_trail(visit.visit_id, self.terminal_number)
         visit.end(reason)
 
+    def card_withdrawn(self, visit: Visit) -> None:
+        """The card left the reader. A visit the card alone identified (a PIN change) ends with
+        it; a citizen identified by the ID card may go on, but the card's PIN check is gone."""
+        if visit.has_identity:
+            visit.card_withdrawn()
+        else:
+            self.end_visit(visit, "card removed")
+
     def instant_issuance_ready(self) -> bool:
         return self.issuance is not None and self.issuance.available()
 

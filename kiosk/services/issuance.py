@@ -123,7 +123,16 @@ class InstantIssuance:
         results.append(self._activate(visit, service_item, info, progress))
         results.append(report_pin_event(self.link, visit, "change_pin", "changed", {"card": info.identifier.hex}))
         progress("请取走您的社会保障卡", 0.95)
-        self.printer.eject(cancel)
+        try:
+            self.printer.eject(cancel)
+        except CardPrinterError as exc:
+            # The card exists, is reported and active: only its way out is blocked.
+            log.error("card %s made but not ejected: %s", info.identifier.hex, exc)
+            results[0] = ServiceResult(service_item, "instant_issuance", FAILED,
+                                       "新卡已制作完成，但出卡受阻，请联系工作人员为您取卡。",
+                                       staff_detail=f"{type(exc).__name__}: {exc}",
+                                       data={"card_number": info.card_number})
+            return results
         progress("制卡完成", 1.0)
         return results
 
