@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import datetime
 import logging
+import secrets
+import threading
 import time
+from importlib import metadata
 from pathlib import Path
 
 from drivers.card_printer import CardPrinter
 from kiosk.audit import AuditTrail, audit_key_from
 from kiosk.backend.client import BackendClient
 from kiosk.backend.delivery import health_probe, outbox_sender
+from kiosk.backend.errors import BackendError
 from kiosk.backend.hsm import BackendHsmSecurityModule
 from kiosk.card_service import CardService
 from kiosk.config import KioskConfig
@@ -25,6 +29,7 @@ from kiosk.services.issuance import InstantIssuance, IssuanceSettings
 from offline_queue import Backoff, DeliveryWorker, KeyRing, Outbox
 
 log = logging.getLogger(__name__)
+SOFTWARE_VERSION = metadata.version("sscard-kiosk")
 
 
 class KioskCore:
@@ -53,6 +58,8 @@ class KioskCore:
         self.link = BackendLink(self.client, self.outbox, self.audit, delivery_wait_s=box.delivery_wait_s,
                                 link_up=lambda: self.worker.link_up)
         self.card_printer = self._card_printer()
+        self._stopping = threading.Event()
+        self._heartbeat = threading.Thread(target=self._send_heartbeats, name="heartbeat", daemon=True)
         issuance = None
         if self.card_printer is not None:
             printer = config.card_printer
@@ -85,7 +92,24 @@ class KioskCore:
 
     def start(self) -> "KioskCore":
         self.worker.start()
+        self._heartbeat.start()
         return self
+
+    def _send_heartbeats(self) -> None:
+        """Tells the backend every so often that this kiosk lives and how its outbox stands, so
+        the fleet's staff see a silent kiosk. Sent directly: a heartbeat that waited in the
+        outbox through an outage would say nothing true when it arrived."""
+        interval = self.config.backend.heartbeat_interval_s
+        while not self._stopping.wait(interval):
+            if not self.worker.link_up:
+                continue
+            stats = self.outbox.stats()
+            try:
+                self.client.record_heartbeat(self.config.terminal.terminal_number, stats.pending,
+                                             stats.oldest_pending_age_s, SOFTWARE_VERSION,
+                                             idempotency_key=secrets.token_hex(16))
+            except BackendError as exc:
+                log.info("heartbeat not sent: %s", exc)
 
     def close(self, drain_s: float = 0.0) -> None:
         """Stops the kiosk's parts. With `drain_s`, first gives the worker that long to deliver
@@ -94,6 +118,9 @@ class KioskCore:
         deadline = time.monotonic() + drain_s
         while self.outbox.stats().pending and self.worker.link_up and time.monotonic() < deadline:
             time.sleep(0.05)
+        self._stopping.set()
+        if self._heartbeat.is_alive():
+            self._heartbeat.join(5)
         self.worker.stop()
         if self.card_printer is not None:
             self.card_printer.close()

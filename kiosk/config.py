@@ -100,6 +100,7 @@ class BackendSection:
     connect_timeout_s: float = _setting(3.0, _at_least(0.1))
     read_timeout_s: float = _setting(10.0, _at_least(0.1))
     max_reply_bytes: int = _setting(1048576, _at_least(1024), "larger replies are refused unread")
+    heartbeat_interval_s: float = _setting(300.0, _at_least(1.0), "how often the kiosk tells the backend it is alive")
 
 
 @dataclass(frozen=True)

@@ -398,3 +398,25 @@ def test_taking_the_card_out_ends_a_visit_the_card_alone_identified(kiosk, card_
     by_id.card_pin_verified = True
     kiosk.services.card_withdrawn(by_id)
     assert not by_id.ended and not by_id.card_pin_verified
+
+
+def test_the_kiosk_sends_heartbeats_while_the_link_is_up(reference_backend, pki_files, tmp_path, card_printer):
+    config = KioskConfig()
+    config = dataclasses.replace(
+        config,
+        backend=dataclasses.replace(config.backend, url=reference_backend.url, ca_file=str(pki_files.ca_cert),
+                                    cert_file=str(pki_files.kiosk_cert), key_file=str(pki_files.kiosk_key),
+                                    heartbeat_interval_s=1.0),
+        outbox=dataclasses.replace(config.outbox, db=str(tmp_path / "hb.db"), key_file=str(tmp_path / "hb.key")),
+        card_printer=dataclasses.replace(config.card_printer, port=card_printer.port))
+    core = KioskCore(config).start()
+    try:
+        deadline = time.monotonic() + 10
+        while count(reference_backend, "SELECT count(*) FROM heartbeats") < 2:
+            assert time.monotonic() < deadline, "no heartbeats"
+            time.sleep(0.1)
+    finally:
+        core.close()
+    terminal, depth, version = reference_backend.store._conn.execute(
+        "SELECT terminal, queue_depth, software_version FROM heartbeats").fetchone()
+    assert (terminal, depth) == ("KIOSK-0001", 0) and version
