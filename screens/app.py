@@ -1,12 +1,17 @@
-"""The kiosk's Kivy application: screens in a ScreenManager, services on worker threads.
+"""The kiosk's Kivy application: one Screen per step in a ScreenManager, the services of
+`KioskCore` run on worker threads by the visit flow, results back through Clock.
 
 The card watcher reads cards on its own thread; its events reach the UI thread through
-`Clock.schedule_once`, and the screens only show what they are given.
+`Clock.schedule_once`. The app also runs the two clocks every screen shares: the idle
+countdown (a visit left alone ends and every personal field is cleared) and the backend
+link for the offline banner.
 """
 from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 
 from kiosk.config import KioskConfig
 
@@ -20,51 +25,105 @@ from kivy.clock import Clock  # noqa: E402
 from kivy.config import Config  # noqa: E402
 from kivy.uix.screenmanager import FadeTransition, ScreenManager  # noqa: E402
 
-from kiosk.card_service import (CardPresented, CardReadFailed, CardService, CardSummary,  # noqa: E402
-                                CardWatcher, CardWithdrawn, ReadersAvailable, ReadersUnavailable)
+from kiosk.app import KioskCore  # noqa: E402
+from kiosk.card_service import (CardPresented, CardReadFailed, CardSummary, CardWatcher,  # noqa: E402
+                                CardWithdrawn, ReadersAvailable, ReadersUnavailable)
 from screens.fonts import register_cjk_font  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 READERS_DOWN_MESSAGE = "读卡设备暂不可用，请稍候或联系工作人员。"
+COUNTDOWN_S = 10         # the countdown's length, taken out of the idle time ...
+TICK_S = 0.5             # ... checked this often (the idle CPU budget allows no faster)
+LINK_PROBE_S = 5.0       # how often the home screen asks whether the backend is reachable
 
 
 class KioskApp(App):
     title = "社会保障卡自助服务"
 
-    def __init__(self, config: KioskConfig, **kwargs):
+    def __init__(self, core: KioskCore, *, staff_pin_hash: str = "", **kwargs):
         super().__init__(**kwargs)
-        self.kiosk_config = config
+        self.core = core
+        self.kiosk_config = core.config
+        # Not in KioskConfig yet (see the report to the lead): the staff PIN's scrypt hash and
+        # whether the PIN pad shuffles its digits. Without a hash, diagnostics cannot be entered.
+        self.staff_pin_hash = staff_pin_hash
+        self.randomise_pin_pad = True
+        self.theme = None        # made in build(): kivy.metrics must not run before the window is configured
+        self.flow = None
+        self.link_up = True
         self.watcher: CardWatcher | None = None
+        self._countdown = None
+        self._last_touch = time.monotonic()
+        self.link_probe_s = LINK_PROBE_S
+        self._probe_ok = True
+        self._probing = False
+        self._last_probe = 0.0
 
     def build(self):
         register_cjk_font()
+        from screens.theme import Theme
+        self.theme = Theme()
         # Screen modules load their .kv rules on import, after the font is in place.
+        from screens import widgets  # noqa: F401  (shared rules the other .kv files use)
+        from screens import pinpad  # noqa: F401
         from screens.card_holder import CardHolderScreen
+        from screens.confirm import ConfirmScreen
+        from screens.diagnostics import DiagnosticsScreen
+        from screens.flow import VisitFlow
+        from screens.guide import GuideScreen
         from screens.home import HomeScreen
+        from screens.identify import IdentifyScreen
+        from screens.pin import PinScreen
+        from screens.progress import ProgressScreen
+        from screens.rating import RatingScreen
+        from screens.result import ResultScreen
+        from screens.staff import StaffSignInScreen
 
-        manager = ScreenManager(transition=FadeTransition(duration=0.25))
-        manager.add_widget(HomeScreen(name="home"))
-        manager.add_widget(CardHolderScreen(name="card_holder"))
+        self.flow = VisitFlow(self)
+        manager = ScreenManager(transition=FadeTransition(duration=0.2))
+        for name, screen in (("home", HomeScreen), ("card_holder", CardHolderScreen), ("guide", GuideScreen),
+                             ("identify", IdentifyScreen), ("confirm", ConfirmScreen), ("pin", PinScreen),
+                             ("progress", ProgressScreen), ("result", ResultScreen), ("rating", RatingScreen),
+                             ("staff", StaffSignInScreen), ("diagnostics", DiagnosticsScreen)):
+            manager.add_widget(screen(name=name))
         return manager
 
     def on_start(self):
-        self.watcher = CardWatcher(CardService(self.kiosk_config), self._from_watcher).start()
+        from kivy.core.window import Window
+        Window.bind(on_touch_down=self._touched)
+        self.resume_card_watcher()
+        self._tick = Clock.schedule_interval(self._every_tick, TICK_S)
 
     def on_stop(self):
+        self.flow.end("kiosk stopping")
+        self.pause_card_watcher()
+
+    # --- the card watcher ------------------------------------------------------------------
+
+    def pause_card_watcher(self) -> None:
         if self.watcher is not None:
             self.watcher.stop()
+            self.watcher = None
+
+    def resume_card_watcher(self) -> None:
+        if self.watcher is None:
+            self.watcher = CardWatcher(self.core.cards, self._from_watcher).start()
 
     def _from_watcher(self, event) -> None:
         # Called on the watcher's thread: hand over to the UI thread.
         Clock.schedule_once(lambda _dt: self.on_card_event(event))
 
-    def screen(self, name: str):
-        return self.root.get_screen(name)
-
     def on_card_event(self, event) -> None:
-        home = self.screen("home")
-        holder = self.screen("card_holder")
+        home = self.root.get_screen("home")
+        if self.flow.active:
+            # Mid-visit the identify screen reads the card itself; only its leaving matters here.
+            if isinstance(event, CardWithdrawn):
+                self.flow.card_withdrawn()
+            return
+        if self.root.current in ("staff", "diagnostics"):
+            return
+        holder = self.root.get_screen("card_holder")
         if isinstance(event, CardPresented):
             home.clear_problem()
             holder.show(CardSummary.of(event.reading))
@@ -83,6 +142,90 @@ class KioskApp(App):
         elif isinstance(event, ReadersAvailable):
             home.clear_problem()
 
+    # --- idle, offline ---------------------------------------------------------------------
+
+    def _touched(self, _window, _touch) -> bool:
+        self._last_touch = time.monotonic()
+        self.flow.touch()
+        if self._countdown is not None:
+            self._countdown.dismiss()
+            self._countdown = None
+        return False  # the touch goes on to the widget under it
+
+    def idle_seconds(self) -> float:
+        if self.flow.active:
+            return self.flow.visit.idle_seconds()
+        return time.monotonic() - self._last_touch
+
+    def _probe_link(self) -> None:
+        """The outbox worker learns of a lost link only when a delivery fails; the banner must
+        know before a citizen starts, so the app asks the backend's health itself, off the UI
+        thread."""
+        self._probing = True
+        self._last_probe = time.monotonic()
+
+        def work() -> None:
+            try:
+                self._probe_ok = bool(self.core.client.is_up())
+            finally:
+                self._probing = False
+
+        threading.Thread(target=work, name="link-probe", daemon=True).start()
+
+    def _every_tick(self, _dt) -> None:
+        if not self._probing and time.monotonic() - self._last_probe >= self.link_probe_s:
+            self._probe_link()
+        link_up = self.core.worker.link_up and self._probe_ok
+        if link_up != self.link_up:
+            self.link_up = link_up
+            self.root.get_screen("home").offline = not link_up
+        self._check_idle()
+
+    def _check_idle(self) -> None:
+        timeout = self.kiosk_config.ui.idle_timeout_s
+        idle = self.idle_seconds()
+        if self.root.current in ("staff", "diagnostics"):
+            if idle >= timeout:
+                self.leave_diagnostics()
+            return
+        if not self.flow.active:
+            if self.theme.elder and idle >= timeout:   # elder mode chosen, then nobody came
+                self.theme.elder = False
+            return
+        if self.flow.busy:
+            return
+        countdown = min(COUNTDOWN_S, timeout / 3)
+        left = timeout - idle
+        if left <= 0:
+            self._close_countdown()
+            self.flow.end("idle timeout")
+        elif left <= countdown:
+            if self._countdown is None:
+                from screens.idle import IdleCountdown
+                self._countdown = IdleCountdown()
+                self._countdown.open(animation=False)
+            self._countdown.seconds_left = left + 0.99
+
+    def _close_countdown(self) -> None:
+        if self._countdown is not None:
+            self._countdown.dismiss(animation=False)
+            self._countdown = None
+
+    # --- staff -----------------------------------------------------------------------------
+
+    def open_staff_sign_in(self) -> None:
+        if not self.flow.active:
+            self.root.current = "staff"
+
+    def staff_signed_in(self) -> None:
+        self._last_touch = time.monotonic()
+        self.root.current = "diagnostics"
+
+    def leave_diagnostics(self) -> None:
+        for name in ("staff", "diagnostics"):
+            self.root.get_screen(name).clear()
+        self.root.current = "home"
+
 
 def configure_window(config: KioskConfig) -> None:
     """Window settings must be set before the window exists."""
@@ -94,5 +237,9 @@ def configure_window(config: KioskConfig) -> None:
 
 def run_kiosk(config: KioskConfig) -> int:
     configure_window(config)
-    KioskApp(config).run()
+    core = KioskCore(config).start()
+    try:
+        KioskApp(core, staff_pin_hash=getattr(config.ui, "staff_pin_scrypt", "")).run()
+    finally:
+        core.close()
     return 0

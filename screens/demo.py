@@ -1,12 +1,22 @@
-"""The scripted demo visit for a machine without a display (`./run demo` under Xvfb).
+"""The scripted demo for a machine without a display (`./run demo` under Xvfb).
 
-It runs the real kiosk app and plays a visit against it with simulated devices: the PSAM in
-its slot, a 3.0 card inserted, read and shown, then taken out. Each step waits for the screen
-the kiosk should reach and saves a screenshot (real pixels, so under Xvfb, not SDL offscreen).
+It wires a whole simulated kiosk (the PSAM and the citizen's card on vpcd, the card printer,
+receipt printer and ID card reader simulators, the reference backend over TLS) to the real
+Kivy app and plays visits against it with real touch events (Kivy's UnitTestTouch goes
+through the window's input dispatch, like a finger on the screen): the "I lost my card"
+bundle, a PIN change, a loss report while offline, an elder-mode visit left to time out, and
+a diagnostics session. Each step waits for what the screen should show and saves a
+screenshot (real pixels, so under Xvfb, not SDL offscreen); the printed receipts are drawn
+as PNGs by the printer simulator; `summary.txt` lists what was done.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import datetime
+import json
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -15,105 +25,306 @@ from screens.app import KioskApp, configure_window
 
 from kivy.clock import Clock  # noqa: E402  (after screens.app set Kivy's environment)
 
-from drivers.sim.pcscd import VPCD_CARD_PORT, VPCD_PSAM_PORT  # noqa: E402
+from drivers.id_card_reader import ResidentId  # noqa: E402
+from drivers.pcsc import wait_for_card  # noqa: E402
+from drivers.sim.card_printer import CardPrinterSimulator  # noqa: E402
+from drivers.sim.id_card_reader import IdReaderProfile, SimulatedIdCardReader  # noqa: E402
+from drivers.sim.pcscd import PSAM_READER, VPCD_CARD_PORT, VPCD_PSAM_PORT  # noqa: E402
 from drivers.sim.psam import SimulatedPsam  # noqa: E402
+from drivers.sim.receipt_printer import SimulatedReceiptPrinter  # noqa: E402
 from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard  # noqa: E402
 from drivers.sim.vpcd import VpcdLink  # noqa: E402
+from kiosk.app import KioskCore  # noqa: E402
+from kiosk.backend.pki import make_test_pki  # noqa: E402
+from kiosk.backend.server import open_backend  # noqa: E402
+from screens.menu import AGAIN, NEW, PIN_TITLES  # noqa: E402
+from screens.staff import hash_staff_pin  # noqa: E402
 
-STEP_TIMEOUT_S = 15
+STEP_TIMEOUT_S = 20
+IDLE_TIMEOUT_S = 12      # short, so the demo shows the countdown without a long wait
+STAFF_PIN = "246810"
+CARD_PIN, NEW_PIN = "147258", "582936"   # the simulated card's PIN (card_v3.toml) and a new one
+
+# The holder of card_v3.toml, as the ID card reader presents him.
+ZHANG_SAN = ResidentId(name="张三", sex="1", ethnicity=1, birth_date=datetime.date(1980, 1, 1),
+                       address="山东省临沂市兰山区沂蒙路1号", id_number="371302198001011239",
+                       issuing_authority="临沂市公安局", valid_from=datetime.date(2020, 1, 1), valid_to=None)
 
 
 class DemoFailed(RuntimeError):
     pass
 
 
-class ScriptedVisit:
-    """Steps run one after another on the UI thread; each waits for its condition by polling."""
+@dataclasses.dataclass
+class SimulatedKiosk:
+    config: KioskConfig
+    backend: object
+    id_reader: SimulatedIdCardReader
+    receipt_printer: SimulatedReceiptPrinter
+    card: VpcdLink
+
+
+@contextlib.contextmanager
+def simulated_kiosk(out: Path, idle_timeout_s: int = IDLE_TIMEOUT_S):
+    """Every simulated device and the backend, and a config pointing at them (pcscd with vpcd
+    must be running: ./run starts it)."""
+    with tempfile.TemporaryDirectory(prefix="kiosk-demo-") as tmp, contextlib.ExitStack() as stack:
+        folder = Path(tmp)
+        pki = make_test_pki(folder / "pki")
+        backend = open_backend("127.0.0.1", 0, folder / "backend.db", pki.directory).start()
+        stack.callback(lambda: backend.stop())
+        backend.store.seed_card(
+            holder={"id_number": ZHANG_SAN.id_number, "name": ZHANG_SAN.name, "sex": "1", "ethnicity": 1,
+                    "birth_date": "19800101", "birthplace": "371302"},
+            card_id="371300D15600000500BF7C7A48FB4966", card_number="M12345678", region_code="371300",
+            issue_date="20240315", expiry_date="20340315", status="normal")
+        psam = VpcdLink(SimulatedPsam(), port=VPCD_PSAM_PORT).insert()
+        stack.callback(psam.remove)
+        wait_for_card(PSAM_READER, timeout=10)
+        card = VpcdLink(SimulatedSocialSecurityCard(CardProfile.load("card_v3.toml")), port=VPCD_CARD_PORT)
+        stack.callback(card.remove)
+        card_printer = stack.enter_context(CardPrinterSimulator(delay=0.0, out_dir=out / "card-faces"))
+        (out / "receipts").mkdir(exist_ok=True)
+        receipts = SimulatedReceiptPrinter(png_dir=str(out / "receipts"))
+        receipt_port = receipts.start()
+        stack.callback(receipts.stop)
+        id_reader = SimulatedIdCardReader(IdReaderProfile(person=None))
+        id_port = id_reader.start()
+        stack.callback(id_reader.stop)
+        config = KioskConfig()
+        config = dataclasses.replace(
+            config,
+            backend=dataclasses.replace(config.backend, url=backend.url, ca_file=str(pki.ca_cert),
+                                        cert_file=str(pki.kiosk_cert), key_file=str(pki.kiosk_key),
+                                        connect_timeout_s=1.0, read_timeout_s=3.0),
+            outbox=dataclasses.replace(config.outbox, db=str(folder / "kiosk.db"), key_file=str(folder / "kiosk.key"),
+                                       probe_interval_s=0.5, poll_s=0.2, delivery_wait_s=2.0),
+            card_printer=dataclasses.replace(config.card_printer, port=card_printer.port),
+            receipt_printer=dataclasses.replace(config.receipt_printer, port=receipt_port),
+            id_reader=dataclasses.replace(config.id_reader, port=id_port),
+            ui=dataclasses.replace(config.ui, idle_timeout_s=idle_timeout_s))
+        yield SimulatedKiosk(config, backend, id_reader, receipts, card)
+
+
+class Script:
+    """Steps run one after another on the UI thread. Each step does its taps (or device
+    actions), then polls until the screen shows what it should, then takes its screenshot."""
 
     def __init__(self, app: KioskApp, out_dir: Path):
         self.app = app
         self.out_dir = out_dir
-        self.card = VpcdLink(SimulatedSocialSecurityCard(CardProfile.load("card_v3.toml")), port=VPCD_CARD_PORT)
-        self.psam = VpcdLink(SimulatedPsam(), port=VPCD_PSAM_PORT)
-        self.steps = [
-            ("home screen asks for the card", lambda: self.on_screen("home"), "01-home.png", self.insert_card),
-            ("card read, holder shown masked", self.holder_shown_masked, "02-card-holder.png", self.remove_card),
-            ("card removed, back home, holder cleared", self.home_and_cleared, "03-home-again.png", None),
-        ]
+        self.steps: list[tuple[str, object, object, str | None]] = []
         self.log: list[str] = []
         self.error: str | None = None
 
-    def on_screen(self, name: str) -> bool:
-        manager = self.app.root
-        return manager.current == name and not manager.transition.is_active
-
-    def holder_shown_masked(self) -> bool:
-        holder = self.app.root.get_screen("card_holder")
-        return self.on_screen("card_holder") and holder.social_security_number == "3713**********1239"
-
-    def home_and_cleared(self) -> bool:
-        holder = self.app.root.get_screen("card_holder")
-        return self.on_screen("home") and not (holder.holder_name or holder.social_security_number)
-
-    def insert_card(self) -> None:
-        self.card.insert()
-
-    def remove_card(self) -> None:
-        self.card.remove()
+    def step(self, what: str, action, ready, screenshot: str | None = None) -> None:
+        self.steps.append((what, action, ready, screenshot))
 
     def start(self) -> None:
-        self.psam.insert()
-        self._run_step(0)
+        self._run(0)
 
-    def _run_step(self, index: int) -> None:
+    def _run(self, index: int) -> None:
         if index == len(self.steps):
             self.app.stop()
             return
-        what, ready, screenshot, then = self.steps[index]
+        what, action, ready, screenshot = self.steps[index]
+        try:
+            if action is not None:
+                action()
+        except Exception as exc:  # a tap on a widget that is not there: the demo failed
+            self._fail(f"step {index + 1} ({what}): {type(exc).__name__}: {exc}")
+            return
         deadline = time.monotonic() + STEP_TIMEOUT_S
 
         def poll(_dt):
             if ready():
-                # One more frame so the screen is fully drawn before the picture is taken.
-                Clock.schedule_once(lambda _dt: self._finish_step(index, what, screenshot, then), 0.5)
+                # Half a second more so transitions finish before the picture is taken.
+                Clock.schedule_once(lambda _dt: self._finish(index, what, screenshot), 0.5)
                 return False
             if time.monotonic() > deadline:
-                self.error = f"step {index + 1} ({what}) did not happen within {STEP_TIMEOUT_S} s"
-                self.app.stop()
+                self._fail(f"step {index + 1} ({what}) did not happen within {STEP_TIMEOUT_S} s "
+                           f"(screen: {self.app.root.current})")
                 return False
             return True
 
         Clock.schedule_interval(poll, 0.1)
 
-    def _finish_step(self, index, what, screenshot, then) -> None:
+    def _fail(self, message: str) -> None:
+        self.error = message
+        self.screenshot("failed.png")
+        self.app.stop()
+
+    def screenshot(self, name: str) -> None:
         from kivy.core.window import Window  # created by the app, after its size was configured
         saved = Window.screenshot(name=str(self.out_dir / "shot.png"))
-        os.replace(saved, self.out_dir / screenshot)
-        self.log.append(f"{screenshot}: {what}")
-        if then is not None:
-            then()
-        self._run_step(index + 1)
+        os.replace(saved, self.out_dir / name)
 
-    def close(self) -> None:
-        self.card.remove()
-        self.psam.remove()
+    def _finish(self, index, what, screenshot) -> None:
+        if screenshot:
+            self.screenshot(screenshot)
+        self.log.append(f"{screenshot or '-'}: {what}")
+        self._run(index + 1)
+
+
+# --- touches ---------------------------------------------------------------------------------
+
+def tap(widget) -> None:
+    """A finger down and up on the widget's centre, through the window's input dispatch."""
+    from kivy.tests.common import UnitTestTouch
+    x, y = widget.to_window(*widget.center)
+    touch = UnitTestTouch(x, y)
+    touch.touch_down()
+    touch.touch_up()
+
+
+def named(parent, name: str):
+    """The widget called `name` (a .kv id or a `name` attribute) under `parent`."""
+    if name in getattr(parent, "ids", {}):
+        return parent.ids[name]
+    for child in parent.walk(restrict=True):
+        if getattr(child, "name", None) == name or name in getattr(child, "ids", {}):
+            return child if getattr(child, "name", None) == name else child.ids[name]
+    raise LookupError(f"no widget {name!r} on {parent}")
+
+
+class Kiosk:
+    """What a citizen (or the demo) sees and touches."""
+
+    def __init__(self, app: KioskApp):
+        self.app = app
+
+    @property
+    def screen(self):
+        return self.app.root.current_screen
+
+    def on(self, name: str) -> bool:
+        manager = self.app.root
+        return manager.current == name and not manager.transition.is_active
+
+    def tap(self, name: str, screen: str | None = None) -> None:
+        tap(named(self.app.root.get_screen(screen) if screen else self.screen, name))
+
+    def type_pin(self, digits: str, screen: str = "pin") -> None:
+        pad = self.app.root.get_screen(screen).ids.pad
+        for digit in digits:
+            tap(named(pad, f"digit-{digit}"))
+        tap(named(pad, "confirm"))
+
+    def text_of(self, screen: str, name: str) -> str:
+        return named(self.app.root.get_screen(screen), name).text
+
+    def result_lines(self) -> list[str]:
+        return [line.text for line in reversed(self.app.root.get_screen("result").ids.results.children)]
+
+
+def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) -> None:
+    app, step = kiosk.app, script.step
+    home = app.root.get_screen("home")
+
+    def lay_id_card():
+        sim.id_reader.update(person=ZHANG_SAN)
+
+    def take_id_card():
+        sim.id_reader.update(person=None)
+
+    def asked(kind: str) -> bool:
+        """The PIN pad asks for `kind` (the pad lays its keys out anew: taps wait for that)."""
+        return kiosk.on("pin") and app.root.get_screen("pin").question == PIN_TITLES[kind]
+
+    def home_and_cleared() -> bool:
+        return kiosk.on("home") and not app.flow.active and not app.theme.elder
+
+    # 1. "I lost my card": formal loss, replacement with a card made on the spot, activation, new PIN.
+    step("home: the services, large", None, lambda: kiosk.on("home") and app.link_up, "01-home.png")
+    step("我的卡丢了: the service guide", lambda: kiosk.tap("lost_card"), lambda: kiosk.on("guide"),
+         "02-guide-lost-card.png")
+    step("asked for the ID card", lambda: kiosk.tap("start"), lambda: kiosk.on("identify"), "03-identify.png")
+    step("ID card laid down: confirm with the commitment", lay_id_card, lambda: kiosk.on("confirm"),
+         "04-confirm-commitment.png")
+    step("commitment accepted, PIN pad for the new card",
+         lambda: (kiosk.tap("accept"), kiosk.tap("confirm")), lambda: kiosk.on("pin"), "05-pin-pad.png")
+    step("new PIN typed once: asked again", lambda: kiosk.type_pin(NEW_PIN), lambda: asked(AGAIN), None)
+    step("new PIN again: the card is made", lambda: kiosk.type_pin(NEW_PIN),
+         lambda: (kiosk.on("progress") and app.root.get_screen("progress").fraction > 0) or kiosk.on("result"),
+         "06-progress.png")
+    step("result: four items done, receipt printed", None, lambda: kiosk.on("result"), "07-result-lost-card.png")
+    step("rating (好差评)", lambda: (checks.update(lost_card=kiosk.result_lines()), kiosk.tap("rate")),
+         lambda: kiosk.on("rating"), "08-rating.png")
+    step("rated 非常满意: thanks, then home with everything cleared",
+         lambda: (kiosk.tap("level_5"), take_id_card()), home_and_cleared, "09-home-after-visit.png")
+
+    # 2. A PIN change: only the card, its current PIN, the new one twice.
+    step("修改密码: the guide", lambda: kiosk.tap("change_pin"), lambda: kiosk.on("guide"), None)
+    step("asked for the card", lambda: kiosk.tap("start"), lambda: kiosk.on("identify"), "10-insert-card.png")
+    step("card inserted and read: confirm", sim.card.insert, lambda: kiosk.on("confirm"), "11-confirm-pin-change.png")
+    step("current PIN asked", lambda: kiosk.tap("confirm"), lambda: kiosk.on("pin"), "12-pin-current.png")
+    step("current PIN typed: the new one asked", lambda: kiosk.type_pin(CARD_PIN), lambda: asked(NEW), None)
+    step("new PIN typed: asked again", lambda: kiosk.type_pin(NEW_PIN), lambda: asked(AGAIN), None)
+    step("PIN changed on the card", lambda: kiosk.type_pin(NEW_PIN), lambda: kiosk.on("result"),
+         "13-result-pin-changed.png")
+    step("finished, card taken out: home",
+         lambda: (checks.update(change_pin=kiosk.result_lines()), kiosk.tap("finish"), sim.card.remove()),
+         home_and_cleared, None)
+
+    # 3. Offline: the backend goes away; a temporary loss report is queued as urgent.
+    step("backend unreachable: the offline banner", sim.backend.stop,
+         lambda: kiosk.on("home") and home.offline, "14-home-offline.png")
+    step("临时挂失 offline: guide says what happens", lambda: kiosk.tap("report_loss"), lambda: kiosk.on("guide"),
+         "15-guide-offline.png")
+    step("ID card: confirm", lambda: (lay_id_card(), kiosk.tap("start")), lambda: kiosk.on("confirm"), None)
+    step("queued: the citizen is told it takes effect on delivery", lambda: kiosk.tap("confirm"),
+         lambda: kiosk.on("result"), "16-result-offline-loss.png")
+    step("finished: home", lambda: (checks.update(offline_loss=kiosk.result_lines()), kiosk.tap("finish"),
+                                    take_id_card()), home_and_cleared, None)
+
+    # 4. Elder mode, then the citizen walks away: countdown, then home, cleared.
+    step("长辈模式: large text, high contrast", lambda: kiosk.tap("elder"),
+         lambda: kiosk.on("home") and app.theme.elder, "17-elder-home.png")
+    step("elder mode: the guide", lambda: kiosk.tap("change_pin"), lambda: kiosk.on("guide"), "18-elder-guide.png")
+    step("nobody touches: the countdown", None, lambda: app._countdown is not None, "19-idle-countdown.png")
+    step("time out: home, elder mode off, visit cleared", None, home_and_cleared, "20-home-after-timeout.png")
+
+    # 5. Diagnostics: three taps on the hidden corner, the staff PIN, the device report.
+    def staff_corner():
+        for _ in range(3):
+            tap(named(home, "staff_corner"))
+
+    step("hidden corner: staff sign-in", staff_corner, lambda: kiosk.on("staff"), None)
+    step("staff PIN: diagnostics", lambda: kiosk.type_pin(STAFF_PIN, "staff"),
+         lambda: kiosk.on("diagnostics") and "离线队列" in kiosk.text_of("diagnostics", "report"),
+         "21-diagnostics.png")
+    step("test receipt printed", lambda: kiosk.tap("test_receipt"),
+         lambda: "测试页" in kiosk.text_of("diagnostics", "action"), None)
+    step("staff leaves: home", lambda: (checks.update(diagnostics=kiosk.text_of("diagnostics", "report")),
+                                        kiosk.tap("leave")), lambda: kiosk.on("home"), None)
 
 
 def run_demo(config: KioskConfig, out_dir: str) -> int:
+    """`config` is the command line's; the demo replaces every device and the backend with
+    simulators and keeps the window settings."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     configure_window(config)
-    app = KioskApp(config)
-    visit = ScriptedVisit(app, out)
-    Clock.schedule_once(lambda _dt: visit.start(), 1.0)
-    try:
-        app.run()
-    finally:
-        visit.close()
-    for line in visit.log:
-        print(line)
-    if visit.error:
-        print(f"demo failed: {visit.error}")
+    checks: dict = {}
+    with simulated_kiosk(out) as sim:
+        core = KioskCore(sim.config).start()
+        try:
+            app = KioskApp(core, staff_pin_hash=hash_staff_pin(STAFF_PIN))
+            app.link_probe_s = 1.0
+            script = Script(app, out)
+            # The screens exist once the app has built them: script the visits then.
+            Clock.schedule_once(lambda _dt: (add_visits(script, Kiosk(app), sim, checks), script.start()), 1.0)
+            app.run()
+        finally:
+            core.close()
+        checks["receipts"] = len(sim.receipt_printer.receipts)
+    summary = "\n".join(script.log + ([f"FAILED: {script.error}"] if script.error else []))
+    (out / "summary.txt").write_text(summary + "\n\n" + json.dumps(checks, ensure_ascii=False, indent=2) + "\n",
+                                     encoding="utf-8")
+    print(summary)
+    print(json.dumps(checks, ensure_ascii=False))
+    if script.error:
+        print(f"demo failed: {script.error}")
         return 1
-    print(f"demo: {len(visit.log)} screenshots in {out}")
+    print(f"demo: {len(script.log)} steps, screenshots and receipts in {out}")
     return 0

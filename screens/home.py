@@ -1,29 +1,70 @@
-"""Home: the kiosk waits for the citizen's card, with an animated prompt to insert it."""
+"""Home: the service offers as large buttons, elder mode, the offline banner, and the hidden
+corner that staff tap three times to reach diagnostics."""
+from __future__ import annotations
+
+import time
 from pathlib import Path
 
-from kivy.animation import Animation
+from kivy.app import App
+from kivy.factory import Factory
 from kivy.lang import Builder
-from kivy.properties import NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 
-PROMPT_INSERT = "请插入社会保障卡"
+from kiosk.services.base import ACTION_NAMES
+from kiosk.services.offline_rules import available_offline
+from screens.menu import OFFERS
+
+STAFF_TAPS = 3          # taps on the hidden corner ...
+STAFF_TAP_WINDOW_S = 2  # ... within this many seconds open the staff sign-in
 
 
-class InsertCardPrompt(Widget):
-    """A card that slides down into the slot, again and again."""
+def offline_banner_text() -> str:
+    names = dict.fromkeys(ACTION_NAMES[rule.action] for rule in available_offline() if rule.action in ACTION_NAMES)
+    return "网络中断，部分业务暂停。仍可办理：" + "、".join(names) + "（联网后自动报送）"
 
-    offset = NumericProperty(0)
 
-    def on_kv_post(self, base_widget):
-        slide = Animation(offset=-60, duration=1.2, t="in_out_quad") + Animation(offset=0, duration=0.6)
-        slide.repeat = True
-        slide.start(self)
+class StaffCorner(Widget):
+    """An unmarked corner: three quick taps open the staff sign-in (a citizen never finds it
+    by accident, and it still needs the staff PIN)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._taps: list[float] = []
+
+    def on_touch_down(self, touch):
+        if not self.collide_point(*touch.pos):
+            return False
+        now = time.monotonic()
+        self._taps = [t for t in self._taps if now - t < STAFF_TAP_WINDOW_S] + [now]
+        if len(self._taps) >= STAFF_TAPS:
+            self._taps = []
+            App.get_running_app().open_staff_sign_in()
+        return True
 
 
 class HomeScreen(Screen):
-    prompt = StringProperty(PROMPT_INSERT)
     status = StringProperty("")
+    offline = BooleanProperty(False)
+    banner = StringProperty(offline_banner_text())
+
+    def on_kv_post(self, base_widget):
+        for offer in OFFERS:
+            button = Factory.KioskButton(text=offer.title, height=0, size_hint_y=1)
+            button.name = offer.key
+            button.bind(on_release=lambda _b, key=offer.key: App.get_running_app().flow.begin(key))
+            self.ids.offers.add_widget(button)
+        self._mark_offers()
+
+    def on_offline(self, _instance, _offline):
+        self._mark_offers()
+
+    def _mark_offers(self) -> None:
+        """Offline, the offers that need the backend say so instead of failing later."""
+        for button in self.ids.offers.children:
+            offer = next(o for o in OFFERS if o.key == button.name)
+            button.opacity = 0.45 if self.offline and not offer.works_offline() else 1
 
     def show_problem(self, citizen_message: str) -> None:
         self.status = citizen_message

@@ -1,0 +1,34 @@
+"""Confirm: what will be done, for whom (masked), and the written commitment (告知承诺) the
+citizen accepts instead of bringing proof documents, where the offer takes one."""
+from pathlib import Path
+
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, StringProperty
+from kivy.uix.screenmanager import Screen
+
+from kiosk.card_service import CardSummary
+
+
+class ConfirmScreen(Screen):
+    title = StringProperty("")
+    holder = StringProperty("")
+    commitment = StringProperty("")
+    accepted = BooleanProperty(False)
+
+    def show(self, offer, visit) -> None:
+        self.title = offer.title.replace("\n", " · ")
+        if visit.has_identity:
+            identity = visit.identity
+            self.holder = f"办理人：{identity.masked_name}    身份证号：{identity.masked_id_number}"
+        elif visit.has_card:
+            card = CardSummary.of(visit.card)
+            self.holder = f"持卡人：{card.name}    社会保障号码：{card.social_security_number}"
+        self.commitment = offer.commitment
+        self.accepted = not offer.commitment
+
+    def clear(self) -> None:
+        self.title = self.holder = self.commitment = ""
+        self.accepted = False
+
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))

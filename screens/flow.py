@@ -1,0 +1,187 @@
+"""One citizen's way through the screens: guide -> identify -> confirm -> PIN pad -> progress
+-> result -> rating -> home.
+
+The flow holds the visit (kiosk/visit.py) and the PINs typed for it, tells each screen what to
+show, and runs the chosen service on a worker thread; results come back through Clock. It
+decides nothing about the services themselves: what they do and refuse is in kiosk/services.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from kivy.clock import Clock
+
+from drivers.receipt_printer import PrinterError, ReceiptPrinter
+from kiosk.receipt import render_escpos, render_text
+from screens.menu import AGAIN, NEW, OFFERS_BY_KEY, PIN_TITLES, Offer
+
+log = logging.getLogger(__name__)
+
+PINS_DIFFER = "两次输入的新密码不一致，请重新设置。"
+
+
+class VisitFlow:
+    def __init__(self, app):
+        self.app = app
+        self.services = app.core.services
+        self.visit = None
+        self.offer: Offer | None = None
+        self.pins: dict = {}
+        self._pin_index = 0
+        self.busy = False            # a service is running: no idle timeout in the middle of it
+        self._cancel = threading.Event()
+
+    @property
+    def active(self) -> bool:
+        return self.visit is not None
+
+    def _go(self, name: str):
+        self.app.root.current = name
+        return self.app.root.get_screen(name)
+
+    def touch(self) -> None:
+        if self.visit is not None:
+            self.visit.touch()
+
+    # --- the steps, in order ---------------------------------------------------------------
+
+    def begin(self, offer_key: str) -> None:
+        if self.visit is not None:       # a new offer from home ends whatever was left open
+            self.end("new visit")
+        self.offer = OFFERS_BY_KEY[offer_key]
+        self.visit = self.services.new_visit()
+        self._go("guide").show(self.offer, online=self.app.link_up)
+
+    def start_identification(self) -> None:
+        if self.offer.needs_id or self.offer.needs_card:
+            self._go("identify").start(self.offer, self.visit)
+        else:
+            self.identified()
+
+    def identified(self) -> None:
+        self._go("confirm").show(self.offer, self.visit)
+
+    def confirmed(self) -> None:
+        self._pin_index = 0
+        if self.offer.pins:
+            self._ask_pin()
+        else:
+            self.run()
+
+    def _ask_pin(self, problem: str = "") -> None:
+        self._go("pin").ask(PIN_TITLES[self.offer.pins[self._pin_index]], problem)
+
+    def pin_entered(self, pin) -> None:
+        kind = self.offer.pins[self._pin_index]
+        if kind == AGAIN:
+            same = pin.same_as(self.pins[NEW])
+            pin.wipe()
+            if not same:
+                self.pins.pop(NEW).wipe()
+                self._pin_index -= 1
+                self._ask_pin(PINS_DIFFER)
+                return
+        else:
+            self.pins[kind] = pin
+        self._pin_index += 1
+        if self._pin_index < len(self.offer.pins):
+            self._ask_pin()
+        else:
+            self.run()
+
+    def run(self) -> None:
+        self.busy = True
+        self._cancel.clear()
+        progress = self._go("progress")
+        progress.start(self.offer)
+        if self.offer.uses_card_printer:
+            # The card printer's encoder shares the citizen's reader slot in the simulated
+            # kiosk (README: two vpcd slots): the watcher must not read the blank being written.
+            self.app.pause_card_watcher()
+        offer, visit = self.offer, self.visit
+
+        def report(step: str, fraction: float) -> None:   # on the worker thread
+            Clock.schedule_once(lambda _dt: progress.update(step, fraction))
+
+        def work() -> None:
+            try:
+                results = offer.run(self.services, visit, self.pins, report, self._cancel)
+            finally:
+                self._wipe_pins()
+            receipt = self._issue_receipt(visit)
+            Clock.schedule_once(lambda _dt: self._finished(results, *receipt))
+
+        threading.Thread(target=work, name="service", daemon=True).start()
+
+    def _issue_receipt(self, visit) -> tuple[str, str]:
+        """Prints the visit's one receipt; returns (what to tell the citizen, the receipt as
+        text when it must be shown on screen instead)."""
+        receipt = self.services.receipt(visit)
+        if receipt is None:
+            return "", ""
+        settings = self.app.kiosk_config.receipt_printer
+        text = render_text(receipt, settings.paper_mm)
+        if not settings.port:
+            return "本机没有凭条打印机，办理凭证如下，请拍照留存。", text
+        try:
+            with ReceiptPrinter(settings.port, baudrate=settings.baud, encoding=settings.encoding,
+                                paper_mm=settings.paper_mm, read_timeout=settings.read_timeout_s,
+                                write_timeout=settings.write_timeout_s) as printer:
+                printer.print_job(render_escpos(receipt, settings.paper_mm, settings.encoding))
+        except PrinterError as exc:
+            log.warning("receipt not printed: %s", exc)
+            return f"{exc.citizen_message}办理凭证如下，请拍照留存。", text
+        return "凭条已打印，请从下方出纸口取走。", ""
+
+    def _finished(self, results, receipt_note: str, receipt_text: str) -> None:
+        self.busy = False
+        if self.offer is not None and self.offer.uses_card_printer:
+            self.app.resume_card_watcher()
+        if self.visit is None:          # ended while the service ran (the app is stopping)
+            return
+        self.visit.touch()
+        self._go("result").show(self.offer, results, receipt_note, receipt_text)
+
+    def to_rating(self) -> None:
+        self._go("rating").show(self.offer)
+
+    def rate(self, level: int) -> None:
+        visit, item = self.visit, self.offer.items.split(" ")[0]
+
+        def work() -> None:
+            self.services.review(visit, item, level)
+            Clock.schedule_once(lambda _dt: self._go("rating").thank())
+
+        threading.Thread(target=work, name="review", daemon=True).start()
+
+    # --- leaving ---------------------------------------------------------------------------
+
+    def card_withdrawn(self) -> None:
+        """The card left the reader mid-visit: a visit the card alone identified ends with it."""
+        if self.visit is None or self.busy:
+            return
+        self.services.card_withdrawn(self.visit)
+        if self.visit.ended:
+            self.end("card removed")
+
+    def end(self, reason: str) -> None:
+        """Ends the visit: its audit trail goes out, every personal field on every screen is
+        cleared, elder mode ends, and the kiosk is home again."""
+        if self.visit is None:
+            return
+        self._cancel.set()
+        self._wipe_pins()
+        visit, self.visit, self.offer = self.visit, None, None
+        self.services.end_visit(visit, reason)
+        log.info("visit ended: %s", reason)
+        for screen in self.app.root.screens:
+            if hasattr(screen, "clear"):
+                screen.clear()
+        self.app.theme.elder = False
+        self.app.root.current = "home"
+
+    def _wipe_pins(self) -> None:
+        for pin in self.pins.values():
+            pin.wipe()
+        self.pins = {}

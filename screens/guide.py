@@ -1,0 +1,31 @@
+"""The service guide (办事指南) of the chosen offer: conditions, what to bring, time limit and
+what happens without the network; then the citizen starts or goes back."""
+from pathlib import Path
+
+from kivy.lang import Builder
+from kivy.properties import StringProperty
+from kivy.uix.screenmanager import Screen
+
+
+class GuideScreen(Screen):
+    title = StringProperty("")
+    items = StringProperty("")
+    conditions = StringProperty("")
+    materials = StringProperty("")
+    time_limit = StringProperty("")
+    offline = StringProperty("")
+
+    def show(self, offer, online: bool) -> None:
+        self.title = offer.title.replace("\n", " · ")
+        self.items = f"事项编码：{offer.items}"
+        self.conditions = offer.guide.conditions
+        self.materials = offer.guide.materials
+        self.time_limit = offer.guide.time_limit
+        self.offline = ("" if online else "【当前网络中断】") + offer.offline_note()
+
+    def clear(self) -> None:
+        for prop in ("title", "items", "conditions", "materials", "time_limit", "offline"):
+            setattr(self, prop, "")
+
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))

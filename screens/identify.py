@@ -1,0 +1,138 @@
+"""Identification, once for the visit: the resident ID card on the ID reader, then the social
+security card in the card reader where the offer needs it, each with an animated prompt.
+
+Both devices are polled on a worker thread (a card may be laid down any time); what they read
+goes to the visit on the UI thread, and a typed error becomes its Chinese message on screen.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.lang import Builder
+from kivy.properties import StringProperty
+from kivy.uix.screenmanager import Screen
+
+from drivers.apdu import CardError
+from drivers.id_card_reader import IdCardError, IdCardNotFound, IdCardReader, IdReaderUnavailable
+from drivers.pcsc import NoCardPresent
+from kiosk.visit import CitizenIdentity, VisitError
+
+POLL_S = 0.4
+AFTER_ERROR_S = 1.5  # give the citizen time to read the message before trying again
+PROMPT_ID = "请将居民身份证平放在下方读卡区"
+PROMPT_CARD = "请将社会保障卡芯片朝上插入读卡口"
+
+
+class IdentifyScreen(Screen):
+    prompt = StringProperty("")
+    problem = StringProperty("")
+    done = StringProperty("")    # what is already confirmed, masked
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._stop = threading.Event()
+
+    def start(self, offer, visit) -> None:
+        self.clear()
+        self._stop = threading.Event()
+        self._offer, self._visit = offer, visit
+        if offer.needs_id:
+            self._wait_for_id()
+        else:
+            self._wait_for_card()
+
+    def _wait_for_id(self) -> None:
+        self.prompt = PROMPT_ID
+        app = App.get_running_app()
+        settings = app.kiosk_config.id_reader
+        stop = self._stop
+
+        def poll() -> None:
+            if not settings.port:
+                self._later(self._problem, IdReaderUnavailable.citizen_message)
+                return
+            try:
+                with IdCardReader(settings.port, baudrate=settings.baud, read_timeout=settings.read_timeout_s,
+                                  write_timeout=settings.write_timeout_s, retries=settings.retries) as reader:
+                    while not stop.is_set():
+                        try:
+                            resident = reader.read()
+                        except IdCardNotFound:
+                            stop.wait(POLL_S)
+                            continue
+                        except IdReaderUnavailable:
+                            raise
+                        except IdCardError as exc:
+                            self._later(self._problem, exc.citizen_message)
+                            stop.wait(AFTER_ERROR_S)
+                            continue
+                        self._later(self._id_read, CitizenIdentity.from_resident_id(resident))
+                        return
+            except IdCardError as exc:   # the reader itself: staff must look at it
+                self._later(self._problem, exc.citizen_message)
+
+        threading.Thread(target=poll, name="id-reader", daemon=True).start()
+
+    def _id_read(self, identity: CitizenIdentity) -> None:
+        try:
+            self._visit.identify(identity)
+        except VisitError as exc:
+            self._problem(exc.citizen_message)
+            return
+        self.problem = ""
+        self.done = f"身份已确认：{identity.masked_name}  {identity.masked_id_number}"
+        if self._offer.needs_card:
+            self._wait_for_card()
+        else:
+            App.get_running_app().flow.identified()
+
+    def _wait_for_card(self) -> None:
+        self.prompt = PROMPT_CARD
+        cards = App.get_running_app().core.cards
+        stop = self._stop
+
+        def poll() -> None:
+            while not stop.is_set():
+                try:
+                    reading = cards.read(stop)
+                except NoCardPresent:
+                    stop.wait(POLL_S)
+                    continue
+                except CardError as exc:
+                    self._later(self._problem, exc.citizen_message)
+                    stop.wait(AFTER_ERROR_S)
+                    continue
+                self._later(self._card_read, reading)
+                return
+
+        threading.Thread(target=poll, name="card-reader", daemon=True).start()
+
+    def _card_read(self, reading) -> None:
+        try:
+            self._visit.present_card(reading)
+        except VisitError as exc:   # another person's card: wait for the right one
+            self._problem(exc.citizen_message)
+            Clock.schedule_once(lambda _dt: self._wait_for_card(), AFTER_ERROR_S)
+            return
+        App.get_running_app().flow.identified()
+
+    def _later(self, method, *args) -> None:
+        """From a worker thread to the UI thread, unless the citizen has left this step."""
+        stop = self._stop
+        Clock.schedule_once(lambda _dt: None if stop.is_set() else method(*args))
+
+    def _problem(self, message: str) -> None:
+        self.problem = message
+
+    def on_leave(self, *args):
+        self._stop.set()
+
+    def clear(self) -> None:
+        self._stop.set()
+        self.prompt = self.problem = self.done = ""
+
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))

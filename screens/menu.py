@@ -1,0 +1,88 @@
+"""What the home screen offers, and what each offer asks of the citizen before it runs.
+
+This is the screens' side of the services: the words on the buttons and the service guide,
+which identification and PINs to collect, and which `KioskServices` call to make with them.
+What the services then do (and refuse) is decided in kiosk/services, never here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from kiosk.services.offline_rules import REFUSE, rule_for
+
+# Which PIN the pad is asking for: the card's current PIN, a new one, the new one again.
+OLD, NEW, AGAIN = "old", "new", "again"
+PIN_TITLES = {OLD: "请输入社会保障卡当前密码", NEW: "请设置6位新密码", AGAIN: "请再次输入新密码"}
+
+
+@dataclass(frozen=True)
+class Guide:
+    """The published service guide (办事指南) for one offer."""
+
+    conditions: str
+    materials: str
+    time_limit: str
+
+
+@dataclass(frozen=True)
+class Offer:
+    key: str
+    title: str
+    items: str                  # the service item codes it covers, for the guide and the receipt
+    actions: tuple[str, ...]    # the offline-rules actions it may run
+    guide: Guide
+    needs_id: bool              # the resident ID card first
+    needs_card: bool            # the social security card in the reader
+    pins: tuple[str, ...]       # PIN entries, in order
+    commitment: str = ""        # 告知承诺 text the citizen accepts, where the item takes one
+    uses_card_printer: bool = False
+    run: Callable = None        # (services, visit, pins, progress, cancel) -> list[ServiceResult]
+
+    def works_offline(self) -> bool:
+        """True when at least one of its actions can be done without the backend."""
+        return any(rule_for(action).offline != REFUSE for action in self.actions)
+
+    def offline_note(self) -> str:
+        return "；".join(dict.fromkeys(rule_for(action).citizen_message for action in self.actions))
+
+
+COMMITMENT = ("本人承诺：所提供的身份信息真实有效，申请的社会保障卡由本人使用；"
+              "如有不实，本人承担相应法律责任。（告知承诺制，无需另交证明材料）")
+
+OFFERS = [
+    Offer("lost_card", "我的卡丢了\n挂失·补卡·启用一次办", "1.10.6 + 1.10.7 + 1.10.2 + 1.10.5",
+          ("report_loss_formal", "replace"),
+          Guide("本人持有效居民身份证；原卡遗失。", "居民身份证（原件，放在读卡区）。",
+                "即时办结，现场制卡约2分钟（立等可取）。"),
+          needs_id=True, needs_card=False, pins=(NEW, AGAIN), commitment=COMMITMENT, uses_card_printer=True,
+          run=lambda s, visit, pins, progress, cancel: s.bundle("lost_card", visit, True, pins[NEW], progress, cancel)),
+    Offer("first_card", "首次申领\n申领·制卡·启用一次办", "1.10.1 + 1.10.2 + 1.10.5", ("apply_instant", "apply_batch"),
+          Guide("本人持有效居民身份证；尚未办理过社会保障卡。", "居民身份证（原件）。",
+                "联网时现场制卡（立等可取）；离线时受理普通申领，30个工作日内邮寄或网点领卡。"),
+          needs_id=True, needs_card=False, pins=(NEW, AGAIN), commitment=COMMITMENT, uses_card_printer=True,
+          run=lambda s, visit, pins, progress, cancel: s.bundle("first_card", visit, True, pins[NEW], progress, cancel)),
+    Offer("report_loss", "临时挂失", "1.10.6", ("report_loss_temporary",),
+          Guide("卡片遗失或被盗，需立即停用。", "居民身份证（原件）。",
+                "即时办结；临时挂失有效期内可凭卡和身份证解除挂失。"),
+          needs_id=True, needs_card=False, pins=(),
+          run=lambda s, visit, pins, progress, cancel: s.report_loss(visit, "temporary")),
+    Offer("cancel_loss", "解除挂失", "1.10.6", ("cancel_loss",),
+          Guide("已挂失的卡片找回。", "居民身份证和找回的社会保障卡。", "即时办结。"),
+          needs_id=True, needs_card=True, pins=(),
+          run=lambda s, visit, pins, progress, cancel: s.cancel_loss(visit)),
+    Offer("activate", "启用新卡", "1.10.2", ("activate",),
+          Guide("领到的新卡尚未启用。", "居民身份证和新社会保障卡。", "即时办结；银行账户由发卡银行启用。"),
+          needs_id=True, needs_card=True, pins=(),
+          run=lambda s, visit, pins, progress, cancel: s.activate(visit)),
+    Offer("change_pin", "修改密码", "1.10.5", ("change_pin",),
+          Guide("记得当前密码，想换一个新密码。", "社会保障卡。", "即时办结。"),
+          needs_id=False, needs_card=True, pins=(OLD, NEW, AGAIN),
+          run=lambda s, visit, pins, progress, cancel: s.change_pin(visit, pins[OLD], pins[NEW])),
+    Offer("reset_pin", "忘记密码\n重置·解锁", "1.10.5", ("reset_pin",),
+          Guide("忘记密码，或密码输错6次已锁定。", "居民身份证和社会保障卡。", "即时办结。"),
+          needs_id=True, needs_card=True, pins=(NEW, AGAIN),
+          run=lambda s, visit, pins, progress, cancel: s.reset_pin(visit, pins[NEW])),
+]
+
+OFFERS_BY_KEY = {offer.key: offer for offer in OFFERS}
