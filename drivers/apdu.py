@@ -149,6 +149,11 @@ class ResponseApdu:
         return self.sw == 0x9000
 
 
+# A record or a certificate comes back in a few GET RESPONSEs; a card that keeps answering
+# 61xx past this is broken or hostile, and looping on it would hang the kiosk's card thread.
+MAX_GET_RESPONSES = 32
+
+
 class Transport(Protocol):
     def transmit(self, apdu: bytes) -> bytes: ...
 
@@ -178,7 +183,12 @@ class ApduChannel:
             # Wrong Le: the card tells us the exact length; ask again with it.
             response = self._send(apdu.with_le(response.sw & 0xFF))
         data = response.data
+        fetched = 0
         while response.sw >> 8 == 0x61:
+            fetched += 1
+            if fetched > MAX_GET_RESPONSES:
+                raise MalformedResponse(f"card still announces more data after {MAX_GET_RESPONSES} "
+                                        f"GET RESPONSEs to {apdu}")
             # T=0: the card holds the data until asked with GET RESPONSE.
             response = self._send(CommandApdu(0x00, 0xC0, 0x00, 0x00, le=response.sw & 0xFF,
                                               name="GET RESPONSE"))
