@@ -50,7 +50,7 @@ def parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²" is a digit to isdigit() but not to float()
         return min(float(value), MAX_RETRY_AFTER_S)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -173,7 +173,8 @@ class BackendClient:
     def _json_object(raw: bytes, status: int) -> dict:
         try:
             document = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):
+            # ValueError covers bad UTF-8, bad JSON and numbers past Python's int-parsing limit.
             raise MalformedReply("not JSON", status=status) from None
         if not isinstance(document, dict):
             raise MalformedReply("not a JSON object", status=status)
@@ -184,7 +185,7 @@ class BackendClient:
         try:
             error = json.loads(raw.decode("utf-8"))["error"]
             return _printable(error["code"]) or f"http_{status}", _printable(error.get("message", ""))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, KeyError, TypeError, AttributeError):
+        except (ValueError, RecursionError, KeyError, TypeError, AttributeError):
             return f"http_{status}", "the backend refused the request without a readable reason"
 
     # --- the contract by name (what screens and services call directly) --------------------
