@@ -7,6 +7,7 @@ the kiosk refuses to start rather than guess (an unknown key is a typo until pro
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ def _one_of(*choices):
 
 def _at_least(minimum):
     def check(value):
+        if not math.isfinite(value):  # TOML has nan and inf; neither is a usable timeout or count
+            return "must be a finite number"
         if value < minimum:
             return f"must be at least {minimum}"
     return check
@@ -42,7 +45,7 @@ def _non_empty(value):
 
 
 def _six_digits(value):
-    if not (len(value) == 6 and value.isdigit()):
+    if not (len(value) == 6 and value.isascii() and value.isdigit()):  # isdigit() alone takes "１２３"
         return "must be 6 digits"
 
 
@@ -58,7 +61,7 @@ def _hex_bytes(size):
 
 
 def _region_code(value):
-    if not (len(value) == 6 and value.isdigit()):
+    if not (len(value) == 6 and value.isascii() and value.isdigit()):
         return "must be a 6-digit administrative region code"
 
 
@@ -241,6 +244,8 @@ def load_config(path: str | Path | None) -> KioskConfig:
         raise ConfigError(str(path), [f"cannot be read: {exc.strerror}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), [f"is not valid TOML: {exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"is not UTF-8 text (byte {exc.start})"]) from None
     return parse_config(data, str(path))
 
 
