@@ -1,29 +1,70 @@
-"""The touchscreen, end to end: the scripted demo drives the real app under Xvfb (./run test
-provides the display) with the simulated card and PSAM, and must leave real pixels behind."""
+"""The touchscreen end to end: `kiosk demo` plays five visits through the real app under Xvfb
+(./run test provides the display) with every device simulated, by touch events, and must
+leave real pixels, printed receipts and the right words on each screen behind."""
+import json
 import os
 import subprocess
 import sys
 
+import pytest
 from PIL import Image, ImageChops
 
 from drivers.pcsc import wait_for_card
 from drivers.sim.pcscd import CARD_READER, PSAM_READER
 
 
-def test_demo_visit_shows_the_masked_holder_and_returns_home(pcscd, tmp_path):
+@pytest.fixture(scope="module")
+def demo(pcscd, tmp_path_factory):
     assert os.environ.get("DISPLAY"), "./run test starts Xvfb; run the suite through it"
-    result = subprocess.run([sys.executable, "-m", "kiosk.cli", "demo", "--out", str(tmp_path)],
-                            capture_output=True, text=True, timeout=90)
-    assert result.returncode == 0, result.stdout + result.stderr
+    out = tmp_path_factory.mktemp("demo")
+    result = subprocess.run([sys.executable, "-m", "kiosk.cli", "demo", "--out", str(out)],
+                            capture_output=True, text=True, timeout=150)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for reader in (CARD_READER, PSAM_READER):  # the demo took its cards out: leave the slots empty
         wait_for_card(reader, timeout=5, present=False)
-    home, holder, home_again = (Image.open(tmp_path / name).convert("RGB") for name in
-                                ("01-home.png", "02-card-holder.png", "03-home-again.png"))
+    checks = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("{")))
+    return out, checks
+
+
+def shot(out, name):
+    return Image.open(out / name).convert("RGB")
+
+
+def test_lost_card_bundle_through_the_screens_does_all_four_items(demo):
+    _out, checks = demo
+    assert [line.split("】")[0] for line in checks["lost_card"]] == ["【已办结"] * 4
+    assert "正式挂失已办理" in checks["lost_card"][0] and "新卡已制作完成" in checks["lost_card"][1]
+
+
+def test_pin_change_and_offline_loss_report_say_what_happened(demo):
+    _out, checks = demo
+    assert checks["change_pin"] == ["【已办结】社会保障卡密码修改与重置：密码已修改成功，请牢记新密码。"]
+    [offline] = checks["offline_loss"]
+    assert offline.startswith("【已受理，联网后自动报送】") and "送达后生效" in offline
+
+
+def test_receipts_are_printed_and_diagnostics_see_every_device(demo):
+    out, checks = demo
+    # lost card, PIN change, offline loss report, and the staff's test page
+    assert checks["receipts"] == 4 and len(list((out / "receipts").glob("*.png"))) == 4
+    report = checks["diagnostics"]
+    assert "PSAM：在位" in report and "凭条打印机：online" in report and "制卡机：有空白卡" in report
+    assert "业务系统：故障" in report  # the demo cut the network before
+    assert "离线队列：待发送" in report
+
+
+def test_screens_have_real_pixels_elder_mode_is_dark_and_the_countdown_shows(demo):
+    out, _checks = demo
+    home = shot(out, "01-home.png")
     assert home.size == (1280, 800)
-    # Real pixels: not one flat colour (SDL's offscreen driver would give black frames).
-    assert len(home.getcolors(maxcolors=100000) or ()) > 10
-    assert ImageChops.difference(home, holder).getbbox() is not None
-    assert "card removed, back home, holder cleared" in result.stdout
+    assert len(home.getcolors(maxcolors=100000) or ()) > 10  # not one flat colour (SDL offscreen)
+    assert home.getpixel((5, 5)) == (245, 247, 252)   # the normal background
+    elder = shot(out, "17-elder-home.png")
+    assert elder.getpixel((5, 5)) == (0, 0, 0)         # high contrast: black
+    assert ImageChops.difference(home, shot(out, "14-home-offline.png")).getbbox() is not None  # the banner
+    countdown, after = shot(out, "19-idle-countdown.png"), shot(out, "20-home-after-timeout.png")
+    assert ImageChops.difference(countdown, after).getbbox() is not None
+    assert after.getpixel((5, 5)) == (245, 247, 252)  # elder mode ended with the visit
 
 
 def test_cjk_font_is_registered_as_the_default():
