@@ -38,6 +38,12 @@ def _date(text: str, what: str) -> datetime.date:
         raise ProfileError(f"{what}: {text!r} is not a YYYYMMDD date") from None
 
 
+def _optional_count(value, what: str) -> int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return value
+    raise ProfileError(f"{what}: must be a whole number of APDUs, got {value!r}")
+
+
 @dataclass
 class CardProfile:
     """Everything the simulated card is and does; see profiles/README.md."""
@@ -137,13 +143,15 @@ class CardProfile:
                 strict_le=bool(behaviour.get("strict_le", False)),
                 records_by_number=bool(behaviour.get("records_by_number", True)),
                 requires_mf_first=bool(behaviour.get("requires_mf_first", False)),
-                pull_out_after_apdus=behaviour.get("pull_out_after_apdus"),
+                pull_out_after_apdus=_optional_count(behaviour.get("pull_out_after_apdus"),
+                                                     "behaviour.pull_out_after_apdus"),
                 pull_out_after_processing=bool(behaviour.get("pull_out_after_processing", False)),
                 master_keys=master_keys,
             )
         except KeyError as exc:
             raise ProfileError(f"missing key {exc.args[0]!r}") from None
-        except (ValueError, UnicodeError, TypeError) as exc:
+        except (ValueError, UnicodeError, TypeError, AttributeError) as exc:
+            # AttributeError: a value of the wrong TOML type (a number where text belongs)
             if isinstance(exc, ProfileError):
                 raise
             raise ProfileError(str(exc)) from None
