@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import tomllib
 
+import pytest
 from hypothesis import given, strategies as st
 
+from drivers.sim.vpcd import CardPulledOut
 from drivers.sim.ssse_card import PROFILE_DIR, CardProfile, ProfileError, SimulatedSocialSecurityCard
 
 SHIPPED = tomllib.loads((PROFILE_DIR / "card_v3.toml").read_text(encoding="utf-8"))
@@ -41,4 +43,9 @@ def test_any_profile_document_loads_or_is_a_profile_error(data):
     # A profile that loads must give a card that powers on and answers with a status word.
     card = SimulatedSocialSecurityCard(profile)
     card.power_on()
-    assert len(card.process_apdu(bytes.fromhex("00A404000F7378312E73682EC9E7BBE1B1A3D5CF"))) >= 2
+    select = bytes.fromhex("00A404000F7378312E73682EC9E7BBE1B1A3D5CF")
+    if profile.pull_out_after_apdus == 0:
+        with pytest.raises(CardPulledOut):  # the fault the profile asked for, at the first APDU
+            card.process_apdu(select)
+    else:
+        assert len(card.process_apdu(select)) >= 2
