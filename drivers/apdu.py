@@ -111,9 +111,9 @@ class CommandApdu:
     name: str = ""
 
     def __post_init__(self):
-        for field, value in (("cla", self.cla), ("ins", self.ins), ("p1", self.p1), ("p2", self.p2)):
+        for name, value in (("cla", self.cla), ("ins", self.ins), ("p1", self.p1), ("p2", self.p2)):
             if not 0 <= value <= 0xFF:
-                raise ValueError(f"{field} must be one byte, got {value}")
+                raise ValueError(f"{name} must be one byte, got {value}")
         if len(self.data) > 255:
             raise ValueError("short APDUs carry at most 255 data bytes")
         if self.le is not None and not 0 <= self.le <= 255:
