@@ -127,8 +127,12 @@ class IdentifyScreen(Screen):
     def _problem(self, message: str) -> None:
         self.problem = message
 
+    def on_enter(self, *args):
+        self.ids.card_prompt.start()
+
     def on_leave(self, *args):
         self._stop.set()
+        self.ids.card_prompt.stop()
 
     def clear(self) -> None:
         self._stop.set()

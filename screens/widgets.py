@@ -13,10 +13,17 @@ class InsertCardPrompt(Widget):
 
     offset = NumericProperty(0)
 
-    def on_kv_post(self, base_widget):
-        slide = Animation(offset=-48, duration=1.2, t="in_out_quad") + Animation(offset=0, duration=0.6)
-        slide.repeat = True
-        slide.start(self)
+    def start(self) -> None:
+        """Runs only while its screen is shown: an animation redraws every frame, and an idle
+        kiosk must not spend a core on a screen nobody sees."""
+        self.stop()
+        self._slide = Animation(offset=-48, duration=1.2, t="in_out_quad") + Animation(offset=0, duration=0.6)
+        self._slide.repeat = True
+        self._slide.start(self)
+
+    def stop(self) -> None:
+        Animation.cancel_all(self)
+        self.offset = 0
 
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
