@@ -1,0 +1,314 @@
+"""The soak: thousands of visits through the whole simulated kiosk, a tenth of them with a fault
+injected, then the books are balanced at the backend.
+
+Each visit is one citizen doing one thing: a temporary loss report by ID number (a new person
+each time), a PIN change or a PIN reset on the card in the reader, or a rating. A fault visit
+does the same with one of: the backend stopped for the visit (and started again after it), the
+card pulled out at a random APDU of a PIN change, or the PSAM taken out during a PIN reset.
+
+At the end the backend must hold exactly one effect for every item the kiosk told a citizen
+was done or queued, and none for an item it said failed: `lost` and `duplicated` count the
+differences. Memory (RSS), threads and open files are compared between the end of a warm-up
+and the end of the run.
+
+Run from the repo root: `.venv/bin/python bench/soak.py [--visits 2000] [--fault-rate 0.1]`
+(or `./run bench soak`). Everything it needs (pcscd, simulators, backend) runs in a temporary
+folder. The last line is JSON: visits, faults, lost, duplicated, memory_growth_pct.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import dataclasses
+import datetime
+import json
+import logging
+import os
+import random
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+# Run as a script, only bench/ is on sys.path; the tests import this module as bench.soak.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from drivers.id_card_reader import id_check_digit  # noqa: E402
+from drivers.pcsc import wait_for_card  # noqa: E402
+from drivers.pin import Pin  # noqa: E402
+from drivers.sim.pcscd import CARD_READER, PSAM_READER, VPCD_CARD_PORT, VPCD_PSAM_PORT, pcscd_running  # noqa: E402
+from drivers.sim.psam import SimulatedPsam  # noqa: E402
+from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard  # noqa: E402
+from drivers.sim.vpcd import VpcdLink  # noqa: E402
+from kiosk.app import KioskCore  # noqa: E402
+from kiosk.backend.pki import make_test_pki  # noqa: E402
+from kiosk.backend.server import open_backend  # noqa: E402
+from kiosk.config import KioskConfig  # noqa: E402
+from kiosk.logging_setup import configure_logging  # noqa: E402
+from kiosk.receipt import render_escpos, render_text  # noqa: E402
+from kiosk.visit import CitizenIdentity  # noqa: E402
+
+CARD_ID = "371300D15600000500BF7C7A48FB4966"   # the card of card_v3.toml
+HOLDER = CitizenIdentity("371302198001011239", "张三", "1", 1, datetime.date(1980, 1, 1))
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂"
+
+
+def person(n: int) -> CitizenIdentity:
+    """The n-th citizen of the soak: a valid ID number (GB 11643 check digit) and a name."""
+    birth = datetime.date(1950, 1, 1) + datetime.timedelta(days=n % 20000)
+    first17 = f"110105{birth:%Y%m%d}{n % 1000:03d}"
+    name = SURNAMES[n % len(SURNAMES)] + GIVEN[(n // len(SURNAMES)) % len(GIVEN)] + GIVEN[(n // 7) % len(GIVEN)]
+    return CitizenIdentity(first17 + id_check_digit(first17), name, "1", 1, birth)
+
+
+def pin_text(rng: random.Random) -> str:
+    """A PIN the kiosk's weak-PIN policy accepts (no repeats, no runs)."""
+    while True:
+        digits = rng.sample("0123456789", 6)
+        if all(abs(int(a) - int(b)) != 1 for a, b in zip(digits, digits[1:])):
+            return "".join(digits)
+
+
+@dataclasses.dataclass
+class Books:
+    """What the kiosk promised, to be checked against what the backend holds."""
+
+    expected: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    outcomes: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    faults: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    persons: list = dataclasses.field(default_factory=list)   # everyone who came: for the at-rest scan
+    pins: list = dataclasses.field(default_factory=list)
+    unclear: list = dataclasses.field(default_factory=list)   # a failed item without a message for the citizen
+
+    def promised(self, effect: str, results) -> None:
+        for result in results:
+            self.outcomes[result.outcome] += 1
+            if result.ok:
+                self.expected[effect] += 1
+            elif not result.citizen_message:
+                self.unclear.append(result)
+
+
+class SoakKiosk:
+    """The whole simulated kiosk in `folder`, with handles to break its parts and mend them."""
+
+    def __init__(self, folder: Path, stack: contextlib.ExitStack):
+        self.folder = folder
+        self.pki = make_test_pki(folder / "pki")
+        self.backend_db = folder / "backend.db"
+        self.backend = open_backend("127.0.0.1", 0, self.backend_db, self.pki.directory).start()
+        self.port = urlparse(self.backend.url).port
+        stack.callback(lambda: self.backend.stop())
+        self.psam = self._insert(SimulatedPsam(), VPCD_PSAM_PORT, PSAM_READER)
+        stack.callback(lambda: self.psam.remove())
+        self.card = SimulatedSocialSecurityCard(CardProfile.load("card_v3.toml"))
+        self.card_link = self._insert(self.card, VPCD_CARD_PORT, CARD_READER)
+        stack.callback(lambda: self.card_link.remove())
+        config = KioskConfig()
+        config = dataclasses.replace(
+            config,
+            backend=dataclasses.replace(config.backend, url=self.backend.url, ca_file=str(self.pki.ca_cert),
+                                        cert_file=str(self.pki.kiosk_cert), key_file=str(self.pki.kiosk_key),
+                                        connect_timeout_s=1.0, read_timeout_s=3.0),
+            outbox=dataclasses.replace(config.outbox, db=str(folder / "kiosk.db"), key_file=str(folder / "kiosk.key"),
+                                       delivery_wait_s=1.0, probe_interval_s=0.5, poll_s=0.2, backoff_base_s=0.2,
+                                       backoff_cap_s=2.0),
+            card_printer=dataclasses.replace(config.card_printer, enabled=False))
+        self.core = KioskCore(config).start()
+        stack.callback(self.core.close)
+        self.backend.store.seed_card(holder={"id_number": HOLDER.id_number, "name": HOLDER.name, "sex": "1",
+                                             "ethnicity": 1, "birth_date": "19800101", "birthplace": "371302"},
+                                     card_id=CARD_ID, card_number="M12345678", region_code="371300",
+                                     issue_date="20240315", expiry_date="20340315", status="normal")
+
+    @staticmethod
+    def _insert(card, port: int, reader: str) -> VpcdLink:
+        link = VpcdLink(card, port=port).insert()
+        wait_for_card(reader, timeout=10)
+        return link
+
+    def seed_person(self, citizen: CitizenIdentity, n: int) -> None:
+        self.backend.store.seed_card(
+            holder={"id_number": citizen.id_number, "name": citizen.name, "sex": "1", "ethnicity": 1,
+                    "birth_date": citizen.birth_date.strftime("%Y%m%d"), "birthplace": "110105"},
+            card_id=f"110100D156000005{n:016X}", card_number=f"S{n:08d}", region_code="110100",
+            issue_date="20240315", expiry_date="20340315", status="normal")
+
+    # --- faults and their mending ---
+
+    def stop_backend(self) -> None:
+        self.backend.stop()
+
+    def start_backend(self) -> None:
+        self.backend = open_backend("127.0.0.1", self.port, self.backend_db, self.pki.directory).start()
+
+    def reinsert_card(self) -> None:
+        """The citizen puts the card back after pulling it out mid-command."""
+        wait_for_card(CARD_READER, timeout=10, present=False)
+        self.card.profile.pull_out_after_apdus = None
+        self.card_link.remove()
+        self.card_link = self._insert(self.card, VPCD_CARD_PORT, CARD_READER)
+
+    def remove_psam(self) -> None:
+        self.psam.remove()
+        wait_for_card(PSAM_READER, timeout=10, present=False)
+
+    def insert_psam(self) -> None:
+        self.psam = self._insert(SimulatedPsam(), VPCD_PSAM_PORT, PSAM_READER)
+
+    # --- the books at the backend ---
+
+    def effects(self) -> collections.Counter:
+        with contextlib.closing(sqlite3.connect(self.backend_db)) as db:
+            counts = collections.Counter(dict(db.execute(
+                "SELECT event, COUNT(*) FROM card_events GROUP BY event").fetchall()))
+            counts["review"] = db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0]
+        return collections.Counter({k: v for k, v in counts.items() if v})
+
+    def drain(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.core.outbox.stats().pending and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
+def process_figures() -> dict:
+    with open("/proc/self/statm") as f:
+        rss_pages = int(f.read().split()[1])
+    return {"rss": rss_pages * os.sysconf("SC_PAGE_SIZE"), "threads": threading.active_count(),
+            "fds": len(os.listdir("/proc/self/fd"))}
+
+
+class Soak:
+    def __init__(self, kiosk: SoakKiosk, rng: random.Random, books: Books, receipts: Path):
+        self.kiosk = kiosk
+        self.rng = rng
+        self.books = books
+        self.receipts = receipts
+        self.pin = kiosk.card.profile.pin
+        self.next_person = 0
+
+    def visit(self, number: int, fault: str | None) -> None:
+        services = self.kiosk.core.services
+        kind = {"card_pulled": "change_pin", "psam_removed": "reset_pin"}.get(fault) or self.rng.choice(
+            ["loss", "loss", "change_pin", "reset_pin", "review"])
+        if fault == "backend_down":
+            self.kiosk.stop_backend()
+        visit = services.new_visit()
+        try:
+            if kind == "loss":
+                citizen = person(self.next_person)
+                self.kiosk.seed_person(citizen, self.next_person)
+                self.next_person += 1
+                self.books.persons.append(citizen)
+                visit.identify(citizen)
+                self.books.promised("loss_reported_temporary", services.report_loss(visit, "temporary"))
+            elif kind == "review":
+                visit.identify(person(number))
+                self.books.promised("review", services.review(visit, "1.10.6", self.rng.randint(1, 5)))
+            else:
+                self.pin_visit(visit, kind, fault)
+            receipt = services.receipt(visit)
+            if receipt is not None:
+                (self.receipts / f"{number:05d}.txt").write_text(render_text(receipt), encoding="utf-8")
+                (self.receipts / f"{number:05d}.escpos").write_bytes(render_escpos(receipt))
+            services.end_visit(visit, "done")
+        finally:
+            if fault == "backend_down":
+                self.kiosk.start_backend()
+            if fault == "psam_removed":
+                self.kiosk.insert_psam()
+
+    def pin_visit(self, visit, kind: str, fault: str | None) -> None:
+        services, cards = self.kiosk.core.services, self.kiosk.core.cards
+        visit.identify(HOLDER)
+        visit.present_card(cards.read())
+        new = pin_text(self.rng)
+        self.books.pins.append(new)
+        if fault == "card_pulled":
+            # Out at the next APDU or the one after: before CHANGE PIN reaches the card.
+            self.kiosk.card.profile.pull_out_after_apdus = self.kiosk.card.apdus_seen + self.rng.randint(0, 1)
+        if fault == "psam_removed":
+            self.kiosk.remove_psam()
+        with Pin.from_text(new) as new_pin:
+            if kind == "change_pin":
+                with Pin.from_text(self.pin) as old:
+                    results = services.change_pin(visit, old, new_pin)
+                effect = "pin_changed"
+            else:
+                results = services.reset_pin(visit, new_pin)
+                effect = "pin_reset"
+        self.books.promised(effect, results)
+        if fault in ("card_pulled", "psam_removed"):
+            assert not any(r.ok for r in results), (fault, results)
+        if fault == "card_pulled":
+            services.card_withdrawn(visit)
+            self.kiosk.reinsert_card()
+        if all(r.ok for r in results):
+            self.pin = new
+        # The card is the truth about its PIN: the kiosk must never have changed it unannounced.
+        assert self.kiosk.card.profile.pin == self.pin, "the card's PIN changed without the kiosk saying so"
+
+
+FAULTS = ("backend_down", "card_pulled", "psam_removed")
+
+
+def run_soak(visits: int, fault_rate: float, folder: Path, seed: int = 2026) -> tuple[dict, Books]:
+    """Runs the soak in `folder` (kept: the at-rest scan reads it) and returns its figures."""
+    rng = random.Random(seed)
+    books = Books()
+    receipts = folder / "receipts"
+    receipts.mkdir(parents=True, exist_ok=True)
+    log_file = open(folder / "kiosk.log", "w", encoding="utf-8")
+    configure_logging(json_lines=True, level=logging.DEBUG, stream=log_file)
+    started = time.monotonic()
+    with contextlib.ExitStack() as stack, pcscd_running(folder / "run"):
+        stack.callback(log_file.close)
+        kiosk = SoakKiosk(folder, stack)
+        soak = Soak(kiosk, rng, books, receipts)
+        warm_up = max(20, visits // 10)
+        baseline = None
+        for number in range(visits):
+            if number == warm_up:
+                baseline = process_figures()
+            fault = rng.choice(FAULTS) if rng.random() < fault_rate else None
+            if fault:
+                books.faults[fault] += 1
+            soak.visit(number, fault)
+        kiosk.drain(timeout_s=60)
+        stats = kiosk.core.outbox.stats()
+        end = process_figures()
+        effects = kiosk.effects()
+    wanted = set(books.expected) | set(effects)
+    lost = sum(max(0, books.expected[k] - effects[k]) for k in wanted)
+    duplicated = sum(max(0, effects[k] - books.expected[k]) for k in wanted)
+    figures = {
+        "visits": visits, "faults": sum(books.faults.values()), "lost": lost, "duplicated": duplicated,
+        "memory_growth_pct": round(100 * (end["rss"] - baseline["rss"]) / baseline["rss"], 2),
+        "thread_growth": end["threads"] - baseline["threads"], "fd_growth": end["fds"] - baseline["fds"],
+        "outbox_pending": stats.pending, "outbox_dead": stats.dead, "unclear_failures": len(books.unclear),
+        "seconds": round(time.monotonic() - started, 1),
+        "faults_by_kind": dict(books.faults), "outcomes": dict(books.outcomes),
+        "expected": dict(books.expected), "at_backend": dict(effects),
+    }
+    return figures, books
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--visits", type=int, default=2000)
+    parser.add_argument("--fault-rate", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="kiosk-soak-") as tmp:
+        figures, _ = run_soak(args.visits, args.fault_rate, Path(tmp), args.seed)
+    print(json.dumps(figures, ensure_ascii=False))
+    print(json.dumps({key: figures[key] for key in ("visits", "faults", "lost", "duplicated", "memory_growth_pct")}))
+
+
+if __name__ == "__main__":
+    main()
