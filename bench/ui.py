@@ -47,7 +47,7 @@ def child(result_file: str) -> int:
         with demo.simulated_kiosk(out) as sim:
             measured["sim_setup_s"] = time.monotonic() - setup_started
             core = demo.KioskCore(sim.config).start()
-            app = KioskApp(core, staff_pin_hash=demo.hash_staff_pin(demo.STAFF_PIN))
+            app = KioskApp(core)
             script = demo.Script(app, out)
             kiosk = demo.Kiosk(app)
 

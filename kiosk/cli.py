@@ -199,6 +199,24 @@ def cmd_config_defaults(args) -> int:
     return EXIT_OK
 
 
+def cmd_config_hash_staff_pin(args) -> int:
+    """Prints the [ui] staff_pin_scrypt value for a staff PIN of 6 to 12 digits."""
+    from kiosk.staff_pin import hash_staff_pin
+    if args.pin_stdin:
+        text = sys.stdin.readline().strip()
+    else:
+        import getpass
+        text = getpass.getpass("staff PIN: ")
+        if getpass.getpass("again: ") != text:
+            print("kiosk: the two entries differ", file=sys.stderr)
+            return EXIT_USAGE
+    if not (text.isascii() and text.isdigit() and 6 <= len(text) <= 12):
+        print("kiosk: a staff PIN is 6 to 12 digits", file=sys.stderr)
+        return EXIT_USAGE
+    print(hash_staff_pin([int(d) for d in text]))
+    return EXIT_OK
+
+
 def cmd_run(args) -> int:
     from screens.app import run_kiosk  # Kivy is imported only when the screen is wanted
     return run_kiosk(args.load_config())
@@ -262,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="config_command", required=True, metavar="ACTION")
     config.add_parser("check", help="validate --config and exit").set_defaults(func=cmd_config_check)
     config.add_parser("defaults", help="print the default configuration").set_defaults(func=cmd_config_defaults)
+    staff_pin = config.add_parser("hash-staff-pin", help="print [ui] staff_pin_scrypt for a diagnostics PIN")
+    staff_pin.add_argument("--pin-stdin", action="store_true", help="read the PIN from stdin")
+    staff_pin.set_defaults(func=cmd_config_hash_staff_pin)
     return parser
 
 

@@ -13,6 +13,8 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kiosk.staff_pin import well_formed
+
 
 class ConfigError(Exception):
     """The configuration cannot be used; `problems` lists each bad key with its reason."""
@@ -58,6 +60,11 @@ def _hex_bytes(size):
             pass
         return f"must be {size} bytes in hex"
     return check
+
+
+def _staff_pin_hash(value):
+    if value and not well_formed(value):
+        return "must be empty or scrypt$N$r$p$salt$hash as `kiosk config hash-staff-pin` prints it"
 
 
 def _region_code(value):
@@ -142,7 +149,9 @@ class ReceiptPrinterSection:
     baud: int = _setting(9600, _one_of(9600, 19200, 38400, 57600, 115200))
     encoding: str = _setting("gb18030", _one_of("gb18030", "gbk"), "the printer model's Chinese encoding")
     paper_mm: int = _setting(80, _one_of(58, 80))
-    read_timeout_s: float = _setting(1.0, _at_least(0.05))
+    read_timeout_s: float = _setting(3.0, _at_least(0.05),
+                                     "wait for a status answer; after a long job the printer answers "
+                                     "only once it has taken every byte")
     write_timeout_s: float = _setting(2.0, _at_least(0.05), "a stalled printer fails the job after this")
 
 
@@ -162,6 +171,10 @@ class UiSection:
     height: int = _setting(800, _at_least(240))
     idle_timeout_s: int = _setting(60, _at_least(10), "seconds without a touch before a visit ends")
     card_read_timeout_s: float = _setting(10.0, _at_least(1.0))
+    pin_pad_random_order: bool = _setting(True, None, "the PIN pad lays its digits out afresh for every entry")
+    staff_pin_scrypt: str = _setting("", _staff_pin_hash,
+                                     "scrypt hash of the diagnostics PIN (kiosk config hash-staff-pin); "
+                                     "empty: diagnostics cannot be entered")
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from kivy.config import Config  # noqa: E402
 from kivy.uix.screenmanager import FadeTransition, ScreenManager  # noqa: E402
 
 from kiosk.app import KioskCore  # noqa: E402
+from kiosk.staff_pin import StaffGate  # noqa: E402
 from kiosk.card_service import (CardPresented, CardReadFailed, CardSummary, CardWatcher,  # noqa: E402
                                 CardWithdrawn, ReadersAvailable, ReadersUnavailable)
 from screens.fonts import register_cjk_font  # noqa: E402
@@ -41,14 +42,13 @@ LINK_PROBE_S = 5.0       # how often the home screen asks whether the backend is
 class KioskApp(App):
     title = "社会保障卡自助服务"
 
-    def __init__(self, core: KioskCore, *, staff_pin_hash: str = "", **kwargs):
+    def __init__(self, core: KioskCore, **kwargs):
         super().__init__(**kwargs)
         self.core = core
         self.kiosk_config = core.config
-        # Not in KioskConfig yet (see the report to the lead): the staff PIN's scrypt hash and
-        # whether the PIN pad shuffles its digits. Without a hash, diagnostics cannot be entered.
-        self.staff_pin_hash = staff_pin_hash
-        self.randomise_pin_pad = True
+        # Without a configured hash, diagnostics cannot be entered at all.
+        self.staff_gate = StaffGate(core.config.ui.staff_pin_scrypt)
+        self.randomise_pin_pad = core.config.ui.pin_pad_random_order
         self.theme = None        # made in build(): kivy.metrics must not run before the window is configured
         self.flow = None
         self.link_up = True
@@ -239,7 +239,7 @@ def run_kiosk(config: KioskConfig) -> int:
     configure_window(config)
     core = KioskCore(config).start()
     try:
-        KioskApp(core, staff_pin_hash=getattr(config.ui, "staff_pin_scrypt", "")).run()
+        KioskApp(core).run()
     finally:
         core.close()
     return 0

@@ -38,7 +38,7 @@ from kiosk.app import KioskCore  # noqa: E402
 from kiosk.backend.pki import make_test_pki  # noqa: E402
 from kiosk.backend.server import open_backend  # noqa: E402
 from screens.menu import AGAIN, NEW, PIN_TITLES  # noqa: E402
-from screens.staff import hash_staff_pin  # noqa: E402
+from kiosk.staff_pin import hash_staff_pin  # noqa: E402
 
 STEP_TIMEOUT_S = 20
 IDLE_TIMEOUT_S = 12      # short, so the demo shows the countdown without a long wait
@@ -100,11 +100,10 @@ def simulated_kiosk(out: Path, idle_timeout_s: int = IDLE_TIMEOUT_S):
             outbox=dataclasses.replace(config.outbox, db=str(folder / "kiosk.db"), key_file=str(folder / "kiosk.key"),
                                        probe_interval_s=0.5, poll_s=0.2, delivery_wait_s=2.0),
             card_printer=dataclasses.replace(config.card_printer, port=card_printer.port),
-            # The simulator paces bytes at the line rate and draws a PNG per receipt: give its
-            # status answer after a long job more than the default second.
-            receipt_printer=dataclasses.replace(config.receipt_printer, port=receipt_port, read_timeout_s=3.0),
+            receipt_printer=dataclasses.replace(config.receipt_printer, port=receipt_port),
             id_reader=dataclasses.replace(config.id_reader, port=id_port),
-            ui=dataclasses.replace(config.ui, idle_timeout_s=idle_timeout_s))
+            ui=dataclasses.replace(config.ui, idle_timeout_s=idle_timeout_s,
+                                   staff_pin_scrypt=hash_staff_pin([int(d) for d in STAFF_PIN])))
         yield SimulatedKiosk(config, backend, id_reader, receipts, card)
 
 
@@ -315,7 +314,7 @@ def run_demo(config: KioskConfig, out_dir: str) -> int:
     with simulated_kiosk(out) as sim:
         core = KioskCore(sim.config).start()
         try:
-            app = KioskApp(core, staff_pin_hash=hash_staff_pin(STAFF_PIN))
+            app = KioskApp(core)
             app.link_probe_s = 1.0
             script = Script(app, out)
             # The screens exist once the app has built them: script the visits then.
