@@ -1,0 +1,91 @@
+"""The backend down, slow, failing with 5xx, answering malformed or hostile JSON, or presenting a
+certificate the kiosk does not pin, while a citizen reports a card lost and asks to activate
+one: the loss report (urgent, allowed offline) is queued and the citizen told so; activation
+(never offline) is refused with its message; nothing raises out of the services."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from kiosk.app import KioskCore
+from kiosk.backend.pki import make_test_pki
+from kiosk.config import KioskConfig
+from kiosk.services.offline_rules import rule_for
+from tests.backend.hostile import HostileBackend
+from tests.faults.conftest import HOLDER
+
+
+def kiosk_for(url: str, pki, folder) -> KioskCore:
+    config = KioskConfig()
+    return KioskCore(dataclasses.replace(
+        config,
+        backend=dataclasses.replace(config.backend, url=url, ca_file=str(pki.ca_cert), cert_file=str(pki.kiosk_cert),
+                                    key_file=str(pki.kiosk_key), connect_timeout_s=0.5, read_timeout_s=0.5),
+        outbox=dataclasses.replace(config.outbox, db=str(folder / "kiosk.db"), key_file=str(folder / "kiosk.key"),
+                                   delivery_wait_s=0.5, probe_interval_s=0.5, poll_s=0.2),
+        card_printer=dataclasses.replace(config.card_printer, enabled=False))).start()
+
+
+def loss_report_and_activation(kiosk):
+    visit = kiosk.services.new_visit()
+    visit.identify(HOLDER)
+    [loss] = kiosk.services.report_loss(visit, "temporary")
+    [activation] = kiosk.services.activate(visit)
+    return loss, activation
+
+
+def assert_loss_queued_and_activation_refused(kiosk, loss, activation):
+    assert loss.outcome == "pending" and loss.outbox_reference, loss
+    assert loss.citizen_message == rule_for("report_loss_temporary").citizen_message
+    assert activation.outcome == "refused" and activation.citizen_message, activation
+    assert kiosk.outbox.stats().pending >= 1 and kiosk.outbox.stats().dead == 0
+
+
+@pytest.mark.parametrize("behaviour", ["slow", "error_500", "busy_429", "not_json", "json_array", "oversized",
+                                       "redirect"])
+def test_a_misbehaving_backend_during_a_visit(pki_files, tmp_path, behaviour):
+    with HostileBackend(pki_files, behaviour) as hostile:
+        hostile.slow_s = 1.0
+        kiosk = kiosk_for(hostile.url, pki_files, tmp_path)
+        try:
+            loss, activation = loss_report_and_activation(kiosk)
+            assert_loss_queued_and_activation_refused(kiosk, loss, activation)
+        finally:
+            kiosk.close()
+
+
+def test_a_refusal_in_garbage_is_a_refusal_not_an_outage(pki_files, tmp_path):
+    with HostileBackend(pki_files, "refused_garbage") as hostile:
+        kiosk = kiosk_for(hostile.url, pki_files, tmp_path)
+        try:
+            loss, activation = loss_report_and_activation(kiosk)
+            # A 403 means the backend said no: nothing left to retry (the job is a dead letter with
+            # the reason, for staff), and the citizen is told it was not accepted.
+            assert loss.outcome == "refused" and loss.citizen_message
+            assert activation.outcome == "refused"
+            assert kiosk.outbox.stats().pending == 0 and kiosk.outbox.stats().dead == 1
+        finally:
+            kiosk.close()
+
+
+def test_a_backend_with_an_unpinned_certificate_is_not_trusted(pki_files, tmp_path):
+    impostor_pki = make_test_pki(tmp_path / "impostor")   # a valid chain, but not the kiosk's CA
+    with HostileBackend(impostor_pki, "slow") as impostor:
+        impostor.slow_s = 0.0
+        kiosk = kiosk_for(impostor.url, pki_files, tmp_path)
+        try:
+            loss, activation = loss_report_and_activation(kiosk)
+            assert impostor.requests == 0  # not one request got through the TLS handshake
+            assert_loss_queued_and_activation_refused(kiosk, loss, activation)
+        finally:
+            kiosk.close()
+
+
+def test_the_backend_down(pki_files, tmp_path):
+    kiosk = kiosk_for("https://127.0.0.1:9", pki_files, tmp_path)  # nothing listens on port 9
+    try:
+        loss, activation = loss_report_and_activation(kiosk)
+        assert_loss_queued_and_activation_refused(kiosk, loss, activation)
+    finally:
+        kiosk.close()
