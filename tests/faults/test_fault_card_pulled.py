@@ -1,0 +1,71 @@
+"""The card pulled out at each APDU of a PIN change and a PIN reset, before the card processed
+the command and after it did (the answer lost on the way back). Whatever the moment: the
+citizen gets a clear message, the kiosk goes on with the next card, the backend hears of a PIN
+change exactly when the card's PIN did change, and never twice."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from drivers.pin import Pin
+from tests.faults.conftest import CARD_PIN, HOLDER, backend_events
+
+NEW_PIN = "582936"
+
+
+def run(kiosk, action: str, visit):
+    with Pin.from_text(NEW_PIN) as new:
+        if action == "change_pin":
+            with Pin.from_text(CARD_PIN) as old:
+                return kiosk.services.change_pin(visit, old, new)
+        return kiosk.services.reset_pin(visit, new)
+
+
+def apdus_of(kiosk, card_slot, action: str) -> int:
+    """How many APDUs the card sees for `action` when nothing goes wrong."""
+    card = card_slot.insert_profile("card_v3.toml")
+    visit = kiosk.services.new_visit()
+    visit.identify(HOLDER)
+    visit.present_card(kiosk.cards.read())
+    before = card.apdus_seen
+    assert all(r.ok for r in run(kiosk, action, visit))
+    card_slot.remove()
+    return card.apdus_seen - before
+
+
+@pytest.mark.parametrize("action, event", [("change_pin", "pin_changed"), ("reset_pin", "pin_reset")])
+def test_card_pulled_at_every_apdu(kiosk, reference_backend, card_slot, action, event):
+    count = apdus_of(kiosk, card_slot, action)
+    assert 1 <= count <= 6
+    expected_events = backend_events(reference_backend).count(event)
+    unannounced = []   # cases where the card took the new PIN and the kiosk said it failed
+    for at in range(count):
+        for after_processing in (False, True):
+            card = card_slot.insert_profile("card_v3.toml")
+            visit = kiosk.services.new_visit()
+            visit.identify(HOLDER)
+            visit.present_card(kiosk.cards.read())
+            card.profile.pull_out_after_apdus = card.apdus_seen + at
+            card.profile.pull_out_after_processing = after_processing
+            [result] = run(kiosk, action, visit)
+            case = f"{action} pulled at APDU {at + 1}/{count}, {'after' if after_processing else 'before'} processing"
+            assert result.citizen_message, case
+            if card.profile.pin == NEW_PIN:
+                # The card took the new PIN: the backend must hear of it, and the citizen must
+                # not be told that nothing happened (they would retry with the old PIN).
+                expected_events += 1
+                if not result.ok:
+                    unannounced.append((case, result.citizen_message))
+            else:
+                assert not result.ok and result.outcome == "failed", (case, result)
+            kiosk.services.card_withdrawn(visit)
+            card_slot.remove()
+    assert not unannounced
+    card_slot.insert_profile("card_v3.toml")
+    assert kiosk.cards.read().holder.name == HOLDER.name  # the kiosk goes on with the next card
+    deadline = time.monotonic() + 10
+    while kiosk.outbox.stats().pending and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert kiosk.outbox.stats().pending == 0 and kiosk.outbox.stats().dead == 0
+    assert backend_events(reference_backend).count(event) == expected_events

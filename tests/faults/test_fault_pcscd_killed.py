@@ -1,0 +1,62 @@
+"""pcscd killed with SIGKILL, while the kiosk is idle and in the middle of a visit, then started
+again: the citizen is told the reader is not available, nothing half-done reaches the card or
+the backend, and the kiosk reads cards again once pcscd is back, without a restart of its own."""
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from drivers.pcsc import PcscError
+from drivers.pin import Pin
+from tests.faults.conftest import CARD_PIN, HOLDER, backend_events
+
+
+def read_when_back(kiosk, timeout_s: float = 15.0):
+    """The kiosk's next card read once pcscd is back (the simulated cards reconnect to it)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return kiosk.cards.read()
+        except PcscError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_pcscd_killed_while_idle(kiosk, pcscd, card_slot):
+    card_slot.insert_profile("card_v3.toml")
+    pcscd.stop(signal.SIGKILL)
+    try:
+        with pytest.raises(PcscError) as caught:
+            kiosk.cards.read()
+        assert caught.value.citizen_message
+    finally:
+        pcscd.start()
+    assert read_when_back(kiosk).holder.name == HOLDER.name
+
+
+def test_pcscd_killed_during_a_pin_change(kiosk, pcscd, card_slot, reference_backend):
+    card = card_slot.insert_profile("card_v3.toml")
+    visit = kiosk.services.new_visit()
+    visit.identify(HOLDER)
+    visit.present_card(kiosk.cards.read())
+    pcscd.stop(signal.SIGKILL)
+    try:
+        with Pin.from_text(CARD_PIN) as old, Pin.from_text("582936") as new:
+            [result] = kiosk.services.change_pin(visit, old, new)
+    finally:
+        pcscd.start()
+    assert result.outcome == "failed" and "读卡" in result.citizen_message, result
+    assert card.profile.pin == CARD_PIN                      # nothing reached the card
+    assert "pin_changed" not in backend_events(reference_backend)
+    # The citizen tries again once the reader is back, in the same visit: it goes through once.
+    read_when_back(kiosk)
+    with Pin.from_text(CARD_PIN) as old, Pin.from_text("582936") as new:
+        [again] = kiosk.services.change_pin(visit, old, new)
+    assert again.ok and card.profile.pin == "582936"
+    deadline = time.monotonic() + 10
+    while kiosk.outbox.stats().pending and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert backend_events(reference_backend).count("pin_changed") == 1
