@@ -196,15 +196,18 @@ class Soak:
         services = self.kiosk.core.services
         kind = {"card_pulled": "change_pin", "psam_removed": "reset_pin"}.get(fault) or self.rng.choice(
             ["loss", "loss", "change_pin", "reset_pin", "review"])
+        if kind == "loss":
+            # A person with a card on record at the backend (the soak's stand-in for the
+            # province's existing card holders), seeded while the backend still runs.
+            citizen = person(self.next_person)
+            self.kiosk.seed_person(citizen, self.next_person)
+            self.next_person += 1
+            self.books.persons.append(citizen)
         if fault == "backend_down":
             self.kiosk.stop_backend()
         visit = services.new_visit()
         try:
             if kind == "loss":
-                citizen = person(self.next_person)
-                self.kiosk.seed_person(citizen, self.next_person)
-                self.next_person += 1
-                self.books.persons.append(citizen)
                 visit.identify(citizen)
                 self.books.promised("loss_reported_temporary", services.report_loss(visit, "temporary"))
             elif kind == "review":
@@ -254,6 +257,15 @@ class Soak:
         assert self.kiosk.card.profile.pin == self.pin, "the card's PIN changed without the kiosk saying so"
 
 
+def restore_logging(handlers: list, level: int) -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
 FAULTS = ("backend_down", "card_pulled", "psam_removed")
 
 
@@ -263,11 +275,15 @@ def run_soak(visits: int, fault_rate: float, folder: Path, seed: int = 2026) -> 
     books = Books()
     receipts = folder / "receipts"
     receipts.mkdir(parents=True, exist_ok=True)
-    log_file = open(folder / "kiosk.log", "w", encoding="utf-8")
-    configure_logging(json_lines=True, level=logging.DEBUG, stream=log_file)
     started = time.monotonic()
     with contextlib.ExitStack() as stack, pcscd_running(folder / "run"):
-        stack.callback(log_file.close)
+        # Everything the kiosk logs, at DEBUG, into the folder for the at-rest scan; the
+        # caller's logging (pytest's capture) comes back afterwards.
+        root = logging.getLogger()
+        handlers, level = list(root.handlers), root.level
+        log_file = stack.enter_context(open(folder / "kiosk.log", "w", encoding="utf-8"))
+        configure_logging(json_lines=True, level=logging.DEBUG, stream=log_file)
+        stack.callback(restore_logging, handlers, level)
         kiosk = SoakKiosk(folder, stack)
         soak = Soak(kiosk, rng, books, receipts)
         warm_up = max(20, visits // 10)
@@ -281,6 +297,10 @@ def run_soak(visits: int, fault_rate: float, folder: Path, seed: int = 2026) -> 
             soak.visit(number, fault)
         kiosk.drain(timeout_s=60)
         stats = kiosk.core.outbox.stats()
+        # What a power cut now would leave on disk: the WAL goes away when the kiosk closes.
+        for name in ("kiosk.db-wal", "kiosk.db-shm"):
+            if (folder / name).exists():
+                (folder / f"{name}.at-end").write_bytes((folder / name).read_bytes())
         end = process_figures()
         effects = kiosk.effects()
     wanted = set(books.expected) | set(effects)
