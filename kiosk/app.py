@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import logging
 import secrets
+import sqlite3
 import threading
 import time
 from importlib import metadata
@@ -20,7 +21,7 @@ from kiosk.backend.delivery import health_probe, outbox_sender
 from kiosk.backend.errors import BackendError
 from kiosk.backend.hsm import BackendHsmSecurityModule
 from kiosk.card_service import CardService
-from kiosk.config import KioskConfig
+from kiosk.config import KioskConfig, refuse_open_secrets
 from kiosk.services import KioskServices
 from kiosk.services.base import PENDING, BackendLink, ServiceResult
 from kiosk.stats import SERVICE_ITEMS, ServiceStats
@@ -37,6 +38,8 @@ class KioskCore:
 
     def __init__(self, config: KioskConfig):
         self.config = config
+        if config.source != "defaults":  # a deployed kiosk's own files; the demo makes its own
+            refuse_open_secrets(config)
         backend = config.backend
         self.client = BackendClient(backend.url, ca_file=backend.ca_file, cert_file=backend.cert_file,
                                     key_file=backend.key_file, connect_timeout_s=backend.connect_timeout_s,
@@ -77,10 +80,15 @@ class KioskCore:
         if result.service_item not in SERVICE_ITEMS or result.action == "review":
             return
         total_ms = max(visit.elapsed_seconds() * 1000, machine_ms)
-        with self.outbox.transaction() as tx:
-            self.stats.record(tx, service_item=result.service_item, outcome=result.outcome, machine_ms=machine_ms,
-                              total_ms=total_ms, at_utc=datetime.datetime.now(datetime.timezone.utc),
-                              outbox_job_id=result.outbox_reference if result.outcome == PENDING else None)
+        try:
+            with self.outbox.transaction() as tx:
+                self.stats.record(tx, service_item=result.service_item, outcome=result.outcome,
+                                  machine_ms=machine_ms, total_ms=total_ms,
+                                  at_utc=datetime.datetime.now(datetime.timezone.utc),
+                                  outbox_job_id=result.outbox_reference if result.outcome == PENDING else None)
+        except sqlite3.Error as exc:
+            # A statistic lost to a full disk must not undo a service the citizen was told is done.
+            log.error("statistics for %s not recorded: %s", result.service_item, exc)
 
     def _card_printer(self) -> CardPrinter | None:
         printer = self.config.card_printer

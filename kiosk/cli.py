@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -20,6 +21,8 @@ from drivers.sim import receipt_printer as sim_receipt_printer
 from kiosk import cardprinter_cli, diag_cli, queue_cli, records_cli, service_cli
 from kiosk.backend import cli as backend_cli
 from kiosk.config import ConfigError, describe_defaults, load_config
+from kiosk.file_safety import UnsafeFileError
+from kiosk.logging_setup import configure_logging
 
 # Exit codes of `kiosk card read`, one per thing a script may want to tell apart.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -288,8 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # JSON lines when systemd's journal reads stderr; the running kiosk logs what it does, a
+    # staff command only what went wrong. Either way through the personal-data redaction.
+    level = logging.DEBUG if args.verbose else logging.INFO if args.command == "run" else logging.WARNING
+    configure_logging(json_lines="JOURNAL_STREAM" in os.environ, level=level)
     args.load_config = lambda: load_config(args.config)
     try:
         return args.func(args)
@@ -297,6 +302,9 @@ def main(argv=None) -> int:
         print(f"kiosk: configuration refused: {exc.source}", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except UnsafeFileError as exc:
+        print(f"kiosk: refusing to start: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
 

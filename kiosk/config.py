@@ -13,6 +13,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kiosk.file_safety import refuse_if_readable_by_others, refuse_unless_private
 from kiosk.staff_pin import well_formed
 
 
@@ -248,6 +249,10 @@ def load_config(path: str | Path | None) -> KioskConfig:
     if path is None:
         return KioskConfig()
     path = Path(path)
+    if path.exists():
+        # A configuration other users can read or change would hand them the backend link and
+        # the keys sealing personal data: refused like ssh refuses an open private key.
+        refuse_if_readable_by_others(path, "config")
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
@@ -260,6 +265,14 @@ def load_config(path: str | Path | None) -> KioskConfig:
     except UnicodeDecodeError as exc:
         raise ConfigError(str(path), [f"is not UTF-8 text (byte {exc.start})"]) from None
     return parse_config(data, str(path))
+
+
+def refuse_open_secrets(config: KioskConfig) -> None:
+    """The files a configuration file names that must be the kiosk's alone, checked before they
+    are used. (The key ring is made with mode 600 on first start, so only an existing one.)"""
+    refuse_unless_private(config.backend.key_file, "[backend] key_file")
+    if Path(config.outbox.key_file).exists():
+        refuse_unless_private(config.outbox.key_file, "[outbox] key_file")
 
 
 def describe_defaults() -> str:

@@ -27,6 +27,7 @@ from kivy.uix.screenmanager import FadeTransition, ScreenManager  # noqa: E402
 
 from kiosk.app import KioskCore  # noqa: E402
 from kiosk.staff_pin import StaffGate  # noqa: E402
+from kiosk.supervision import forbid_core_dumps, notify  # noqa: E402
 from kiosk.card_service import (CardPresented, CardReadFailed, CardSummary, CardWatcher,  # noqa: E402
                                 CardWithdrawn, ReadersAvailable, ReadersUnavailable)
 from screens.fonts import register_cjk_font  # noqa: E402
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 READERS_DOWN_MESSAGE = "读卡设备暂不可用，请稍候或联系工作人员。"
 COUNTDOWN_S = 10         # the countdown's length, taken out of the idle time ...
 TICK_S = 0.5             # ... checked this often (the idle CPU budget allows no faster)
+WATCHDOG_PING_S = 10  # deploy/sscard-kiosk.service has WatchdogSec=30
 LINK_PROBE_S = 5.0       # how often the home screen asks whether the backend is reachable
 
 
@@ -94,6 +96,9 @@ class KioskApp(App):
         Window.bind(on_touch_down=self._touched)
         self.resume_card_watcher()
         self._tick = Clock.schedule_interval(self._every_tick, TICK_S)
+        # systemd restarts a kiosk whose UI stops ticking: the pings come from the UI's clock.
+        notify("READY=1")
+        Clock.schedule_interval(lambda _dt: notify("WATCHDOG=1"), WATCHDOG_PING_S)
 
     def on_stop(self):
         self.flow.end("kiosk stopping")
@@ -236,6 +241,7 @@ def configure_window(config: KioskConfig) -> None:
 
 
 def run_kiosk(config: KioskConfig) -> int:
+    forbid_core_dumps()
     configure_window(config)
     core = KioskCore(config).start()
     try:

@@ -39,6 +39,7 @@ def test_one_line_errors_and_exit_codes(card_slot, tmp_path):
 
     config = tmp_path / "bad.toml"
     config.write_text("[ui]\nwidth = 'wide'\n")
+    config.chmod(0o600)
     refused = kiosk("--config", str(config), "card", "read")
     assert refused.returncode == 2 and "[ui] width: expected an integer" in refused.stderr
     for result in (no_card, no_reader, pulled):

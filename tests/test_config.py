@@ -14,6 +14,7 @@ def test_a_valid_file(tmp_path):
     path = tmp_path / "kiosk.toml"
     path.write_text('[readers]\ncard = "ACS ACR39U"\npsam = "ACS ACR39U SAM"\n[ui]\nidle_timeout_s = 90\n'
                     "card_read_timeout_s = 5\n", encoding="utf-8")
+    path.chmod(0o600)
     config = load_config(path)
     assert config.readers.card == "ACS ACR39U" and config.ui.idle_timeout_s == 90
     assert config.ui.card_read_timeout_s == 5.0 and config.terminal.office_phone == "12333"
@@ -36,6 +37,7 @@ def test_a_valid_file(tmp_path):
 def test_bad_values_are_refused_with_key_and_reason(tmp_path, text, problem):
     path = tmp_path / "kiosk.toml"
     path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
     with pytest.raises(ConfigError) as refused:
         load_config(path)
     assert any(problem in p for p in refused.value.problems), refused.value.problems
@@ -55,4 +57,14 @@ def test_missing_file(tmp_path):
 def test_printed_defaults_load_back(tmp_path):
     path = tmp_path / "defaults.toml"
     path.write_text(describe_defaults(), encoding="utf-8")
+    path.chmod(0o600)
     assert load_config(path) == KioskConfig(source=str(path))
+
+
+def test_a_config_file_other_users_can_read_is_refused(tmp_path):
+    from kiosk.file_safety import UnsafeFileError
+    path = tmp_path / "kiosk.toml"
+    path.write_text("[ui]\nidle_timeout_s = 90\n", encoding="utf-8")
+    path.chmod(0o644)
+    with pytest.raises(UnsafeFileError, match="chmod o-rwx"):
+        load_config(path)

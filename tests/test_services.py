@@ -227,6 +227,7 @@ port = {card_printer_port}
 [id_reader]
 port = "{id_port}"
 """, encoding="utf-8")
+    path.chmod(0o600)  # a config others can read is refused
     return path
 
 

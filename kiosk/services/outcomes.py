@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from typing import Callable
 
@@ -31,6 +32,7 @@ REJECTIONS = {
     "card_not_found": "未查到此卡的信息，请到窗口办理。",
 }
 DEFAULT_REJECTION = "业务系统不予办理，请到窗口咨询。"
+STORAGE_FAILED = "本机存储故障，业务未受理，请到窗口办理。"
 _OFFLINE_ACTIONS = {rule.action for rule in OFFLINE_RULES}
 
 
@@ -54,6 +56,11 @@ def run_action(service_item: str, action: str, work: Callable[[], ServiceResult 
     except (CardError, CardPrinterError, IssuanceFailed) as exc:
         results = [ServiceResult(service_item, action, FAILED, exc.citizen_message,
                                  staff_detail=f"{type(exc).__name__}: {exc}")]
+    except sqlite3.Error as exc:
+        # The kiosk's own disk (full, failing): nothing was promised, so nothing is lost.
+        log.error("%s %s: local storage failed: %s", service_item, action, exc)
+        results = [ServiceResult(service_item, action, FAILED, STORAGE_FAILED,
+                                 staff_detail=f"local database: {type(exc).__name__}: {exc}")]
     machine_ms = (time.perf_counter() - started) * 1000
     for result in results:
         log.info("%s %s: %s in %.0f ms", result.service_item, result.action, result.outcome, machine_ms)
