@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from drivers.apdu import (ApduChannel, AuthenticationFailed, CardError, CommandApdu, FileNotFound, RecordNotFound,
                           SecurityStatusNotSatisfied, StatusWordError, WrongParameters)
 from drivers.keyscheme import KEY_EXTERNAL_AUTH, KEY_PIN_RELOAD
+from drivers.pcsc import CardRemoved
 from drivers.pin import Pin
 from drivers.security_module import SecurityModule, SecurityModuleRequired
 from drivers.ssse_records import (EF05_TAGS, EF06_TAGS, OPTIONAL_TAGS, SSSE_DF_NAME, TAG_CARD_IDENTIFIER,
@@ -27,6 +28,13 @@ EF06_RECORDS = len(EF06_TAGS)
 
 class NotSocialSecurityCard(CardError):
     citizen_message = "这不是社会保障卡，请插入社会保障卡。"
+
+
+class PinOutcomeUnknown(CardRemoved):
+    """The card lost contact while it held a PIN CHANGE or RELOAD: it may have carried it out
+    before the answer was lost. Only the card can tell, once it is back."""
+
+    citizen_message = "卡片在设置密码时被取出，新密码可能已经生效。请重新插卡，输入新密码确认。"
 
 
 class PersonalisationFailed(CardError):
@@ -160,9 +168,14 @@ class SocialSecurityCard:
 
     # PIN operations (DOMAIN.md section 2). Each wipes the PIN bytes it built once sent.
 
-    def _send_secret(self, cla: int, ins: int, p1: int, p2: int, secret: bytearray, name: str) -> None:
+    def _send_secret(self, cla: int, ins: int, p1: int, p2: int, secret: bytearray, name: str,
+                     changes_pin: bool = False) -> None:
         try:
             self.channel.send(CommandApdu(cla, ins, p1, p2, secret, name=name))
+        except CardRemoved as exc:
+            if changes_pin:
+                raise PinOutcomeUnknown(f"card pulled during {name}: {exc}") from exc
+            raise
         finally:
             secret[:] = bytes(len(secret))
 
@@ -174,7 +187,7 @@ class SocialSecurityCard:
         old_bcd, new_bcd = old.bcd(), new.bcd()
         data = old_bcd + b"\xff" + new_bcd
         old_bcd[:], new_bcd[:] = bytes(3), bytes(3)
-        self._send_secret(0x80, 0x5E, 0x01, 0x00, data, "CHANGE PIN")
+        self._send_secret(0x80, 0x5E, 0x01, 0x00, data, "CHANGE PIN", changes_pin=True)
 
     def _pin_command_mac(self, identifier: bytes, header: bytes, data: bytes) -> bytes:
         if self.security_module is None:
@@ -191,7 +204,7 @@ class SocialSecurityCard:
             data = new_bcd + mac
         finally:
             new_bcd[:] = bytes(3)
-        self._send_secret(*header, data, "RELOAD PIN")
+        self._send_secret(*header, data, "RELOAD PIN", changes_pin=True)
 
     def unblock_pin(self, identifier: bytes) -> None:
         """Give a blocked PIN its tries back, keeping the PIN itself."""

@@ -90,6 +90,8 @@ class Visit:
         self.card_pin_verified = False
         self.end_reason: str | None = None
         self.results: list = []  # ServiceResults of this visit, for its one receipt
+        # "changed"/"reset" when a PIN command's answer was lost: the card must tell whether it took it
+        self.unconfirmed_pin_event: str | None = None
 
     @property
     def ended(self) -> bool:
@@ -172,6 +174,7 @@ class Visit:
             self._identity = None
             self._card = None
             self.card_pin_verified = False
+            self.unconfirmed_pin_event = None
 
     def holds_personal_data(self) -> bool:
         return self._identity is not None or self._card is not None

@@ -85,6 +85,10 @@ class KioskServices:
     def reset_pin(self, visit: Visit, new: Pin) -> list[ServiceResult]:
         return self._run(visit, "1.10.5", "reset_pin", lambda: pin.reset_pin(self.link, self.cards, visit, new))
 
+    def confirm_pin(self, visit: Visit, new: Pin) -> list[ServiceResult]:
+        """The card is back after a PIN change or reset whose answer was lost (see pin.confirm_pin)."""
+        return self._run(visit, "1.10.5", "confirm_pin", lambda: pin.confirm_pin(self.link, self.cards, visit, new))
+
     # 1.10.1: on the spot when the card printer is ready, else a batch application
     def apply(self, visit: Visit, commitment: bool, new_pin: Pin, progress: Progress = _no_progress,
               cancel: threading.Event | None = None) -> list[ServiceResult]:

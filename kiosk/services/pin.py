@@ -9,13 +9,19 @@ from __future__ import annotations
 import datetime
 import threading
 
+from drivers.apdu import WrongPin
 from drivers.pin import Pin
+from drivers.ssse import PinOutcomeUnknown
 from kiosk.card_service import CardService
-from kiosk.services.base import DONE_OUTCOME, PENDING, BackendLink, ServiceResult
+from kiosk.services.base import DONE_OUTCOME, FAILED, PENDING, BackendLink, ServiceResult
 from kiosk.services.offline_rules import rule_for
-from kiosk.visit import Visit
+from kiosk.visit import Visit, VisitError
 
 ITEM = "1.10.5"
+
+
+class NothingToConfirm(VisitError):
+    citizen_message = "没有需要确认的密码修改。"
 
 
 def report_pin_event(link: BackendLink, visit: Visit, action: str, event: str, detail: dict) -> ServiceResult:
@@ -33,18 +39,48 @@ def report_pin_event(link: BackendLink, visit: Visit, action: str, event: str, d
                          staff_detail=f"pin event job {job_id}: {outcome}")
 
 
+def _unconfirmed(visit: Visit, action: str, event: str, exc: PinOutcomeUnknown) -> ServiceResult:
+    visit.unconfirmed_pin_event = event
+    return ServiceResult(ITEM, action, FAILED, exc.citizen_message, staff_detail=f"unconfirmed: {exc}")
+
+
 def change_pin(link: BackendLink, cards: CardService, visit: Visit, old: Pin, new: Pin,
                reader: str | None = None, cancel: threading.Event | None = None) -> ServiceResult:
     """`reader` is the card printer's encoder when a newly issued card gets its first PIN."""
-    cards.change_pin(visit.card.holder, old, new, cancel, reader=reader)
+    try:
+        cards.change_pin(visit.card.holder, old, new, cancel, reader=reader)
+    except PinOutcomeUnknown as exc:
+        return _unconfirmed(visit, "change_pin", "changed", exc)
     visit.card_pin_verified = True
     return report_pin_event(link, visit, "change_pin", "changed", {"card": visit.card.info.identifier.hex})
 
 
 def reset_pin(link: BackendLink, cards: CardService, visit: Visit, new: Pin) -> ServiceResult:
     holder = visit.identity.masked_id_number  # a reset needs the holder identified by ID card
-    cards.reset_pin(visit.card, new)
+    try:
+        cards.reset_pin(visit.card, new)
+    except PinOutcomeUnknown as exc:
+        return _unconfirmed(visit, "reset_pin", "reset", exc)
     visit.card_pin_verified = True
     return report_pin_event(link, visit, "reset_pin", "reset", {"holder": holder})
+
+
+def confirm_pin(link: BackendLink, cards: CardService, visit: Visit, new: Pin) -> ServiceResult:
+    """After a PIN command whose answer was lost, with the card back in: the citizen enters the
+    new PIN once. If the card accepts it, the command was carried out and the backend hears of
+    it now; if not, the old PIN still holds (that try counts on the card, as any wrong PIN)."""
+    event = visit.unconfirmed_pin_event
+    if event is None:
+        raise NothingToConfirm("no PIN change of this visit is waiting to be confirmed")
+    action = "change_pin" if event == "changed" else "reset_pin"
+    try:
+        cards.verify_pin(new)
+    except WrongPin as exc:
+        visit.unconfirmed_pin_event = None
+        return ServiceResult(ITEM, action, FAILED, "新密码未生效，原密码仍然有效。",
+                             staff_detail=f"confirmation refused, {exc.tries_left} tries left")
+    visit.unconfirmed_pin_event = None
+    visit.card_pin_verified = True
+    return report_pin_event(link, visit, action, event, {"card": visit.card.info.identifier.hex, "confirmed": True})
 
 
