@@ -33,6 +33,7 @@ def toml_literal(value) -> str:
 def test_any_bytes_load_or_are_refused_with_a_reason(tmp_path_factory, raw):
     path = tmp_path_factory.mktemp("cfg") / "kiosk.toml"
     path.write_bytes(raw)
+    path.chmod(0o600)  # the kiosk refuses a config others can read
     try:
         load_config(path)
     except ConfigError as error:
@@ -51,6 +52,7 @@ def test_known_keys_with_any_values_give_a_usable_config_or_name_the_key(tmp_pat
         lines += [f"{key} = {toml_literal(value)}" for (s, key), value in settings if s == section]
     path = tmp_path_factory.mktemp("cfg") / "kiosk.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o600)
     try:
         config = load_config(path)
     except ConfigError as error:
@@ -86,5 +88,6 @@ def test_any_document_shape_is_parsed_or_refused(document):
 def test_non_finite_numbers_are_refused_by_key(tmp_path, text):
     path = tmp_path / "kiosk.toml"
     path.write_text(text)
+    path.chmod(0o600)
     with pytest.raises(ConfigError, match="must be a finite number"):
         load_config(path)
