@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import tempfile
+import time
 from pathlib import Path
 
 from drivers.pcsc import wait_for_card
@@ -52,3 +53,28 @@ def kiosk_stack(delivery_wait_s: float = 3.0):
                 core.close()
                 psam.remove()
                 backend.stop()
+
+
+class ReaderWaits:
+    """Time spent waiting for a polled reader to notice a card come or go (pcscd polls vpcd's
+    slots every 400 ms): a latency of the simulated encoder, not machine time of the kiosk.
+    Counted by wrapping the waits the card printer and the issuance make."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def install(self) -> "ReaderWaits":
+        import drivers.card_printer
+        import kiosk.services.issuance
+        for module in (drivers.card_printer, kiosk.services.issuance):
+            module.wait_for_card = self._timed(module.wait_for_card)
+        return self
+
+    def _timed(self, wait):
+        def timed_wait(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return wait(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - start
+        return timed_wait

@@ -12,7 +12,7 @@ import json
 import statistics
 import time
 
-from _stack import kiosk_stack  # bench/ is the script's folder, so first on sys.path
+from _stack import ReaderWaits, kiosk_stack  # bench/ is the script's folder, so first on sys.path
 from drivers.pcsc import wait_for_card
 from drivers.pin import Pin
 from drivers.sim.pcscd import CARD_READER, VPCD_CARD_PORT
@@ -22,6 +22,7 @@ from drivers.ssse_records import CardHolder, CardIdentifier, CardInfo
 from kiosk.visit import CitizenIdentity
 
 ROUNDS = 30
+READER_WAITS = ReaderWaits().install()
 
 
 def timed(action) -> float:
@@ -71,14 +72,18 @@ def main() -> None:
             personalise_apdus = cards.last_stats.card_apdus
             removed(link)
 
-        issuance = []
+        issuance, issuance_wall = [], []
         for i in range(5):
+            # Seconds pass between two citizens: the encoder's reader has noticed the last card leave.
+            wait_for_card(CARD_READER, timeout=5, present=False)
             visit = stack.core.services.new_visit()
             visit.identify(CitizenIdentity(f"110105199003070{i:02d}X", "王五", "2", 1, datetime.date(1990, 3, 7)))
             with Pin.from_text("582936") as new:
-                start = time.perf_counter()
+                waited, start = READER_WAITS.seconds, time.perf_counter()
                 results = stack.core.services.apply(visit, True, new)
-                issuance.append(time.perf_counter() - start)
+                wall = time.perf_counter() - start
+                issuance_wall.append(wall)
+                issuance.append(wall - (READER_WAITS.seconds - waited))
             assert [r.outcome for r in results] == ["done"] * 3, results
     figures = {
         "change_pin_ms": round(statistics.median(change), 2),
@@ -86,6 +91,7 @@ def main() -> None:
         "reset_pin_ms": round(statistics.median(reset), 2),
         "personalise_ms": round(statistics.median(personalise), 2),
         "issuance_machine_s": round(statistics.median(issuance), 3),
+        "issuance_wall_s": round(statistics.median(issuance_wall), 3),
     }
     print(f"change PIN: median {figures['change_pin_ms']} ms over {ROUNDS}, {change_apdus} card APDUs "
           "(targets: < 20 ms, <= 4 APDUs)")
@@ -93,7 +99,9 @@ def main() -> None:
     print(f"personalisation of a 3.0 blank (write, verify, commit, read back): median "
           f"{figures['personalise_ms']} ms, {personalise_apdus} card APDUs (target < 300 ms)")
     print(f"instant issuance, machine time with zero mechanical delay: median {figures['issuance_machine_s']} s "
-          "over 5 (apply, mark, personalise, PIN, print, 回盘, activate, eject)")
+          "over 5 (apply, mark, personalise, PIN, print, 回盘, activate, eject); wall time "
+          f"{figures['issuance_wall_s']} s, the rest being the encoder's reader noticing the blank "
+          "(pcscd polls vpcd every 400 ms)")
     print(json.dumps(figures))
 
 

@@ -261,6 +261,14 @@ class CardPrinter:
         if position is not CardPosition.NONE:
             # A second blank would collide with it: the caller must eject or retain first.
             raise CardPrinterError(f"{self}: a card is already inside ({position.name.lower()} position)")
+        # The last card left through eject or retain; its reader may not have noticed yet (it
+        # is polled), and a blank read as that card would be a disaster: wait until it has.
+        try:
+            wait_for_card(self.encoder_reader, self.encoder_timeout, cancel, present=False)
+        except NoCardPresent:
+            self._raise_if_cancelled(cancel, "waiting for the encoder to be empty")
+            raise EncoderCardNotSeen(f"{self}: {self.encoder_reader!r} still sees a card before a feed "
+                                     f"(waited {self.encoder_timeout:g} s)") from None
         self.command("Sis", cancel, timeout or self.movement_timeout)
         try:
             return wait_for_card(self.encoder_reader, self.encoder_timeout, cancel)
@@ -379,11 +387,6 @@ class CardPrinter:
         return text == "CARD"
 
     def _move_out(self, command: str, cancel: threading.Event | None, timeout: float | None) -> None:
+        # Done when the printer says the card is out: the citizen is not kept waiting for the
+        # encoder's reader to notice (the next feed waits for that).
         self.command(command, cancel, timeout or self.movement_timeout)
-        # The encoder is free only once its reader agrees; the next blank may go there at once.
-        try:
-            wait_for_card(self.encoder_reader, self.encoder_timeout, cancel, present=False)
-        except NoCardPresent:
-            self._raise_if_cancelled(cancel, f"waiting for the encoder to be empty after {command}")
-            raise EncoderCardNotSeen(f"{self}: {self.encoder_reader!r} still sees a card "
-                                     f"{self.encoder_timeout:g} s after {command}") from None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from drivers.card_printer import CardPrinter, CardPrinterError
-from drivers.pcsc import card_present
+from drivers.pcsc import NoCardPresent, wait_for_card
 from drivers.pin import Pin
 from drivers.ssse_records import CardHolder, CardIdentifier, CardInfo
 from kiosk.backend.errors import BackendError
@@ -33,7 +33,8 @@ from kiosk.visit import Visit, VisitError
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, float], None]  # (what is happening, in Chinese; fraction done)
+Progress = Callable[[str, float], None]
+ENCODER_FREE_WAIT_S = 1.0  # pcscd polls a reader without card-change events every 400 ms  # (what is happening, in Chinese; fraction done)
 
 
 class EncoderOccupied(VisitError):
@@ -85,10 +86,13 @@ class InstantIssuance:
         with Pin.from_text(self.settings.initial_pin) as initial:
             # A weak PIN is refused before anything is marked or fed.
             check_new_pin(new_pin, identity.birth_date, identity.id_number, initial)
-        if card_present(self.settings.encoder_reader):
+        try:
             # Where the encoder shares a slot with the card reader (the vpcd simulation), the
-            # citizen's old card must come out before a blank can go in.
-            raise EncoderOccupied(f"{self.settings.encoder_reader!r} holds a card")
+            # citizen's old card must come out before a blank can go in. (A card that just left
+            # may take the reader a poll to notice: hence the short wait.)
+            wait_for_card(self.settings.encoder_reader, ENCODER_FREE_WAIT_S, cancel, present=False)
+        except NoCardPresent:
+            raise EncoderOccupied(f"{self.settings.encoder_reader!r} holds a card") from None
         progress("正在受理制卡申请", 0.05)
         self.link.call(vid, service_item, "mark_instant_issuance", "mark_instant_issuance",
                        {"application_id": application_id}, detail)
