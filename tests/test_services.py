@@ -421,3 +421,49 @@ def test_the_kiosk_sends_heartbeats_while_the_link_is_up(reference_backend, pki_
     terminal, depth, version = reference_backend.store._conn.execute(
         "SELECT terminal, queue_depth, software_version FROM heartbeats").fetchone()
     assert (terminal, depth) == ("KIOSK-0001", 0) and version
+
+
+def test_reset_pin_with_the_id_card_and_tell_the_backend(kiosk, reference_backend, card_slot):
+    seed_zhang_san(reference_backend)
+    card = card_slot.insert_profile("card_v3.toml")
+    card.pin_tries_left = 0  # forgotten and blocked
+    visit = kiosk.services.new_visit()
+    visit.present_card(kiosk.cards.read())
+    with Pin.from_text(NEW_PIN) as new:
+        [without_id] = kiosk.services.reset_pin(visit, new)
+    assert without_id.outcome == "refused" and "身份证" in without_id.citizen_message
+    visit.identify(ZHANG_SAN)
+    with Pin.from_text(NEW_PIN) as new:
+        [result] = kiosk.services.reset_pin(visit, new)
+    assert result.outcome == "done", result
+    assert card.profile.pin == NEW_PIN and card.pin_tries_left == 6
+    assert count(reference_backend, "SELECT count(*) FROM card_events WHERE event = 'pin_reset'") == 1
+
+
+def test_replace_a_damaged_card_on_the_spot(kiosk, reference_backend, card_slot, card_printer):
+    seed_zhang_san(reference_backend)
+    card_slot.insert_profile("card_v3.toml")
+    visit = kiosk.services.new_visit()
+    visit.identify(ZHANG_SAN)
+    visit.present_card(kiosk.cards.read())
+    with Pin.from_text(NEW_PIN) as new:
+        [occupied] = kiosk.services.replace(visit, "damaged", True, new)
+    assert occupied.outcome == "refused" and "取出" in occupied.citizen_message  # old card still in the slot
+    assert status_of(kiosk) == "normal"  # nothing was done
+    card_slot.remove()
+    with Pin.from_text(NEW_PIN) as new:
+        results = kiosk.services.replace(visit, "damaged", True, new)
+    assert [(r.service_item, r.outcome) for r in results] == [("1.10.7", "done"), ("1.10.2", "done"),
+                                                             ("1.10.5", "done")], results
+    assert status_of(kiosk) == "cancelled"
+    assert status_of(kiosk, card_printer.cards[-1].identifier.hex().upper()) == "normal"
+
+
+def test_a_weak_pin_stops_a_replacement_before_the_old_card_is_cancelled(kiosk, reference_backend, card_printer):
+    seed_zhang_san(reference_backend, status="formal_loss")
+    visit = kiosk.services.new_visit()
+    visit.identify(ZHANG_SAN)
+    with Pin.from_text("111111") as weak:
+        [result] = kiosk.services.replace(visit, "lost", True, weak)
+    assert result.outcome == "refused" and "过于简单" in result.citizen_message
+    assert status_of(kiosk) == "formal_loss" and not card_printer.cards

@@ -43,6 +43,7 @@ def apply_instant(link: BackendLink, issuance: InstantIssuance, visit: Visit, re
                   cancel: threading.Event | None = None) -> list[ServiceResult]:
     """Apply and issue on the spot: the results of 1.10.1, 1.10.2 (activation) and 1.10.5 (PIN)."""
     identity = visit.identity
+    issuance.preflight(visit, new_pin, cancel)  # before an application is opened at the backend
     payload = {"holder": identity.holder_payload(), "region_code": region_code, "channel": "instant",
                "commitment": commitment}
     reply = link.call(visit.visit_id, ITEM, "apply_instant", "apply_card", payload,

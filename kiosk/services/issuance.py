@@ -64,6 +64,21 @@ class InstantIssuance:
         except CardPrinterError:
             return False
 
+    def preflight(self, visit: Visit, new_pin: Pin, cancel: threading.Event | None = None) -> None:
+        """What can stop an issuance without anyone's fault is checked before the backend is
+        asked for anything (a replacement cancels the old card at once): the new PIN, and a
+        free encoder."""
+        identity = visit.identity
+        with Pin.from_text(self.settings.initial_pin) as initial:
+            check_new_pin(new_pin, identity.birth_date, identity.id_number, initial)
+        try:
+            # Where the encoder shares a slot with the card reader (the vpcd simulation), the
+            # citizen's old card must come out before a blank can go in. (A card that just left
+            # may take the reader a poll to notice: hence the short wait.)
+            wait_for_card(self.settings.encoder_reader, ENCODER_FREE_WAIT_S, cancel, present=False)
+        except NoCardPresent:
+            raise EncoderOccupied(f"{self.settings.encoder_reader!r} holds a card") from None
+
     def _personalisation(self, reply: dict, identifier: bytes) -> tuple[CardInfo, CardHolder]:
         holder = reply["holder"]
         info = CardInfo(
@@ -82,17 +97,7 @@ class InstantIssuance:
         """Returns the results of the issuing item, activation (1.10.2) and PIN (1.10.5)."""
         vid = visit.visit_id
         detail = {"application": application_id}
-        identity = visit.identity
-        with Pin.from_text(self.settings.initial_pin) as initial:
-            # A weak PIN is refused before anything is marked or fed.
-            check_new_pin(new_pin, identity.birth_date, identity.id_number, initial)
-        try:
-            # Where the encoder shares a slot with the card reader (the vpcd simulation), the
-            # citizen's old card must come out before a blank can go in. (A card that just left
-            # may take the reader a poll to notice: hence the short wait.)
-            wait_for_card(self.settings.encoder_reader, ENCODER_FREE_WAIT_S, cancel, present=False)
-        except NoCardPresent:
-            raise EncoderOccupied(f"{self.settings.encoder_reader!r} holds a card") from None
+        self.preflight(visit, new_pin, cancel)
         progress("正在受理制卡申请", 0.05)
         self.link.call(vid, service_item, "mark_instant_issuance", "mark_instant_issuance",
                        {"application_id": application_id}, detail)

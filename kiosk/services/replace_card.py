@@ -39,6 +39,8 @@ def replace(link: BackendLink, issuance: InstantIssuance | None, visit: Visit, r
     if reason not in REASONS:
         raise ValueError(f"unknown replacement reason {reason!r}")
     identity = visit.identity
+    if issuance is not None:
+        issuance.preflight(visit, new_pin, cancel)  # before the backend cancels the old card
     card_id = _card_to_replace(link, visit, reason)
     channel = "instant" if issuance is not None else "batch"
     reply = link.call(visit.visit_id, ITEM, f"replace_{reason}", "apply_replacement",
