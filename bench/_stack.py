@@ -17,7 +17,7 @@ from drivers.sim.vpcd import VpcdLink
 from kiosk.app import KioskCore
 from kiosk.backend.pki import make_test_pki
 from kiosk.backend.server import open_backend
-from kiosk.config import KioskConfig
+from kiosk.config import config_for_simulation
 
 
 @dataclasses.dataclass
@@ -37,15 +37,8 @@ def kiosk_stack(delivery_wait_s: float = 3.0):
         psam = VpcdLink(SimulatedPsam(), port=VPCD_PSAM_PORT).insert()
         wait_for_card(PSAM_READER, timeout=10)
         with CardPrinterSimulator(delay=0.0) as printer:
-            config = KioskConfig()
-            config = dataclasses.replace(
-                config,
-                backend=dataclasses.replace(config.backend, url=backend.url, ca_file=str(pki.ca_cert),
-                                            cert_file=str(pki.kiosk_cert), key_file=str(pki.kiosk_key),
-                                            connect_timeout_s=1.0),
-                outbox=dataclasses.replace(config.outbox, db=str(folder / "kiosk.db"), key_file=str(folder / "kiosk.key"),
-                                           delivery_wait_s=delivery_wait_s, probe_interval_s=0.5, poll_s=0.2),
-                card_printer=dataclasses.replace(config.card_printer, port=printer.port))
+            config = config_for_simulation(backend.url, pki, folder, printer.port,
+                                           outbox={"delivery_wait_s": delivery_wait_s})
             core = KioskCore(config).start()
             try:
                 yield Stack(core, backend, printer, folder)

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from kiosk.config import KioskConfig
+from kiosk.config import KioskConfig, config_for_simulation
 from screens.app import KioskApp, configure_window
 
 from kivy.clock import Clock  # noqa: E402  (after screens.app set Kivy's environment)
@@ -91,19 +91,10 @@ def simulated_kiosk(out: Path, idle_timeout_s: int = IDLE_TIMEOUT_S):
         id_reader = SimulatedIdCardReader(IdReaderProfile(person=None))
         id_port = id_reader.start()
         stack.callback(id_reader.stop)
-        config = KioskConfig()
-        config = dataclasses.replace(
-            config,
-            backend=dataclasses.replace(config.backend, url=backend.url, ca_file=str(pki.ca_cert),
-                                        cert_file=str(pki.kiosk_cert), key_file=str(pki.kiosk_key),
-                                        connect_timeout_s=1.0, read_timeout_s=3.0),
-            outbox=dataclasses.replace(config.outbox, db=str(folder / "kiosk.db"), key_file=str(folder / "kiosk.key"),
-                                       probe_interval_s=0.5, poll_s=0.2, delivery_wait_s=2.0),
-            card_printer=dataclasses.replace(config.card_printer, port=card_printer.port),
-            receipt_printer=dataclasses.replace(config.receipt_printer, port=receipt_port),
-            id_reader=dataclasses.replace(config.id_reader, port=id_port),
-            ui=dataclasses.replace(config.ui, idle_timeout_s=idle_timeout_s,
-                                   staff_pin_scrypt=hash_staff_pin([int(d) for d in STAFF_PIN])))
+        config = config_for_simulation(
+            backend.url, pki, folder, card_printer.port, receipt_printer={"port": receipt_port},
+            id_reader={"port": id_port},
+            ui={"idle_timeout_s": idle_timeout_s, "staff_pin_scrypt": hash_staff_pin([int(d) for d in STAFF_PIN])})
         yield SimulatedKiosk(config, backend, id_reader, receipts, card)
 
 

@@ -1,6 +1,5 @@
 """The card bundle end to end: the services through every real part (pcscd + vpcd simulators,
 the card printer simulator, the reference backend over TLS, the outbox and its worker)."""
-import dataclasses
 import datetime
 import time
 from urllib.parse import urlparse
@@ -11,7 +10,7 @@ from drivers.pin import Pin
 from drivers.sim.card_printer import CardPrinterSimulator
 from kiosk.app import KioskCore
 from kiosk.backend.server import open_backend
-from kiosk.config import KioskConfig
+from kiosk.config import config_for_simulation
 from kiosk.receipt import render_text
 from offline_queue import Outbox
 from kiosk.visit import CitizenIdentity
@@ -52,16 +51,7 @@ def card_printer(tmp_path, pcscd):
 
 @pytest.fixture
 def kiosk(reference_backend, pki_files, tmp_path, card_printer, psam_slot):
-    config = KioskConfig()
-    config = dataclasses.replace(
-        config,
-        backend=dataclasses.replace(config.backend, url=reference_backend.url, ca_file=str(pki_files.ca_cert),
-                                    cert_file=str(pki_files.kiosk_cert), key_file=str(pki_files.kiosk_key),
-                                    connect_timeout_s=1.0, read_timeout_s=3.0),
-        outbox=dataclasses.replace(config.outbox, db=str(tmp_path / "kiosk.db"), key_file=str(tmp_path / "kiosk.key"),
-                                   probe_interval_s=0.5, poll_s=0.2, backoff_base_s=0.2, delivery_wait_s=2.0),
-        card_printer=dataclasses.replace(config.card_printer, port=card_printer.port))
-    core = KioskCore(config).start()
+    core = KioskCore(config_for_simulation(reference_backend.url, pki_files, tmp_path, card_printer.port)).start()
     yield core
     core.close()
 
@@ -402,14 +392,8 @@ def test_taking_the_card_out_ends_a_visit_the_card_alone_identified(kiosk, card_
 
 
 def test_the_kiosk_sends_heartbeats_while_the_link_is_up(reference_backend, pki_files, tmp_path, card_printer):
-    config = KioskConfig()
-    config = dataclasses.replace(
-        config,
-        backend=dataclasses.replace(config.backend, url=reference_backend.url, ca_file=str(pki_files.ca_cert),
-                                    cert_file=str(pki_files.kiosk_cert), key_file=str(pki_files.kiosk_key),
-                                    heartbeat_interval_s=1.0),
-        outbox=dataclasses.replace(config.outbox, db=str(tmp_path / "hb.db"), key_file=str(tmp_path / "hb.key")),
-        card_printer=dataclasses.replace(config.card_printer, port=card_printer.port))
+    config = config_for_simulation(reference_backend.url, pki_files, tmp_path / "hb", card_printer.port,
+                                   backend={"heartbeat_interval_s": 1.0})
     core = KioskCore(config).start()
     try:
         deadline = time.monotonic() + 10

@@ -3,13 +3,12 @@ backend over TLS, the outbox and its worker. No card printer: the faults here ar
 citizen's card, the readers, the backend and the disk."""
 from __future__ import annotations
 
-import dataclasses
 import datetime
 
 import pytest
 
 from kiosk.app import KioskCore
-from kiosk.config import KioskConfig
+from kiosk.config import config_for_simulation
 from kiosk.visit import CitizenIdentity
 
 HOLDER = CitizenIdentity("371302198001011239", "张三", "1", 1, datetime.date(1980, 1, 1))
@@ -33,15 +32,7 @@ def backend_events(backend, card_id: str = CARD_ID) -> list[str]:
 @pytest.fixture
 def kiosk(reference_backend, pki_files, tmp_path, psam_slot):
     seed_holder(reference_backend)
-    config = KioskConfig()
-    config = dataclasses.replace(
-        config,
-        backend=dataclasses.replace(config.backend, url=reference_backend.url, ca_file=str(pki_files.ca_cert),
-                                    cert_file=str(pki_files.kiosk_cert), key_file=str(pki_files.kiosk_key),
-                                    connect_timeout_s=1.0, read_timeout_s=2.0),
-        outbox=dataclasses.replace(config.outbox, db=str(tmp_path / "kiosk.db"), key_file=str(tmp_path / "kiosk.key"),
-                                   probe_interval_s=0.5, poll_s=0.2, backoff_base_s=0.2, delivery_wait_s=2.0),
-        card_printer=dataclasses.replace(config.card_printer, enabled=False))
+    config = config_for_simulation(reference_backend.url, pki_files, tmp_path, backend={"read_timeout_s": 2.0})
     core = KioskCore(config).start()
     yield core
     core.close()
