@@ -451,3 +451,30 @@ def test_a_weak_pin_stops_a_replacement_before_the_old_card_is_cancelled(kiosk, 
         [result] = kiosk.services.replace(visit, "lost", True, weak)
     assert result.outcome == "refused" and "过于简单" in result.citizen_message
     assert status_of(kiosk) == "formal_loss" and not card_printer.cards
+
+
+@pytest.mark.parametrize("fault, told", [
+    ({"corrupt_replies": 50}, "身份证读取失败"),        # garbage on the line, every retry
+    ({"person": None}, "未检测到身份证"),               # no card on the reader
+])
+def test_an_id_reader_fault_during_a_visit_is_told_and_nothing_is_queued(reference_backend, pki_files, tmp_path,
+                                                                          card_printer, fault, told):
+    import subprocess
+    import sys
+    from drivers.sim.id_card_reader import IdReaderProfile, SimulatedIdCardReader
+    seed_zhang_san(reference_backend)
+    reader = SimulatedIdCardReader(IdReaderProfile(**fault))
+    port = reader.start()
+    try:
+        config = kiosk_config_file(tmp_path, reference_backend, pki_files, port, card_printer.port)
+        result = subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", str(config), "service",
+                                 "report-loss"], capture_output=True, text=True, timeout=60)
+    finally:
+        reader.stop()
+    assert result.returncode == 1 and told in result.stdout, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert status_of_card_in(reference_backend) == "normal"
+
+
+def status_of_card_in(backend):
+    return backend.store._conn.execute("SELECT status FROM cards WHERE card_id = ?", (OLD_CARD,)).fetchone()[0]
