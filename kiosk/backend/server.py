@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 API_VERSION = "1.0.0"
 MAX_REQUEST_BYTES = 64 * 1024
+# An oversized body up to this size is read and thrown away before the 413 goes out: closing on a
+# client still sending makes its TLS stack report a broken connection instead of our answer.
+MAX_DISCARDED_BYTES = 1024 * 1024
 MAX_IDEMPOTENCY_KEY_CHARS = 255
 IDLE_CONNECTION_TIMEOUT_S = 30
 
@@ -153,7 +156,9 @@ class BackendHandler(BaseHTTPRequestHandler):
         except ValueError:
             raise Refusal(400, "bad_content_length", "Content-Length is not a number") from None
         if length < 0 or length > MAX_REQUEST_BYTES:
-            self.close_connection = True  # the unread body would be taken for the next request
+            self.close_connection = True  # what is not read would be taken for the next request
+            if length <= MAX_DISCARDED_BYTES:
+                self._discard_body(length)
             raise Refusal(413, "request_too_large", f"requests are limited to {MAX_REQUEST_BYTES} bytes")
         raw = self.rfile.read(length) if length else b""
         if self.command == "GET":
@@ -165,6 +170,13 @@ class BackendHandler(BaseHTTPRequestHandler):
         if not isinstance(body, dict):
             raise Refusal(400, "malformed_json", "the request body must be a JSON object")
         return body
+
+    def _discard_body(self, length: int) -> None:
+        while length > 0:
+            chunk = self.rfile.read(min(length, 16 * 1024))
+            if not chunk:
+                return
+            length -= len(chunk)
 
     def _terminal(self) -> str:
         subject = self.connection.getpeercert().get("subject", ())
