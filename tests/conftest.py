@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from drivers.pcsc import wait_for_card
-from drivers.sim.pcscd import CARD_READER, PSAM_READER, VPCD_CARD_PORT, VPCD_PSAM_PORT, Pcscd, vpcd_ready
+from drivers.sim.pcscd import (CARD_READER, PSAM_READER, VPCD_CARD_PORT, VPCD_PSAM_PORT, Pcscd, machine_lock,
+                               vpcd_ready)
 from drivers.sim.psam import SimulatedPsam
 from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard
 from drivers.sim.vpcd import VpcdLink
@@ -24,7 +25,7 @@ def pcscd():
     if run_dir and vpcd_ready():
         yield Pcscd(Path(run_dir))
         return
-    with tempfile.TemporaryDirectory(prefix="kiosk-pcscd-") as tmp:
+    with machine_lock(), tempfile.TemporaryDirectory(prefix="kiosk-pcscd-") as tmp:
         daemon = Pcscd(Path(tmp))
         daemon.start()
         yield daemon

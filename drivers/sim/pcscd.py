@@ -7,6 +7,7 @@ its own uses `pcscd_running()`, which starts one only if none is listening.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -119,18 +120,35 @@ def _alive(pid: int) -> bool:
     return True
 
 
+MACHINE_LOCK = Path("/tmp/sscard-kiosk-run.lock")  # the same lock ./run takes
+
+
+@contextlib.contextmanager
+def machine_lock():
+    """pcscd and vpcd's two slots exist once per machine: a bench or a bare pytest run waits
+    for any other user of them (./run takes this lock too, and says so in KIOSK_RUN_DIR)."""
+    if os.environ.get("KIOSK_RUN_DIR"):
+        yield  # started by ./run, which holds the lock for us
+        return
+    with open(MACHINE_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 @contextlib.contextmanager
 def pcscd_running(run_dir: Path):
-    """Use the pcscd that is listening, or start one for the duration of the block."""
-    if vpcd_ready():
-        yield
-        return
-    pcscd = Pcscd(run_dir)
-    pcscd.start()
-    try:
-        yield
-    finally:
-        pcscd.stop()
+    """Use the pcscd that is listening, or start one for the duration of the block; either way
+    with the machine's vpcd slots to ourselves."""
+    with machine_lock():
+        if vpcd_ready():
+            yield
+            return
+        pcscd = Pcscd(run_dir)
+        pcscd.start()
+        try:
+            yield
+        finally:
+            pcscd.stop()
 
 
 if __name__ == "__main__":
