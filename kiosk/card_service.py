@@ -20,6 +20,7 @@ from drivers.security_module import PsamSecurityModule, SecurityModule, Security
 from drivers.pin import Pin
 from drivers.ssse import CardReading, SocialSecurityCard
 from drivers.ssse_records import CardHolder, CardIdentifier, CardInfo
+from kiosk.i18n import _
 from kiosk.masking import mask_card_number, mask_id_number, mask_name
 from kiosk.config import KioskConfig
 from kiosk.pin_policy import check_new_pin
@@ -161,7 +162,8 @@ class CardService:
 
 @dataclass(frozen=True)
 class CardSummary:
-    """What a screen may show of a card: personal data masked, dates as people read them."""
+    """What a screen may show of a card: personal data masked, dates as people read them, in
+    the visit's language."""
 
     name: str
     social_security_number: str
@@ -176,8 +178,9 @@ class CardSummary:
             name=mask_name(reading.holder.name),
             social_security_number=mask_id_number(reading.holder.social_security_number),
             card_number=mask_card_number(info.card_number),
-            expiry=f"{info.expiry_date.year}年{info.expiry_date.month}月{info.expiry_date.day}日",
-            card_version=f"{info.generation}.0 代卡（{info.spec_version}）",
+            expiry=_("{year}年{month}月{day}日").format(
+                year=info.expiry_date.year, month=info.expiry_date.month, day=info.expiry_date.day),
+            card_version=_("{generation}.0 代卡（{spec}）").format(generation=info.generation, spec=info.spec_version),
         )
 
 

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
+from kiosk.i18n import N_
 
 try:
     LOCAL_TIME = ZoneInfo("Asia/Shanghai")
@@ -40,12 +41,12 @@ except ZoneInfoNotFoundError:
 
 # The service items of bundle no. 10 (and 1.10.8 of bundle no. 9), as the policy names them.
 SERVICE_ITEMS = {
-    "1.10.1": "社会保障卡申领",
-    "1.10.2": "社会保障卡启用",
-    "1.10.5": "社会保障卡密码修改与重置",
-    "1.10.6": "社会保障卡挂失与解挂",
-    "1.10.7": "社会保障卡补领、换领、换发",
-    "1.10.8": "社会保障卡注销",
+    "1.10.1": N_("社会保障卡申领"),
+    "1.10.2": N_("社会保障卡启用"),
+    "1.10.5": N_("社会保障卡密码修改与重置"),
+    "1.10.6": N_("社会保障卡挂失与解挂"),
+    "1.10.7": N_("社会保障卡补领、换领、换发"),
+    "1.10.8": N_("社会保障卡注销"),
 }
 DONE, REFUSED, FAILED, PENDING = "done", "refused", "failed", "pending"
 OUTCOMES = (DONE, REFUSED, FAILED, PENDING)

@@ -23,9 +23,11 @@ os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
 from kivy.app import App  # noqa: E402
 from kivy.clock import Clock  # noqa: E402
 from kivy.config import Config  # noqa: E402
+from kivy.properties import StringProperty  # noqa: E402
 from kivy.uix.screenmanager import FadeTransition, ScreenManager  # noqa: E402
 
 from kiosk.app import KioskCore  # noqa: E402
+from kiosk.i18n import N_, SOURCE_LANGUAGE, translator  # noqa: E402
 from kiosk.staff_pin import StaffGate  # noqa: E402
 from kiosk.supervision import forbid_core_dumps, notify  # noqa: E402
 from kiosk.card_service import (CardPresented, CardReadFailed, CardSummary, CardWatcher,  # noqa: E402
@@ -34,7 +36,7 @@ from screens.fonts import register_cjk_font  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-READERS_DOWN_MESSAGE = "读卡设备暂不可用，请稍候或联系工作人员。"
+READERS_DOWN_MESSAGE = N_("读卡设备暂不可用，请稍候或联系工作人员。")
 COUNTDOWN_S = 10         # the countdown's length, taken out of the idle time ...
 TICK_S = 0.5             # ... checked this often (the idle CPU budget allows no faster)
 WATCHDOG_PING_S = 10  # deploy/sscard-kiosk.service has WatchdogSec=30
@@ -42,7 +44,9 @@ LINK_PROBE_S = 5.0       # how often the home screen asks whether the backend is
 
 
 class KioskApp(App):
-    title = "社会保障卡自助服务"
+    title = N_("社会保障卡自助服务")
+    # The visit's language. Every .kv text is `_("…", app.lang)`, so a change redraws them all.
+    lang = StringProperty(SOURCE_LANGUAGE)
 
     def __init__(self, core: KioskCore, **kwargs):
         super().__init__(**kwargs)
@@ -194,8 +198,9 @@ class KioskApp(App):
                 self.leave_diagnostics()
             return
         if not self.flow.active:
-            if self.theme.elder and idle >= timeout:   # elder mode chosen, then nobody came
+            if idle >= timeout:   # elder mode or English chosen, then nobody came
                 self.theme.elder = False
+                self.set_language(SOURCE_LANGUAGE)
             return
         if self.flow.busy:
             return
@@ -215,6 +220,13 @@ class KioskApp(App):
         if self._countdown is not None:
             self._countdown.dismiss(animation=False)
             self._countdown = None
+
+    # --- language --------------------------------------------------------------------------
+
+    def set_language(self, language: str) -> None:
+        """Chosen on the home screen; lasts for the visit, like elder mode."""
+        translator.set_language(language)   # first: the redraw that follows reads it
+        self.lang = language
 
     # --- staff -----------------------------------------------------------------------------
 

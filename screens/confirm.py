@@ -7,6 +7,7 @@ from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
 from kiosk.card_service import CardSummary
+from kiosk.i18n import _
 
 
 class ConfirmScreen(Screen):
@@ -19,10 +20,12 @@ class ConfirmScreen(Screen):
         self.title = offer.title.replace("\n", " · ")
         if visit.has_identity:
             identity = visit.identity
-            self.holder = f"办理人：{identity.masked_name}    身份证号：{identity.masked_id_number}"
+            self.holder = _("办理人：{name}    身份证号：{id_number}").format(
+                name=identity.masked_name, id_number=identity.masked_id_number)
         elif visit.has_card:
             card = CardSummary.of(visit.card)
-            self.holder = f"持卡人：{card.name}    社会保障号码：{card.social_security_number}"
+            self.holder = _("持卡人：{name}    社会保障号码：{number}").format(
+                name=card.name, number=card.social_security_number)
         self.commitment = offer.commitment
         self.accepted = not offer.commitment
 

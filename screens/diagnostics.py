@@ -21,6 +21,7 @@ from drivers.id_card_reader import IdCardError, IdCardNotFound, IdCardReader
 from drivers.pcsc import card_present, list_readers
 from drivers.receipt_printer import PrinterError, ReceiptPrinter
 from kiosk.backend.errors import BackendRejected, BackendUnavailable
+from kiosk.i18n import N_, _
 from kiosk.receipt import printer_test_page
 
 
@@ -30,7 +31,7 @@ def _check(what, probe) -> tuple[str, str]:
         return what, probe()
     except (CardError, CardPrinterError, PrinterError, IdCardError, BackendUnavailable, BackendRejected,
             OSError) as exc:
-        return what, f"故障：{type(exc).__name__}: {exc}"
+        return what, _("故障：{error}").format(error=f"{type(exc).__name__}: {exc}")
 
 
 def gather(app) -> list[tuple[str, str]]:
@@ -38,14 +39,14 @@ def gather(app) -> list[tuple[str, str]]:
 
     def readers() -> str:
         found = list_readers()
-        card = "有卡" if card_present(config.readers.card) else "无卡"
-        psam = ("在位" if card_present(config.readers.psam) else "未插入") if config.readers.psam else "未配置"
-        return f"{len(found)} 个读卡器；用户卡座：{card}；PSAM：{psam}"
+        card = _("有卡") if card_present(config.readers.card) else _("无卡")
+        psam = (_("在位") if card_present(config.readers.psam) else _("未插入")) if config.readers.psam else _("未配置")
+        return _("{count} 个读卡器；用户卡座：{card}；PSAM：{psam}").format(count=len(found), card=card, psam=psam)
 
     def receipt_printer() -> str:
         settings = config.receipt_printer
         if not settings.port:
-            return "未配置（凭证显示在屏幕上）"
+            return _("未配置（凭证显示在屏幕上）")
         with ReceiptPrinter(settings.port, baudrate=settings.baud, encoding=settings.encoding,
                             paper_mm=settings.paper_mm, read_timeout=settings.read_timeout_s,
                             write_timeout=settings.write_timeout_s) as printer:
@@ -54,43 +55,47 @@ def gather(app) -> list[tuple[str, str]]:
     def id_reader() -> str:
         settings = config.id_reader
         if not settings.port:
-            return "未配置"
+            return _("未配置")
         with IdCardReader(settings.port, baudrate=settings.baud, read_timeout=settings.read_timeout_s) as reader:
             reader.check_status()
             sam = reader.sam_id()
             try:
                 reader.read()
-                card = "读卡区有身份证，读取正常"
+                card = _("读卡区有身份证，读取正常")
             except IdCardNotFound:
-                card = "读卡区无证"
-        return f"正常，SAM {sam}；{card}"
+                card = _("读卡区无证")
+        return _("正常，SAM {sam}；{card}").format(sam=sam, card=card)
 
     def card_printer() -> str:
         if core.card_printer is None:
-            return "未启用即时制卡"
+            return _("未启用即时制卡")
         status = core.card_printer.status()
-        faults = "；".join(str(fault) for fault in status.faults()) or "无故障"
-        ribbon = "未检测到色带" if status.ribbon_remaining is None else f"色带余量 {status.ribbon_remaining}"
-        return f"{'有' if status.feeder_loaded else '无'}空白卡，{ribbon}，卡位 {status.card_position.name}；{faults}"
+        faults = "; ".join(str(fault) for fault in status.faults()) or _("无故障")
+        ribbon = (_("未检测到色带") if status.ribbon_remaining is None
+                  else _("色带余量 {ribbon}").format(ribbon=status.ribbon_remaining))
+        blanks = _("有空白卡") if status.feeder_loaded else _("无空白卡")
+        return _("{blanks}，{ribbon}，卡位 {position}；{faults}").format(
+            blanks=blanks, ribbon=ribbon, position=status.card_position.name, faults=faults)
 
     def backend() -> str:
         started = time.perf_counter()
         core.client.health()
-        return f"可达，{(time.perf_counter() - started) * 1000:.0f} ms"
+        return _("可达，{ms:.0f} ms").format(ms=(time.perf_counter() - started) * 1000)
 
     def outbox() -> str:
         stats = core.outbox.stats()
         oldest = "—" if stats.oldest_pending_age_s is None else f"{stats.oldest_pending_age_s:.0f} s"
-        return f"待发送 {stats.pending}，最早 {oldest}，死信 {stats.dead}，已送达 {stats.done}"
+        return _("待发送 {pending}，最早 {oldest}，死信 {dead}，已送达 {done}").format(
+            pending=stats.pending, oldest=oldest, dead=stats.dead, done=stats.done)
 
     def disk() -> str:
         usage = shutil.disk_usage(Path(config.outbox.db).resolve().parent)
-        return f"剩余 {usage.free / 2**30:.1f} GB / 共 {usage.total / 2**30:.1f} GB"
+        return _("剩余 {free:.1f} GB / 共 {total:.1f} GB").format(free=usage.free / 2**30, total=usage.total / 2**30)
 
-    return [_check("读卡器与PSAM", readers), _check("凭条打印机", receipt_printer), _check("身份证读卡器", id_reader),
-            _check("制卡机", card_printer), _check("业务系统", backend), _check("离线队列", outbox),
-            _check("磁盘空间", disk),
-            ("软件版本", importlib.metadata.version("sscard-kiosk"))]
+    return [_check(_("读卡器与PSAM"), readers), _check(_("凭条打印机"), receipt_printer),
+            _check(_("身份证读卡器"), id_reader), _check(_("制卡机"), card_printer), _check(_("业务系统"), backend),
+            _check(_("离线队列"), outbox), _check(_("磁盘空间"), disk),
+            (_("软件版本"), importlib.metadata.version("sscard-kiosk"))]
 
 
 class DiagnosticsScreen(Screen):
@@ -101,12 +106,12 @@ class DiagnosticsScreen(Screen):
         self.refresh()
 
     def refresh(self) -> None:
-        self.report = "正在检测……"
+        self.report = _("正在检测……")
         app = App.get_running_app()
 
         def work() -> None:
             lines = gather(app)
-            text = "\n".join(f"{what}：{answer}" for what, answer in lines)
+            text = "\n".join(_("{what}：{answer}").format(what=what, answer=answer) for what, answer in lines)
             Clock.schedule_once(lambda _dt: setattr(self, "report", text))
 
         threading.Thread(target=work, name="diagnostics", daemon=True).start()
@@ -121,9 +126,9 @@ class DiagnosticsScreen(Screen):
                                     paper_mm=settings.paper_mm, read_timeout=settings.read_timeout_s,
                                     write_timeout=settings.write_timeout_s) as printer:
                     printer.print_job(printer_test_page(terminal, settings.paper_mm, settings.encoding).as_escpos())
-                message = "测试页已打印"
+                message = N_("测试页已打印")
             except PrinterError as exc:
-                message = f"测试页未打印：{exc}"
+                message = _("测试页未打印：{error}").format(error=exc)
             Clock.schedule_once(lambda _dt: setattr(self, "action", message))
 
         threading.Thread(target=work, name="test-receipt", daemon=True).start()
@@ -133,7 +138,7 @@ class DiagnosticsScreen(Screen):
         dead = [job.id for job in outbox.jobs(states=("dead",))]
         for job_id in dead:
             outbox.retry_dead(job_id)
-        self.action = f"已重新排队 {len(dead)} 条死信"
+        self.action = _("已重新排队 {count} 条死信").format(count=len(dead))
         self.refresh()
 
     def clear(self) -> None:

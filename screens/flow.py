@@ -13,12 +13,13 @@ import threading
 from kivy.clock import Clock
 
 from drivers.receipt_printer import PrinterError, ReceiptPrinter
+from kiosk.i18n import N_, SOURCE_LANGUAGE
 from kiosk.receipt import render_escpos, render_text
 from screens.menu import AGAIN, NEW, OFFERS_BY_KEY, PIN_TITLES, Offer
 
 log = logging.getLogger(__name__)
 
-PINS_DIFFER = "两次输入的新密码不一致，请重新设置。"
+PINS_DIFFER = N_("两次输入的新密码不一致，请重新设置。")
 
 
 class VisitFlow:
@@ -123,7 +124,7 @@ class VisitFlow:
         settings = self.app.kiosk_config.receipt_printer
         text = render_text(receipt, settings.paper_mm)
         if not settings.port:
-            return "本机没有凭条打印机，办理凭证如下，请拍照留存。", text
+            return N_("本机没有凭条打印机，办理凭证如下，请拍照留存。"), text
         try:
             with ReceiptPrinter(settings.port, baudrate=settings.baud, encoding=settings.encoding,
                                 paper_mm=settings.paper_mm, read_timeout=settings.read_timeout_s,
@@ -131,8 +132,8 @@ class VisitFlow:
                 printer.print_job(render_escpos(receipt, settings.paper_mm, settings.encoding))
         except PrinterError as exc:
             log.warning("receipt not printed: %s", exc)
-            return f"{exc.citizen_message}办理凭证如下，请拍照留存。", text
-        return "凭条已打印，请从下方出纸口取走。", ""
+            return exc.citizen_message + N_("办理凭证如下，请拍照留存。"), text
+        return N_("凭条已打印，请从下方出纸口取走。"), ""
 
     def _finished(self, results, receipt_note: str, receipt_text: str) -> None:
         self.busy = False
@@ -179,6 +180,7 @@ class VisitFlow:
             if hasattr(screen, "clear"):
                 screen.clear()
         self.app.theme.elder = False
+        self.app.set_language(SOURCE_LANGUAGE)
         self.app.root.current = "home"
 
     def _wipe_pins(self) -> None:

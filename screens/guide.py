@@ -6,6 +6,8 @@ from kivy.lang import Builder
 from kivy.properties import StringProperty
 from kivy.uix.screenmanager import Screen
 
+from kiosk.i18n import _
+
 
 class GuideScreen(Screen):
     title = StringProperty("")
@@ -17,11 +19,13 @@ class GuideScreen(Screen):
 
     def show(self, offer, online: bool) -> None:
         self.title = offer.title.replace("\n", " · ")
-        self.items = f"事项编码：{offer.items}"
+        self.items = _("事项编码：{codes}").format(codes=offer.items)
         self.conditions = offer.guide.conditions
         self.materials = offer.guide.materials
         self.time_limit = offer.guide.time_limit
-        self.offline = ("" if online else "【当前网络中断】") + offer.offline_note()
+        # Shown in the visit's language, which does not change while the guide is up.
+        notes = _("；").join(_(note) for note in offer.offline_notes())
+        self.offline = notes if online else _("【当前网络中断】") + notes
 
     def clear(self) -> None:
         for prop in ("title", "items", "conditions", "materials", "time_limit", "offline"):

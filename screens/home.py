@@ -1,5 +1,5 @@
-"""Home: the service offers as large buttons, elder mode, the offline banner, and the hidden
-corner that staff tap three times to reach diagnostics."""
+"""Home: the service offers as large buttons, elder mode, the language, the offline banner,
+and the hidden corner that staff tap three times to reach diagnostics."""
 from __future__ import annotations
 
 import time
@@ -12,6 +12,7 @@ from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 
+from kiosk.i18n import LANGUAGES, SOURCE_LANGUAGE, _
 from kiosk.services.base import ACTION_NAMES
 from kiosk.services.offline_rules import available_offline
 from screens.menu import OFFERS
@@ -21,8 +22,14 @@ STAFF_TAP_WINDOW_S = 2  # ... within this many seconds open the staff sign-in
 
 
 def offline_banner_text() -> str:
-    names = dict.fromkeys(ACTION_NAMES[rule.action] for rule in available_offline() if rule.action in ACTION_NAMES)
-    return "网络中断，部分业务暂停。仍可办理：" + "、".join(names) + "（联网后自动报送）"
+    """In the current language: what still works while the backend cannot be reached."""
+    names = dict.fromkeys(_(ACTION_NAMES[rule.action]) for rule in available_offline() if rule.action in ACTION_NAMES)
+    return _("网络中断，部分业务暂停。仍可办理：{items}（联网后自动报送）").format(items=_("、").join(names))
+
+
+def other_language(language: str) -> str:
+    """The language the switch on the home screen offers (there are two)."""
+    return next(code for code in LANGUAGES if code != language)
 
 
 class StaffCorner(Widget):
@@ -47,15 +54,28 @@ class StaffCorner(Widget):
 class HomeScreen(Screen):
     status = StringProperty("")
     offline = BooleanProperty(False)
-    banner = StringProperty(offline_banner_text())
+    banner = StringProperty("")
 
     def on_kv_post(self, base_widget):
         for offer in OFFERS:
-            button = Factory.KioskButton(text=offer.title, height=0, size_hint_y=1)
+            button = Factory.KioskButton(height=0, size_hint_y=1)
             button.name = offer.key
             button.bind(on_release=lambda _b, key=offer.key: App.get_running_app().flow.begin(key))
             self.ids.offers.add_widget(button)
         self._mark_offers()
+        app = App.get_running_app()
+        app.bind(lang=self._show_language)
+        self._show_language(app, app.lang)
+
+    def _show_language(self, _app, language: str) -> None:
+        for button in self.ids.offers.children:
+            button.text = _(next(o for o in OFFERS if o.key == button.name).title)
+        self.banner = offline_banner_text()
+        self.ids.language.text = LANGUAGES[other_language(language)]
+
+    def switch_language(self) -> None:
+        app = App.get_running_app()
+        app.set_language(other_language(app.lang))
 
     def on_offline(self, _instance, _offline):
         self._mark_offers()

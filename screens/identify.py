@@ -18,12 +18,13 @@ from kivy.uix.screenmanager import Screen
 from drivers.apdu import CardError
 from drivers.id_card_reader import IdCardError, IdCardNotFound, IdCardReader, IdReaderUnavailable
 from drivers.pcsc import NoCardPresent
+from kiosk.i18n import N_, _
 from kiosk.visit import CitizenIdentity, VisitError
 
 POLL_S = 0.4
 AFTER_ERROR_S = 1.5  # give the citizen time to read the message before trying again
-PROMPT_ID = "请将居民身份证平放在下方读卡区"
-PROMPT_CARD = "请将社会保障卡芯片朝上插入读卡口"
+PROMPT_ID = N_("请将居民身份证平放在下方读卡区")
+PROMPT_CARD = N_("请将社会保障卡芯片朝上插入读卡口")
 
 
 class IdentifyScreen(Screen):
@@ -83,7 +84,8 @@ class IdentifyScreen(Screen):
             self._problem(exc.citizen_message)
             return
         self.problem = ""
-        self.done = f"身份已确认：{identity.masked_name}  {identity.masked_id_number}"
+        self.done = _("身份已确认：{name}  {id_number}").format(name=identity.masked_name,
+                                                            id_number=identity.masked_id_number)
         if self._offer.needs_card:
             self._wait_for_card()
         else:

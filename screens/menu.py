@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from kiosk.i18n import N_
 from kiosk.services.offline_rules import REFUSE, rule_for
 
 # Which PIN the pad is asking for: the card's current PIN, a new one, the new one again.
 OLD, NEW, AGAIN = "old", "new", "again"
-PIN_TITLES = {OLD: "请输入社会保障卡当前密码", NEW: "请设置6位新密码", AGAIN: "请再次输入新密码"}
+PIN_TITLES = {OLD: N_("请输入社会保障卡当前密码"), NEW: N_("请设置6位新密码"), AGAIN: N_("请再次输入新密码")}
 
 
 @dataclass(frozen=True)
@@ -43,44 +44,44 @@ class Offer:
         """True when at least one of its actions can be done without the backend."""
         return any(rule_for(action).offline != REFUSE for action in self.actions)
 
-    def offline_note(self) -> str:
-        return "；".join(dict.fromkeys(rule_for(action).citizen_message for action in self.actions))
+    def offline_notes(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(rule_for(action).citizen_message for action in self.actions))
 
 
-COMMITMENT = ("本人承诺：所提供的身份信息真实有效，申请的社会保障卡由本人使用；"
-              "如有不实，本人承担相应法律责任。（告知承诺制，无需另交证明材料）")
+COMMITMENT = (N_("本人承诺：所提供的身份信息真实有效，申请的社会保障卡由本人使用；"
+              "如有不实，本人承担相应法律责任。（告知承诺制，无需另交证明材料）"))
 
 OFFERS = [
-    Offer("lost_card", "我的卡丢了\n挂失·补卡·启用一次办", "1.10.6 + 1.10.7 + 1.10.2 + 1.10.5",
+    Offer("lost_card", N_("我的卡丢了\n挂失·补卡·启用一次办"), "1.10.6 + 1.10.7 + 1.10.2 + 1.10.5",
           ("report_loss_formal", "replace"),
-          Guide("本人持有效居民身份证；原卡遗失。", "居民身份证（原件，放在读卡区）。",
-                "即时办结，现场制卡约2分钟（立等可取）。"),
+          Guide(N_("本人持有效居民身份证；原卡遗失。"), N_("居民身份证（原件，放在读卡区）。"),
+                N_("即时办结，现场制卡约2分钟（立等可取）。")),
           needs_id=True, needs_card=False, pins=(NEW, AGAIN), commitment=COMMITMENT, uses_card_printer=True,
           run=lambda s, visit, pins, progress, cancel: s.bundle("lost_card", visit, True, pins[NEW], progress, cancel)),
-    Offer("first_card", "首次申领\n申领·制卡·启用一次办", "1.10.1 + 1.10.2 + 1.10.5", ("apply_instant", "apply_batch"),
-          Guide("本人持有效居民身份证；尚未办理过社会保障卡。", "居民身份证（原件）。",
-                "联网时现场制卡（立等可取）；离线时受理普通申领，30个工作日内邮寄或网点领卡。"),
+    Offer("first_card", N_("首次申领\n申领·制卡·启用一次办"), "1.10.1 + 1.10.2 + 1.10.5", ("apply_instant", "apply_batch"),
+          Guide(N_("本人持有效居民身份证；尚未办理过社会保障卡。"), N_("居民身份证（原件）。"),
+                N_("联网时现场制卡（立等可取）；离线时受理普通申领，30个工作日内邮寄或网点领卡。")),
           needs_id=True, needs_card=False, pins=(NEW, AGAIN), commitment=COMMITMENT, uses_card_printer=True,
           run=lambda s, visit, pins, progress, cancel: s.bundle("first_card", visit, True, pins[NEW], progress, cancel)),
-    Offer("report_loss", "临时挂失", "1.10.6", ("report_loss_temporary",),
-          Guide("卡片遗失或被盗，需立即停用。", "居民身份证（原件）。",
-                "即时办结；临时挂失有效期内可凭卡和身份证解除挂失。"),
+    Offer("report_loss", N_("临时挂失"), "1.10.6", ("report_loss_temporary",),
+          Guide(N_("卡片遗失或被盗，需立即停用。"), N_("居民身份证（原件）。"),
+                N_("即时办结；临时挂失有效期内可凭卡和身份证解除挂失。")),
           needs_id=True, needs_card=False, pins=(),
           run=lambda s, visit, pins, progress, cancel: s.report_loss(visit, "temporary")),
-    Offer("cancel_loss", "解除挂失", "1.10.6", ("cancel_loss",),
-          Guide("已挂失的卡片找回。", "居民身份证和找回的社会保障卡。", "即时办结。"),
+    Offer("cancel_loss", N_("解除挂失"), "1.10.6", ("cancel_loss",),
+          Guide(N_("已挂失的卡片找回。"), N_("居民身份证和找回的社会保障卡。"), N_("即时办结。")),
           needs_id=True, needs_card=True, pins=(),
           run=lambda s, visit, pins, progress, cancel: s.cancel_loss(visit)),
-    Offer("activate", "启用新卡", "1.10.2", ("activate",),
-          Guide("领到的新卡尚未启用。", "居民身份证和新社会保障卡。", "即时办结；银行账户由发卡银行启用。"),
+    Offer("activate", N_("启用新卡"), "1.10.2", ("activate",),
+          Guide(N_("领到的新卡尚未启用。"), N_("居民身份证和新社会保障卡。"), N_("即时办结；银行账户由发卡银行启用。")),
           needs_id=True, needs_card=True, pins=(),
           run=lambda s, visit, pins, progress, cancel: s.activate(visit)),
-    Offer("change_pin", "修改密码", "1.10.5", ("change_pin",),
-          Guide("记得当前密码，想换一个新密码。", "社会保障卡。", "即时办结。"),
+    Offer("change_pin", N_("修改密码"), "1.10.5", ("change_pin",),
+          Guide(N_("记得当前密码，想换一个新密码。"), N_("社会保障卡。"), N_("即时办结。")),
           needs_id=False, needs_card=True, pins=(OLD, NEW, AGAIN),
           run=lambda s, visit, pins, progress, cancel: s.change_pin(visit, pins[OLD], pins[NEW])),
-    Offer("reset_pin", "忘记密码\n重置·解锁", "1.10.5", ("reset_pin",),
-          Guide("忘记密码，或密码输错6次已锁定。", "居民身份证和社会保障卡。", "即时办结。"),
+    Offer("reset_pin", N_("忘记密码\n重置·解锁"), "1.10.5", ("reset_pin",),
+          Guide(N_("忘记密码，或密码输错6次已锁定。"), N_("居民身份证和社会保障卡。"), N_("即时办结。")),
           needs_id=True, needs_card=True, pins=(NEW, AGAIN),
           run=lambda s, visit, pins, progress, cancel: s.reset_pin(visit, pins[NEW])),
 ]

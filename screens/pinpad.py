@@ -17,8 +17,9 @@ from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from drivers.pin import PIN_LENGTH, Pin
+from kiosk.i18n import N_, _
 
-PRIVACY_NOTICE = "请用手遮挡输入。工作人员不会询问您的密码。"
+PRIVACY_NOTICE = N_("请用手遮挡输入。工作人员不会询问您的密码。")
 _system_random = random.SystemRandom()  # the order must not be predictable from the time of day
 
 
@@ -48,11 +49,11 @@ class PinPad(BoxLayout):
         # Three rows of three digits, then: clear, the tenth digit, confirm.
         for digit in order[:9]:
             keys.add_widget(self._digit_key(digit))
-        clear = Factory.SecondaryButton(text="清除", on_release=lambda _b: self.clear())
+        clear = Factory.SecondaryButton(text=_("清除"), on_release=lambda _b: self.clear())
         clear.name = "clear"
         keys.add_widget(clear)
         keys.add_widget(self._digit_key(order[9]))
-        confirm = Factory.KioskButton(text="确认", on_release=lambda _b: self._confirm())
+        confirm = Factory.KioskButton(text=_("确认"), on_release=lambda _b: self._confirm())
         confirm.name = "confirm"
         keys.add_widget(confirm)
 

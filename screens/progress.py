@@ -5,6 +5,7 @@ from pathlib import Path
 from kivy.lang import Builder
 from kivy.properties import NumericProperty, StringProperty
 from kivy.uix.screenmanager import Screen
+from kiosk.i18n import N_
 
 
 class ProgressScreen(Screen):
@@ -14,7 +15,7 @@ class ProgressScreen(Screen):
 
     def start(self, offer) -> None:
         self.title = offer.title.replace("\n", " · ")
-        self.step = "正在办理，请稍候……"
+        self.step = N_("正在办理，请稍候……")
         self.fraction = 0
 
     def update(self, step: str, fraction: float) -> None:

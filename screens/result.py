@@ -7,9 +7,11 @@ from kivy.lang import Builder
 from kivy.properties import StringProperty
 from kivy.uix.screenmanager import Screen
 
-OUTCOME_WORDS = {"done": "已办结", "pending": "已受理，联网后自动报送", "refused": "未能办理", "failed": "未能办理"}
-NEXT_STEP = {True: "如需其他业务，请返回首页继续办理。",
-             False: "如有疑问，请拨打12333或到人工窗口咨询。"}
+from kiosk.i18n import N_, _
+
+OUTCOME_WORDS = {"done": N_("已办结"), "pending": N_("已受理，联网后自动报送"), "refused": N_("未能办理"), "failed": N_("未能办理")}
+NEXT_STEP = {True: N_("如需其他业务，请返回首页继续办理。"),
+             False: N_("如有疑问，请拨打12333或到人工窗口咨询。")}
 
 
 class ResultScreen(Screen):
@@ -24,9 +26,9 @@ class ResultScreen(Screen):
         box = self.ids.results
         box.clear_widgets()
         for result in results:
-            line = Factory.BodyLabel(
-                text=f"【{OUTCOME_WORDS[result.outcome]}】{SERVICE_ITEMS.get(result.service_item, '')}："
-                     f"{result.citizen_message}")
+            line = Factory.BodyLabel(text=_("【{outcome}】{item}：{message}").format(
+                outcome=_(OUTCOME_WORDS[result.outcome]), item=_(SERVICE_ITEMS.get(result.service_item, "")),
+                message=_(result.citizen_message)))
             line.color = self.theme_colour(result.ok)
             line.outcome = result.outcome
             box.add_widget(line)

@@ -10,6 +10,7 @@ from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.properties import StringProperty
 from kivy.uix.screenmanager import Screen
+from kiosk.i18n import N_
 
 class StaffSignInScreen(Screen):
     problem = StringProperty("")
@@ -31,7 +32,7 @@ class StaffSignInScreen(Screen):
 
     def _refused(self) -> None:
         app = App.get_running_app()
-        self.problem = "错误次数过多，已暂时锁定" if app.staff_gate.locked else "工作人员密码错误"
+        self.problem = N_("错误次数过多，已暂时锁定") if app.staff_gate.locked else N_("工作人员密码错误")
         self.ids.pad.new_entry()
 
     def clear(self) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 
 class BackendError(Exception):
-    citizen_message = "业务系统暂时无法办理，请稍后再试。 / The service is not available right now."
+    citizen_message = "业务系统暂时无法办理，请稍后再试。"
 
 
 class BackendUnavailable(BackendError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 
 from drivers.pin import Pin
+from kiosk.i18n import N_
 from kiosk.services.base import DONE_OUTCOME, PENDING, REFUSED, BackendLink, ServiceResult
 from kiosk.services.issuance import InstantIssuance, Progress
 from kiosk.services.offline_rules import rule_for
@@ -16,8 +17,6 @@ from kiosk.visit import Visit
 
 ITEM = "1.10.1"
 COMMITMENT_VERSION = "2026-11-v1"
-COMMITMENT_TEXT = ("本人承诺所提供的信息真实、准确、完整，如有不实，愿意承担相应法律责任。"
-                   "（告知承诺制，版本 " + COMMITMENT_VERSION + "）")
 
 
 def commitment_record(accepted: bool) -> dict:
@@ -31,9 +30,9 @@ def apply_batch(link: BackendLink, visit: Visit, region_code: str, commitment: b
     outcome, job_id = link.queue(visit.visit_id, ITEM, "apply_batch", "apply_card", payload,
                                  subject=identity.id_number,
                                  detail={"holder": identity.masked_id_number, **commitment_record(commitment)})
-    messages = {DONE_OUTCOME: "申领已受理，制卡完成后将通知您领取。",
+    messages = {DONE_OUTCOME: N_("申领已受理，制卡完成后将通知您领取。"),
                 PENDING: rule_for("apply_batch").citizen_message,
-                REFUSED: "申领未能受理，请到窗口咨询。"}
+                REFUSED: N_("申领未能受理，请到窗口咨询。")}
     return ServiceResult(ITEM, "apply_batch", outcome, messages[outcome], outbox_reference=job_id,
                          data={"holder": identity.masked_id_number})
 

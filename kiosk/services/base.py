@@ -23,6 +23,7 @@ from typing import Callable
 from kiosk.audit import AuditTrail, canonical_json
 from kiosk.backend.client import BackendClient
 from kiosk.backend.errors import BackendRejected, BackendUnavailable
+from kiosk.i18n import N_
 from kiosk.stats import SERVICE_ITEMS
 from offline_queue import Outbox
 from offline_queue.outbox import DEAD, DONE
@@ -34,11 +35,11 @@ MAX_AUDIT_ENTRIES_PER_JOB = 200  # the contract's limit; a visit writes a few do
 
 # What each action is called on the citizen's receipt.
 ACTION_NAMES = {
-    "report_loss_temporary": "临时挂失", "report_loss_formal": "正式挂失", "cancel_loss": "解除挂失",
-    "activate": "启用", "change_pin": "修改密码", "reset_pin": "重置密码",
-    "apply_batch": "申领", "apply_instant": "申领", "instant_issuance": "即时制卡",
-    "replace_lost": "补领（遗失）", "replace_damaged": "换领（损坏）", "replace_expiring": "换发（到期）",
-    "replace_data_change": "换领（信息变更）",
+    "report_loss_temporary": N_("临时挂失"), "report_loss_formal": N_("正式挂失"), "cancel_loss": N_("解除挂失"),
+    "activate": N_("启用"), "change_pin": N_("修改密码"), "reset_pin": N_("重置密码"),
+    "apply_batch": N_("申领"), "apply_instant": N_("申领"), "instant_issuance": N_("即时制卡"),
+    "replace_lost": N_("补领（遗失）"), "replace_damaged": N_("换领（损坏）"), "replace_expiring": N_("换发（到期）"),
+    "replace_data_change": N_("换领（信息变更）"),
 }
 
 _SCHEMA = """

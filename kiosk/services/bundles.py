@@ -8,9 +8,11 @@ each one needs the one before.
 """
 from __future__ import annotations
 
+from kiosk.i18n import N_
+
 BUNDLES = {
-    "lost_card": "我的卡丢了：挂失、补卡、启用、设置密码一次办",
-    "first_card": "首次申领：申领、制卡、启用、设置密码一次办",
+    "lost_card": N_("我的卡丢了：挂失、补卡、启用、设置密码一次办"),
+    "first_card": N_("首次申领：申领、制卡、启用、设置密码一次办"),
 }
 
 

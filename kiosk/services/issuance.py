@@ -25,6 +25,7 @@ from drivers.ssse_records import CardHolder, CardIdentifier, CardInfo
 from kiosk.backend.errors import BackendError
 from kiosk.card_face import compose_face
 from kiosk.card_service import CardService
+from kiosk.i18n import N_
 from kiosk.services.base import DONE_OUTCOME, FAILED, BackendLink, IssuanceFailed, ServiceResult
 from kiosk.services.outcomes import REJECTIONS
 from kiosk.pin_policy import check_new_pin
@@ -98,27 +99,27 @@ class InstantIssuance:
         vid = visit.visit_id
         detail = {"application": application_id}
         self.preflight(visit, new_pin, cancel)
-        progress("正在受理制卡申请", 0.05)
+        progress(N_("正在受理制卡申请"), 0.05)
         self.link.call(vid, service_item, "mark_instant_issuance", "mark_instant_issuance",
                        {"application_id": application_id}, detail)
         fed = False
         try:
-            progress("正在获取制卡数据", 0.15)
+            progress(N_("正在获取制卡数据"), 0.15)
             data = self.link.read("personalisation", {"application_id": application_id})
-            progress("正在出卡", 0.25)
+            progress(N_("正在出卡"), 0.25)
             atr = self.printer.feed_to_encoder(cancel)
             fed = True
-            progress("正在写入芯片", 0.4)
+            progress(N_("正在写入芯片"), 0.4)
             identifier = self._blank_identifier(cancel)
             info, holder = self._personalisation(data, identifier)
             reading = self.cards.personalise(self.settings.encoder_reader, info, holder, cancel)
-            progress("正在设置密码", 0.5)
+            progress(N_("正在设置密码"), 0.5)
             with Pin.from_text(self.settings.initial_pin) as initial:
                 self.cards.change_pin(holder, initial, new_pin, cancel, reader=self.settings.encoder_reader)
-            progress("正在打印卡面", 0.6)
+            progress(N_("正在打印卡面"), 0.6)
             self.printer.print_face(compose_face(holder.name, holder.social_security_number,
                                                  info.card_number, info.issue_date), cancel)
-            progress("正在登记新卡", 0.75)
+            progress(N_("正在登记新卡"), 0.75)
             self.link.call(vid, service_item, "report_written_card", "report_written_card",
                            {"application_id": application_id, "card_id": info.identifier.hex,
                             "card_number": info.card_number}, {**detail, "card": info.identifier.hex})
@@ -127,22 +128,22 @@ class InstantIssuance:
             raise IssuanceFailed(f"instant issuance of {application_id} stopped: {type(exc).__name__}: {exc}") from exc
         log.info("card %s written for application %s (ATR %s)", info.identifier.hex, application_id, atr.hex())
         visit.present_card(reading)
-        results = [ServiceResult(service_item, "instant_issuance", DONE_OUTCOME, "新卡已制作完成。",
+        results = [ServiceResult(service_item, "instant_issuance", DONE_OUTCOME, N_("新卡已制作完成。"),
                                  data={"card_number": info.card_number})]
         results.append(self._activate(visit, service_item, info, progress))
         results.append(report_pin_event(self.link, visit, "change_pin", "changed", {"card": info.identifier.hex}))
-        progress("请取走您的社会保障卡", 0.95)
+        progress(N_("请取走您的社会保障卡"), 0.95)
         try:
             self.printer.eject(cancel)
         except CardPrinterError as exc:
             # The card exists, is reported and active: only its way out is blocked.
             log.error("card %s made but not ejected: %s", info.identifier.hex, exc)
             results[0] = ServiceResult(service_item, "instant_issuance", FAILED,
-                                       "新卡已制作完成，但出卡受阻，请联系工作人员为您取卡。",
+                                       N_("新卡已制作完成，但出卡受阻，请联系工作人员为您取卡。"),
                                        staff_detail=f"{type(exc).__name__}: {exc}",
                                        data={"card_number": info.card_number})
             return results
-        progress("制卡完成", 1.0)
+        progress(N_("制卡完成"), 1.0)
         return results
 
     def _blank_identifier(self, cancel) -> bytes:
@@ -165,11 +166,11 @@ class InstantIssuance:
             log.error("could not cancel the mark of %s: %s", application_id, exc)
 
     def _activate(self, visit: Visit, service_item: str, info: CardInfo, progress: Progress) -> ServiceResult:
-        progress("正在启用新卡", 0.85)
+        progress(N_("正在启用新卡"), 0.85)
         try:
             self.link.call(visit.visit_id, "1.10.2", "activate", "activate_card",
                            {"card_id": info.identifier.hex}, {"card": info.identifier.hex})
         except BackendError as exc:
-            message = REJECTIONS.get(getattr(exc, "code", ""), "新卡已制作，但暂未启用，请稍后办理启用。")
+            message = REJECTIONS.get(getattr(exc, "code", ""), N_("新卡已制作，但暂未启用，请稍后办理启用。"))
             return ServiceResult("1.10.2", "activate", FAILED, message, staff_detail=str(exc))
-        return ServiceResult("1.10.2", "activate", DONE_OUTCOME, "新卡已启用。")
+        return ServiceResult("1.10.2", "activate", DONE_OUTCOME, N_("新卡已启用。"))

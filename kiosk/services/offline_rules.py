@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kiosk.i18n import N_
+
 QUEUE, LOCAL, REFUSE = "queue", "local", "refuse"
 
 
@@ -24,24 +26,24 @@ class OfflineRule:
 
 OFFLINE_RULES = [
     OfflineRule("report_loss_temporary", "1.10.6", QUEUE,
-                "网络中断，临时挂失已受理并优先发送，送达后生效。", urgent=True),
+                N_("网络中断，临时挂失已受理并优先发送，送达后生效。"), urgent=True),
     OfflineRule("report_loss_formal", "1.10.6", REFUSE,
-                "正式挂失需联网办理。您可先办理临时挂失（离线可办），网络恢复后再办理正式挂失。"),
+                N_("正式挂失需联网办理。您可先办理临时挂失（离线可办），网络恢复后再办理正式挂失。")),
     OfflineRule("cancel_loss", "1.10.6", REFUSE,
-                "解除挂失需联网核验，请网络恢复后再办理，或到窗口办理。"),
+                N_("解除挂失需联网核验，请网络恢复后再办理，或到窗口办理。")),
     OfflineRule("activate", "1.10.2", REFUSE,
-                "启用需联网办理，请网络恢复后再办理，或到窗口办理。"),
+                N_("启用需联网办理，请网络恢复后再办理，或到窗口办理。")),
     OfflineRule("change_pin", "1.10.5", LOCAL,
-                "密码已在卡上修改；修改记录将在网络恢复后上报。"),
+                N_("密码已在卡上修改；修改记录将在网络恢复后上报。")),
     OfflineRule("reset_pin", "1.10.5", LOCAL,
-                "密码已在卡上重置；重置记录将在网络恢复后上报。"),
+                N_("密码已在卡上重置；重置记录将在网络恢复后上报。")),
     OfflineRule("apply_instant", "1.10.1", REFUSE,
-                "即时制卡需联网办理。您可改为邮寄/网点领卡的普通申领（离线可受理）。"),
+                N_("即时制卡需联网办理。您可改为邮寄/网点领卡的普通申领（离线可受理）。")),
     OfflineRule("apply_batch", "1.10.1", QUEUE,
-                "网络中断，申领已受理，送达后生效。"),
+                N_("网络中断，申领已受理，送达后生效。")),
     OfflineRule("replace", "1.10.7", REFUSE,
-                "补换卡需联网办理。如卡片丢失，可先办理临时挂失（离线可办）。"),
-    OfflineRule("review", "review", QUEUE, "感谢评价，评价将在网络恢复后发送。"),
+                N_("补换卡需联网办理。如卡片丢失，可先办理临时挂失（离线可办）。")),
+    OfflineRule("review", "review", QUEUE, N_("感谢评价，评价将在网络恢复后发送。")),
 ]
 
 _BY_ACTION = {rule.action: rule for rule in OFFLINE_RULES}

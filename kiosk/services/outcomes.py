@@ -9,6 +9,7 @@ from typing import Callable
 from drivers.apdu import CardError
 from drivers.card_printer import CardPrinterError
 from kiosk.backend.errors import BackendRejected, BackendUnavailable
+from kiosk.i18n import N_
 from kiosk.pin_policy import WeakPin
 from kiosk.services.base import FAILED, REFUSED, IssuanceFailed, ServiceResult
 from kiosk.services.offline_rules import OFFLINE_RULES, rule_for
@@ -18,21 +19,21 @@ log = logging.getLogger(__name__)
 
 # The backend contract's refusal codes, in the citizen's words.
 REJECTIONS = {
-    "no_loss_report": "此卡没有挂失记录，无需解挂。",
-    "card_under_formal_loss": "此卡已正式挂失，不能启用，请办理补卡。",
-    "card_not_sealed": "此卡已经启用，无需再次启用。",
-    "loss_report_not_allowed": "此卡当前状态不能挂失。",
-    "card_exists": "您已有社会保障卡；如需新卡，请办理补领或换领。",
-    "application_open": "您已有一笔申领正在办理中，请勿重复申请。",
-    "loss_not_reported": "补领前请先办理挂失。",
-    "renewal_too_early": "有效期届满前60天内方可换领。",
-    "card_cancelled": "此卡已注销，不能办理此业务。",
-    "no_live_card": "未查到您名下可办理的社会保障卡。",
-    "person_not_found": "未查到您的参保信息，请到窗口办理。",
-    "card_not_found": "未查到此卡的信息，请到窗口办理。",
+    "no_loss_report": N_("此卡没有挂失记录，无需解挂。"),
+    "card_under_formal_loss": N_("此卡已正式挂失，不能启用，请办理补卡。"),
+    "card_not_sealed": N_("此卡已经启用，无需再次启用。"),
+    "loss_report_not_allowed": N_("此卡当前状态不能挂失。"),
+    "card_exists": N_("您已有社会保障卡；如需新卡，请办理补领或换领。"),
+    "application_open": N_("您已有一笔申领正在办理中，请勿重复申请。"),
+    "loss_not_reported": N_("补领前请先办理挂失。"),
+    "renewal_too_early": N_("有效期届满前60天内方可换领。"),
+    "card_cancelled": N_("此卡已注销，不能办理此业务。"),
+    "no_live_card": N_("未查到您名下可办理的社会保障卡。"),
+    "person_not_found": N_("未查到您的参保信息，请到窗口办理。"),
+    "card_not_found": N_("未查到此卡的信息，请到窗口办理。"),
 }
-DEFAULT_REJECTION = "业务系统不予办理，请到窗口咨询。"
-STORAGE_FAILED = "本机存储故障，业务未受理，请到窗口办理。"
+DEFAULT_REJECTION = N_("业务系统不予办理，请到窗口咨询。")
+STORAGE_FAILED = N_("本机存储故障，业务未受理，请到窗口办理。")
 _OFFLINE_ACTIONS = {rule.action for rule in OFFLINE_RULES}
 
 
@@ -49,7 +50,7 @@ def run_action(service_item: str, action: str, work: Callable[[], ServiceResult 
                                staff_detail=f"backend refused: {exc.code}: {exc.message}")]
     except BackendUnavailable as exc:
         rule = rule_for(action) if action in _OFFLINE_ACTIONS else None
-        message = rule.citizen_message if rule else "业务系统暂时无法连接，请稍后再试或到窗口办理。"
+        message = rule.citizen_message if rule else N_("业务系统暂时无法连接，请稍后再试或到窗口办理。")
         results = [ServiceResult(service_item, action, REFUSED, message, staff_detail=f"backend unavailable: {exc}")]
     except (VisitError, WeakPin) as exc:
         results = [ServiceResult(service_item, action, REFUSED, exc.citizen_message, staff_detail=str(exc))]

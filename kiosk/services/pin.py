@@ -13,6 +13,7 @@ from drivers.apdu import WrongPin
 from drivers.pin import Pin
 from drivers.ssse import PinOutcomeUnknown
 from kiosk.card_service import CardService
+from kiosk.i18n import N_
 from kiosk.services.base import DONE_OUTCOME, FAILED, PENDING, BackendLink, ServiceResult
 from kiosk.services.offline_rules import rule_for
 from kiosk.visit import Visit, VisitError
@@ -30,7 +31,7 @@ def report_pin_event(link: BackendLink, visit: Visit, action: str, event: str, d
                "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     outcome, job_id = link.queue(visit.visit_id, ITEM, action, "record_pin_event", payload,
                                  subject=card.holder.social_security_number, detail={"event": event, **detail})
-    done = "密码已修改成功，请牢记新密码。" if event == "changed" else "密码已重置，卡片已解锁，请牢记新密码。"
+    done = N_("密码已修改成功，请牢记新密码。") if event == "changed" else N_("密码已重置，卡片已解锁，请牢记新密码。")
     # The PIN itself changed on the card either way: for the citizen the item is done; the
     # receipt carries the outbox reference while the backend has not heard of it yet.
     message = done if outcome != PENDING else f"{done}{rule_for(action).citizen_message}"
@@ -77,7 +78,7 @@ def confirm_pin(link: BackendLink, cards: CardService, visit: Visit, new: Pin) -
         cards.verify_pin(new)
     except WrongPin as exc:
         visit.unconfirmed_pin_event = None
-        return ServiceResult(ITEM, action, FAILED, "新密码未生效，原密码仍然有效。",
+        return ServiceResult(ITEM, action, FAILED, N_("新密码未生效，原密码仍然有效。"),
                              staff_detail=f"confirmation refused, {exc.tries_left} tries left")
     visit.unconfirmed_pin_event = None
     visit.card_pin_verified = True

@@ -10,13 +10,20 @@ from __future__ import annotations
 import threading
 
 from drivers.pin import Pin
+from kiosk.i18n import N_
 from kiosk.services.apply_card import commitment_record
 from kiosk.services.base import DONE_OUTCOME, BackendLink, ServiceResult
 from kiosk.services.issuance import InstantIssuance, Progress
 from kiosk.visit import Visit, VisitError
 
 ITEM = "1.10.7"
-REASONS = {"lost": "补领（遗失）", "damaged": "换领（损坏）", "expiring": "换发（到期）", "data_change": "换领（信息变更）"}
+REASONS = {"lost": N_("补领（遗失）"), "damaged": N_("换领（损坏）"), "expiring": N_("换发（到期）"), "data_change": N_("换领（信息变更）")}
+ACCEPTED_FOR_BATCH = {
+    "lost": N_("补领（遗失）已受理，原卡已注销，新卡制作完成后将通知您领取。"),
+    "damaged": N_("换领（损坏）已受理，原卡已注销，新卡制作完成后将通知您领取。"),
+    "expiring": N_("换发（到期）已受理，原卡已注销，新卡制作完成后将通知您领取。"),
+    "data_change": N_("换领（信息变更）已受理，原卡已注销，新卡制作完成后将通知您领取。"),
+}
 LIVE_STATUSES = ("normal", "sealed", "temporary_loss", "formal_loss")
 
 
@@ -47,7 +54,6 @@ def replace(link: BackendLink, issuance: InstantIssuance | None, visit: Visit, r
                       {"card_id": card_id, "reason": reason, "channel": channel, "commitment": commitment},
                       {"holder": identity.masked_id_number, "card": card_id, **commitment_record(commitment)})
     if issuance is None:
-        return [ServiceResult(ITEM, f"replace_{reason}", DONE_OUTCOME,
-                              f"{REASONS[reason]}已受理，原卡已注销，新卡制作完成后将通知您领取。",
+        return [ServiceResult(ITEM, f"replace_{reason}", DONE_OUTCOME, ACCEPTED_FOR_BATCH[reason],
                               data={"holder": identity.masked_id_number})]
     return issuance.issue(visit, ITEM, reply["application_id"], new_pin, progress, cancel)

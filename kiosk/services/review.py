@@ -2,11 +2,12 @@
 Always through the outbox (it works offline); a review carries no personal data."""
 from __future__ import annotations
 
+from kiosk.i18n import N_
 from kiosk.services.base import DONE_OUTCOME, PENDING, BackendLink, ServiceResult
 from kiosk.services.offline_rules import rule_for
 from kiosk.visit import Visit
 
-LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+LEVELS = {5: N_("非常满意"), 4: N_("满意"), 3: N_("基本满意"), 2: N_("不满意"), 1: N_("非常不满意")}
 MAX_COMMENT_CHARS = 500
 
 
@@ -21,7 +22,7 @@ def submit_review(link: BackendLink, visit: Visit, service_item: str, level: int
     outcome, job_id = link.queue(visit.visit_id, service_item, "review", "submit_review",
                                  {"service_item": service_item, "level": level, "comment": comment},
                                  subject=f"review:{visit.visit_id}", detail={"level": level})
-    message = "感谢您的评价！" if outcome != PENDING else rule_for("review").citizen_message
+    message = N_("感谢您的评价！") if outcome != PENDING else rule_for("review").citizen_message
     return ServiceResult(service_item, "review", DONE_OUTCOME if outcome != PENDING else PENDING, message,
                          outbox_reference=job_id if outcome == PENDING else None,
                          data={"level": LEVELS[level]})
