@@ -17,7 +17,7 @@ class ConfirmScreen(Screen):
     accepted = BooleanProperty(False)
 
     def show(self, offer, visit) -> None:
-        self.title = offer.title.replace("\n", " · ")
+        self.title = offer.heading()
         if visit.has_identity:
             identity = visit.identity
             self.holder = _("办理人：{name}    身份证号：{id_number}").format(

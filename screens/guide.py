@@ -18,7 +18,7 @@ class GuideScreen(Screen):
     offline = StringProperty("")
 
     def show(self, offer, online: bool) -> None:
-        self.title = offer.title.replace("\n", " · ")
+        self.title = offer.heading()
         self.items = _("事项编码：{codes}").format(codes=offer.items)
         self.conditions = offer.guide.conditions
         self.materials = offer.guide.materials

@@ -6,8 +6,10 @@ import time
 from pathlib import Path
 
 from kivy.app import App
+from kivy.clock import Clock
 from kivy.factory import Factory
 from kivy.lang import Builder
+from kivy.metrics import dp
 from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
@@ -57,15 +59,29 @@ class HomeScreen(Screen):
     banner = StringProperty("")
 
     def on_kv_post(self, base_widget):
+        app = App.get_running_app()
+        fit = Clock.create_trigger(lambda _dt: self._fit_offers())
         for offer in OFFERS:
             button = Factory.KioskButton(height=0, size_hint_y=1)
             button.name = offer.key
             button.bind(on_release=lambda _b, key=offer.key: App.get_running_app().flow.begin(key))
+            button.bind(size=fit, text=fit)
             self.ids.offers.add_widget(button)
+        app.theme.bind(button_size=fit)
         self._mark_offers()
-        app = App.get_running_app()
         app.bind(lang=self._show_language)
         self._show_language(app, app.lang)
+
+    def _fit_offers(self) -> None:
+        """An offer whose words (in English, in elder mode's type) are taller than its button
+        is set a little smaller, never below body text, rather than spill out of it."""
+        theme = App.get_running_app().theme
+        for button in self.ids.offers.children:
+            button.font_size = theme.button_size
+            button.texture_update()
+            while button.texture_size[1] > button.height - dp(8) and button.font_size > theme.body_size:
+                button.font_size *= 0.92
+                button.texture_update()
 
     def _show_language(self, _app, language: str) -> None:
         for button in self.ids.offers.children:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from kiosk.i18n import N_
+from kiosk.i18n import N_, _
 from kiosk.services.offline_rules import REFUSE, rule_for
 
 # Which PIN the pad is asking for: the card's current PIN, a new one, the new one again.
@@ -39,6 +39,10 @@ class Offer:
     commitment: str = ""        # 告知承诺 text the citizen accepts, where the item takes one
     uses_card_printer: bool = False
     run: Callable = None        # (services, visit, pins, progress, cancel) -> list[ServiceResult]
+
+    def heading(self) -> str:
+        """The title on one line, in the visit's language, for the top of each step."""
+        return _(self.title).replace("\n", " · ")
 
     def works_offline(self) -> bool:
         """True when at least one of its actions can be done without the backend."""

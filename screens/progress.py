@@ -14,7 +14,7 @@ class ProgressScreen(Screen):
     fraction = NumericProperty(0)
 
     def start(self, offer) -> None:
-        self.title = offer.title.replace("\n", " · ")
+        self.title = offer.heading()
         self.step = N_("正在办理，请稍候……")
         self.fraction = 0
 

@@ -15,7 +15,7 @@ class RatingScreen(Screen):
     thanked = BooleanProperty(False)
 
     def show(self, offer) -> None:
-        self.title = offer.title.replace("\n", " · ")
+        self.title = offer.heading()
         self.thanked = False
 
     def rate(self, level: int) -> None:

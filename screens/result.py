@@ -22,7 +22,7 @@ class ResultScreen(Screen):
 
     def show(self, offer, results, receipt_note: str, receipt_text: str) -> None:
         from kiosk.stats import SERVICE_ITEMS
-        self.title = offer.title.replace("\n", " · ")
+        self.title = offer.heading()
         box = self.ids.results
         box.clear_widgets()
         for result in results:

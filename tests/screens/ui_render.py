@@ -1,0 +1,217 @@
+"""Every screen in both languages and both modes, filled with its longest real content, checked
+for tofu (a character the font has no glyph for, drawn as a box) and for labels whose text
+does not fit their box. Run as a subprocess by test_render.py under Xvfb (Kivy runs one App
+per process); prints one JSON line with what it found."""
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from kiosk.config import KioskConfig
+from screens import demo
+from screens.app import KioskApp, configure_window
+
+from kivy.clock import Clock  # noqa: E402
+
+SETTLE_FRAMES = 3   # layouts that depend on texture sizes settle over a few frames
+
+
+def contents():
+    """(screen, variant, fill) for every screen, with the longest texts each one shows."""
+    from drivers.id_card_reader import IdCardError
+    from drivers.receipt_printer import PrinterPaperOut
+    from kiosk.card_service import CardSummary
+    from kiosk.i18n import N_, _
+    from kiosk.pin_policy import WeakPin
+    from kiosk.services.base import ServiceResult
+    from kiosk.services.outcomes import REJECTIONS
+    from screens.app import READERS_DOWN_MESSAGE
+    from screens.identify import PROMPT_CARD
+    from screens.menu import COMMITMENT, OFFERS, OLD, PIN_TITLES
+
+    def home(screen, _app):
+        screen.offline = True
+        screen.status = READERS_DOWN_MESSAGE
+
+    def card_holder(screen, _app):
+        screen.show(CardSummary(name="欧阳*", social_security_number="371302********1234", card_number="M1****678",
+                                expiry=_("{year}年{month}月{day}日").format(year=2034, month=12, day=31),
+                                card_version=_("{generation}.0 代卡（{spec}）").format(generation=3, spec="3.00")))
+
+    def guide(offer):
+        return lambda screen, _app: screen.show(offer, online=False)
+
+    def identify(screen, _app):
+        screen.prompt = PROMPT_CARD
+        screen.done = _("身份已确认：{name}  {id_number}").format(name="欧阳*", id_number="371302********1234")
+        screen.problem = IdCardError.citizen_message
+
+    def confirm(screen, _app):
+        screen.title = OFFERS[0].title.replace("\n", " · ")
+        screen.holder = _("办理人：{name}    身份证号：{id_number}").format(name="欧阳*", id_number="371302********1234")
+        screen.commitment = COMMITMENT
+        screen.accepted = False
+
+    def pin(screen, _app):
+        screen.question = PIN_TITLES[OLD]
+        screen.problem = WeakPin.citizen_message
+
+    def progress(screen, _app):
+        screen.title = OFFERS[0].title.replace("\n", " · ")
+        screen.step = N_("正在获取制卡数据")
+        screen.fraction = 0.4
+
+    def result(screen, _app):
+        longest = max(REJECTIONS.values(), key=len)
+        results = [ServiceResult("1.10.6", "report_loss_formal", "done", N_("正式挂失已办理，原卡已停止使用。")),
+                   ServiceResult("1.10.7", "instant_issuance", "done", N_("新卡已制作完成，但出卡受阻，请联系工作人员为您取卡。")),
+                   ServiceResult("1.10.2", "activate", "refused", longest),
+                   ServiceResult("1.10.5", "change_pin", "pending", N_("密码已在卡上修改；修改记录将在网络恢复后上报。"))]
+        screen.show(OFFERS[0], results, PrinterPaperOut.citizen_message + N_("办理凭证如下，请拍照留存。"),
+                    "社会保障卡自助服务 办理凭证\n" * 12)
+
+    def rating(screen, _app):
+        screen.title = OFFERS[0].title.replace("\n", " · ")
+        screen.thanked = True
+
+    def staff(screen, _app):
+        screen.problem = N_("错误次数过多，已暂时锁定")
+
+    def diagnostics(screen, _app):
+        lines = [(_("读卡器与PSAM"), _("{count} 个读卡器；用户卡座：{card}；PSAM：{psam}").format(
+                     count=2, card=_("有卡"), psam=_("在位"))),
+                 (_("凭条打印机"), "online, paper near end"),
+                 (_("身份证读卡器"), _("正常，SAM {sam}；{card}").format(sam="05.01-20261126-0000000001-1234567890",
+                                                                     card=_("读卡区有身份证，读取正常"))),
+                 (_("制卡机"), _("{blanks}，{ribbon}，卡位 {position}；{faults}").format(
+                     blanks=_("有空白卡"), ribbon=_("色带余量 {ribbon}").format(ribbon=250), position="ENCODER",
+                     faults=_("无故障"))),
+                 (_("业务系统"), _("故障：{error}").format(error="BackendUnavailable: connection refused")),
+                 (_("离线队列"), _("待发送 {pending}，最早 {oldest}，死信 {dead}，已送达 {done}").format(
+                     pending=12, oldest="3600 s", dead=1, done=2000)),
+                 (_("磁盘空间"), _("剩余 {free:.1f} GB / 共 {total:.1f} GB").format(free=53.2, total=252.0)),
+                 (_("软件版本"), "0.1.0")]
+        screen.report = "\n".join(_("{what}：{answer}").format(what=w, answer=a) for w, a in lines)
+        screen.action = _("已重新排队 {count} 条死信").format(count=1)
+
+    return ([("home", "", home), ("card_holder", "", card_holder)]
+            + [("guide", offer.key, guide(offer)) for offer in OFFERS]
+            + [("identify", "", identify), ("confirm", "", confirm), ("pin", "", pin), ("progress", "", progress),
+               ("result", "", result), ("rating", "", rating), ("staff", "", staff),
+               ("diagnostics", "", diagnostics), ("idle", "", None)])
+
+
+class GlyphCheck:
+    """Which characters the kiosk's font draws as its 'missing glyph' box."""
+
+    def __init__(self):
+        from PIL import ImageFont
+        from kivy.core.text import DEFAULT_FONT, LabelBase
+        self.path = LabelBase._fonts[DEFAULT_FONT][0]
+        self.font = ImageFont.truetype(self.path, 48)
+        self.box = self._mask("\U0010fffd")   # a private-use character no font has
+        self.known: dict[str, bool] = {}
+
+    def _mask(self, char: str) -> tuple:
+        mask = self.font.getmask(char)
+        return mask.size, bytes(mask)
+
+    def missing(self, text: str) -> list[str]:
+        for char in set(text) - self.known.keys():
+            self.known[char] = char.isspace() or self._mask(char) != self.box
+        return sorted(char for char in set(text) if not self.known[char])
+
+
+def labels_of(widget, scrolled: bool = False):
+    """(label, whether it is in a scrolling pane) for every visible label, buttons included."""
+    from kivy.uix.label import Label
+    from kivy.uix.scrollview import ScrollView
+    if widget.opacity == 0:
+        return
+    if isinstance(widget, Label):
+        yield widget, scrolled
+    for child in widget.children:
+        yield from labels_of(child, scrolled or isinstance(widget, ScrollView))
+
+
+def inspect(root, glyphs: GlyphCheck, where: str, found: dict) -> None:
+    from kivy.core.window import Window
+    for label, scrolled in labels_of(root):
+        if not label.text.strip() or label.width <= 1 or label.height <= 1:
+            continue
+        label.texture_update()
+        text = label.text.replace("\n", " ")[:60]
+        if missing := glyphs.missing(label.text):
+            found["tofu"].append(f"{where}: {''.join(missing)!r} in {text!r}")
+        width, height = label.texture_size
+        if width > label.width + 2 or (height > label.height + 2 and not scrolled):
+            found["overflow"].append(f"{where}: {text!r} needs {width:.0f}x{height:.0f}, "
+                                     f"has {label.width:.0f}x{label.height:.0f}")
+        x, y = label.to_window(label.x, label.y)
+        if x < -1 or x + label.width > Window.width + 1 or (
+                not scrolled and (y < -1 or y + label.height > Window.height + 1)):   # a pane scrolls up and down
+            found["overflow"].append(f"{where}: {text!r} lies outside the window")
+        found["labels"] += 1
+
+
+def main() -> int:
+    from kivy.uix.screenmanager import NoTransition
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        configure_window(KioskConfig())
+        found = {"tofu": [], "overflow": [], "labels": 0, "checked": [], "error": None}
+        with demo.simulated_kiosk(out) as sim:
+            core = demo.KioskCore(sim.config).start()
+            try:
+                app = KioskApp(core)
+                glyphs = {}   # made once the app has registered its font
+                plan = [(lang, elder, *content) for lang in ("zh", "en") for elder in (False, True)
+                        for content in contents()]
+
+                def run(index: int, frames_left: int = SETTLE_FRAMES, popup=None) -> None:
+                    try:
+                        if index == len(plan):
+                            app.stop()
+                            return
+                        lang, elder, name, variant, fill = plan[index]
+                        where = f"{name}{'/' + variant if variant else ''} [{lang}{', elder' if elder else ''}]"
+                        if frames_left == SETTLE_FRAMES:
+                            app.set_language(lang)
+                            app.theme.elder = elder
+                            if name == "idle":
+                                from screens.idle import IdleCountdown
+                                popup = IdleCountdown()
+                                popup.seconds_left = 9.99
+                                popup.open(animation=False)
+                            else:
+                                app.root.transition = NoTransition()
+                                app.root.current = name
+                                fill(app.root.get_screen(name), app)
+                        if frames_left > 0:
+                            Clock.schedule_once(lambda _dt: run(index, frames_left - 1, popup), 0)
+                            return
+                        inspect(popup if popup is not None else app.root.current_screen, glyphs["check"], where, found)
+                        found["checked"].append(where)
+                        if popup is not None:
+                            popup.dismiss(animation=False)
+                        Clock.schedule_once(lambda _dt: run(index + 1), 0)
+                    except Exception as exc:  # the check itself broke: report it, do not hang
+                        found["error"] = f"{type(exc).__name__}: {exc}"
+                        app.stop()
+
+                def start(_dt):
+                    glyphs["check"] = GlyphCheck()
+                    # The check must see a box where there is one: Tibetan is not in a CJK font.
+                    found["box_seen"] = glyphs["check"].missing("ༀ密A") == ["ༀ"]
+                    run(0)
+
+                Clock.schedule_once(start, 1.0)
+                app.run()
+            finally:
+                core.close()
+        print(json.dumps(found, ensure_ascii=False))
+    return 0 if found["error"] is None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
