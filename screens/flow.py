@@ -124,7 +124,7 @@ class VisitFlow:
         settings = self.app.kiosk_config.receipt_printer
         text = render_text(receipt, settings.paper_mm)
         if not settings.port:
-            return N_("本机没有凭条打印机，办理凭证如下，请拍照留存。"), text
+            return N_("本机没有凭条打印机，办理凭证如下，请用手机扫码或拍照留存。"), text
         try:
             with ReceiptPrinter(settings.port, baudrate=settings.baud, encoding=settings.encoding,
                                 paper_mm=settings.paper_mm, read_timeout=settings.read_timeout_s,
@@ -132,7 +132,7 @@ class VisitFlow:
                 printer.print_job(render_escpos(receipt, settings.paper_mm, settings.encoding))
         except PrinterError as exc:
             log.warning("receipt not printed: %s", exc)
-            return exc.citizen_message + N_("办理凭证如下，请拍照留存。"), text
+            return exc.citizen_message + N_("办理凭证如下，请用手机扫码或拍照留存。"), text
         return N_("凭条已打印，请从下方出纸口取走。"), ""
 
     def _finished(self, results, receipt_note: str, receipt_text: str) -> None:

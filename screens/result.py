@@ -1,23 +1,53 @@
 """Result: each item's outcome in plain words with what to do next, and the receipt: printed,
-or shown on screen when the printer cannot print it."""
+or, when the printer cannot print it, shown on screen as text and as a QR code that a phone
+scans to keep the whole receipt."""
+import logging
 from pathlib import Path
+
+import segno
 
 from kivy.factory import Factory
 from kivy.lang import Builder
-from kivy.properties import StringProperty
+from kivy.graphics.texture import Texture
+from kivy.properties import ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
 from kiosk.i18n import N_, _
+
+log = logging.getLogger(__name__)
+QUIET_ZONE = 4   # modules of white around the symbol, as the QR standard asks for scanning
 
 OUTCOME_WORDS = {"done": N_("已办结"), "pending": N_("已受理，联网后自动报送"), "refused": N_("未能办理"), "failed": N_("未能办理")}
 NEXT_STEP = {True: N_("如需其他业务，请返回首页继续办理。"),
              False: N_("如有疑问，请拨打12333或到人工窗口咨询。")}
 
 
+def qr_texture(text: str) -> Texture | None:
+    """The receipt as a QR code, one texel per module (drawn scaled up without smoothing);
+    None when the text is too long for any QR symbol (the text stays on screen)."""
+    try:
+        symbol = segno.make(text, error="m", micro=False)
+    except segno.DataOverflowError:
+        log.warning("receipt of %d characters too long for a QR code: shown as text only", len(text))
+        return None
+    modules = len(symbol.matrix)
+    side = modules + 2 * QUIET_ZONE
+    pixels = bytearray(b"\xff" * side * side)
+    for row, line in enumerate(reversed(symbol.matrix)):   # textures start at the bottom row
+        for column, dark in enumerate(line):
+            if dark:
+                pixels[(row + QUIET_ZONE) * side + column + QUIET_ZONE] = 0
+    texture = Texture.create(size=(side, side), colorfmt="luminance")
+    texture.mag_filter = texture.min_filter = "nearest"
+    texture.blit_buffer(bytes(pixels), colorfmt="luminance", bufferfmt="ubyte")
+    return texture
+
+
 class ResultScreen(Screen):
     title = StringProperty("")
     receipt_note = StringProperty("")
     receipt_text = StringProperty("")
+    receipt_qr = ObjectProperty(None, allownone=True)
     next_step = StringProperty("")
 
     def show(self, offer, results, receipt_note: str, receipt_text: str) -> None:
@@ -35,6 +65,7 @@ class ResultScreen(Screen):
         self.next_step = NEXT_STEP[all(result.ok for result in results)]
         self.receipt_note = receipt_note
         self.receipt_text = receipt_text
+        self.receipt_qr = qr_texture(receipt_text) if receipt_text else None
 
     @staticmethod
     def theme_colour(ok: bool):
@@ -45,6 +76,7 @@ class ResultScreen(Screen):
     def clear(self) -> None:
         self.ids.results.clear_widgets()
         self.title = self.receipt_note = self.receipt_text = self.next_step = ""
+        self.receipt_qr = None
 
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))

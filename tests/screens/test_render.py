@@ -35,5 +35,11 @@ def test_no_text_is_drawn_with_a_font_lacking_its_glyphs(rendered):
     assert not rendered["tofu"], "\n".join(rendered["tofu"])
 
 
+def test_a_receipt_shown_on_screen_comes_with_its_qr_code(rendered):
+    side = rendered["result_qr_size"]
+    assert side and side[0] == side[1] and side[0] >= 21 + 8   # version 1 at least, with its quiet zone
+    assert rendered["too_long_for_qr"], "a receipt too long for a QR code must leave the text alone on screen"
+
+
 def test_no_label_overflows_its_box(rendered):
     assert not rendered["overflow"], "\n".join(rendered["overflow"])

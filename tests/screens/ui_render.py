@@ -61,14 +61,18 @@ def contents():
         screen.step = N_("正在获取制卡数据")
         screen.fraction = 0.4
 
-    def result(screen, _app):
+    def result(screen, app):
         longest = max(REJECTIONS.values(), key=len)
         results = [ServiceResult("1.10.6", "report_loss_formal", "done", N_("正式挂失已办理，原卡已停止使用。")),
                    ServiceResult("1.10.7", "instant_issuance", "done", N_("新卡已制作完成，但出卡受阻，请联系工作人员为您取卡。")),
                    ServiceResult("1.10.2", "activate", "refused", longest),
                    ServiceResult("1.10.5", "change_pin", "pending", N_("密码已在卡上修改；修改记录将在网络恢复后上报。"))]
-        screen.show(OFFERS[0], results, PrinterPaperOut.citizen_message + N_("办理凭证如下，请拍照留存。"),
+        screen.show(OFFERS[0], results, PrinterPaperOut.citizen_message + N_("办理凭证如下，请用手机扫码或拍照留存。"),
                     "社会保障卡自助服务 办理凭证\n" * 12)
+        from screens.result import qr_texture
+        found = app.render_found
+        found["result_qr_size"] = list(screen.receipt_qr.size) if screen.receipt_qr else None
+        found["too_long_for_qr"] = qr_texture("凭" * 3000) is None
 
     def rating(screen, _app):
         screen.title = OFFERS[0].title.replace("\n", " · ")
@@ -164,6 +168,7 @@ def main() -> int:
             core = demo.KioskCore(sim.config).start()
             try:
                 app = KioskApp(core)
+                app.render_found = found
                 glyphs = {}   # made once the app has registered its font
                 plan = [(lang, elder, *content) for lang in ("zh", "en") for elder in (False, True)
                         for content in contents()]
