@@ -176,6 +176,8 @@ class UiSection:
     staff_pin_scrypt: str = _setting("", _staff_pin_hash,
                                      "scrypt hash of the diagnostics PIN (kiosk config hash-staff-pin); "
                                      "empty: diagnostics cannot be entered")
+    usb_mount_root: str = _setting("/media", _non_empty, "where USB sticks are mounted; diagnostics export "
+                                   "logs to the first writable one found at most two levels below")
 
 
 @dataclass(frozen=True)

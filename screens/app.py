@@ -28,6 +28,7 @@ from kivy.uix.screenmanager import FadeTransition, ScreenManager  # noqa: E402
 
 from kiosk.app import KioskCore  # noqa: E402
 from kiosk.i18n import N_, SOURCE_LANGUAGE, translator  # noqa: E402
+from kiosk.log_export import RecentLogs  # noqa: E402
 from kiosk.staff_pin import StaffGate  # noqa: E402
 from kiosk.supervision import forbid_core_dumps, notify  # noqa: E402
 from kiosk.card_service import (CardPresented, CardReadFailed, CardSummary, CardWatcher,  # noqa: E402
@@ -65,6 +66,9 @@ class KioskApp(App):
         self._probe_ok = True
         self._probing = False
         self._last_probe = 0.0
+        # This run's log records, redacted, for the diagnostics screen's export to a USB stick.
+        self.recent_logs = RecentLogs()
+        logging.getLogger().addHandler(self.recent_logs)
 
     def build(self):
         register_cjk_font()
@@ -107,6 +111,7 @@ class KioskApp(App):
     def on_stop(self):
         self.flow.end("kiosk stopping")
         self.pause_card_watcher()
+        logging.getLogger().removeHandler(self.recent_logs)
 
     # --- the card watcher ------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ dead letters on a tap. It leaves by itself after the idle time (the app watches 
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import shutil
 import threading
 import time
@@ -22,7 +23,10 @@ from drivers.pcsc import card_present, list_readers
 from drivers.receipt_printer import PrinterError, ReceiptPrinter
 from kiosk.backend.errors import BackendRejected, BackendUnavailable
 from kiosk.i18n import N_, _
+from kiosk.log_export import LogExportError, NoUsbStick, export_logs, journal_lines, usb_folders
 from kiosk.receipt import printer_test_page
+
+log = logging.getLogger(__name__)
 
 
 def _check(what, probe) -> tuple[str, str]:
@@ -132,6 +136,27 @@ class DiagnosticsScreen(Screen):
             Clock.schedule_once(lambda _dt: setattr(self, "action", message))
 
         threading.Thread(target=work, name="test-receipt", daemon=True).start()
+
+    def export_logs(self) -> None:
+        """The logs, with personal data removed, and this report to the first USB stick found."""
+        app = App.get_running_app()
+        config = app.kiosk_config
+        self.action = _("正在导出日志……")
+
+        def work() -> None:
+            try:
+                sticks = usb_folders(Path(config.ui.usb_mount_root))
+                if not sticks:
+                    raise NoUsbStick(f"no writable mount under {config.ui.usb_mount_root}")
+                folder = export_logs(sticks[0], config.terminal.terminal_number,
+                                     journal_lines() + app.recent_logs.snapshot(), gather(app))
+                message = _("日志已导出到 {folder}，可以拔出U盘").format(folder=folder)
+            except LogExportError as exc:
+                log.warning("%s", exc)
+                message = _(exc.staff_message)
+            Clock.schedule_once(lambda _dt: setattr(self, "action", message))
+
+        threading.Thread(target=work, name="log-export", daemon=True).start()
 
     def retry_dead_letters(self) -> None:
         outbox = App.get_running_app().core.outbox
