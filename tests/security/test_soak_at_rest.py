@@ -1,9 +1,10 @@
 """A short soak (200 visits, a tenth with faults) through the whole simulated kiosk, then what it
 leaves on disk is scanned: the books balance at the backend, and no ID number, name or PIN of
-any citizen is in the kiosk's database, its WAL, its log or its receipts."""
+any citizen is in the kiosk's database, its WAL, its log, its receipts or a core dump."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -37,11 +38,23 @@ def test_the_kiosk_does_not_grow_while_it_works(soaked):
     assert figures["fd_growth"] <= 8 and figures["thread_growth"] <= 8, figures
 
 
+CORE_NAME = re.compile(r"core(\.[0-9]+)?|core\..*\.[0-9]+(\.(lz4|zst|xz))?")
+
+
+def core_files(*folders) -> list:
+    """Core dumps under `folders`: `core`, `core.<pid>`, or systemd-coredump's
+    `core.<comm>.<uid>.<boot id>.<pid>.<time>[.zst]`."""
+    return sorted(p for folder in folders if Path(folder).is_dir() for p in Path(folder).rglob("core*")
+                  if p.is_file() and CORE_NAME.fullmatch(p.name))
+
+
 def files_at_rest(folder):
-    """What the kiosk itself keeps: its database and WAL, its log, its receipts. The backend's
-    database (the provincial system's, plaintext by design) and the PKI are not the kiosk's."""
+    """What the kiosk itself keeps: its database and WAL, its log, its receipts, and any core
+    dump a crash left in its folder or the working directory. The backend's database (the
+    provincial system's, plaintext by design) and the PKI are not the kiosk's."""
     kept = [folder / "kiosk.db", folder / "kiosk.log", *sorted((folder / "receipts").iterdir())]
     kept += [p for p in folder.glob("kiosk.db-*") if p.is_file()]
+    kept += core_files(folder) + [p for p in Path.cwd().iterdir() if p.is_file() and CORE_NAME.fullmatch(p.name)]
     return [p for p in kept if p.exists()]
 
 
@@ -78,3 +91,12 @@ def test_the_scan_would_see_a_leak(soaked):
     for planted in (f"holder {citizen.id_number}".encode(), citizen.name.encode("gb18030"),
                     f'{{"pin": "{pin}"}}'.encode()):
         assert leaks(books, {"planted": planted}), planted
+
+
+def test_the_scan_takes_in_core_dumps(tmp_path):
+    """A core file the soak's folder held would be read by the scan, whatever its naming."""
+    (tmp_path / "receipts").mkdir()
+    for name in ("core", "core.4242", "core.kiosk.0.3f2a.4242.1700000000000000.zst", "cores.txt", "corec"):
+        (tmp_path / name).write_bytes(b"x")
+    assert {p.name for p in files_at_rest(tmp_path)} == {
+        "core", "core.4242", "core.kiosk.0.3f2a.4242.1700000000000000.zst"}
