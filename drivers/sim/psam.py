@@ -4,12 +4,16 @@ It answers DELIVER KEY (80 1A 00 <key id> 10 <card identifier>), which diversifi
 key by the card identifier into a session key, and CIPHER DATA, which with P1=00 encrypts
 whole SM4 blocks with it and with P1=05 returns their 4-byte CBC-MAC: the key scheme of
 drivers/keyscheme.py.
+
+`pull_out_after_apdus` = n takes the PSAM out of its reader as its (n+1)-th APDU arrives, so
+tests can remove it at each step of a command that needs it.
 """
 from __future__ import annotations
 
 from drivers import keyscheme
 from drivers.sim.iso7816 import (SW_CONDITIONS_NOT_SATISFIED, SW_OK, SW_WRONG_DATA,
                                  SW_WRONG_LENGTH, SW_WRONG_P1P2, Command, SimulatedCard)
+from drivers.sim.vpcd import CardPulledOut
 
 PSAM_ATR = bytes.fromhex("3B6800000073C84013009000")
 
@@ -22,6 +26,14 @@ class SimulatedPsam(SimulatedCard):
         super().__init__(t0_get_response=t0_get_response)
         self.master_keys = dict(master_keys or keyscheme.TEST_MASTER_KEYS)
         self.session_key: bytes | None = None
+        self.apdus_seen = 0
+        self.pull_out_after_apdus: int | None = None
+
+    def process_apdu(self, apdu: bytes) -> bytes:
+        self.apdus_seen += 1
+        if self.pull_out_after_apdus is not None and self.apdus_seen > self.pull_out_after_apdus:
+            raise CardPulledOut()
+        return super().process_apdu(apdu)
 
     def power_on(self) -> None:
         super().power_on()
