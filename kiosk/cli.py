@@ -202,6 +202,25 @@ def cmd_config_defaults(args) -> int:
     return EXIT_OK
 
 
+def cmd_config_hash_staff_card(args) -> int:
+    """Prints the digest that enrols a staff card in [ui] staff_cards."""
+    from kiosk.staff_pin import staff_card_digest
+    identifier = args.identifier
+    if identifier is None:
+        from drivers.apdu import CardError
+        from kiosk.card_service import CardService
+        try:
+            identifier = CardService(args.load_config()).read().info.identifier.hex
+        except CardError as exc:
+            print(f"kiosk: the card could not be read: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+    if not (len(identifier) == 32 and all(c in "0123456789abcdefABCDEF" for c in identifier)):
+        print("kiosk: a card identifier is 32 hex digits", file=sys.stderr)
+        return EXIT_USAGE
+    print(staff_card_digest(identifier))
+    return EXIT_OK
+
+
 def cmd_config_hash_staff_pin(args) -> int:
     """Prints the [ui] staff_pin_scrypt value for a staff PIN of 6 to 12 digits."""
     from kiosk.staff_pin import hash_staff_pin
@@ -286,6 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
     staff_pin = config.add_parser("hash-staff-pin", help="print [ui] staff_pin_scrypt for a diagnostics PIN")
     staff_pin.add_argument("--pin-stdin", action="store_true", help="read the PIN from stdin")
     staff_pin.set_defaults(func=cmd_config_hash_staff_pin)
+    staff_card = config.add_parser("hash-staff-card", help="print the [ui] staff_cards entry for the card in "
+                                   "the reader (or for --identifier)")
+    staff_card.add_argument("--identifier", help="the card identifier (卡识别码, 32 hex digits) instead of reading it")
+    staff_card.set_defaults(func=cmd_config_hash_staff_card)
     return parser
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiosk.file_safety import refuse_if_readable_by_others, refuse_unless_private
-from kiosk.staff_pin import well_formed
+from kiosk.staff_pin import parse_staff_cards, well_formed
 
 
 class ConfigError(Exception):
@@ -66,6 +66,20 @@ def _hex_bytes(size):
 def _staff_pin_hash(value):
     if value and not well_formed(value):
         return "must be empty or scrypt$N$r$p$salt$hash as `kiosk config hash-staff-pin` prints it"
+
+
+def _staff_cards(value):
+    try:
+        parse_staff_cards(value)
+    except ValueError as exc:
+        return f"must be SHA-256 digests separated by commas, as `kiosk config hash-staff-card` prints them: {exc}"
+
+
+def _between(low, high):
+    def check(value):
+        if not (math.isfinite(value) and low <= value <= high):
+            return f"must be from {low} to {high}"
+    return check
 
 
 def _region_code(value):
@@ -176,8 +190,14 @@ class UiSection:
     staff_pin_scrypt: str = _setting("", _staff_pin_hash,
                                      "scrypt hash of the diagnostics PIN (kiosk config hash-staff-pin); "
                                      "empty: diagnostics cannot be entered")
+    staff_cards: str = _setting("", _staff_cards, "staff cards that open diagnostics with their card PIN, as "
+                                "SHA-256 digests of their card identifiers (kiosk config hash-staff-card), "
+                                "separated by commas; empty: none")
     usb_mount_root: str = _setting("/media", _non_empty, "where USB sticks are mounted; diagnostics export "
                                    "logs to the first writable one found at most two levels below")
+    voice_prompts: bool = _setting(True, None, "each screen speaks its prompt (screens/prompts, built by "
+                                   "python -m screens.voice build)")
+    voice_volume: float = _setting(0.8, _between(0.0, 1.0), "loudness of the spoken prompts, 0 to 1")
 
 
 @dataclass(frozen=True)

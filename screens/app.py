@@ -54,7 +54,7 @@ class KioskApp(App):
         self.core = core
         self.kiosk_config = core.config
         # Without a configured hash, diagnostics cannot be entered at all.
-        self.staff_gate = StaffGate(core.config.ui.staff_pin_scrypt)
+        self.staff_gate = StaffGate(core.config.ui.staff_pin_scrypt, core.config.ui.staff_cards)
         self.randomise_pin_pad = core.config.ui.pin_pad_random_order
         self.theme = None        # made in build(): kivy.metrics must not run before the window is configured
         self.flow = None
@@ -135,7 +135,10 @@ class KioskApp(App):
             if isinstance(event, CardWithdrawn):
                 self.flow.card_withdrawn()
             return
-        if self.root.current in ("staff", "diagnostics"):
+        if self.root.current == "staff":
+            self.root.get_screen("staff").on_card_event(event)
+            return
+        if self.root.current == "diagnostics":
             return
         holder = self.root.get_screen("card_holder")
         if isinstance(event, CardPresented):

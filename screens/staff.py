@@ -1,5 +1,6 @@
-"""Staff sign-in for diagnostics: the staff PIN, checked by kiosk/staff_pin.py's StaffGate
-(scrypt hash; locked for a while after five wrong tries)."""
+"""Staff sign-in for diagnostics: the staff PIN, or a staff card inserted here and its card
+PIN, both checked by kiosk/staff_pin.py's StaffGate (locked for a while after five wrong
+tries). The app hands this screen the card events while it is shown."""
 from __future__ import annotations
 
 import threading
@@ -10,34 +11,69 @@ from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.properties import StringProperty
 from kivy.uix.screenmanager import Screen
+
+from drivers.apdu import CardError
+from kiosk.card_service import CardPresented, CardReadFailed, CardWithdrawn
 from kiosk.i18n import N_
 
+STAFF_PIN_PROMPT = N_("请输入工作人员密码，或插入工作人员卡")
+STAFF_CARD_PROMPT = N_("已读取工作人员卡，请输入该卡的密码")
+
+
 class StaffSignInScreen(Screen):
+    prompt = StringProperty(STAFF_PIN_PROMPT)
     problem = StringProperty("")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.staff_card: str | None = None   # the identifier of the enrolled card in the reader
 
     def on_pre_enter(self, *args):
         self.problem = ""
         self.ids.pad.new_entry()
 
+    def on_card_event(self, event) -> None:
+        if isinstance(event, CardPresented):
+            identifier = event.reading.info.identifier.hex
+            enrolled = App.get_running_app().staff_gate.card_enrolled(identifier)
+            self.staff_card = identifier if enrolled else None
+            self.prompt = STAFF_CARD_PROMPT if enrolled else STAFF_PIN_PROMPT
+            self.problem = "" if enrolled else N_("此卡不是登记的工作人员卡")
+        elif isinstance(event, CardReadFailed):
+            self.staff_card, self.prompt, self.problem = None, STAFF_PIN_PROMPT, event.error.citizen_message
+        elif isinstance(event, CardWithdrawn):
+            self.staff_card, self.prompt, self.problem = None, STAFF_PIN_PROMPT, ""
+        self.ids.pad.new_entry()
+
     def complete(self) -> None:
         app = App.get_running_app()
         pin = self.ids.pad.take_pin()
+        staff_card = self.staff_card
 
         def check() -> None:
+            problem = None
             with pin:
-                ok = app.staff_gate.try_pin(pin.digit_values())
-            Clock.schedule_once(lambda _dt: app.staff_signed_in() if ok else self._refused())
+                try:
+                    if staff_card is None:
+                        ok = app.staff_gate.try_pin(pin.digit_values())
+                    else:
+                        ok = app.staff_gate.try_staff_card(staff_card, lambda: app.core.cards.verify_pin(pin))
+                except CardError as exc:   # the card pulled out, or it could not check the PIN
+                    ok, problem = False, exc.citizen_message
+            Clock.schedule_once(lambda _dt: app.staff_signed_in() if ok else self._refused(problem))
 
         threading.Thread(target=check, name="staff-pin", daemon=True).start()
 
-    def _refused(self) -> None:
+    def _refused(self, problem: str | None) -> None:
         app = App.get_running_app()
-        self.problem = N_("错误次数过多，已暂时锁定") if app.staff_gate.locked else N_("工作人员密码错误")
+        if problem is None:
+            problem = N_("错误次数过多，已暂时锁定") if app.staff_gate.locked else N_("工作人员密码错误")
+        self.problem = problem
         self.ids.pad.new_entry()
 
     def clear(self) -> None:
         self.ids.pad.clear()
-        self.problem = ""
+        self.staff_card, self.prompt, self.problem = None, STAFF_PIN_PROMPT, ""
 
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))

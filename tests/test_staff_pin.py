@@ -43,3 +43,68 @@ def test_config_refuses_a_malformed_hash_and_the_command_makes_a_good_one():
     short = subprocess.run([sys.executable, "-m", "kiosk.cli", "config", "hash-staff-pin", "--pin-stdin"],
                            input="12\n", capture_output=True, text=True, timeout=30)
     assert short.returncode == 2
+
+
+CARD = "371300D15600000500BF7C7A48FB4966"
+
+
+def test_a_staff_card_opens_only_when_enrolled_and_its_own_pin_is_accepted():
+    from drivers.apdu import WrongPin
+    from kiosk.staff_pin import staff_card_digest
+    gate = StaffGate("", staff_card_digest(CARD.lower()))
+    accepted, refused = [], []
+
+    def card_accepts():
+        accepted.append(True)
+
+    def card_refuses():
+        refused.append(True)
+        raise WrongPin(0x63C2)
+
+    assert gate.card_enrolled(CARD) and not gate.card_enrolled("371300D15600000500BF7C7A48FB4967")
+    assert gate.try_staff_card(CARD, card_accepts) and accepted == [True]
+    assert not gate.try_staff_card("371300D15600000500BF7C7A48FB4967", card_accepts) and accepted == [True]
+    assert not gate.try_staff_card(CARD, card_refuses)
+
+
+def test_wrong_card_pins_count_toward_the_same_lockout():
+    from drivers.apdu import WrongPin
+    from kiosk.staff_pin import staff_card_digest
+    gate = StaffGate(hash_staff_pin(PIN), staff_card_digest(CARD))
+
+    def card_refuses():
+        raise WrongPin(0x63C2)
+
+    for _ in range(3):
+        assert not gate.try_pin([0] * 6)
+    for _ in range(2):
+        assert not gate.try_staff_card(CARD, card_refuses)
+    assert gate.locked and not gate.try_pin(PIN) and not gate.try_staff_card(CARD, lambda: None)
+
+
+def test_a_card_pulled_out_during_the_check_reaches_the_screen_as_a_card_error():
+    from drivers.pcsc import CardRemoved
+    from kiosk.staff_pin import staff_card_digest
+    gate = StaffGate("", staff_card_digest(CARD))
+
+    def pulled():
+        raise CardRemoved("card removed during VERIFY")
+
+    with pytest.raises(CardRemoved):
+        gate.try_staff_card(CARD, pulled)
+    assert not gate.locked
+
+
+def test_config_refuses_a_malformed_staff_card_list_and_the_command_makes_an_entry():
+    with pytest.raises(ConfigError, match="staff_cards"):
+        parse_config({"ui": {"staff_cards": "not-a-digest"}})
+    made = subprocess.run([sys.executable, "-m", "kiosk.cli", "config", "hash-staff-card", "--identifier", CARD],
+                          capture_output=True, text=True, timeout=30)
+    assert made.returncode == 0, made.stderr
+    entry = made.stdout.strip()
+    assert CARD not in entry and CARD.lower() not in entry
+    two = f"{entry}, {'0' * 64}"
+    assert StaffGate("", parse_config({"ui": {"staff_cards": two}}).ui.staff_cards).card_enrolled(CARD)
+    bad = subprocess.run([sys.executable, "-m", "kiosk.cli", "config", "hash-staff-card", "--identifier", "12"],
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2

@@ -1,0 +1,61 @@
+"""Staff sign-in with a staff card on the real screens, by touch (run as a subprocess by
+test_staff.py). The demo's simulated card is enrolled as a staff card; prints one JSON line."""
+import dataclasses
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from kiosk.config import KioskConfig
+from kiosk.staff_pin import staff_card_digest
+from screens import demo
+from screens.app import KioskApp, configure_window
+
+from kivy.clock import Clock  # noqa: E402
+
+
+def add_steps(script, kiosk, sim, seen):
+    app, step = kiosk.app, script.step
+    staff = app.root.get_screen("staff")
+
+    def corner():
+        for _ in range(3):
+            demo.tap(demo.named(app.root.get_screen("home"), "staff_corner"))
+
+    step("home", None, lambda: kiosk.on("home"))
+    step("hidden corner: staff sign-in", corner, lambda: kiosk.on("staff"))
+    step("staff card inserted: its PIN asked", (lambda: (seen.update(before=staff.prompt), sim.card.insert())),
+         lambda: staff.staff_card is not None)
+    step("a wrong card PIN is refused", lambda: (seen.update(card_prompt=staff.prompt), kiosk.type_pin("111111", "staff")),
+         lambda: staff.problem != "")
+    step("the card's PIN opens diagnostics", lambda: (seen.update(wrong=staff.problem),
+                                                     kiosk.type_pin(demo.CARD_PIN, "staff")),
+         lambda: kiosk.on("diagnostics"))
+    step("staff leaves", lambda: kiosk.tap("leave", "diagnostics"), lambda: kiosk.on("home"))
+    step("card out", sim.card.remove, lambda: kiosk.on("home"))
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        configure_window(KioskConfig())
+        seen = {}
+        with demo.simulated_kiosk(out) as sim:
+            identifier = sim.card.card.profile.identifier.hex()
+            config = dataclasses.replace(sim.config, ui=dataclasses.replace(
+                sim.config.ui, staff_cards=staff_card_digest(identifier)))
+            core = demo.KioskCore(config).start()
+            try:
+                app = KioskApp(core)
+                script = demo.Script(app, out)
+                Clock.schedule_once(lambda _dt: (add_steps(script, demo.Kiosk(app), sim, seen), script.start()), 1.0)
+                app.run()
+            finally:
+                core.close()
+        seen["error"] = script.error
+        print(json.dumps(seen, ensure_ascii=False))
+    return 0 if script.error is None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
