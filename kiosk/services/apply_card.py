@@ -33,7 +33,8 @@ def apply_batch(link: BackendLink, visit: Visit, region_code: str, commitment: b
     messages = {DONE_OUTCOME: N_("申领已受理，制卡完成后将通知您领取。"),
                 PENDING: rule_for("apply_batch").citizen_message,
                 REFUSED: N_("申领未能受理，请到窗口咨询。")}
-    return ServiceResult(ITEM, "apply_batch", outcome, messages[outcome], outbox_reference=job_id,
+    return ServiceResult(ITEM, "apply_batch", outcome, messages[outcome],
+                         outbox_reference=job_id if outcome == PENDING else None,
                          data={"holder": identity.masked_id_number})
 
 

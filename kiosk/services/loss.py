@@ -31,7 +31,8 @@ def report_loss(link: BackendLink, visit: Visit, kind: str) -> ServiceResult:
     messages = {DONE_OUTCOME: N_("临时挂失已生效，原卡已停止使用。"),
                 PENDING: rule_for(action).citizen_message,
                 REFUSED: N_("挂失未能办理，请到窗口咨询。")}
-    return ServiceResult(ITEM, action, outcome, messages[outcome], outbox_reference=job_id, data=data,
+    return ServiceResult(ITEM, action, outcome, messages[outcome],
+                         outbox_reference=job_id if outcome == PENDING else None, data=data,
                          staff_detail=f"outbox job {job_id}")
 
 
