@@ -52,7 +52,7 @@ class PrinterPaperOut(PrinterError):
 
 
 class PrinterCoverOpen(PrinterError):
-    citizen_message = "凭条打印机盖未关好，请联系工作人员。"
+    citizen_message = "凭条打印机盖未关好，您的业务已办理，请联系工作人员补打凭条。"
 
 
 class PrinterFault(PrinterError):
