@@ -1,0 +1,269 @@
+"""Spoken prompts: each screen says in one plain sentence what to do, in the visit's language.
+Many of the kiosk's citizens are elderly; a voice helps those who read the screen slowly.
+
+The prompts are recorded at build time, not spoken live: `python -m screens.voice build` (run
+by `./run`'s set-up) has espeak-ng (Mandarin voice `cmn`, English `en`) write
+`screens/prompts/<language>/<screen>.wav`. The English text comes from the gettext catalogue
+like every other string; a prompt with no English yet is recorded in Chinese in the English
+folder too, and the build says which. The files are not in git; a stamp on a hash of the texts
+and the voice settings rebuilds them only when something changed.
+
+At run time `VoicePrompts` plays the prompt of a screen when it becomes current, through
+Kivy's SoundLoader, stopping the one before. The staff screens (sign-in, diagnostics) are
+silent: staff need no guidance, and a kiosk announcing its maintenance mode to the lobby would
+only draw eyes to the staff PIN being typed. A missing file or no audio output is logged once
+for staff and never gets in the screen's way: the screen works the same without its voice.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kiosk.i18n import LANGUAGES, N_, SOURCE_LANGUAGE, Translator, translator
+
+log = logging.getLogger(__name__)
+
+PROMPTS_DIR = Path(__file__).parent / "prompts"
+STAMP = ".stamp"
+
+# Screen name (as screens/app.py names them) -> what the voice says when it appears.
+PROMPTS = {
+    "home": N_("请选择要办理的业务，或插入社会保障卡。"),
+    "card_holder": N_("已读取您的社会保障卡。取出卡片即可结束。"),
+    "guide": N_("请阅读办理须知，然后点击开始办理。"),
+    "identify": N_("请按屏幕提示，放好身份证或插入社会保障卡。"),
+    "confirm": N_("请核对办理信息，无误后点击确认办理。"),
+    "pin": N_("请输入六位数字密码，输入时请用手遮挡。"),
+    "progress": N_("正在办理，请稍候，不要取走证件和卡片。"),
+    "result": N_("办理结果已显示在屏幕上，请查看。"),
+    "rating": N_("请您评价本次服务。离开时请带好证件和卡片。"),
+}
+SILENT = frozenset({"staff", "diagnostics"})   # see the module's docstring
+
+# espeak-ng voice and speed (words per minute; its default is 175) per language. Its Mandarin
+# is already unhurried at the default (about 2.5 syllables a second); English is set a little
+# slower than usual, for elderly listeners.
+VOICES = {"zh": ("cmn", 175), "en": ("en", 145)}
+HAN = re.compile(r"[\u3400-\u9fff]")
+ESPEAK = "espeak-ng"
+# A citizen who changes the language on the home screen hears the prompt again in the new one;
+# the idle timeout setting Chinese back (nobody there) does not: a language changed this soon
+# after a touch was changed by a person.
+CHOSEN_BY_TOUCH_S = 5.0
+
+
+def prompt_path(screen: str, language: str, folder: Path = PROMPTS_DIR) -> Path:
+    return Path(folder) / language / f"{screen}.wav"
+
+
+# --- build time ----------------------------------------------------------------------------------
+
+@dataclass
+class BuildReport:
+    built: bool                      # False: everything was up to date
+    folder: Path
+    files: list[Path] = field(default_factory=list)
+    untranslated: list[str] = field(default_factory=list)   # prompts recorded in Chinese for English
+
+
+Spoken = tuple[str, str]   # (text, the language of the voice that reads it)
+
+
+def spoken_texts(prompts: dict[str, str] = PROMPTS) -> tuple[dict[tuple[str, str], Spoken], list[str]]:
+    """(screen, language) -> what to record, and the prompts that have no translation yet.
+    A prompt not (wholly) translated is recorded in Chinese, by the Mandarin voice: an English
+    voice reading Chinese characters says nothing a listener could use."""
+    texts, untranslated = {}, []
+    for language in LANGUAGES:
+        catalogue = Translator(language)
+        for screen, message in prompts.items():
+            text = catalogue.translate(message)
+            if language != SOURCE_LANGUAGE and HAN.search(text):
+                untranslated.append(message)
+                texts[screen, language] = (message, SOURCE_LANGUAGE)
+            else:
+                texts[screen, language] = (text, language)
+    return texts, untranslated
+
+
+def texts_hash(texts: dict[tuple[str, str], Spoken]) -> str:
+    """Changes when a text, a voice or a speed changes: the stamp of a build."""
+    material = json.dumps({"texts": sorted([*key, *spoken] for key, spoken in texts.items()),
+                           "voices": VOICES}, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def up_to_date(folder: Path = PROMPTS_DIR, prompts: dict[str, str] = PROMPTS) -> bool:
+    texts, _untranslated = spoken_texts(prompts)
+    return _up_to_date(Path(folder), texts)
+
+
+def _up_to_date(folder: Path, texts: dict[tuple[str, str], Spoken]) -> bool:
+    try:
+        stamp = (folder / STAMP).read_text(encoding="ascii").strip()
+    except OSError:
+        return False
+    return stamp == texts_hash(texts) and all(prompt_path(s, lang, folder).is_file() for s, lang in texts)
+
+
+def record(text: str, voice_language: str, path: Path) -> None:
+    """One prompt read by the voice of `voice_language` into `path` (written whole or not at all)."""
+    voice, speed = VOICES[voice_language]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".wav")
+    os.close(fd)
+    try:
+        subprocess.run([ESPEAK, "-v", voice, "-s", str(speed), "-w", partial, "--stdin"],
+                       input=text.encode("utf-8"), check=True, capture_output=True, timeout=60)
+        if os.path.getsize(partial) <= 44:   # a WAV header and no sound
+            raise RuntimeError(f"espeak-ng wrote no sound for {text!r} ({voice})")
+        os.chmod(partial, 0o644)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+
+
+def build(folder: Path = PROMPTS_DIR, prompts: dict[str, str] = PROMPTS, force: bool = False) -> BuildReport:
+    """Records every prompt in every language into `folder`, unless the stamp says they are
+    already there for these texts. Files of screens no longer in `prompts` are removed."""
+    folder = Path(folder)
+    texts, untranslated = spoken_texts(prompts)
+    if not force and _up_to_date(folder, texts):
+        return BuildReport(False, folder, untranslated=untranslated)
+    if shutil.which(ESPEAK) is None:
+        raise RuntimeError(f"{ESPEAK} is not installed (apt-get install espeak-ng; ./run installs it)")
+    (folder / STAMP).unlink(missing_ok=True)    # a build cut short is rebuilt next time
+    files = []
+    for (screen, language), (text, voice_language) in texts.items():
+        path = prompt_path(screen, language, folder)
+        record(text, voice_language, path)
+        files.append(path)
+    for stale in folder.glob("*/[!.]*.wav"):    # not another build's file in the making
+        if stale not in files:
+            stale.unlink()
+    (folder / STAMP).write_text(texts_hash(texts) + "\n", encoding="ascii")
+    return BuildReport(True, folder, files, untranslated)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m screens.voice", description="The screens' spoken prompts.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    build_command = commands.add_parser("build", help="record the prompts with espeak-ng (only when changed)")
+    build_command.add_argument("--out", type=Path, default=PROMPTS_DIR, help="default: screens/prompts")
+    build_command.add_argument("--force", action="store_true", help="record again even when up to date")
+    args = parser.parse_args(argv)
+    try:
+        report = build(args.out, force=args.force)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        print(f"voice prompts not built: {exc}", file=sys.stderr)
+        return 1
+    if report.built:
+        print(f"voice prompts: recorded {len(report.files)} files in {report.folder}", file=sys.stderr)
+        for message in report.untranslated:
+            print(f"voice prompts: no English yet for {message!r}: recorded in Chinese; "
+                  f"add it to kiosk/locale/en.po", file=sys.stderr)
+    return 0
+
+
+# --- run time ------------------------------------------------------------------------------------
+
+class VoicePrompts:
+    """Plays the prompt of each screen as it becomes current. `attach()` binds it to the
+    ScreenManager (and to the app's language, for the home screen's switch)."""
+
+    def __init__(self, enabled: bool = True, volume: float = 1.0, folder: Path = PROMPTS_DIR):
+        self.enabled = enabled
+        self.volume = volume
+        self.folder = Path(folder)
+        self.sound = None              # the prompt playing (or last played), a kivy Sound
+        self.playing: tuple[str, str] | None = None   # its (screen, language)
+        self._unplayable: set[Path] = set()
+        self._told: set[str] = set()
+
+    @classmethod
+    def from_config(cls, ui) -> "VoicePrompts":
+        return cls(enabled=ui.voice_prompts, volume=ui.voice_volume)
+
+    def attach(self, manager, app=None) -> "VoicePrompts":
+        manager.bind(current=lambda _manager, screen: self.play(screen))
+        if app is not None:
+            from kivy.clock import Clock
+            # On the next frame: a visit that ends sets Chinese back and then goes home, and the
+            # home prompt is then the one already playing.
+            replay = Clock.create_trigger(lambda _dt: self._language_changed(app, manager))
+            app.bind(lang=lambda _app, _lang: replay())
+        return self
+
+    def _language_changed(self, app, manager) -> None:
+        if app.idle_seconds() >= CHOSEN_BY_TOUCH_S:   # the idle timeout, nobody there
+            return
+        if self.playing != (manager.current, translator.language):
+            self.play(manager.current)
+
+    def play(self, screen: str, language: str | None = None) -> None:
+        """The prompt of `screen` in `language` (default: the visit's), instead of any other."""
+        self.stop()
+        if not self.enabled or screen in SILENT:
+            return
+        if screen not in PROMPTS:
+            self._tell_once(f"screen:{screen}", "no voice prompt for screen %r (add it to screens/voice.py)", screen)
+            return
+        language = language or translator.language
+        path = prompt_path(screen, language, self.folder)
+        if path in self._unplayable:
+            return
+        if not path.is_file():
+            self._tell_once(f"missing:{path}", "voice prompt %s is missing (python -m screens.voice build); "
+                            "the screen goes on without it", path)
+            return
+        try:
+            from kivy.core.audio import SoundLoader
+            sound = SoundLoader.load(str(path))
+            if sound is None or not sound.length:
+                # No audio provider, no audio device (SDL could not open one), or a broken file:
+                # Kivy says which in its own log line.
+                self._unplayable.add(path)
+                self._tell_once("unplayable", "voice prompts cannot be played (no audio output, or a broken "
+                                "file: %s); the screens go on without them", path)
+                return
+            sound.volume = self.volume
+            sound.play()
+        except Exception:  # noqa: BLE001  the voice must never break the screen it speaks for
+            self._unplayable.add(path)
+            if "error" not in self._told:
+                self._told.add("error")
+                log.exception("voice prompt %s failed; the screens go on without it", path)
+            return
+        self.sound, self.playing = sound, (screen, language)
+
+    def stop(self) -> None:
+        sound, self.sound, self.playing = self.sound, None, None
+        if sound is None:
+            return
+        try:
+            sound.stop()
+            sound.unload()
+        except Exception:  # noqa: BLE001
+            if "stop" not in self._told:
+                self._told.add("stop")
+                log.exception("stopping a voice prompt failed")
+
+    def _tell_once(self, key: str, message: str, *args) -> None:
+        if key not in self._told:
+            self._told.add(key)
+            log.warning(message, *args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

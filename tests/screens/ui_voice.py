@@ -1,0 +1,87 @@
+"""The spoken prompts on the real app, by touch (run as a subprocess by test_voice.py: Kivy runs
+one App per process; SDL's audio driver comes from the environment: `dummy` plays into nothing,
+an unknown one is a kiosk without audio output). Prints one JSON line: for each step, the screen
+and what the voice played, and the warnings the voice logged."""
+import json
+import logging
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from kiosk.config import KioskConfig
+from screens import demo
+from screens.app import KioskApp, configure_window
+
+from kivy.clock import Clock  # noqa: E402
+
+
+def add_steps(script, kiosk, sim, seen, missing_folder):
+    app, step = kiosk.app, script.step
+    voice = app.voice
+    seen["steps"] = []
+    earlier = []   # every sound played so far: each must be stopped when the next one starts
+
+    def note(what):
+        sound = voice.sound
+        seen["steps"].append({
+            "step": what, "screen": app.root.current, "lang": app.lang,
+            "playing": list(voice.playing) if voice.playing else None,
+            "file": str(Path(sound.source).relative_to(Path(sound.source).parents[1])) if sound else None,
+            "state": sound.state if sound else None, "length": sound.length if sound else None,
+            "earlier_stopped": all(s.state == "stop" for s in earlier if s is not sound)})
+        if sound is not None and sound not in earlier:
+            earlier.append(sound)
+        seen["steps"][-1]["sounds"] = len(earlier)
+
+    def then(what, action, ready):
+        step(what, action, lambda: ready() and (note(what) or True))
+
+    then("home at start", None, lambda: kiosk.on("home"))
+    then("English chosen", lambda: kiosk.tap("language"), lambda: app.lang == "en")
+    then("change PIN: guide", lambda: kiosk.tap("change_pin"), lambda: kiosk.on("guide"))
+
+    def without_identify_prompt():
+        voice.folder = missing_folder
+        kiosk.tap("start")
+
+    then("identify, its prompt file missing", without_identify_prompt, lambda: kiosk.on("identify"))
+    then("card read: confirm", sim.card.insert, lambda: kiosk.on("confirm"))
+    then("cancelled: home, Chinese again", lambda: kiosk.tap("back"),
+         lambda: kiosk.on("home") and not app.flow.active and app.lang == "zh")
+    then("card out", sim.card.remove, lambda: kiosk.on("home") and not app.flow.active)
+
+
+def main() -> int:
+    warnings = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            warnings.append(record.getMessage())
+
+    logging.getLogger("screens.voice").addHandler(Keep(logging.WARNING))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        missing_folder = out / "prompts"
+        shutil.copytree(Path("screens/prompts"), missing_folder)
+        (missing_folder / "en" / "identify.wav").unlink()
+        configure_window(KioskConfig())
+        seen = {}
+        with demo.simulated_kiosk(out) as sim:
+            core = demo.KioskCore(sim.config).start()
+            try:
+                app = KioskApp(core)
+                script = demo.Script(app, out)
+                Clock.schedule_once(lambda _dt: (add_steps(script, demo.Kiosk(app), sim, seen, missing_folder),
+                                                 script.start()), 1.0)
+                app.run()
+            finally:
+                core.close()
+        seen["error"] = script.error
+        seen["warnings"] = warnings
+        print(json.dumps(seen, ensure_ascii=False))
+    return 0 if script.error is None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
