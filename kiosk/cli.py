@@ -245,6 +245,9 @@ def cmd_run(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    if args.panel:
+        from screens.sim_panel import run_with_panel
+        return run_with_panel(args.load_config(), args.out)
     from screens.demo import run_demo
     return run_demo(args.load_config(), args.out)
 
@@ -258,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="start the touchscreen kiosk").set_defaults(func=cmd_run)
     demo = commands.add_parser("demo", help="play the scripted visit and write screenshots")
     demo.add_argument("--out", default="demo-out", help="folder for screenshots and receipts")
+    demo.add_argument("--panel", action="store_true",
+                      help="instead of the scripted visits, the kiosk beside a panel to play the citizen and faults")
     demo.set_defaults(func=cmd_demo)
 
     card = commands.add_parser("card", help="the citizen's social security card").add_subparsers(

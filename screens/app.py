@@ -97,6 +97,9 @@ class KioskApp(App):
                              ("progress", ProgressScreen), ("result", ResultScreen), ("rating", RatingScreen),
                              ("staff", StaffSignInScreen), ("diagnostics", DiagnosticsScreen)):
             manager.add_widget(screen(name=name))
+        from screens.voice import VoicePrompts
+        # Each screen speaks its prompt as it becomes current (and again when the language changes).
+        self.voice = VoicePrompts.from_config(self.kiosk_config.ui).attach(manager, self)
         return manager
 
     def on_start(self):

@@ -62,6 +62,17 @@ class SimulatedKiosk:
     id_reader: SimulatedIdCardReader
     receipt_printer: SimulatedReceiptPrinter
     card: VpcdLink
+    card_printer: CardPrinterSimulator
+    backend_db: Path
+
+    def cut_network(self) -> None:
+        """The backend goes away like an outage (open connections end too)."""
+        self.backend.stop()
+
+    def restore_network(self) -> None:
+        """The backend comes back on the same address with the same records."""
+        host, port = self.backend.server_address[:2]
+        self.backend = open_backend(host, port, self.backend_db, Path(self.config.backend.ca_file).parent).start()
 
 
 @contextlib.contextmanager
@@ -72,7 +83,8 @@ def simulated_kiosk(out: Path, idle_timeout_s: int = IDLE_TIMEOUT_S):
         folder = Path(tmp)
         pki = make_test_pki(folder / "pki")
         backend = open_backend("127.0.0.1", 0, folder / "backend.db", pki.directory).start()
-        stack.callback(lambda: backend.stop())
+        sim = None
+        stack.callback(lambda: (sim.backend if sim else backend).stop())   # the one running at the end
         backend.store.seed_card(
             holder={"id_number": ZHANG_SAN.id_number, "name": ZHANG_SAN.name, "sex": "1", "ethnicity": 1,
                     "birth_date": "19800101", "birthplace": "371302"},
@@ -95,7 +107,8 @@ def simulated_kiosk(out: Path, idle_timeout_s: int = IDLE_TIMEOUT_S):
             backend.url, pki, folder, card_printer.port, receipt_printer={"port": receipt_port},
             id_reader={"port": id_port},
             ui={"idle_timeout_s": idle_timeout_s, "staff_pin_scrypt": hash_staff_pin([int(d) for d in STAFF_PIN])})
-        yield SimulatedKiosk(config, backend, id_reader, receipts, card)
+        sim = SimulatedKiosk(config, backend, id_reader, receipts, card, card_printer, folder / "backend.db")
+        yield sim
 
 
 class Script:

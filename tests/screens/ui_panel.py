@@ -1,0 +1,65 @@
+"""The simulator panel of `kiosk demo --panel`, by touch (run as a subprocess by
+test_panel.py): each switch acts on its simulator and the kiosk beside it reacts. Prints one
+JSON line with what was seen."""
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from kiosk.config import KioskConfig
+from screens import demo
+from screens.sim_panel import PanelKioskApp
+
+from kivy.clock import Clock  # noqa: E402
+
+
+def add_steps(script, app, sim, seen):
+    step = script.step
+    kiosk = demo.Kiosk(app)
+    home = app.root.get_screen("home")
+
+    def flip(name):
+        return lambda: demo.tap(demo.named(app.panel, name))
+
+    step("panel beside home", None, lambda: app.panel is not None and kiosk.on("home")
+         and app.panel.right <= app.root.parent.width + 1 and app.root.right <= app.panel.x + 1)
+    step("card inserted from the panel: the kiosk reads it", flip("card"), lambda: kiosk.on("card_holder"))
+    step("card taken out: home again", flip("card"), lambda: kiosk.on("home"))
+    step("ID card laid on the reader", flip("id_card"), lambda: sim.id_reader.profile.person is not None)
+    step("ID card taken away", flip("id_card"), lambda: sim.id_reader.profile.person is None)
+    step("printer out of paper", flip("paper"), lambda: sim.receipt_printer.state.paper_out)
+    step("paper loaded", flip("paper"), lambda: not sim.receipt_printer.state.paper_out)
+    step("card printer cover opened", flip("cover"), lambda: sim.card_printer.cover_open)
+    step("cover closed", flip("cover"), lambda: not sim.card_printer.cover_open)
+    step("network cut: the offline banner", flip("network"), lambda: home.offline)
+    step("network back: the banner goes", (lambda: (seen.update(panel_said=app.panel.last_action), flip("network")())),
+         lambda: not home.offline)
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        config = KioskConfig()
+        from screens.sim_panel import PANEL_WIDTH
+        from screens.app import configure_window
+        from kivy.config import Config
+        configure_window(config)
+        Config.set("graphics", "width", str(config.ui.width + PANEL_WIDTH))
+        seen = {}
+        with demo.simulated_kiosk(out) as sim:
+            core = demo.KioskCore(sim.config).start()
+            try:
+                app = PanelKioskApp(core, sim, config.ui.width)
+                app.link_probe_s = 0.5
+                script = demo.Script(app, out)
+                Clock.schedule_once(lambda _dt: (add_steps(script, app, sim, seen), script.start()), 1.0)
+                app.run()
+            finally:
+                core.close()
+        seen["error"] = script.error
+        print(json.dumps(seen, ensure_ascii=False))
+    return 0 if script.error is None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
