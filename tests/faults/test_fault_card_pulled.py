@@ -79,3 +79,35 @@ def test_card_pulled_at_every_apdu(kiosk, reference_backend, card_slot, action, 
         time.sleep(0.1)
     assert kiosk.outbox.stats().pending == 0 and kiosk.outbox.stats().dead == 0
     assert backend_events(reference_backend).count(event) == expected_events
+
+
+def test_card_pulled_at_every_apdu_of_the_read_that_starts_a_card_service(kiosk, reference_backend, card_slot):
+    """Activation, cancel-loss and the PIN items all begin by reading the card (with the
+    PSAM's external authentication on a 3.0 card): pulled at any APDU of it, the citizen is
+    told, the visit holds no card, nothing is recorded or queued, and the next card reads."""
+    from drivers.apdu import CardError
+    from kiosk.visit import CardRequired
+    card = card_slot.insert_profile("card_v3.toml")
+    before = card.apdus_seen
+    kiosk.cards.read()
+    count = card.apdus_seen - before
+    card_slot.remove()
+    assert count >= 10
+    queued = kiosk.outbox.stats()
+    for at in range(count):   # a read changes nothing on the card: before or after processing is alike
+        card = card_slot.insert_profile("card_v3.toml")
+        visit = kiosk.services.new_visit()
+        visit.identify(HOLDER)
+        card.profile.pull_out_after_apdus = card.apdus_seen + at
+        case = f"read pulled at APDU {at + 1}/{count}"
+        with pytest.raises(CardError) as pulled:
+            kiosk.cards.read()
+        assert pulled.value.citizen_message, case
+        [activation] = kiosk.services.activate(visit)   # it cannot run on a card it could not read
+        assert not activation.ok and activation.citizen_message == CardRequired.citizen_message, case
+        kiosk.services.card_withdrawn(visit)
+        card_slot.remove()
+    stats = kiosk.outbox.stats()
+    assert (stats.pending, stats.dead, stats.done) == (queued.pending, queued.dead, queued.done)
+    card_slot.insert_profile("card_v3.toml")
+    assert kiosk.cards.read().holder.name == HOLDER.name
