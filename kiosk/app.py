@@ -11,6 +11,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
@@ -63,6 +64,10 @@ class KioskCore:
         self.card_printer = self._card_printer()
         self._stopping = threading.Event()
         self._heartbeat = threading.Thread(target=self._send_heartbeats, name="heartbeat", daemon=True)
+        # The screens' link probe (the offline banner) runs here, always on the same thread:
+        # the client keeps one keep-alive session per thread, so a new thread per probe left a
+        # session and its open TLS connection behind every few seconds.
+        self.link_prober = ThreadPoolExecutor(max_workers=1, thread_name_prefix="link-probe")
         issuance = None
         if self.card_printer is not None:
             printer = config.card_printer
@@ -129,6 +134,7 @@ class KioskCore:
         self._stopping.set()
         if self._heartbeat.is_alive():
             self._heartbeat.join(5)
+        self.link_prober.shutdown(wait=False, cancel_futures=True)
         self.worker.stop()
         if self.card_printer is not None:
             self.card_printer.close()
