@@ -12,7 +12,7 @@ import re
 import sys
 from pathlib import Path
 
-from kiosk.i18n import LANGUAGES, SOURCE_LANGUAGE, catalogue_path
+from kiosk.i18n import LANGUAGES, SOURCE_LANGUAGE, catalogue_path, compiled_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_DIRS = ("kiosk", "drivers", "screens", "offline_queue")
@@ -95,11 +95,26 @@ def update_catalogue(language: str) -> tuple[int, int]:
     return added, dropped
 
 
+def compile_catalogue(language: str) -> bytes:
+    """The .mo the kiosk reads, made from the .po (untranslated strings left out)."""
+    import io
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    with catalogue_path(language).open("rb") as po:
+        catalog = read_po(po, locale=language)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    return compiled.getvalue()
+
+
 def main() -> int:
     for language in LANGUAGES:
         if language != SOURCE_LANGUAGE:
             added, dropped = update_catalogue(language)
-            print(f"{catalogue_path(language).relative_to(ROOT)}: {added} new, {dropped} dropped")
+            compiled_path(language).write_bytes(compile_catalogue(language))
+            print(f"{catalogue_path(language).relative_to(ROOT)}: {added} new, {dropped} dropped; "
+                  f"{compiled_path(language).name} compiled")
     return 0
 
 

@@ -2,17 +2,19 @@
 
 Chinese is the source language. Every string a citizen or staff member reads on the screen is
 written in Chinese in the code and marked: `N_("…")` where it is defined (a message, a label in a
-table), `_("…")` where it is shown. `kiosk/locale/en.po` is the English catalogue; it is read
-with Babel and served through the standard `gettext` machinery, so a translator edits one .po
-file and nothing is compiled. `tests/test_i18n.py` fails when a marked string has no English.
+table), `_("…")` where it is shown. `kiosk/locale/en.po` is the English catalogue a translator
+edits; `python -m kiosk.catalogue` compiles it to `en.mo`, which the kiosk reads with the
+standard `gettext` module (Babel, which compiles it, stays out of the running kiosk: it costs
+some 6 MB). `tests/test_i18n.py` fails when a marked string has no English or `en.mo` is
+older than `en.po`.
 
 Receipts and card faces stay Chinese whatever the screen shows: they are official records.
 """
 from __future__ import annotations
 
 import gettext
-import io
 import logging
+import struct
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -31,22 +33,19 @@ def catalogue_path(language: str) -> Path:
     return LOCALE_DIR / f"{language}.po"
 
 
+def compiled_path(language: str) -> Path:
+    return LOCALE_DIR / f"{language}.mo"
+
+
 def load_catalogue(language: str) -> gettext.NullTranslations:
     """The translations of one language; a missing or broken catalogue falls back to Chinese
     (the kiosk keeps working) and says so in the log for staff."""
     if language == SOURCE_LANGUAGE:
         return gettext.NullTranslations()
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
     try:
-        with catalogue_path(language).open("rb") as po:
-            catalog = read_po(po, locale=language)
-        compiled = io.BytesIO()
-        write_mo(compiled, catalog)
-        compiled.seek(0)
-        return gettext.GNUTranslations(compiled)
-    except (OSError, ValueError) as exc:
+        with compiled_path(language).open("rb") as mo:
+            return gettext.GNUTranslations(mo)
+    except (OSError, ValueError, struct.error, IndexError) as exc:   # not a catalogue, or cut short
         log.error("catalogue for %s unusable, showing Chinese: %s", language, exc)
         return gettext.NullTranslations()
 

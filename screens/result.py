@@ -4,8 +4,6 @@ scans to keep the whole receipt."""
 import logging
 from pathlib import Path
 
-import segno
-
 from kivy.factory import Factory
 from kivy.lang import Builder
 from kivy.graphics.texture import Texture
@@ -25,6 +23,7 @@ NEXT_STEP = {True: N_("如需其他业务，请返回首页继续办理。"),
 def qr_texture(text: str) -> Texture | None:
     """The receipt as a QR code, one texel per module (drawn scaled up without smoothing);
     None when the text is too long for any QR symbol (the text stays on screen)."""
+    import segno   # only when a receipt cannot be printed: a kiosk that prints never loads it
     try:
         symbol = segno.make(text, error="m", micro=False)
     except segno.DataOverflowError:

@@ -59,6 +59,11 @@ def test_the_catalogue_holds_nothing_the_code_no_longer_marks():
     assert set(english()) == set(catalogue.marked_strings())
 
 
+def test_the_compiled_catalogue_the_kiosk_reads_is_the_one_translators_edit():
+    assert i18n.compiled_path("en").read_bytes() == catalogue.compile_catalogue("en"), \
+        "en.mo is stale: run `python -m kiosk.catalogue`"
+
+
 def test_no_chinese_reaches_the_screen_unmarked():
     found = [line for path in SCREEN_FACING if path not in NOT_SHOWN for line in unmarked_chinese(path)]
     # Drivers name ID-card fields (民族, 性别) the screens never show; those files are data tables.
@@ -82,16 +87,15 @@ def test_an_unknown_language_is_refused_by_name():
         Translator("fr")
 
 
-@pytest.mark.parametrize("content", [b"msgid \"\xe5\xaf\x86\nmsgstr", b"\xff\xfe\x00garbage", None])
+@pytest.mark.parametrize("content", [b"\xde\x12\x04\x95\x00\x00", b"\xff\xfe\x00garbage", None])
 def test_a_broken_or_missing_catalogue_leaves_the_kiosk_in_chinese(tmp_path, monkeypatch, caplog, content):
     if content is not None:
-        (tmp_path / "en.po").write_bytes(content)
+        (tmp_path / "en.mo").write_bytes(content)
     monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
     translator = Translator("en")
     assert translator.translate("密码错误。") == "密码错误。"
     assert translator.language == "en"
-    if content is None:
-        assert "catalogue for en unusable" in caplog.text
+    assert "catalogue for en unusable" in caplog.text
 
 
 def test_the_catalogue_tool_adds_new_strings_and_drops_old_ones(tmp_path, monkeypatch):
