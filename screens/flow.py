@@ -15,6 +15,7 @@ from kivy.clock import Clock
 from drivers.receipt_printer import PrinterError, ReceiptPrinter
 from kiosk.i18n import N_, SOURCE_LANGUAGE
 from kiosk.receipt import render_escpos, render_text
+from kiosk.supervision import return_free_memory
 from screens.menu import AGAIN, NEW, OFFERS_BY_KEY, PIN_TITLES, Offer
 
 log = logging.getLogger(__name__)
@@ -182,6 +183,8 @@ class VisitFlow:
         self.app.theme.elder = False
         self.app.set_language(SOURCE_LANGUAGE)
         self.app.root.current = "home"
+        # Once home is drawn, what the visit used goes back to the system (a few ms, nobody waiting).
+        Clock.schedule_once(lambda _dt: return_free_memory(), 1.0)
 
     def _wipe_pins(self) -> None:
         for pin in self.pins.values():

@@ -25,3 +25,19 @@ def test_the_process_can_make_itself_non_dumpable():
             "import ctypes; print(ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))")  # 3 = PR_GET_DUMPABLE
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert result.stdout.strip() == "0", result.stderr
+
+
+def test_memory_a_visit_freed_goes_back_to_the_system():
+    from kiosk.supervision import return_free_memory
+
+    def rss_mb() -> float:
+        status = open("/proc/self/status").read()
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS"))) / 1024
+
+    blocks = [bytearray(1000) for _ in range(200_000)]   # ~200 MB in small heap blocks
+    survivors = blocks[::1000]   # a few stay, so the heap cannot simply shrink from its top
+    del blocks
+    before = rss_mb()
+    return_free_memory()
+    assert before - rss_mb() > 100, "freed heap pages stayed with the process"
+    assert len(survivors) == 200
