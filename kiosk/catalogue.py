@@ -91,7 +91,7 @@ def update_catalogue(language: str) -> tuple[int, int]:
     dropped = sum(1 for m in old if m.id and m.id not in wanted)
     added = sum(1 for message in wanted if old.get(message) is None)
     with path.open("wb") as po:
-        write_po(po, new, width=100, sort_output=True)
+        write_po(po, new, width=100, sort_output=True, include_lineno=False)   # no churn when code moves
     return added, dropped
 
 
