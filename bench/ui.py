@@ -87,6 +87,9 @@ class _ParentLink:
         self.id_reader = _Device(self.ask, "id_reader")
         self.backend = _Device(self.ask, "backend")
 
+    def insert_made_card(self) -> None:
+        self.ask("call", "kiosk.insert_made_card", (), {})
+
     def ask(self, *message):
         with self._lock:
             self._conn.send(message)
@@ -264,7 +267,8 @@ def measure() -> dict:
                 elif kind == "call":
                     what, call_args, call_kwargs = args
                     device, method = what.split(".")
-                    getattr(getattr(sim, device), method)(*call_args, **call_kwargs)   # the script uses no result
+                    target = sim if device == "kiosk" else getattr(sim, device)
+                    getattr(target, method)(*call_args, **call_kwargs)   # the script uses no result
                 elif kind == "home_ready":
                     measured["cold_start_s"] = args[0] - started
                 elif kind == "visits_done":

@@ -27,7 +27,7 @@ from kivy.clock import Clock  # noqa: E402  (after screens.app set Kivy's enviro
 
 from drivers.id_card_reader import ResidentId  # noqa: E402
 from drivers.pcsc import wait_for_card  # noqa: E402
-from drivers.sim.card_printer import CardPrinterSimulator  # noqa: E402
+from drivers.sim.card_printer import CardPrinterSimulator, blank_social_security_card  # noqa: E402
 from drivers.sim.id_card_reader import IdReaderProfile, SimulatedIdCardReader  # noqa: E402
 from drivers.sim.pcscd import PSAM_READER, VPCD_CARD_PORT, VPCD_PSAM_PORT  # noqa: E402
 from drivers.sim.psam import SimulatedPsam  # noqa: E402
@@ -44,6 +44,7 @@ STEP_TIMEOUT_S = 20
 IDLE_TIMEOUT_S = 12      # short, so the demo shows the countdown without a long wait
 STAFF_PIN = "246810"
 CARD_PIN, NEW_PIN = "147258", "582936"   # the simulated card's PIN (card_v3.toml) and a new one
+LATER_PIN = "730461"                      # the new card's PIN after the demo's PIN change
 
 # The holder of card_v3.toml, as the ID card reader presents him.
 ZHANG_SAN = ResidentId(name="张三", sex="1", ethnicity=1, birth_date=datetime.date(1980, 1, 1),
@@ -64,6 +65,12 @@ class SimulatedKiosk:
     card: VpcdLink
     card_printer: CardPrinterSimulator
     backend_db: Path
+    made_cards: list   # the cards the card printer made, newest last (the citizen takes them away)
+
+    def insert_made_card(self) -> None:
+        """The citizen inserts the card the card printer made last."""
+        self.card.card = self.made_cards[-1]
+        self.card.insert()
 
     def cut_network(self) -> None:
         """The backend goes away like an outage (open connections end too)."""
@@ -95,7 +102,14 @@ def simulated_kiosk(out: Path, idle_timeout_s: int = IDLE_TIMEOUT_S):
         wait_for_card(PSAM_READER, timeout=10)
         card = VpcdLink(SimulatedSocialSecurityCard(CardProfile.load("card_v3.toml")), port=VPCD_CARD_PORT)
         stack.callback(card.remove)
-        card_printer = stack.enter_context(CardPrinterSimulator(delay=0.0, out_dir=out / "card-faces"))
+        made_cards = []
+
+        def blank_card(identifier: bytes):
+            made_cards.append(blank_social_security_card(identifier))
+            return made_cards[-1]
+
+        card_printer = stack.enter_context(CardPrinterSimulator(delay=0.0, out_dir=out / "card-faces",
+                                                                blank_card_factory=blank_card))
         (out / "receipts").mkdir(exist_ok=True)
         receipts = SimulatedReceiptPrinter(png_dir=str(out / "receipts"))
         receipt_port = receipts.start()
@@ -107,7 +121,8 @@ def simulated_kiosk(out: Path, idle_timeout_s: int = IDLE_TIMEOUT_S):
             backend.url, pki, folder, card_printer.port, receipt_printer={"port": receipt_port},
             id_reader={"port": id_port},
             ui={"idle_timeout_s": idle_timeout_s, "staff_pin_scrypt": hash_staff_pin([int(d) for d in STAFF_PIN])})
-        sim = SimulatedKiosk(config, backend, id_reader, receipts, card, card_printer, folder / "backend.db")
+        sim = SimulatedKiosk(config, backend, id_reader, receipts, card, card_printer, folder / "backend.db",
+                             made_cards)
         yield sim
 
 
@@ -262,14 +277,16 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
     step("rated 非常满意: thanks, then home with everything cleared",
          lambda: (kiosk.tap("level_5"), take_id_card()), home_and_cleared, "09-home-after-visit.png")
 
-    # 2. A PIN change: only the card, its current PIN, the new one twice.
+    # 2. A PIN change on the new card (the old one was cancelled by the replacement): only the
+    #    card, its current PIN, the new one twice.
     step("修改密码: the guide", lambda: kiosk.tap("change_pin"), lambda: kiosk.on("guide"), None)
     step("asked for the card", lambda: kiosk.tap("start"), lambda: kiosk.on("identify"), "10-insert-card.png")
-    step("card inserted and read: confirm", sim.card.insert, lambda: kiosk.on("confirm"), "11-confirm-pin-change.png")
+    step("new card inserted and read: confirm", sim.insert_made_card, lambda: kiosk.on("confirm"),
+         "11-confirm-pin-change.png")
     step("current PIN asked", lambda: kiosk.tap("confirm"), lambda: kiosk.on("pin"), "12-pin-current.png")
-    step("current PIN typed: the new one asked", lambda: kiosk.type_pin(CARD_PIN), lambda: asked(NEW), None)
-    step("new PIN typed: asked again", lambda: kiosk.type_pin(NEW_PIN), lambda: asked(AGAIN), None)
-    step("PIN changed on the card", lambda: kiosk.type_pin(NEW_PIN), lambda: kiosk.on("result"),
+    step("current PIN typed: the new one asked", lambda: kiosk.type_pin(NEW_PIN), lambda: asked(NEW), None)
+    step("new PIN typed: asked again", lambda: kiosk.type_pin(LATER_PIN), lambda: asked(AGAIN), None)
+    step("PIN changed on the card", lambda: kiosk.type_pin(LATER_PIN), lambda: kiosk.on("result"),
          "13-result-pin-changed.png")
     step("finished, card taken out: home",
          lambda: (checks.update(change_pin=kiosk.result_lines()), kiosk.tap("finish"), sim.card.remove()),

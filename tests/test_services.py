@@ -128,6 +128,26 @@ def test_change_pin_on_the_card_and_tell_the_backend(kiosk, reference_backend, c
     assert events == 1
 
 
+def test_a_cancelled_card_keeps_its_pin_and_is_refused_in_plain_words(kiosk, reference_backend, card_slot,
+                                                                        psam_slot):
+    """A card replaced or cancelled at the backend: the PIN is not touched on the card (the
+    backend would refuse the event after the card took it), nothing is queued."""
+    seed_zhang_san(reference_backend, status="cancelled")
+    card = card_slot.insert_profile("card_v3.toml")
+    visit = kiosk.services.new_visit()
+    visit.identify(ZHANG_SAN)
+    visit.present_card(kiosk.cards.read())
+    before = kiosk.outbox.stats()
+    with Pin.from_text("147258") as old, Pin.from_text(NEW_PIN) as new:
+        [changed] = kiosk.services.change_pin(visit, old, new)
+    with Pin.from_text(NEW_PIN) as new:
+        [reset] = kiosk.services.reset_pin(visit, new)
+    for result in (changed, reset):
+        assert result.outcome == "refused" and result.citizen_message == "此卡已注销，不能办理此业务。", result
+    assert card.profile.pin == "147258"
+    assert kiosk.outbox.stats().pending == before.pending and kiosk.outbox.stats().dead == before.dead
+
+
 def test_first_card_bundle_issues_on_the_spot(kiosk, reference_backend, card_printer):
     visit = kiosk.services.new_visit()
     visit.identify(WANG_WU)

@@ -2,7 +2,9 @@
 forgotten or blocked one (identity by the resident ID card, MAC from the security module).
 
 Both happen on the card here, online or not; the backend learns only that it happened (never
-the PIN) through the outbox.
+the PIN) through the outbox. Online, a card the backend has cancelled (replaced, or cancelled
+for good) is refused before its PIN is touched: the citizen would go on with a dead card, and
+the backend would refuse the event after the card had taken the new PIN.
 """
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ import threading
 from drivers.apdu import WrongPin
 from drivers.pin import Pin
 from drivers.ssse import PinOutcomeUnknown
+from kiosk.backend.errors import BackendUnavailable
 from kiosk.card_service import CardService
 from kiosk.i18n import N_
-from kiosk.services.base import DONE_OUTCOME, FAILED, PENDING, BackendLink, ServiceResult
+from kiosk.services.base import DONE_OUTCOME, FAILED, PENDING, REFUSED, BackendLink, ServiceResult
+from kiosk.services.outcomes import REJECTIONS
 from kiosk.services.offline_rules import rule_for
 from kiosk.visit import Visit, VisitError
 
@@ -45,9 +49,24 @@ def _unconfirmed(visit: Visit, action: str, event: str, exc: PinOutcomeUnknown) 
     return ServiceResult(ITEM, action, FAILED, exc.citizen_message, staff_detail=f"unconfirmed: {exc}")
 
 
+def _cancelled_card(link: BackendLink, visit: Visit, action: str) -> ServiceResult | None:
+    """The refusal for a card the backend says is cancelled; None to go on (also when the
+    backend cannot be reached: offline, the card's own state is all there is)."""
+    card_id = visit.card.info.identifier.hex
+    try:
+        status = link.read("card_status", {"card_id": card_id}).get("status")
+    except BackendUnavailable:
+        return None
+    if status != "cancelled":
+        return None
+    return ServiceResult(ITEM, action, REFUSED, REJECTIONS["card_cancelled"], staff_detail=f"card {card_id} cancelled")
+
+
 def change_pin(link: BackendLink, cards: CardService, visit: Visit, old: Pin, new: Pin,
                reader: str | None = None, cancel: threading.Event | None = None) -> ServiceResult:
     """`reader` is the card printer's encoder when a newly issued card gets its first PIN."""
+    if (refused := _cancelled_card(link, visit, "change_pin")) is not None:
+        return refused
     try:
         cards.change_pin(visit.card.holder, old, new, cancel, reader=reader)
     except PinOutcomeUnknown as exc:
@@ -58,6 +77,8 @@ def change_pin(link: BackendLink, cards: CardService, visit: Visit, old: Pin, ne
 
 def reset_pin(link: BackendLink, cards: CardService, visit: Visit, new: Pin) -> ServiceResult:
     holder = visit.identity.masked_id_number  # a reset needs the holder identified by ID card
+    if (refused := _cancelled_card(link, visit, "reset_pin")) is not None:
+        return refused
     try:
         cards.reset_pin(visit.card, new)
     except PinOutcomeUnknown as exc:
