@@ -28,8 +28,6 @@ from dataclasses import dataclass
 from typing import Iterable, Protocol, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from kiosk.i18n import N_
 
 try:
@@ -198,6 +196,8 @@ class ServiceStats:
 
     def prometheus_text(self, connection: Executor, *, now: datetime.datetime | None = None) -> bytes:
         """The statistics in the Prometheus text format, for fleet monitoring."""
+        # Imported here: the running kiosk never exports, and the library costs it some 2 MB.
+        from prometheus_client import CollectorRegistry, generate_latest
         registry = CollectorRegistry()
         registry.register(_StatsCollector(self._rows(connection), local_day(now or datetime.datetime.now(
             datetime.timezone.utc))))
@@ -238,6 +238,7 @@ class _StatsCollector:
         self._today = today.isoformat()
 
     def collect(self) -> Iterable:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
         finished = CounterMetricFamily(
             "kiosk_service_items", "Service items by outcome (a queued item counts once delivered or given up)",
             labels=["service_item", "outcome"])
