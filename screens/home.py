@@ -14,7 +14,7 @@ from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 
-from kiosk.i18n import LANGUAGES, SOURCE_LANGUAGE, _
+from kiosk.i18n import LANGUAGES, _
 from kiosk.services.base import ACTION_NAMES
 from kiosk.services.offline_rules import available_offline
 from screens.menu import OFFERS

@@ -3,7 +3,6 @@ nothing that looks finished is left when the write fails."""
 import datetime
 import errno
 import logging
-import os
 
 import pytest
 
