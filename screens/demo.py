@@ -325,6 +325,27 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
                                         kiosk.tap("leave")), lambda: kiosk.on("home"), None)
 
 
+def play(out: Path, add_steps, *, idle_timeout_s: int = IDLE_TIMEOUT_S, config_for=None, app_for=None,
+         finish=None) -> Script:
+    """Plays `add_steps(script, kiosk, sim)` through the real app against a simulated kiosk and
+    returns the script once the app has stopped. `config_for(sim)` and `app_for(core, sim)`
+    change the configuration or the app; `finish(sim)` runs before the simulators stop. The
+    window must be configured first (configure_window)."""
+    with simulated_kiosk(out, idle_timeout_s) as sim:
+        core = KioskCore(config_for(sim) if config_for else sim.config).start()
+        try:
+            app = app_for(core, sim) if app_for else KioskApp(core)
+            script = Script(app, out)
+            # The screens exist once the app has built them: script the visits then.
+            Clock.schedule_once(lambda _dt: (add_steps(script, Kiosk(app), sim), script.start()), 1.0)
+            app.run()
+        finally:
+            core.close()
+        if finish is not None:
+            finish(sim)
+    return script
+
+
 def run_demo(config: KioskConfig, out_dir: str) -> int:
     """`config` is the command line's; the demo replaces every device and the backend with
     simulators and keeps the window settings."""
@@ -332,18 +353,14 @@ def run_demo(config: KioskConfig, out_dir: str) -> int:
     out.mkdir(parents=True, exist_ok=True)
     configure_window(config)
     checks: dict = {}
-    with simulated_kiosk(out) as sim:
-        core = KioskCore(sim.config).start()
-        try:
-            app = KioskApp(core)
-            app.link_probe_s = 1.0
-            script = Script(app, out)
-            # The screens exist once the app has built them: script the visits then.
-            Clock.schedule_once(lambda _dt: (add_visits(script, Kiosk(app), sim, checks), script.start()), 1.0)
-            app.run()
-        finally:
-            core.close()
-        checks["receipts"] = len(sim.receipt_printer.receipts)
+
+    def demo_app(core, _sim) -> KioskApp:
+        app = KioskApp(core)
+        app.link_probe_s = 1.0
+        return app
+
+    script = play(out, lambda script, kiosk, sim: add_visits(script, kiosk, sim, checks), app_for=demo_app,
+                  finish=lambda sim: checks.update(receipts=len(sim.receipt_printer.receipts)))
     summary = "\n".join(script.log + ([f"FAILED: {script.error}"] if script.error else []))
     (out / "summary.txt").write_text(summary + "\n\n" + json.dumps(checks, ensure_ascii=False, indent=2) + "\n",
                                      encoding="utf-8")

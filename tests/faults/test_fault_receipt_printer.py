@@ -7,17 +7,13 @@ the next citizen's receipt prints. Also the ID card reader sending garbage while
 next citizen is told, and goes on once it reads again."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from drivers.receipt_printer import PrinterCoverOpen, PrinterError, PrinterPaperOut
+from tests.ui_script import run_ui_script
 
-REPO = Path(__file__).resolve().parents[2]
 SHOWN_INSTEAD = "办理凭证如下"   # then how to keep it (screens/flow.py words it)
 PRINTED = "凭条已打印，请从下方出纸口取走。"
 # What the citizen is told, by fault: the printer's own words, then that the receipt is shown.
@@ -28,14 +24,7 @@ TOLD = {"paper_out": PrinterPaperOut.citizen_message, "cover_open": PrinterCover
 
 @pytest.fixture(scope="module")
 def seen(pcscd):
-    assert os.environ.get("DISPLAY"), "./run test starts Xvfb; run the suite through it"
-    result = subprocess.run([sys.executable, str(Path(__file__).with_name("ui_printer_faults.py"))],
-                            capture_output=True, text=True, timeout=400, cwd=REPO,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
-    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    assert lines, result.stdout[-3000:] + result.stderr[-3000:]
-    seen = json.loads(lines[-1])
-    assert seen["error"] is None and result.returncode == 0, (seen["error"], result.stderr[-3000:])
+    seen = run_ui_script(Path(__file__).with_name("ui_printer_faults.py"), timeout=400)
     seen["by_label"] = {visit["label"]: visit for visit in seen["visits"]}
     return seen
 

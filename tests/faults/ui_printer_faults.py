@@ -26,9 +26,8 @@ from pathlib import Path
 
 from kiosk.config import KioskConfig
 from screens import demo
-from screens.app import KioskApp, configure_window
+from screens.app import configure_window
 
-from kivy.clock import Clock  # noqa: E402
 
 from bench.soak import person  # noqa: E402
 from drivers.id_card_reader import ResidentId  # noqa: E402
@@ -181,24 +180,21 @@ def main() -> int:
         out = Path(tmp)
         configure_window(KioskConfig())
         seen: dict = {"visits": [], "id_reader_problem": {}}
-        with demo.simulated_kiosk(out, idle_timeout_s=120) as sim:
-            link = out / "receipt-printer"          # the configured port, as udev would name it
+        link = out / "receipt-printer"          # the configured port, as udev would name it
+
+        def printer_behind_link(sim):
             os.symlink(sim.receipt_printer.path, link)
-            faults = Faults(sim, link)
             settings = dataclasses.replace(sim.config.receipt_printer, port=str(link), read_timeout_s=1.0,
                                            write_timeout_s=1.0)
-            core = demo.KioskCore(dataclasses.replace(sim.config, receipt_printer=settings)).start()
-            try:
-                app = KioskApp(core)
-                script = demo.Script(app, out)
-                Clock.schedule_once(
-                    lambda _dt: (add_steps(script, demo.Kiosk(app), sim, faults, seen), script.start()), 1.0)
-                app.run()
-            finally:
-                core.close()
-            seen["error"] = script.error
+            return dataclasses.replace(sim.config, receipt_printer=settings)
+
+        def count_at_the_backend(sim):
             seen["loss_reports"] = {v["label"]: loss_reports(sim.backend.store.path, v["n"]) for v in seen["visits"]}
             seen["final_printed"] = {"complete": sum(r.complete for r in sim.receipt_printer.receipts)}
+
+        script = demo.play(out, lambda script, kiosk, sim: add_steps(script, kiosk, sim, Faults(sim, link), seen),
+                           idle_timeout_s=120, config_for=printer_behind_link, finish=count_at_the_backend)
+        seen["error"] = script.error
         print(json.dumps(seen, ensure_ascii=False))
     return 0 if script.error is None else 1
 

@@ -1,24 +1,15 @@
 """Typed errors as the citizen sees them, by touch on the real screens (ui_errors.py runs
 the app in a subprocess under Xvfb, with the simulated card and PSAM)."""
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.ui_script import run_ui_script
+
 
 @pytest.fixture(scope="module")
 def seen(pcscd):
-    assert os.environ.get("DISPLAY"), "./run test starts Xvfb; run the suite through it"
-    result = subprocess.run([sys.executable, str(Path(__file__).with_name("ui_errors.py"))],
-                            capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2])
-    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    assert lines, result.stdout[-3000:] + result.stderr[-3000:]
-    seen = json.loads(lines[-1])
-    assert seen["error"] is None and result.returncode == 0, seen["error"]
-    return seen
+    return run_ui_script(Path(__file__).with_name("ui_errors.py"))
 
 
 def test_a_wrong_current_pin_is_a_failure_in_plain_words(seen):

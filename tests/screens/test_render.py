@@ -1,24 +1,15 @@
 """Every screen, in Chinese and English, in normal and elder mode, drawn under Xvfb with its
 longest real texts: no character drawn as a box (tofu), no label overflowing its box."""
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.ui_script import run_ui_script
+
 
 @pytest.fixture(scope="module")
 def rendered(pcscd):
-    assert os.environ.get("DISPLAY"), "./run test starts Xvfb; run the suite through it"
-    result = subprocess.run([sys.executable, str(Path(__file__).with_name("ui_render.py"))],
-                            capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2])
-    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    assert lines, result.stdout[-3000:] + result.stderr[-3000:]
-    found = json.loads(lines[-1])
-    assert found["error"] is None and result.returncode == 0, found["error"]
-    return found
+    return run_ui_script(Path(__file__).with_name("ui_render.py"), timeout=300)
 
 
 def test_every_screen_was_drawn_in_both_languages_and_modes(rendered):

@@ -2,8 +2,6 @@
 SoundLoader as each screen becomes current (ui_voice.py runs the app under Xvfb with SDL's dummy
 audio driver, and again with no audio output), and never in the screen's way when a file or the
 audio output is missing. And the two [ui] settings that govern them."""
-import json
-import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +12,7 @@ import pytest
 
 from kiosk.config import ConfigError, KioskConfig, parse_config
 from screens import voice
+from tests.ui_script import run_ui_script
 
 ROOT = Path(__file__).parents[2]
 SCREENS = ("home", "card_holder", "guide", "identify", "confirm", "pin", "progress", "result", "rating",
@@ -82,14 +81,7 @@ def test_a_build_without_espeak_says_how_to_get_it(tmp_path, monkeypatch):
 # --- playing them in the app -------------------------------------------------------------------
 
 def run_app(audio_driver: str) -> dict:
-    assert os.environ.get("DISPLAY"), "./run test starts Xvfb; run the suite through it"
-    result = subprocess.run([sys.executable, str(Path(__file__).with_name("ui_voice.py"))],
-                            capture_output=True, text=True, timeout=120, cwd=ROOT,
-                            env={**os.environ, "SDL_AUDIODRIVER": audio_driver})
-    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    assert lines, result.stdout[-3000:] + result.stderr[-3000:]
-    seen = json.loads(lines[-1])
-    assert seen["error"] is None and result.returncode == 0, seen["error"]
+    seen = run_ui_script(Path(__file__).with_name("ui_voice.py"), env={"SDL_AUDIODRIVER": audio_driver})
     return {"steps": {step.pop("step"): step for step in seen["steps"]}, "warnings": seen["warnings"]}
 
 

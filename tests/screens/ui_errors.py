@@ -8,10 +8,8 @@ from pathlib import Path
 
 from kiosk.config import KioskConfig
 from screens import demo
-from screens.app import KioskApp, configure_window
+from screens.app import configure_window
 from screens.menu import AGAIN, NEW, OLD, PIN_TITLES
-
-from kivy.clock import Clock  # noqa: E402
 
 
 def add_steps(script, kiosk, sim, seen):
@@ -54,15 +52,7 @@ def main() -> int:
         out = Path(tmp)
         configure_window(KioskConfig())
         seen = {}
-        with demo.simulated_kiosk(out) as sim:
-            core = demo.KioskCore(sim.config).start()
-            try:
-                app = KioskApp(core)
-                script = demo.Script(app, out)
-                Clock.schedule_once(lambda _dt: (add_steps(script, demo.Kiosk(app), sim, seen), script.start()), 1.0)
-                app.run()
-            finally:
-                core.close()
+        script = demo.play(out, lambda script, kiosk, sim: add_steps(script, kiosk, sim, seen))
         seen["error"] = script.error
         print(json.dumps(seen, ensure_ascii=False))
     return 0 if script.error is None else 1

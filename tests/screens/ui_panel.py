@@ -10,12 +10,9 @@ from kiosk.config import KioskConfig
 from screens import demo
 from screens.sim_panel import PanelKioskApp
 
-from kivy.clock import Clock  # noqa: E402
 
-
-def add_steps(script, app, sim, seen):
-    step = script.step
-    kiosk = demo.Kiosk(app)
+def add_steps(script, kiosk, sim, seen):
+    app, step = kiosk.app, script.step
     home = app.root.get_screen("home")
 
     def flip(name):
@@ -46,16 +43,13 @@ def main() -> int:
         configure_window(config)
         Config.set("graphics", "width", str(config.ui.width + PANEL_WIDTH))
         seen = {}
-        with demo.simulated_kiosk(out) as sim:
-            core = demo.KioskCore(sim.config).start()
-            try:
-                app = PanelKioskApp(core, sim, config.ui.width)
-                app.link_probe_s = 0.5
-                script = demo.Script(app, out)
-                Clock.schedule_once(lambda _dt: (add_steps(script, app, sim, seen), script.start()), 1.0)
-                app.run()
-            finally:
-                core.close()
+
+        def panel_app(core, sim):
+            app = PanelKioskApp(core, sim, config.ui.width)
+            app.link_probe_s = 0.5
+            return app
+
+        script = demo.play(out, lambda script, kiosk, sim: add_steps(script, kiosk, sim, seen), app_for=panel_app)
         seen["error"] = script.error
         print(json.dumps(seen, ensure_ascii=False))
     return 0 if script.error is None else 1

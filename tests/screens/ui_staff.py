@@ -9,9 +9,7 @@ from pathlib import Path
 from kiosk.config import KioskConfig
 from kiosk.staff_pin import staff_card_digest
 from screens import demo
-from screens.app import KioskApp, configure_window
-
-from kivy.clock import Clock  # noqa: E402
+from screens.app import configure_window
 
 
 def add_steps(script, kiosk, sim, seen):
@@ -40,18 +38,13 @@ def main() -> int:
         out = Path(tmp)
         configure_window(KioskConfig())
         seen = {}
-        with demo.simulated_kiosk(out) as sim:
-            identifier = sim.card.card.profile.identifier.hex()
-            config = dataclasses.replace(sim.config, ui=dataclasses.replace(
-                sim.config.ui, staff_cards=staff_card_digest(identifier)))
-            core = demo.KioskCore(config).start()
-            try:
-                app = KioskApp(core)
-                script = demo.Script(app, out)
-                Clock.schedule_once(lambda _dt: (add_steps(script, demo.Kiosk(app), sim, seen), script.start()), 1.0)
-                app.run()
-            finally:
-                core.close()
+
+        def staff_card_enrolled(sim):
+            digest = staff_card_digest(sim.card.card.profile.identifier.hex())
+            return dataclasses.replace(sim.config, ui=dataclasses.replace(sim.config.ui, staff_cards=digest))
+
+        script = demo.play(out, lambda script, kiosk, sim: add_steps(script, kiosk, sim, seen),
+                           config_for=staff_card_enrolled)
         seen["error"] = script.error
         print(json.dumps(seen, ensure_ascii=False))
     return 0 if script.error is None else 1

@@ -11,9 +11,7 @@ from pathlib import Path
 
 from kiosk.config import KioskConfig
 from screens import demo
-from screens.app import KioskApp, configure_window
-
-from kivy.clock import Clock  # noqa: E402
+from screens.app import configure_window
 
 
 def add_steps(script, kiosk, sim, seen, missing_folder):
@@ -67,16 +65,7 @@ def main() -> int:
         (missing_folder / "en" / "identify.wav").unlink()
         configure_window(KioskConfig())
         seen = {}
-        with demo.simulated_kiosk(out) as sim:
-            core = demo.KioskCore(sim.config).start()
-            try:
-                app = KioskApp(core)
-                script = demo.Script(app, out)
-                Clock.schedule_once(lambda _dt: (add_steps(script, demo.Kiosk(app), sim, seen, missing_folder),
-                                                 script.start()), 1.0)
-                app.run()
-            finally:
-                core.close()
+        script = demo.play(out, lambda script, kiosk, sim: add_steps(script, kiosk, sim, seen, missing_folder))
         seen["error"] = script.error
         seen["warnings"] = warnings
         print(json.dumps(seen, ensure_ascii=False))
