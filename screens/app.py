@@ -174,6 +174,7 @@ class KioskApp(App):
         if self._countdown is not None:
             self._countdown.dismiss()
             self._countdown = None
+            self.voice.stop()   # the citizen is back: no more "are you still there?"
         return False  # the touch goes on to the widget under it
 
     def idle_seconds(self) -> float:
@@ -229,6 +230,7 @@ class KioskApp(App):
                 from screens.idle import IdleCountdown
                 self._countdown = IdleCountdown()
                 self._countdown.open(animation=False)
+                self.voice.play("idle")
             self._countdown.seconds_left = left + 0.99
 
     def _close_countdown(self) -> None:

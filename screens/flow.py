@@ -16,11 +16,10 @@ from drivers.receipt_printer import PrinterError, ReceiptPrinter
 from kiosk.i18n import N_, SOURCE_LANGUAGE
 from kiosk.receipt import render_escpos, render_text
 from kiosk.supervision import return_free_memory
-from screens.menu import AGAIN, NEW, OFFERS_BY_KEY, PIN_TITLES, Offer
+from screens.menu import AGAIN, NEW, OFFERS_BY_KEY, PIN_TITLES, PIN_VOICE, PINS_DIFFER, Offer
 
 log = logging.getLogger(__name__)
 
-PINS_DIFFER = N_("两次输入的新密码不一致，请重新设置。")
 
 
 class VisitFlow:
@@ -72,7 +71,10 @@ class VisitFlow:
             self.run()
 
     def _ask_pin(self, problem: str = "") -> None:
-        self._go("pin").ask(PIN_TITLES[self.offer.pins[self._pin_index]], problem)
+        kind = self.offer.pins[self._pin_index]
+        # Asked before it is shown, so that the screen speaks the question it shows.
+        self.app.root.get_screen("pin").ask(PIN_TITLES[kind], problem, PIN_VOICE[problem or kind])
+        self.app.root.current = "pin"
 
     def pin_entered(self, pin) -> None:
         kind = self.offer.pins[self._pin_index]

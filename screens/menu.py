@@ -15,6 +15,9 @@ from kiosk.services.offline_rules import REFUSE, rule_for
 # Which PIN the pad is asking for: the card's current PIN, a new one, the new one again.
 OLD, NEW, AGAIN = "old", "new", "again"
 PIN_TITLES = {OLD: N_("请输入社会保障卡当前密码"), NEW: N_("请设置6位新密码"), AGAIN: N_("请再次输入新密码")}
+PINS_DIFFER = N_("两次输入的新密码不一致，请重新设置。")
+# The spoken prompt (screens/voice.py) for each question, and for a new PIN asked anew.
+PIN_VOICE = {OLD: "pin", NEW: "pin_new", AGAIN: "pin_again", PINS_DIFFER: "pin_differ"}
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,12 @@ from kivy.uix.screenmanager import Screen
 class PinScreen(Screen):
     question = StringProperty("")
     problem = StringProperty("")
+    voice_prompt = StringProperty("")   # what screens/voice.py says for this question
 
-    def ask(self, question: str, problem: str = "") -> None:
+    def ask(self, question: str, problem: str = "", voice_prompt: str = "pin") -> None:
         self.question = question
         self.problem = problem
+        self.voice_prompt = voice_prompt
         self.ids.pad.randomise = App.get_running_app().randomise_pin_pad
         self.ids.pad.new_entry()
 
@@ -23,7 +25,7 @@ class PinScreen(Screen):
 
     def clear(self) -> None:
         self.ids.pad.clear()
-        self.question = self.problem = ""
+        self.question = self.problem = self.voice_prompt = ""
 
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))

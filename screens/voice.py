@@ -3,13 +3,15 @@ Many of the kiosk's citizens are elderly; a voice helps those who read the scree
 
 The prompts are recorded at build time, not spoken live: `python -m screens.voice build` (run
 by `./run`'s set-up) has espeak-ng (Mandarin voice `cmn`, English `en`) write
-`screens/prompts/<language>/<screen>.wav`. The English text comes from the gettext catalogue
+`screens/prompts/<language>/<prompt>.wav`. The English text comes from the gettext catalogue
 like every other string; a prompt with no English yet is recorded in Chinese in the English
 folder too, and the build says which. The files are not in git; a stamp on a hash of the texts
 and the voice settings rebuilds them only when something changed.
 
 At run time `VoicePrompts` plays the prompt of a screen when it becomes current, through
-Kivy's SoundLoader, stopping the one before. The staff screens (sign-in, diagnostics) are
+Kivy's SoundLoader, stopping the one before; the PIN screen speaks again for each PIN it asks
+(current, new, new again, and why it asks again), and the idle countdown asks whether anyone is
+still there. The staff screens (sign-in, diagnostics) are
 silent: staff need no guidance, and a kiosk announcing its maintenance mode to the lobby would
 only draw eyes to the staff PIN being typed. A missing file or no audio output is logged once
 for staff and never gets in the screen's way: the screen works the same without its voice.
@@ -36,7 +38,9 @@ log = logging.getLogger(__name__)
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 STAMP = ".stamp"
 
-# Screen name (as screens/app.py names them) -> what the voice says when it appears.
+# Prompt name -> what the voice says. A screen's own prompt has the screen's name (as
+# screens/app.py names them) and plays when it becomes current; a screen that asks more than
+# one thing names the prompt of each (its `voice_prompt`), and the idle countdown has its own.
 PROMPTS = {
     "home": N_("请选择要办理的业务，或插入社会保障卡。"),
     "card_holder": N_("已读取您的社会保障卡。取出卡片即可结束。"),
@@ -44,9 +48,13 @@ PROMPTS = {
     "identify": N_("请按屏幕提示，放好身份证或插入社会保障卡。"),
     "confirm": N_("请核对办理信息，无误后点击确认办理。"),
     "pin": N_("请输入六位数字密码，输入时请用手遮挡。"),
+    "pin_new": N_("请设置六位数字新密码，输入时请用手遮挡。"),
+    "pin_again": N_("请再次输入新密码。"),
+    "pin_differ": N_("两次输入的新密码不一致，请重新设置。"),
     "progress": N_("正在办理，请稍候，不要取走证件和卡片。"),
     "result": N_("办理结果已显示在屏幕上，请查看。"),
     "rating": N_("请您评价本次服务。离开时请带好证件和卡片。"),
+    "idle": N_("还在办理吗？请点击屏幕继续。"),
 }
 SILENT = frozenset({"staff", "diagnostics"})   # see the module's docstring
 
@@ -62,8 +70,8 @@ ESPEAK = "espeak-ng"
 CHOSEN_BY_TOUCH_S = 5.0
 
 
-def prompt_path(screen: str, language: str, folder: Path = PROMPTS_DIR) -> Path:
-    return Path(folder) / language / f"{screen}.wav"
+def prompt_path(prompt: str, language: str, folder: Path = PROMPTS_DIR) -> Path:
+    return Path(folder) / language / f"{prompt}.wav"
 
 
 # --- build time ----------------------------------------------------------------------------------
@@ -80,19 +88,19 @@ Spoken = tuple[str, str]   # (text, the language of the voice that reads it)
 
 
 def spoken_texts(prompts: dict[str, str] = PROMPTS) -> tuple[dict[tuple[str, str], Spoken], list[str]]:
-    """(screen, language) -> what to record, and the prompts that have no translation yet.
+    """(prompt, language) -> what to record, and the prompts that have no translation yet.
     A prompt not (wholly) translated is recorded in Chinese, by the Mandarin voice: an English
     voice reading Chinese characters says nothing a listener could use."""
     texts, untranslated = {}, []
     for language in LANGUAGES:
         catalogue = Translator(language)
-        for screen, message in prompts.items():
+        for prompt, message in prompts.items():
             text = catalogue.translate(message)
             if language != SOURCE_LANGUAGE and HAN.search(text):
                 untranslated.append(message)
-                texts[screen, language] = (message, SOURCE_LANGUAGE)
+                texts[prompt, language] = (message, SOURCE_LANGUAGE)
             else:
-                texts[screen, language] = (text, language)
+                texts[prompt, language] = (text, language)
     return texts, untranslated
 
 
@@ -136,7 +144,7 @@ def record(text: str, voice_language: str, path: Path) -> None:
 
 def build(folder: Path = PROMPTS_DIR, prompts: dict[str, str] = PROMPTS, force: bool = False) -> BuildReport:
     """Records every prompt in every language into `folder`, unless the stamp says they are
-    already there for these texts. Files of screens no longer in `prompts` are removed."""
+    already there for these texts. Files of prompts no longer in `prompts` are removed."""
     folder = Path(folder)
     texts, untranslated = spoken_texts(prompts)
     if not force and _up_to_date(folder, texts):
@@ -145,8 +153,8 @@ def build(folder: Path = PROMPTS_DIR, prompts: dict[str, str] = PROMPTS, force: 
         raise RuntimeError(f"{ESPEAK} is not installed (apt-get install espeak-ng; ./run installs it)")
     (folder / STAMP).unlink(missing_ok=True)    # a build cut short is rebuilt next time
     files = []
-    for (screen, language), (text, voice_language) in texts.items():
-        path = prompt_path(screen, language, folder)
+    for (prompt, language), (text, voice_language) in texts.items():
+        path = prompt_path(prompt, language, folder)
         record(text, voice_language, path)
         files.append(path)
     for stale in folder.glob("*/[!.]*.wav"):    # not another build's file in the making
@@ -180,14 +188,15 @@ def main(argv: list[str] | None = None) -> int:
 
 class VoicePrompts:
     """Plays the prompt of each screen as it becomes current. `attach()` binds it to the
-    ScreenManager (and to the app's language, for the home screen's switch)."""
+    ScreenManager, to the `voice_prompt` of the screens that ask more than one thing, and to
+    the app's language, for the home screen's switch."""
 
     def __init__(self, enabled: bool = True, volume: float = 1.0, folder: Path = PROMPTS_DIR):
         self.enabled = enabled
         self.volume = volume
         self.folder = Path(folder)
         self.sound = None              # the prompt playing (or last played), a kivy Sound
-        self.playing: tuple[str, str] | None = None   # its (screen, language)
+        self.playing: tuple[str, str] | None = None   # its (prompt, language)
         self._unplayable: set[Path] = set()
         self._told: set[str] = set()
 
@@ -196,7 +205,13 @@ class VoicePrompts:
         return cls(enabled=ui.voice_prompts, volume=ui.voice_volume)
 
     def attach(self, manager, app=None) -> "VoicePrompts":
-        manager.bind(current=lambda _manager, screen: self.play(screen))
+        manager.bind(current=lambda _manager, name: self.play_screen(manager.get_screen(name)))
+        for screen in manager.screens:
+            if hasattr(screen, "voice_prompt"):
+                # A new question on the screen already shown (a screen about to be shown is
+                # spoken for by `current`).
+                screen.bind(voice_prompt=lambda screen, _prompt: (
+                    manager.current_screen is screen and self.play_screen(screen)))
         if app is not None:
             from kivy.clock import Clock
             # On the next frame: a visit that ends sets Chinese back and then goes home, and the
@@ -205,22 +220,32 @@ class VoicePrompts:
             app.bind(lang=lambda _app, _lang: replay())
         return self
 
+    @staticmethod
+    def prompt_of(screen) -> str:
+        return getattr(screen, "voice_prompt", "") or screen.name
+
+    def play_screen(self, screen) -> None:
+        if screen.name in SILENT:
+            self.stop()
+        else:
+            self.play(self.prompt_of(screen))
+
     def _language_changed(self, app, manager) -> None:
         if app.idle_seconds() >= CHOSEN_BY_TOUCH_S:   # the idle timeout, nobody there
             return
-        if self.playing != (manager.current, translator.language):
-            self.play(manager.current)
+        if self.playing != (self.prompt_of(manager.current_screen), translator.language):
+            self.play_screen(manager.current_screen)
 
-    def play(self, screen: str, language: str | None = None) -> None:
-        """The prompt of `screen` in `language` (default: the visit's), instead of any other."""
+    def play(self, prompt: str, language: str | None = None) -> None:
+        """`prompt` in `language` (default: the visit's), instead of any other."""
         self.stop()
-        if not self.enabled or screen in SILENT:
+        if not self.enabled:
             return
-        if screen not in PROMPTS:
-            self._tell_once(f"screen:{screen}", "no voice prompt for screen %r (add it to screens/voice.py)", screen)
+        if prompt not in PROMPTS:
+            self._tell_once(f"prompt:{prompt}", "no voice prompt %r (add it to screens/voice.py)", prompt)
             return
         language = language or translator.language
-        path = prompt_path(screen, language, self.folder)
+        path = prompt_path(prompt, language, self.folder)
         if path in self._unplayable:
             return
         if not path.is_file():
@@ -245,7 +270,7 @@ class VoicePrompts:
                 self._told.add("error")
                 log.exception("voice prompt %s failed; the screens go on without it", path)
             return
-        self.sound, self.playing = sound, (screen, language)
+        self.sound, self.playing = sound, (prompt, language)
 
     def stop(self) -> None:
         sound, self.sound, self.playing = self.sound, None, None

@@ -7,11 +7,13 @@ import subprocess
 import sys
 import wave
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from kiosk.config import ConfigError, KioskConfig, parse_config
 from screens import voice
+from screens.menu import PIN_VOICE
 from tests.ui_script import run_ui_script
 
 ROOT = Path(__file__).parents[2]
@@ -28,9 +30,12 @@ def seconds(path: Path) -> float:
 # --- the build ---------------------------------------------------------------------------------
 
 def test_every_screen_has_a_prompt_or_is_silent_on_purpose():
-    assert set(voice.PROMPTS) | voice.SILENT == set(SCREENS)
+    assert set(SCREENS) - voice.SILENT <= set(voice.PROMPTS)
     assert not set(voice.PROMPTS) & voice.SILENT
     assert voice.SILENT == {"staff", "diagnostics"}
+    # Besides the screens': one per PIN the PIN screen asks for (and why it asks again), and the
+    # idle countdown's. Each is spoken somewhere (test_the_pin_screen_speaks_each_question...).
+    assert set(voice.PROMPTS) - set(SCREENS) == set(PIN_VOICE.values()) - {"pin"} | {"idle"}
     assert all(text.endswith("。") and len(text) <= 30 for text in voice.PROMPTS.values())   # short, plain
 
 
@@ -105,13 +110,24 @@ def test_the_prompt_of_each_screen_plays_as_it_becomes_current_in_the_visits_lan
         "English chosen": ("home", "en", ["home", "en"], "en/home.wav"),   # the switch speaks again, in English
         "change PIN: guide": ("guide", "en", ["guide", "en"], "en/guide.wav"),
         "card read: confirm": ("confirm", "en", ["confirm", "en"], "en/confirm.wav"),
+        "current PIN asked": ("pin", "en", ["pin", "en"], "en/pin.wav"),
+        "new PIN asked": ("pin", "en", ["pin_new", "en"], "en/pin_new.wav"),     # same screen, new question
+        "new PIN asked again": ("pin", "en", ["pin_again", "en"], "en/pin_again.wav"),
+        "the two differ: new PIN asked anew": ("pin", "en", ["pin_differ", "en"], "en/pin_differ.wav"),
         "cancelled: home, Chinese again": ("home", "zh", ["home", "zh"], "zh/home.wav"),
         "card out": ("home", "zh", ["home", "zh"], "zh/home.wav"),
+        "report loss: guide": ("guide", "zh", ["guide", "zh"], "zh/guide.wav"),
+        "nobody touches: the countdown": ("guide", "zh", ["idle", "zh"], "zh/idle.wav"),
+        "cancelled: home": ("home", "zh", ["home", "zh"], "zh/home.wav"),
     }
-    assert steps["card out"]["sounds"] == steps["cancelled: home, Chinese again"]["sounds"] == 4   # home stayed
-    for what in list(played)[:-1]:
-        assert steps[what]["state"] == "play" and steps[what]["length"] > 1, what   # really playing
+    assert steps["card out"]["sounds"] == steps["cancelled: home, Chinese again"]["sounds"] == 8   # home stayed
+    for what in played:
+        if what not in ("card out", "nobody touches: the countdown"):   # a prompt ends; these are seconds on
+            assert steps[what]["state"] == "play" and steps[what]["length"] > 1, what   # really playing
         assert steps[what]["earlier_stopped"], what                               # the one before stopped
+    # A touch during the countdown closes it and silences its question; the screen says nothing new.
+    touched = steps["touched: the countdown and its prompt stop"]
+    assert touched["playing"] is None and touched["earlier_stopped"] and touched["screen"] == "guide"
 
 
 def test_a_missing_prompt_file_leaves_its_screen_working_and_is_logged_once(with_audio):
@@ -125,8 +141,9 @@ def test_a_missing_prompt_file_leaves_its_screen_working_and_is_logged_once(with
 
 def test_without_audio_output_every_screen_works_and_staff_are_told_once(without_audio):
     steps, warnings = without_audio["steps"], without_audio["warnings"]
-    assert [step["screen"] for step in steps.values()] == ["home", "home", "guide", "identify", "confirm", "home",
-                                                           "home"]
+    assert [step["screen"] for step in steps.values()] == ["home", "home", "guide", "identify", "confirm", "pin",
+                                                           "pin", "pin", "pin", "home", "home", "guide", "guide",
+                                                           "guide", "home"]
     assert all(step["playing"] is None for step in steps.values())
     unplayable = [w for w in warnings if "cannot be played" in w]
     assert len(unplayable) == 1 and "no audio output" in unplayable[0]
@@ -165,8 +182,11 @@ def test_switched_off_silent_screens_and_missing_files_play_nothing_and_raise_no
     off = voice.VoicePrompts(enabled=False, folder=tmp_path)
     off.play("home")
     prompts = voice.VoicePrompts(folder=tmp_path)      # an empty folder: every file missing
-    for screen in ("staff", "diagnostics", "home", "home", "no_such_screen", "no_such_screen"):
-        prompts.play(screen, "zh")
+    for screen in ("staff", "diagnostics"):
+        prompts.play_screen(SimpleNamespace(name=screen))
+        assert prompts.playing is None and prompts.sound is None
+    for prompt in ("home", "home", "no_such_screen", "no_such_screen"):
+        prompts.play(prompt, "zh")
         assert prompts.playing is None and prompts.sound is None
     logged = [r.getMessage() for r in caplog.records if r.name == "screens.voice"]
     assert len(logged) == 2       # each problem once: the missing home.wav, the screen with no prompt

@@ -12,6 +12,7 @@ from pathlib import Path
 from kiosk.config import KioskConfig
 from screens import demo
 from screens.app import configure_window
+from screens.menu import AGAIN, NEW, OLD, PIN_TITLES
 
 
 def add_steps(script, kiosk, sim, seen, missing_folder):
@@ -45,9 +46,31 @@ def add_steps(script, kiosk, sim, seen, missing_folder):
 
     then("identify, its prompt file missing", without_identify_prompt, lambda: kiosk.on("identify"))
     then("card read: confirm", sim.card.insert, lambda: kiosk.on("confirm"))
+
+    def asked(kind):
+        return kiosk.on("pin") and app.root.get_screen("pin").question == PIN_TITLES[kind]
+
+    then("current PIN asked", lambda: kiosk.tap("confirm"), lambda: asked(OLD))
+    then("new PIN asked", lambda: kiosk.type_pin("123456"), lambda: asked(NEW))
+    then("new PIN asked again", lambda: kiosk.type_pin("111111"), lambda: asked(AGAIN))
+    then("the two differ: new PIN asked anew", lambda: kiosk.type_pin("222222"),
+         lambda: asked(NEW) and app.root.get_screen("pin").problem)
     then("cancelled: home, Chinese again", lambda: kiosk.tap("back"),
          lambda: kiosk.on("home") and not app.flow.active and app.lang == "zh")
     then("card out", sim.card.remove, lambda: kiosk.on("home") and not app.flow.active)
+    then("report loss: guide", lambda: kiosk.tap("report_loss"), lambda: kiosk.on("guide"))
+    then("nobody touches: the countdown", None, lambda: app._countdown is not None)
+
+    def touch_the_title():
+        from kivy.core.window import Window
+        from kivy.tests.common import UnitTestTouch
+        touch = UnitTestTouch(Window.width / 2, Window.height * 0.93)   # above the countdown, on no button
+        touch.touch_down()
+        touch.touch_up()
+
+    then("touched: the countdown and its prompt stop", touch_the_title,
+         lambda: app._countdown is None and kiosk.on("guide"))
+    then("cancelled: home", lambda: kiosk.tap("back"), lambda: kiosk.on("home") and not app.flow.active)
 
 
 def main() -> int:
