@@ -23,6 +23,7 @@ VPCD_PSAM_PORT = 35964  # second slot: the PSAM
 CARD_READER = "Virtual PCD 00 00"
 PSAM_READER = "Virtual PCD 00 01"
 _VPCD_DRIVER_PATHS = ("/usr/lib/pcsc/drivers/serial/libifdvpcd.so",)
+PCSCD_IPC_DIR = Path("/run/pcscd")   # where Debian's pcscd keeps its socket and its pid file
 
 
 def vpcd_ready() -> bool:
@@ -104,7 +105,13 @@ class Pcscd:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and _alive(pid):
             time.sleep(0.05)
-        # A killed pcscd leaves its socket behind; the next one replaces it.
+        # A killed pcscd leaves its socket behind; the next one replaces it, unless its pid
+        # still names a process: a pcscd another process started and has not reaped yet (a
+        # test's subprocess killing the pcscd the test started). That one is dead: its files go.
+        with contextlib.suppress(OSError, ValueError):
+            if _zombie(pid) and int((PCSCD_IPC_DIR / "pcscd.pid").read_text().split("\n")[0]) == pid:   # "PID\n\0"
+                for name in ("pcscd.pid", "pcscd.comm"):
+                    (PCSCD_IPC_DIR / name).unlink(missing_ok=True)
         self.pidfile.unlink(missing_ok=True)
 
 
@@ -117,7 +124,15 @@ def _alive(pid: int) -> bool:
     with contextlib.suppress(ChildProcessError):
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return False
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False   # gone altogether
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
 MACHINE_LOCK = Path("/tmp/sscard-kiosk-run.lock")  # the same lock ./run takes

@@ -1,16 +1,21 @@
 """pcscd killed with SIGKILL, while the kiosk is idle and in the middle of a visit, then started
 again: the citizen is told the reader is not available, nothing half-done reaches the card or
-the backend, and the kiosk reads cards again once pcscd is back, without a restart of its own."""
+the backend, and the kiosk reads cards again once pcscd is back, without a restart of its own.
+First through the core, then on the real screens (ui_pcscd_killed.py)."""
 from __future__ import annotations
 
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
 from drivers.pcsc import PcscError
 from drivers.pin import Pin
 from tests.faults.conftest import CARD_PIN, HOLDER, backend_events
+from tests.ui_script import run_ui_script
+
+READERS_DOWN_MESSAGE = "读卡设备暂不可用，请稍候或联系工作人员。"   # screens/app.py (no Kivy in this process)
 
 
 def read_when_back(kiosk, timeout_s: float = 15.0):
@@ -60,3 +65,22 @@ def test_pcscd_killed_during_a_pin_change(kiosk, pcscd, card_slot, reference_bac
     while kiosk.outbox.stats().pending and time.monotonic() < deadline:
         time.sleep(0.1)
     assert backend_events(reference_backend).count("pin_changed") == 1
+
+
+# --- the same on the real screens ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def on_screen(pcscd):
+    return run_ui_script(Path(__file__).with_name("ui_pcscd_killed.py"), env={"KIOSK_RUN_DIR": str(pcscd.run_dir)})
+
+
+def test_on_screen_pcscd_killed_while_idle_is_told_on_the_home_screen_and_mended(on_screen):
+    assert on_screen["idle_down"] == READERS_DOWN_MESSAGE            # in Chinese, the default language
+    assert on_screen["idle_after"].startswith("张")                   # read again, no restart of the kiosk
+
+
+def test_on_screen_pcscd_killed_during_a_pin_change_fails_in_plain_words_and_changes_nothing(on_screen):
+    assert any("读卡" in line for line in on_screen["visit_result"]), on_screen["visit_result"]
+    assert on_screen["pin_after_visit"] == CARD_PIN
+    assert "pin_changed" not in on_screen["backend_events"]
+    assert on_screen["visit_after"].startswith("张")
