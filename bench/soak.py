@@ -4,11 +4,14 @@ injected, then the books are balanced at the backend.
 Each visit is one citizen doing one thing: a temporary loss report by ID number (a new person
 each time), a PIN change or a PIN reset on the card in the reader, or a rating. A fault visit
 does the same with one of: the backend stopped for the visit (and started again after it), the
-card pulled out at a random APDU of a PIN change, or the PSAM taken out during a PIN reset.
+card pulled out at a random APDU of a PIN change, the PSAM taken out during a PIN reset, the
+receipt printer's paper running out mid-receipt, or its cover left open.
 
 At the end the backend must hold exactly one effect for every item the kiosk told a citizen
 was done or queued, and none for an item it said failed: `lost` and `duplicated` count the
-differences. Memory (RSS), threads and open files are compared between the end of a warm-up
+differences. Every receipt is handed out as the kiosk does (`hand_out`, on the simulated
+printer at 115200 baud): it must have come out of the printer whole exactly once when the kiosk
+said "printed", and never whole when it showed it on screen instead (`receipt_mismatches`). Memory (RSS), threads and open files are compared between the end of a warm-up
 and the end of the run.
 
 Run from the repo root: `.venv/bin/python bench/soak.py [--visits 2000] [--fault-rate 0.1]`
@@ -26,6 +29,7 @@ import json
 import logging
 import os
 import random
+import re
 import sqlite3
 import sys
 import tempfile
@@ -49,7 +53,8 @@ from kiosk.backend.pki import make_test_pki  # noqa: E402
 from kiosk.backend.server import open_backend  # noqa: E402
 from kiosk.config import KioskConfig  # noqa: E402
 from kiosk.logging_setup import configure_logging  # noqa: E402
-from kiosk.receipt import render_escpos, render_text  # noqa: E402
+from drivers.sim.receipt_printer import SimulatedReceiptPrinter  # noqa: E402
+from kiosk.receipt import hand_out, render_escpos, render_text  # noqa: E402
 from kiosk.visit import CitizenIdentity  # noqa: E402
 
 CARD_ID = "371300D15600000500BF7C7A48FB4966"   # the card of card_v3.toml
@@ -84,6 +89,7 @@ class Books:
     persons: list = dataclasses.field(default_factory=list)   # everyone who came: for the at-rest scan
     pins: list = dataclasses.field(default_factory=list)
     unclear: list = dataclasses.field(default_factory=list)   # a failed item without a message for the citizen
+    handouts: dict = dataclasses.field(default_factory=dict)  # verification reference -> printed (True) or shown
 
     def promised(self, effect: str, results) -> None:
         for result in results:
@@ -109,6 +115,9 @@ class SoakKiosk:
         self.card = SimulatedSocialSecurityCard(CardProfile.load("card_v3.toml"))
         self.card_link = self._insert(self.card, VPCD_CARD_PORT, CARD_READER)
         stack.callback(lambda: self.card_link.remove())
+        self.printer = SimulatedReceiptPrinter(baudrate=115200)
+        printer_port = self.printer.start()
+        stack.callback(self.printer.stop)
         config = KioskConfig()
         config = dataclasses.replace(
             config,
@@ -118,7 +127,9 @@ class SoakKiosk:
             outbox=dataclasses.replace(config.outbox, db=str(folder / "kiosk.db"), key_file=str(folder / "kiosk.key"),
                                        delivery_wait_s=1.0, probe_interval_s=0.5, poll_s=0.2, backoff_base_s=0.2,
                                        backoff_cap_s=2.0),
-            card_printer=dataclasses.replace(config.card_printer, enabled=False))
+            card_printer=dataclasses.replace(config.card_printer, enabled=False),
+            receipt_printer=dataclasses.replace(config.receipt_printer, port=printer_port, baud=115200))
+        self.config = config
         self.core = KioskCore(config).start()
         stack.callback(self.core.close)
         self.backend.store.seed_card(holder={"id_number": HOLDER.id_number, "name": HOLDER.name, "sex": "1",
@@ -160,6 +171,16 @@ class SoakKiosk:
 
     def insert_psam(self) -> None:
         self.psam = self._insert(SimulatedPsam(), VPCD_PSAM_PORT, PSAM_READER)
+
+    def break_printer(self, fault: str, lines: int) -> None:
+        if fault == "printer_paper_out":
+            self.printer.set_state(paper_lines=lines)   # runs out this many lines into the receipt
+        else:
+            self.printer.set_state(cover_open=True)
+
+    def mend_printer(self) -> None:
+        self.printer.set_state(cover_open=False)
+        self.printer.load_paper()
 
     # --- the books at the backend ---
 
@@ -205,6 +226,8 @@ class Soak:
             self.books.persons.append(citizen)
         if fault == "backend_down":
             self.kiosk.stop_backend()
+        if fault in PRINTER_FAULTS:
+            self.kiosk.break_printer(fault, self.rng.randint(0, 12))   # a receipt is 20 lines and more
         visit = services.new_visit()
         try:
             if kind == "loss":
@@ -219,10 +242,16 @@ class Soak:
             if receipt is not None:
                 (self.receipts / f"{number:05d}.txt").write_text(render_text(receipt), encoding="utf-8")
                 (self.receipts / f"{number:05d}.escpos").write_bytes(render_escpos(receipt))
+                handout = hand_out(receipt, self.kiosk.config.receipt_printer)
+                self.books.handouts[receipt.verification_reference] = handout.printed
+                # Printed unless the printer was broken; then on screen, with the reason.
+                assert handout.printed == (fault not in PRINTER_FAULTS) and handout.note, (fault, handout.note)
             services.end_visit(visit, "done")
         finally:
             if fault == "backend_down":
                 self.kiosk.start_backend()
+            if fault in PRINTER_FAULTS:
+                self.kiosk.mend_printer()
             if fault == "psam_removed":
                 self.kiosk.insert_psam()
 
@@ -266,7 +295,18 @@ def restore_logging(handlers: list, level: int) -> None:
     root.setLevel(level)
 
 
-FAULTS = ("backend_down", "card_pulled", "psam_removed")
+PRINTER_FAULTS = ("printer_paper_out", "printer_cover_open")
+FAULTS = ("backend_down", "card_pulled", "psam_removed", *PRINTER_FAULTS)
+REFERENCE = re.compile(r"核验码：(\S+)")
+
+
+def receipt_mismatches(handouts: dict, printed, columns: int) -> int:
+    """Receipts the printer gave out whole other than exactly once when the kiosk said printed,
+    or at all when it showed them on screen instead (`printed`: the simulator's receipts)."""
+    whole = collections.Counter(match.group(1) for receipt in printed if receipt.complete
+                                for match in [REFERENCE.search(receipt.as_text(columns))] if match)
+    return sum(whole[reference] != (1 if was_printed else 0) for reference, was_printed in handouts.items()) + \
+        sum(1 for reference in whole if reference not in handouts)
 
 
 def run_soak(visits: int, fault_rate: float, folder: Path, seed: int = 2026) -> tuple[dict, Books]:
@@ -286,10 +326,13 @@ def run_soak(visits: int, fault_rate: float, folder: Path, seed: int = 2026) -> 
         stack.callback(restore_logging, handlers, level)
         kiosk = SoakKiosk(folder, stack)
         soak = Soak(kiosk, rng, books, receipts)
+        # The baseline is taken once the kiosk has met every kind of fault (or half-way at the
+        # latest): the outbox's sender pool and the backend's connections grow to their size
+        # when queued work is delivered after an outage, and that is not a leak.
         warm_up = max(20, visits // 10)
         baseline = None
         for number in range(visits):
-            if number == warm_up:
+            if baseline is None and number >= warm_up and (set(books.faults) == set(FAULTS) or number >= visits // 2):
                 baseline = process_figures()
             fault = rng.choice(FAULTS) if rng.random() < fault_rate else None
             if fault:
@@ -303,6 +346,7 @@ def run_soak(visits: int, fault_rate: float, folder: Path, seed: int = 2026) -> 
                 (folder / f"{name}.at-end").write_bytes((folder / name).read_bytes())
         end = process_figures()
         effects = kiosk.effects()
+        mismatches = receipt_mismatches(books.handouts, kiosk.printer.receipts, kiosk.printer.columns)
     wanted = set(books.expected) | set(effects)
     lost = sum(max(0, books.expected[k] - effects[k]) for k in wanted)
     duplicated = sum(max(0, effects[k] - books.expected[k]) for k in wanted)
@@ -311,6 +355,9 @@ def run_soak(visits: int, fault_rate: float, folder: Path, seed: int = 2026) -> 
         "memory_growth_pct": round(100 * (end["rss"] - baseline["rss"]) / baseline["rss"], 2),
         "thread_growth": end["threads"] - baseline["threads"], "fd_growth": end["fds"] - baseline["fds"],
         "outbox_pending": stats.pending, "outbox_dead": stats.dead, "unclear_failures": len(books.unclear),
+        "receipts_printed": sum(books.handouts.values()),
+        "receipts_on_screen": sum(not printed for printed in books.handouts.values()),
+        "receipt_mismatches": mismatches,
         "seconds": round(time.monotonic() - started, 1),
         "faults_by_kind": dict(books.faults), "outcomes": dict(books.outcomes),
         "expected": dict(books.expected), "at_backend": dict(effects),

@@ -4,16 +4,22 @@ A `Receipt` holds what happened in one visit — every item of it, each with its
 outbox reference when the work is still waiting for the network (a bundle gets one receipt
 listing every item) — the time, and whose it is, masked before it reaches paper or screen. `receipt_page()` lays it out for 58 or 80 mm paper; the same page gives the ESC/POS
 job for the printer and the plain text for the screen, so both always say the same thing.
+`hand_out()` prints it, or says why not and gives the text to show instead.
 """
 from __future__ import annotations
 
 import datetime
+import logging
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from drivers.escpos import Align, Page, display_width
+from drivers.receipt_printer import PrinterError, ReceiptPrinter
+from kiosk.i18n import N_
 from kiosk.masking import mask_card_number, mask_id_number, mask_name
 from kiosk.stats import SERVICE_ITEMS
+
+log = logging.getLogger(__name__)
 
 LOCAL_TIME = ZoneInfo("Asia/Shanghai")
 
@@ -144,3 +150,34 @@ def printer_test_page(terminal_number: str, paper_mm: int = 80, encoding: str = 
     page.feed(3)
     page.cut()
     return page
+
+
+@dataclass(frozen=True)
+class Handout:
+    """How the citizen gets the visit's receipt: `note` says what to do (a msgid); `text` is the
+    receipt to show on screen (as text and QR code) when it was not printed, else empty."""
+
+    note: str
+    text: str = ""
+
+    @property
+    def printed(self) -> bool:
+        return not self.text
+
+
+def hand_out(receipt: Receipt, settings) -> Handout:
+    """Prints `receipt` on the printer of `settings` (a [receipt_printer] section), or, when
+    there is none or it fails (a typed PrinterError, logged for staff), hands it out as text.
+    Never prints a failed receipt again: the citizen already has it on screen."""
+    text = render_text(receipt, settings.paper_mm)
+    if not settings.port:
+        return Handout(N_("本机没有凭条打印机，办理凭证如下，请用手机扫码或拍照留存。"), text)
+    try:
+        with ReceiptPrinter(settings.port, baudrate=settings.baud, encoding=settings.encoding,
+                            paper_mm=settings.paper_mm, read_timeout=settings.read_timeout_s,
+                            write_timeout=settings.write_timeout_s) as printer:
+            printer.print_job(render_escpos(receipt, settings.paper_mm, settings.encoding))
+    except PrinterError as exc:
+        log.warning("receipt not printed: %s", exc)
+        return Handout(exc.citizen_message + N_("办理凭证如下，请用手机扫码或拍照留存。"), text)
+    return Handout(N_("凭条已打印，请从下方出纸口取走。"))

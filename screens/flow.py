@@ -12,9 +12,8 @@ import threading
 
 from kivy.clock import Clock
 
-from drivers.receipt_printer import PrinterError, ReceiptPrinter
-from kiosk.i18n import N_, SOURCE_LANGUAGE
-from kiosk.receipt import render_escpos, render_text
+from kiosk.i18n import SOURCE_LANGUAGE
+from kiosk.receipt import hand_out
 from kiosk.supervision import return_free_memory
 from screens.menu import AGAIN, NEW, OFFERS_BY_KEY, PIN_TITLES, PIN_VOICE, PINS_DIFFER, Offer
 
@@ -124,19 +123,8 @@ class VisitFlow:
         receipt = self.services.receipt(visit)
         if receipt is None:
             return "", ""
-        settings = self.app.kiosk_config.receipt_printer
-        text = render_text(receipt, settings.paper_mm)
-        if not settings.port:
-            return N_("本机没有凭条打印机，办理凭证如下，请用手机扫码或拍照留存。"), text
-        try:
-            with ReceiptPrinter(settings.port, baudrate=settings.baud, encoding=settings.encoding,
-                                paper_mm=settings.paper_mm, read_timeout=settings.read_timeout_s,
-                                write_timeout=settings.write_timeout_s) as printer:
-                printer.print_job(render_escpos(receipt, settings.paper_mm, settings.encoding))
-        except PrinterError as exc:
-            log.warning("receipt not printed: %s", exc)
-            return exc.citizen_message + N_("办理凭证如下，请用手机扫码或拍照留存。"), text
-        return N_("凭条已打印，请从下方出纸口取走。"), ""
+        handout = hand_out(receipt, self.app.kiosk_config.receipt_printer)
+        return handout.note, handout.text
 
     def _finished(self, results, receipt_note: str, receipt_text: str) -> None:
         self.busy = False

@@ -23,13 +23,24 @@ def soaked(tmp_path_factory, pcscd):
 def test_every_promised_item_is_at_the_backend_exactly_once(soaked):
     _, figures, books = soaked
     assert figures["visits"] == VISITS and figures["faults"] >= 10
-    assert set(books.faults) == {"backend_down", "card_pulled", "psam_removed"}
+    assert set(books.faults) == {"backend_down", "card_pulled", "psam_removed", "printer_paper_out",
+                                 "printer_cover_open"}
     assert figures["lost"] == 0 and figures["duplicated"] == 0, figures
     assert figures["expected"] == figures["at_backend"]
     assert figures["outbox_pending"] == 0 and figures["outbox_dead"] == 0
     assert figures["unclear_failures"] == 0
     # Every fault that stopped an item ended as `failed` with a message; the rest went through.
     assert figures["outcomes"].get("failed", 0) == books.faults["card_pulled"] + books.faults["psam_removed"]
+
+
+def test_every_receipt_came_out_whole_once_or_was_shown_on_screen(soaked):
+    _, figures, books = soaked
+    assert figures["receipt_mismatches"] == 0, figures
+    printer_faults = books.faults["printer_paper_out"] + books.faults["printer_cover_open"]
+    # On screen only when the printer broke (the soak asserts it visit by visit); a rating that
+    # met a broken printer leaves no receipt.
+    assert 2 <= figures["receipts_on_screen"] <= printer_faults
+    assert figures["receipts_printed"] > 100
 
 
 def test_the_kiosk_does_not_grow_while_it_works(soaked):
