@@ -11,8 +11,12 @@ At the end the backend must hold exactly one effect for every item the kiosk tol
 was done or queued, and none for an item it said failed: `lost` and `duplicated` count the
 differences. Every receipt is handed out as the kiosk does (`hand_out`, on the simulated
 printer at 115200 baud): it must have come out of the printer whole exactly once when the kiosk
-said "printed", and never whole when it showed it on screen instead (`receipt_mismatches`). Memory (RSS), threads and open files are compared between the end of a warm-up
-and the end of the run.
+said "printed", and never whole when it showed it on screen instead (`receipt_mismatches`).
+
+Memory (RSS), threads and open files are compared between the end of a warm-up and the end of
+the run. The reference backend runs in a process of its own, as the province's system is
+another machine, so these are the kiosk's figures (with the simulators and the soak's own
+books), not the backend's.
 
 Run from the repo root: `.venv/bin/python bench/soak.py [--visits 2000] [--fault-rate 0.1]`
 (or `./run bench soak`). Everything it needs (pcscd, simulators, backend) runs in a temporary
@@ -31,6 +35,7 @@ import os
 import random
 import re
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -50,11 +55,12 @@ from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard  # no
 from drivers.sim.vpcd import VpcdLink  # noqa: E402
 from kiosk.app import KioskCore  # noqa: E402
 from kiosk.backend.pki import make_test_pki  # noqa: E402
-from kiosk.backend.server import open_backend  # noqa: E402
+from kiosk.backend.store import BackendStore  # noqa: E402
 from kiosk.config import KioskConfig  # noqa: E402
 from kiosk.logging_setup import configure_logging  # noqa: E402
 from drivers.sim.receipt_printer import SimulatedReceiptPrinter  # noqa: E402
 from kiosk.receipt import hand_out, render_escpos, render_text  # noqa: E402
+from kiosk.supervision import return_free_memory  # noqa: E402
 from kiosk.visit import CitizenIdentity  # noqa: E402
 
 CARD_ID = "371300D15600000500BF7C7A48FB4966"   # the card of card_v3.toml
@@ -90,6 +96,7 @@ class Books:
     pins: list = dataclasses.field(default_factory=list)
     unclear: list = dataclasses.field(default_factory=list)   # a failed item without a message for the citizen
     handouts: dict = dataclasses.field(default_factory=dict)  # verification reference -> printed (True) or shown
+    whole_copies: collections.Counter = dataclasses.field(default_factory=collections.Counter)  # per reference
 
     def promised(self, effect: str, results) -> None:
         for result in results:
@@ -100,6 +107,43 @@ class Books:
                 self.unclear.append(result)
 
 
+class BackendProcess:
+    """The reference backend in a process of its own (`kiosk backend serve`), as the province's
+    system is another machine: the soak's memory figures are then the kiosk's alone. Started
+    again on the same port after an outage."""
+
+    def __init__(self, db: Path, certs: Path, log: Path):
+        self.db, self.certs, self.log = db, certs, log
+        self.port = 0
+        self.url = ""
+        self._process: subprocess.Popen | None = None
+
+    def start(self, timeout_s: float = 20.0) -> None:
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        with open(self.log, "ab") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", "import sys; from kiosk.cli import main; sys.exit(main())", "backend", "serve",
+                 "--host", "127.0.0.1", "--port", str(self.port), "--db", str(self.db), "--certs", str(self.certs)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout_s
+        while True:   # it prints its address once it listens
+            with open(self.log, "rb") as log:
+                log.seek(offset)
+                started = re.search(rb"reference backend on (https://\S+)", log.read())
+            if started:
+                self.url = started.group(1).decode()
+                self.port = urlparse(self.url).port
+                return
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the reference backend did not start; see {self.log}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            self._process.wait(10)
+
+
 class SoakKiosk:
     """The whole simulated kiosk in `folder`, with handles to break its parts and mend them."""
 
@@ -107,9 +151,9 @@ class SoakKiosk:
         self.folder = folder
         self.pki = make_test_pki(folder / "pki")
         self.backend_db = folder / "backend.db"
-        self.backend = open_backend("127.0.0.1", 0, self.backend_db, self.pki.directory).start()
-        self.port = urlparse(self.backend.url).port
-        stack.callback(lambda: self.backend.stop())
+        self.backend = BackendProcess(self.backend_db, self.pki.directory, folder / "backend.log")
+        self.backend.start()
+        stack.callback(self.backend.stop)
         self.psam = self._insert(SimulatedPsam(), VPCD_PSAM_PORT, PSAM_READER)
         stack.callback(lambda: self.psam.remove())
         self.card = SimulatedSocialSecurityCard(CardProfile.load("card_v3.toml"))
@@ -132,10 +176,11 @@ class SoakKiosk:
         self.config = config
         self.core = KioskCore(config).start()
         stack.callback(self.core.close)
-        self.backend.store.seed_card(holder={"id_number": HOLDER.id_number, "name": HOLDER.name, "sex": "1",
-                                             "ethnicity": 1, "birth_date": "19800101", "birthplace": "371302"},
-                                     card_id=CARD_ID, card_number="M12345678", region_code="371300",
-                                     issue_date="20240315", expiry_date="20340315", status="normal")
+        with contextlib.closing(BackendStore(self.backend_db)) as store:
+            store.seed_card(holder={"id_number": HOLDER.id_number, "name": HOLDER.name, "sex": "1", "ethnicity": 1,
+                                    "birth_date": "19800101", "birthplace": "371302"},
+                            card_id=CARD_ID, card_number="M12345678", region_code="371300",
+                            issue_date="20240315", expiry_date="20340315", status="normal")
 
     @staticmethod
     def _insert(card, port: int, reader: str) -> VpcdLink:
@@ -144,11 +189,13 @@ class SoakKiosk:
         return link
 
     def seed_person(self, citizen: CitizenIdentity, n: int) -> None:
-        self.backend.store.seed_card(
-            holder={"id_number": citizen.id_number, "name": citizen.name, "sex": "1", "ethnicity": 1,
-                    "birth_date": citizen.birth_date.strftime("%Y%m%d"), "birthplace": "110105"},
-            card_id=f"110100D156000005{n:016X}", card_number=f"S{n:08d}", region_code="110100",
-            issue_date="20240315", expiry_date="20340315", status="normal")
+        # A connection of its own each time: the province's records are not the kiosk's memory.
+        with contextlib.closing(BackendStore(self.backend_db)) as store:
+            store.seed_card(
+                holder={"id_number": citizen.id_number, "name": citizen.name, "sex": "1", "ethnicity": 1,
+                        "birth_date": citizen.birth_date.strftime("%Y%m%d"), "birthplace": "110105"},
+                card_id=f"110100D156000005{n:016X}", card_number=f"S{n:08d}", region_code="110100",
+                issue_date="20240315", expiry_date="20340315", status="normal")
 
     # --- faults and their mending ---
 
@@ -156,7 +203,7 @@ class SoakKiosk:
         self.backend.stop()
 
     def start_backend(self) -> None:
-        self.backend = open_backend("127.0.0.1", self.port, self.backend_db, self.pki.directory).start()
+        self.backend.start()
 
     def reinsert_card(self) -> None:
         """The citizen puts the card back after pulling it out mid-command."""
@@ -198,6 +245,9 @@ class SoakKiosk:
 
 
 def process_figures() -> dict:
+    # As the kiosk does after every visit (screens/flow.py): the heap's free pages go back, so
+    # what is compared is memory in use, not what the allocator keeps for later.
+    return_free_memory()
     with open("/proc/self/statm") as f:
         rss_pages = int(f.read().split()[1])
     return {"rss": rss_pages * os.sysconf("SC_PAGE_SIZE"), "threads": threading.active_count(),
@@ -252,6 +302,7 @@ class Soak:
                 self.kiosk.start_backend()
             if fault in PRINTER_FAULTS:
                 self.kiosk.mend_printer()
+            self.books.whole_copies += whole_copies(self.kiosk.printer.take_receipts(), self.kiosk.printer.columns)
             if fault == "psam_removed":
                 self.kiosk.insert_psam()
 
@@ -300,11 +351,15 @@ FAULTS = ("backend_down", "card_pulled", "psam_removed", *PRINTER_FAULTS)
 REFERENCE = re.compile(r"核验码：(\S+)")
 
 
-def receipt_mismatches(handouts: dict, printed, columns: int) -> int:
+def whole_copies(printed, columns: int) -> collections.Counter:
+    """Verification reference -> how many whole copies of that receipt are in `printed`."""
+    return collections.Counter(match.group(1) for receipt in printed if receipt.complete
+                               for match in [REFERENCE.search(receipt.as_text(columns))] if match)
+
+
+def receipt_mismatches(handouts: dict, whole: collections.Counter) -> int:
     """Receipts the printer gave out whole other than exactly once when the kiosk said printed,
-    or at all when it showed them on screen instead (`printed`: the simulator's receipts)."""
-    whole = collections.Counter(match.group(1) for receipt in printed if receipt.complete
-                                for match in [REFERENCE.search(receipt.as_text(columns))] if match)
+    or at all when it showed them on screen instead."""
     return sum(whole[reference] != (1 if was_printed else 0) for reference, was_printed in handouts.items()) + \
         sum(1 for reference in whole if reference not in handouts)
 
@@ -346,7 +401,8 @@ def run_soak(visits: int, fault_rate: float, folder: Path, seed: int = 2026) -> 
                 (folder / f"{name}.at-end").write_bytes((folder / name).read_bytes())
         end = process_figures()
         effects = kiosk.effects()
-        mismatches = receipt_mismatches(books.handouts, kiosk.printer.receipts, kiosk.printer.columns)
+        books.whole_copies += whole_copies(kiosk.printer.take_receipts(), kiosk.printer.columns)
+        mismatches = receipt_mismatches(books.handouts, books.whole_copies)
     wanted = set(books.expected) | set(effects)
     lost = sum(max(0, books.expected[k] - effects[k]) for k in wanted)
     duplicated = sum(max(0, effects[k] - books.expected[k]) for k in wanted)

@@ -86,6 +86,7 @@ class SimulatedReceiptPrinter(PtyDevice):
         self.state = state or PrinterState()
         self.png_dir = Path(png_dir) if png_dir else None
         self.receipts: list[PrintedReceipt] = []
+        self._torn_off = 0   # receipts out of the printer since it started, taken or not
         self.unknown_commands: list[bytes] = []
         self._changed = threading.Condition()
         self._buffer = bytearray()
@@ -103,6 +104,12 @@ class SimulatedReceiptPrinter(PtyDevice):
 
     def load_paper(self) -> None:
         self.set_state(paper_out=False, paper_near_end=False, paper_lines=None)
+
+    def take_receipts(self) -> list[PrintedReceipt]:
+        """The receipts printed so far, taken from the tray: a long run keeps no pile of them."""
+        with self._changed:
+            taken, self.receipts = self.receipts, []
+            return taken
 
     def wait_for_receipts(self, count: int, timeout: float = 5.0) -> list[PrintedReceipt]:
         with self._changed:
@@ -259,8 +266,9 @@ class SimulatedReceiptPrinter(PtyDevice):
         receipt, self._current = self._current, PrintedReceipt()
         receipt.complete = complete
         self.receipts.append(receipt)
+        self._torn_off += 1
         if self.png_dir is not None:
-            path = self.png_dir / f"receipt-{len(self.receipts):03d}.png"
+            path = self.png_dir / f"receipt-{self._torn_off:03d}.png"
             render_png(receipt, self.paper_mm, path)
             log.info("receipt written to %s", path)
         self._changed.notify_all()
