@@ -24,7 +24,7 @@ class GuideScreen(Screen):
         self.materials = offer.guide.materials
         self.time_limit = offer.guide.time_limit
         # Shown in the visit's language, which does not change while the guide is up.
-        notes = _("；").join(_(note) for note in offer.offline_notes())
+        notes = "\n".join(_(note) for note in offer.offline_notes())   # each a sentence of its own
         self.offline = notes if online else _("【当前网络中断】") + notes
 
     def clear(self) -> None:

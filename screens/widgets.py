@@ -1,11 +1,48 @@
-"""Widgets every screen uses: large buttons and labels in the theme (widgets.kv) and the
-animated prompt to insert a card."""
+"""Widgets every screen uses: large buttons and labels in the theme (widgets.kv), a label that
+wraps Chinese as it is typeset, and the animated prompt to insert a card."""
+from __future__ import annotations
+
 from pathlib import Path
 
 from kivy.animation import Animation
 from kivy.lang import Builder
 from kivy.properties import NumericProperty
+from kivy.uix.label import Label
 from kivy.uix.widget import Widget
+
+# Chinese typesetting (GB/T 15834) never starts a line with these.
+CLOSING_PUNCTUATION = frozenset("。，、；：？！）》」』】”’…")
+
+
+class KioskLabel(Label):
+    """The screens' label. Kivy wraps Chinese (which has no spaces) after whatever character
+    fills the line, so a line could begin with 。 or ）; here the character before such a mark
+    goes down with it. `text` keeps what was written: only the drawn text gets the break."""
+
+    def texture_update(self, *largs):
+        self._label.text = self.text   # a new width wraps the text as written, not as last drawn
+        super().texture_update(*largs)
+        if self.markup or not self.text:
+            return
+        for _ in range(3):   # a character moved down can push a later break; each pass settles one
+            rewrapped = keep_punctuation_off_line_starts(
+                ["".join(word.text for word in line.words) for line in self._label._cached_lines])
+            if rewrapped is None:
+                return
+            self._label.text = rewrapped
+            super().texture_update(*largs)
+
+
+def keep_punctuation_off_line_starts(lines: list[str]) -> str | None:
+    """The wrapped `lines` joined by hard breaks, with each line that starts with closing
+    punctuation given the character(s) before it; None when no line needs it."""
+    lines = list(lines)
+    changed = False
+    for i in range(1, len(lines)):
+        while lines[i][:1] in CLOSING_PUNCTUATION and len(lines[i - 1]) > 1:
+            lines[i - 1], lines[i] = lines[i - 1][:-1], lines[i - 1][-1] + lines[i]
+            changed = True
+    return "\n".join(lines) if changed else None
 
 
 class InsertCardPrompt(Widget):

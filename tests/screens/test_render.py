@@ -34,3 +34,7 @@ def test_a_receipt_shown_on_screen_comes_with_its_qr_code(rendered):
 
 def test_no_label_overflows_its_box(rendered):
     assert not rendered["overflow"], "\n".join(rendered["overflow"])
+
+
+def test_no_wrapped_line_starts_with_closing_punctuation(rendered):
+    assert not rendered["punctuation"], "\n".join(rendered["punctuation"])

@@ -1,6 +1,6 @@
 """Every screen in both languages and both modes, filled with its longest real content, checked
-for tofu (a character the font has no glyph for, drawn as a box) and for labels whose text
-does not fit their box. Run as a subprocess by test_render.py under Xvfb (Kivy runs one App
+for tofu (a character the font has no glyph for, drawn as a box), for labels whose text
+does not fit their box, and for a wrapped line that starts with closing punctuation. Run as a subprocess by test_render.py under Xvfb (Kivy runs one App
 per process); prints one JSON line with what it found."""
 import json
 import sys
@@ -14,6 +14,8 @@ from screens.app import KioskApp, configure_window
 from kivy.clock import Clock  # noqa: E402
 
 SETTLE_FRAMES = 3   # layouts that depend on texture sizes settle over a few frames
+# Chinese typesetting (GB/T 15834) never starts a line with these: a wrap must not leave one alone.
+CLOSING_PUNCTUATION = set("。，、；：？！）》」』】”’….,;:?!)")
 
 
 def contents():
@@ -151,6 +153,9 @@ def inspect(root, glyphs: GlyphCheck, where: str, found: dict) -> None:
         if width > label.width + 2 or (height > label.height + 2 and not scrolled):
             found["overflow"].append(f"{where}: {text!r} needs {width:.0f}x{height:.0f}, "
                                      f"has {label.width:.0f}x{label.height:.0f}")
+        lines = ["".join(word.text for word in line.words) for line in label._label._cached_lines]
+        if any(line[:1] in CLOSING_PUNCTUATION for line in lines[1:]):
+            found["punctuation"].append(f"{where}: {text!r} wraps as {lines!r}")
         x, y = label.to_window(label.x, label.y)
         if x < -1 or x + label.width > Window.width + 1 or (
                 not scrolled and (y < -1 or y + label.height > Window.height + 1)):   # a pane scrolls up and down
@@ -163,7 +168,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         configure_window(KioskConfig())
-        found = {"tofu": [], "overflow": [], "labels": 0, "checked": [], "error": None}
+        found = {"tofu": [], "overflow": [], "punctuation": [], "labels": 0, "checked": [], "error": None}
         with demo.simulated_kiosk(out) as sim:
             core = demo.KioskCore(sim.config).start()
             try:
