@@ -20,7 +20,6 @@ from screens.menu import AGAIN, NEW, OFFERS_BY_KEY, PIN_TITLES, PIN_VOICE, PINS_
 log = logging.getLogger(__name__)
 
 
-
 class VisitFlow:
     def __init__(self, app):
         self.app = app

@@ -10,9 +10,7 @@ from kivy.properties import NumericProperty
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
-# Chinese typesetting (GB/T 15834) never starts a line with these.
-CLOSING_PUNCTUATION = frozenset("。，、；：？！）》」』】”’…")
-
+from screens.typesetting import keep_punctuation_off_line_starts
 
 class KioskLabel(Label):
     """The screens' label. Kivy wraps Chinese (which has no spaces) after whatever character
@@ -31,18 +29,6 @@ class KioskLabel(Label):
                 return
             self._label.text = rewrapped
             super().texture_update(*largs)
-
-
-def keep_punctuation_off_line_starts(lines: list[str]) -> str | None:
-    """The wrapped `lines` joined by hard breaks, with each line that starts with closing
-    punctuation given the character(s) before it; None when no line needs it."""
-    lines = list(lines)
-    changed = False
-    for i in range(1, len(lines)):
-        while lines[i][:1] in CLOSING_PUNCTUATION and len(lines[i - 1]) > 1:
-            lines[i - 1], lines[i] = lines[i - 1][:-1], lines[i - 1][-1] + lines[i]
-            changed = True
-    return "\n".join(lines) if changed else None
 
 
 class InsertCardPrompt(Widget):
