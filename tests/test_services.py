@@ -409,6 +409,11 @@ def test_taking_the_card_out_ends_a_visit_the_card_alone_identified(kiosk, card_
     by_id.card_pin_verified = True
     kiosk.services.card_withdrawn(by_id)
     assert not by_id.ended and not by_id.card_pin_verified
+    # A card taken out just after a new visit began (on the home screen, a tap on an offer,
+    # then the reader notices) was not this visit's: the visit goes on.
+    no_card_yet = kiosk.services.new_visit()
+    kiosk.services.card_withdrawn(no_card_yet)
+    assert not no_card_yet.ended
 
 
 def test_the_kiosk_sends_heartbeats_while_the_link_is_up(reference_backend, pki_files, tmp_path, card_printer):

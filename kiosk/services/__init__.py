@@ -58,7 +58,10 @@ class KioskServices:
 
     def card_withdrawn(self, visit: Visit) -> None:
         """The card left the reader. A visit the card alone identified (a PIN change) ends with
-        it; a citizen identified by the ID card may go on, but the card's PIN check is gone."""
+        it; a citizen identified by the ID card may go on, but the card's PIN check is gone. A
+        visit no card was presented to is not concerned: the card was the one before it."""
+        if not visit.has_card:
+            return
         if visit.has_identity:
             visit.card_withdrawn()
         else:
