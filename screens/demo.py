@@ -41,6 +41,7 @@ from screens.menu import AGAIN, NEW, PIN_TITLES  # noqa: E402
 from kiosk.staff_pin import hash_staff_pin  # noqa: E402
 
 STEP_TIMEOUT_S = 20
+SETTLE_S = 0.1           # after a step without a screenshot
 IDLE_TIMEOUT_S = 12      # short, so the demo shows the countdown without a long wait
 STAFF_PIN = "246810"
 CARD_PIN, NEW_PIN = "147258", "582936"   # the simulated card's PIN (card_v3.toml) and a new one
@@ -158,8 +159,10 @@ class Script:
 
         def poll(_dt):
             if ready():
-                # Half a second more so transitions finish before the picture is taken.
-                Clock.schedule_once(lambda _dt: self._finish(index, what, screenshot), 0.5)
+                # Half a second more so transitions finish before a picture is taken; without
+                # one, a frame or two for the layout to settle before the next step's taps.
+                Clock.schedule_once(lambda _dt: self._finish(index, what, screenshot),
+                                    0.5 if screenshot else SETTLE_S)
                 return False
             if time.monotonic() > deadline:
                 self._fail(f"step {index + 1} ({what}) did not happen within {STEP_TIMEOUT_S} s "

@@ -88,7 +88,9 @@ def main() -> int:
         (missing_folder / "en" / "identify.wav").unlink()
         configure_window(KioskConfig())
         seen = {}
-        script = demo.play(out, lambda script, kiosk, sim: add_steps(script, kiosk, sim, seen, missing_folder))
+        # A short idle time: the countdown (a third of it, at most 10 s) comes after 4 s.
+        script = demo.play(out, lambda script, kiosk, sim: add_steps(script, kiosk, sim, seen, missing_folder),
+                           idle_timeout_s=6)
         seen["error"] = script.error
         seen["warnings"] = warnings
         print(json.dumps(seen, ensure_ascii=False))
