@@ -51,6 +51,7 @@ from drivers.pcsc import wait_for_card  # noqa: E402
 from drivers.pin import Pin  # noqa: E402
 from drivers.sim.pcscd import CARD_READER, PSAM_READER, VPCD_CARD_PORT, VPCD_PSAM_PORT, pcscd_running  # noqa: E402
 from drivers.sim.psam import SimulatedPsam  # noqa: E402
+from drivers.sim.receipt_printer import SimulatedReceiptPrinter  # noqa: E402
 from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard  # noqa: E402
 from drivers.sim.vpcd import VpcdLink  # noqa: E402
 from kiosk.app import KioskCore  # noqa: E402
@@ -58,7 +59,6 @@ from kiosk.backend.pki import make_test_pki  # noqa: E402
 from kiosk.backend.store import BackendStore  # noqa: E402
 from kiosk.config import KioskConfig  # noqa: E402
 from kiosk.logging_setup import configure_logging  # noqa: E402
-from drivers.sim.receipt_printer import SimulatedReceiptPrinter  # noqa: E402
 from kiosk.receipt import hand_out, render_escpos, render_text  # noqa: E402
 from kiosk.supervision import return_free_memory  # noqa: E402
 from kiosk.visit import CitizenIdentity  # noqa: E402
