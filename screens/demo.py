@@ -231,6 +231,11 @@ class Kiosk:
     def tap(self, name: str, screen: str | None = None) -> None:
         tap(named(self.app.root.get_screen(screen) if screen else self.screen, name))
 
+    def asked_for_pin(self, kind: str) -> bool:
+        """The PIN pad asks for `kind` (OLD, NEW, AGAIN; the pad lays its keys out anew: taps wait
+        for that)."""
+        return self.on("pin") and self.app.root.get_screen("pin").question == PIN_TITLES[kind]
+
     def type_pin(self, digits: str, screen: str = "pin") -> None:
         pad = self.app.root.get_screen(screen).ids.pad
         for digit in digits:
@@ -254,10 +259,6 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
     def take_id_card():
         sim.id_reader.update(person=None)
 
-    def asked(kind: str) -> bool:
-        """The PIN pad asks for `kind` (the pad lays its keys out anew: taps wait for that)."""
-        return kiosk.on("pin") and app.root.get_screen("pin").question == PIN_TITLES[kind]
-
     def home_and_cleared() -> bool:
         return kiosk.on("home") and not app.flow.active and not app.theme.elder
 
@@ -270,7 +271,7 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
          "04-confirm-commitment.png")
     step("commitment accepted, PIN pad for the new card",
          lambda: (kiosk.tap("accept"), kiosk.tap("confirm")), lambda: kiosk.on("pin"), "05-pin-pad.png")
-    step("new PIN typed once: asked again", lambda: kiosk.type_pin(NEW_PIN), lambda: asked(AGAIN), None)
+    step("new PIN typed once: asked again", lambda: kiosk.type_pin(NEW_PIN), lambda: kiosk.asked_for_pin(AGAIN), None)
     step("new PIN again: the card is made", lambda: kiosk.type_pin(NEW_PIN),
          lambda: (kiosk.on("progress") and app.root.get_screen("progress").fraction > 0) or kiosk.on("result"),
          "06-progress.png")
@@ -287,8 +288,9 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
     step("new card inserted and read: confirm", sim.insert_made_card, lambda: kiosk.on("confirm"),
          "11-confirm-pin-change.png")
     step("current PIN asked", lambda: kiosk.tap("confirm"), lambda: kiosk.on("pin"), "12-pin-current.png")
-    step("current PIN typed: the new one asked", lambda: kiosk.type_pin(NEW_PIN), lambda: asked(NEW), None)
-    step("new PIN typed: asked again", lambda: kiosk.type_pin(LATER_PIN), lambda: asked(AGAIN), None)
+    step("current PIN typed: the new one asked", lambda: kiosk.type_pin(NEW_PIN), lambda: kiosk.asked_for_pin(NEW),
+         None)
+    step("new PIN typed: asked again", lambda: kiosk.type_pin(LATER_PIN), lambda: kiosk.asked_for_pin(AGAIN), None)
     step("PIN changed on the card", lambda: kiosk.type_pin(LATER_PIN), lambda: kiosk.on("result"),
          "13-result-pin-changed.png")
     step("finished, card taken out: home",

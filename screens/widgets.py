@@ -12,6 +12,7 @@ from kivy.uix.widget import Widget
 
 from screens.typesetting import keep_punctuation_off_line_starts
 
+
 class KioskLabel(Label):
     """The screens' label. Kivy wraps Chinese (which has no spaces) after whatever character
     fills the line, so a line could begin with 。 or ）; here the character before such a mark

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import sys
 import tempfile
 from pathlib import Path
@@ -23,17 +22,13 @@ from drivers.sim.pcscd import Pcscd
 from kiosk.config import KioskConfig
 from screens import demo
 from screens.app import configure_window
-from screens.menu import AGAIN, NEW, OLD, PIN_TITLES
-
-CARD_ID = "371300D15600000500BF7C7A48FB4966"   # the card of card_v3.toml
+from screens.menu import AGAIN, NEW, OLD
+from tests.faults.conftest import backend_events
 
 
 def add_steps(script, kiosk, sim, pcscd: Pcscd, seen: dict) -> None:
     app, step = kiosk.app, script.step
     home, holder = app.root.get_screen("home"), app.root.get_screen("card_holder")
-
-    def asked(kind):
-        return kiosk.on("pin") and app.root.get_screen("pin").question == PIN_TITLES[kind]
 
     def at_home_saying(status: str) -> bool:
         return kiosk.on("home") and not app.flow.active and home.status == status
@@ -55,9 +50,9 @@ def add_steps(script, kiosk, sim, pcscd: Pcscd, seen: dict) -> None:
     step("change PIN: guide", lambda: kiosk.tap("change_pin"), lambda: kiosk.on("guide"))
     step("card asked", lambda: kiosk.tap("start"), lambda: kiosk.on("identify"))
     step("card read", sim.card.insert, lambda: kiosk.on("confirm"))
-    step("current PIN asked", lambda: kiosk.tap("confirm"), lambda: asked(OLD))
-    step("new PIN asked", lambda: kiosk.type_pin(demo.CARD_PIN), lambda: asked(NEW))
-    step("new PIN asked again", lambda: kiosk.type_pin(demo.NEW_PIN), lambda: asked(AGAIN))
+    step("current PIN asked", lambda: kiosk.tap("confirm"), lambda: kiosk.asked_for_pin(OLD))
+    step("new PIN asked", lambda: kiosk.type_pin(demo.CARD_PIN), lambda: kiosk.asked_for_pin(NEW))
+    step("new PIN asked again", lambda: kiosk.type_pin(demo.NEW_PIN), lambda: kiosk.asked_for_pin(AGAIN))
     step("pcscd killed, then the PIN typed again",
          lambda: (pcscd.stop(signal.SIGKILL), kiosk.type_pin(demo.NEW_PIN)),
          lambda: kiosk.on("result") and note("visit_result", kiosk.result_lines()))
@@ -74,12 +69,6 @@ def add_steps(script, kiosk, sim, pcscd: Pcscd, seen: dict) -> None:
     step("card out at the end", sim.card.remove, lambda: at_home_saying(""))
 
 
-def card_events(backend_db: Path) -> list[str]:
-    with sqlite3.connect(backend_db) as db:
-        return [row[0] for row in db.execute("SELECT event FROM card_events WHERE card_id = ? ORDER BY id",
-                                             (CARD_ID,))]
-
-
 def main() -> int:
     pcscd = Pcscd(Path(os.environ["KIOSK_RUN_DIR"]))
     with tempfile.TemporaryDirectory() as tmp:
@@ -87,7 +76,7 @@ def main() -> int:
         seen: dict = {}
         script = demo.play(Path(tmp), lambda script, kiosk, sim: add_steps(script, kiosk, sim, pcscd, seen),
                            idle_timeout_s=120,
-                           finish=lambda sim: seen.update(backend_events=card_events(sim.backend_db)))
+                           finish=lambda sim: seen.update(backend_events=backend_events(sim.backend)))
         if pcscd.pid() is None:   # a step failed with pcscd down: the rest of the suite needs it
             pcscd.start()
         seen["error"] = script.error

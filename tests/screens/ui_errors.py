@@ -9,14 +9,11 @@ from pathlib import Path
 from kiosk.config import KioskConfig
 from screens import demo
 from screens.app import configure_window
-from screens.menu import AGAIN, NEW, OLD, PIN_TITLES
+from screens.menu import AGAIN, NEW, OLD
 
 
 def add_steps(script, kiosk, sim, seen):
     app, step = kiosk.app, script.step
-
-    def asked(kind):
-        return kiosk.on("pin") and app.root.get_screen("pin").question == PIN_TITLES[kind]
 
     def pad_order():
         return [w.name for w in reversed(app.root.get_screen("pin").ids.pad.ids.key_grid.children)]
@@ -25,22 +22,23 @@ def add_steps(script, kiosk, sim, seen):
     step("change PIN: guide", lambda: kiosk.tap("change_pin"), lambda: kiosk.on("guide"))
     step("card asked", lambda: kiosk.tap("start"), lambda: kiosk.on("identify"))
     step("card read", sim.card.insert, lambda: kiosk.on("confirm"))
-    step("current PIN asked", lambda: kiosk.tap("confirm"), lambda: asked(OLD))
+    step("current PIN asked", lambda: kiosk.tap("confirm"), lambda: kiosk.asked_for_pin(OLD))
     step("a wrong current PIN", lambda: (seen.update(order_1=pad_order()), kiosk.type_pin("111111")),
-         lambda: asked(NEW))
-    step("new PIN", lambda: (seen.update(order_2=pad_order()), kiosk.type_pin(demo.NEW_PIN)), lambda: asked(AGAIN))
+         lambda: kiosk.asked_for_pin(NEW))
+    step("new PIN", lambda: (seen.update(order_2=pad_order()), kiosk.type_pin(demo.NEW_PIN)),
+         lambda: kiosk.asked_for_pin(AGAIN))
     step("a different second entry", lambda: kiosk.type_pin("582937"),
-         lambda: asked(NEW) and app.root.get_screen("pin").problem)
+         lambda: kiosk.asked_for_pin(NEW) and app.root.get_screen("pin").problem)
     step("typed again", lambda: (seen.update(mismatch=app.root.get_screen("pin").problem),
-                                 kiosk.type_pin(demo.NEW_PIN)), lambda: asked(AGAIN))
+                                 kiosk.type_pin(demo.NEW_PIN)), lambda: kiosk.asked_for_pin(AGAIN))
     step("the card refuses the wrong PIN", lambda: kiosk.type_pin(demo.NEW_PIN), lambda: kiosk.on("result"))
     step("finished", lambda: (seen.update(wrong_pin=kiosk.result_lines()), kiosk.tap("finish")),
          lambda: kiosk.on("home"))
     step("again, for a weak new PIN", lambda: kiosk.tap("change_pin"), lambda: kiosk.on("guide"))
     step("card still in: confirm", lambda: kiosk.tap("start"), lambda: kiosk.on("confirm"))
-    step("current PIN", lambda: kiosk.tap("confirm"), lambda: asked(OLD))
-    step("right current PIN", lambda: kiosk.type_pin(demo.CARD_PIN), lambda: asked(NEW))
-    step("weak PIN", lambda: kiosk.type_pin("123456"), lambda: asked(AGAIN))
+    step("current PIN", lambda: kiosk.tap("confirm"), lambda: kiosk.asked_for_pin(OLD))
+    step("right current PIN", lambda: kiosk.type_pin(demo.CARD_PIN), lambda: kiosk.asked_for_pin(NEW))
+    step("weak PIN", lambda: kiosk.type_pin("123456"), lambda: kiosk.asked_for_pin(AGAIN))
     step("weak PIN refused", lambda: kiosk.type_pin("123456"), lambda: kiosk.on("result"))
     step("card out ends the card-only visit", lambda: (seen.update(weak_pin=kiosk.result_lines()),
                                                         sim.card.remove()),

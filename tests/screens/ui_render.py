@@ -10,12 +10,11 @@ from pathlib import Path
 from kiosk.config import KioskConfig
 from screens import demo
 from screens.app import KioskApp, configure_window
+from screens.typesetting import CLOSING_PUNCTUATION
 
 from kivy.clock import Clock  # noqa: E402
 
 SETTLE_FRAMES = 3   # layouts that depend on texture sizes settle over a few frames
-# Chinese typesetting (GB/T 15834) never starts a line with these: a wrap must not leave one alone.
-CLOSING_PUNCTUATION = set("。，、；：？！）》」』】”’….,;:?!)")
 
 
 def contents():

@@ -12,7 +12,7 @@ from pathlib import Path
 from kiosk.config import KioskConfig
 from screens import demo
 from screens.app import configure_window
-from screens.menu import AGAIN, NEW, OLD, PIN_TITLES
+from screens.menu import AGAIN, NEW, OLD
 
 
 def add_steps(script, kiosk, sim, seen, missing_folder):
@@ -47,14 +47,11 @@ def add_steps(script, kiosk, sim, seen, missing_folder):
     then("identify, its prompt file missing", without_identify_prompt, lambda: kiosk.on("identify"))
     then("card read: confirm", sim.card.insert, lambda: kiosk.on("confirm"))
 
-    def asked(kind):
-        return kiosk.on("pin") and app.root.get_screen("pin").question == PIN_TITLES[kind]
-
-    then("current PIN asked", lambda: kiosk.tap("confirm"), lambda: asked(OLD))
-    then("new PIN asked", lambda: kiosk.type_pin("123456"), lambda: asked(NEW))
-    then("new PIN asked again", lambda: kiosk.type_pin("111111"), lambda: asked(AGAIN))
+    then("current PIN asked", lambda: kiosk.tap("confirm"), lambda: kiosk.asked_for_pin(OLD))
+    then("new PIN asked", lambda: kiosk.type_pin("123456"), lambda: kiosk.asked_for_pin(NEW))
+    then("new PIN asked again", lambda: kiosk.type_pin("111111"), lambda: kiosk.asked_for_pin(AGAIN))
     then("the two differ: new PIN asked anew", lambda: kiosk.type_pin("222222"),
-         lambda: asked(NEW) and app.root.get_screen("pin").problem)
+         lambda: kiosk.asked_for_pin(NEW) and app.root.get_screen("pin").problem)
     then("cancelled: home, Chinese again", lambda: kiosk.tap("back"),
          lambda: kiosk.on("home") and not app.flow.active and app.lang == "zh")
     then("card out", sim.card.remove, lambda: kiosk.on("home") and not app.flow.active)
