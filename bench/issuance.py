@@ -12,7 +12,6 @@ import json
 import statistics
 import time
 
-from _stack import ReaderWaits, kiosk_stack  # bench/ is the script's folder, so first on sys.path
 from drivers.pcsc import wait_for_card
 from drivers.pin import Pin
 from drivers.sim.pcscd import CARD_READER, VPCD_CARD_PORT
@@ -20,6 +19,7 @@ from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard
 from drivers.sim.vpcd import VpcdLink
 from drivers.ssse_records import CardHolder, CardIdentifier, CardInfo
 from kiosk.visit import CitizenIdentity
+from simulation.stack import ReaderWaits, running_kiosk
 
 ROUNDS = 30
 READER_WAITS = ReaderWaits().install()
@@ -43,8 +43,8 @@ def removed(link):
 
 
 def main() -> None:
-    with kiosk_stack() as stack:
-        cards = stack.core.cards
+    with running_kiosk(serial_devices=False) as (core, _sim):
+        cards = core.cards
         link = inserted(SimulatedSocialSecurityCard(CardProfile.load("card_v3.toml")))
         reading = cards.read()
         pins = ["582936", "639147"]
@@ -76,11 +76,11 @@ def main() -> None:
         for i in range(5):
             # Seconds pass between two citizens: the encoder's reader has noticed the last card leave.
             wait_for_card(CARD_READER, timeout=5, present=False)
-            visit = stack.core.services.new_visit()
+            visit = core.services.new_visit()
             visit.identify(CitizenIdentity(f"110105199003070{i:02d}X", "王五", "2", 1, datetime.date(1990, 3, 7)))
             with Pin.from_text("582936") as new:
                 waited, start = READER_WAITS.seconds, time.perf_counter()
-                results = stack.core.services.apply(visit, True, new)
+                results = core.services.apply(visit, True, new)
                 wall = time.perf_counter() - start
                 issuance_wall.append(wall)
                 issuance.append(wall - (READER_WAITS.seconds - waited))

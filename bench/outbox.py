@@ -24,7 +24,7 @@ from persistqueue import SQLiteAckQueue  # noqa: E402
 
 from kiosk.backend.client import BackendClient  # noqa: E402
 from kiosk.backend.delivery import health_probe, outbox_sender  # noqa: E402
-from kiosk.backend.pki import make_test_pki  # noqa: E402
+from reference_backend.pki import make_test_pki  # noqa: E402
 from offline_queue import DeliveryWorker, KeyRing, Outbox  # noqa: E402
 
 ENQUEUES = 6000
@@ -103,7 +103,7 @@ def bench_enqueue() -> tuple[list[float], float]:
 def bench_delivery(folder: Path) -> float:
     pki = make_test_pki(folder / "certs")
     server = subprocess.Popen(
-        [sys.executable, "-m", "kiosk.backend.cli", "backend", "serve", "--host", "127.0.0.1", "--port", "0",
+        [sys.executable, "-m", "reference_backend.cli", "backend", "serve", "--host", "127.0.0.1", "--port", "0",
          "--db", str(folder / "backend.db"), "--certs", str(pki.directory)],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:

@@ -21,7 +21,8 @@ import time
 
 from drivers.receipt_printer import ReceiptPrinter
 from drivers.sim.receipt_printer import SimulatedReceiptPrinter
-from kiosk.receipt import PENDING, Receipt, ReceiptItem, render_escpos
+from kiosk.outcome import Outcome
+from kiosk.receipt import Receipt, ReceiptItem, render_escpos
 
 RUNS = {9600: 3, 115200: 9}
 PAPER_MM, ENCODING = 80, "gb18030"
@@ -29,7 +30,7 @@ PAPER_MM, ENCODING = 80, "gb18030"
 
 def typical_receipt() -> Receipt:
     """A loss report queued while offline: the longest of the everyday receipts."""
-    return Receipt(items=(ReceiptItem("1.10.6", PENDING, "临时挂失", outbox_reference=123456),),
+    return Receipt(items=(ReceiptItem("1.10.6", Outcome.PENDING, "临时挂失", outbox_reference=123456),),
                    completed_at=datetime.datetime(2026, 11, 26, 6, 30, tzinfo=datetime.timezone.utc),
                    verification_reference="V-KIOSK-0001-20261126-000123", terminal_number="KIOSK-0001",
                    holder_name="李华", id_number="37130219900307123X", card_number="X00000019")

@@ -16,24 +16,16 @@ import datetime
 import json
 import time
 
-from _stack import ReaderWaits, kiosk_stack  # bench/ is the script's folder, so first on sys.path
 from drivers.pcsc import wait_for_card
 from drivers.pin import Pin
 from drivers.sim.pcscd import CARD_READER, VPCD_CARD_PORT
 from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard
 from drivers.sim.vpcd import VpcdLink
 from kiosk.visit import CitizenIdentity
+from simulation.stack import ReaderWaits, running_kiosk, seed_zhang_san
 
 READER_WAITS = ReaderWaits().install()
 ZHANG_SAN = CitizenIdentity("371302198001011239", "张三", "1", 1, datetime.date(1980, 1, 1))
-CARD_ID = "371300D15600000500BF7C7A48FB4966"
-
-
-def seed(backend, status="normal"):
-    backend.store.seed_card(holder={"id_number": ZHANG_SAN.id_number, "name": "张三", "sex": "1", "ethnicity": 1,
-                                    "birth_date": "19800101", "birthplace": "371302"},
-                            card_id=CARD_ID, card_number="M12345678", region_code="371300",
-                            issue_date="20240315", expiry_date="20340315", status=status)
 
 
 def settled():
@@ -56,9 +48,8 @@ def timed(figures: tuple[dict, dict], name: str, action):
 
 def main() -> None:
     online, offline, online_wall, offline_wall = {}, {}, {}, {}
-    with kiosk_stack() as stack:
-        services, cards = stack.core.services, stack.core.cards
-        seed(stack.backend)
+    with running_kiosk(serial_devices=False) as (core, sim):
+        services, cards = core.services, core.cards
         card = VpcdLink(SimulatedSocialSecurityCard(CardProfile.load("card_v3.toml")), port=VPCD_CARD_PORT).insert()
         wait_for_card(CARD_READER, timeout=10)
         visit = services.new_visit()
@@ -71,7 +62,7 @@ def main() -> None:
             timed((online, online_wall), "1.10.5 change PIN", lambda: services.change_pin(visit, old, new))
         with Pin.from_text("639147") as new:
             timed((online, online_wall), "1.10.5 reset PIN", lambda: services.reset_pin(visit, new))
-        seed(stack.backend, status="sealed")
+        seed_zhang_san(sim.backend, status="sealed")
         timed((online, online_wall), "1.10.2 activate", lambda: services.activate(visit))
         timed((online, online_wall), "review", lambda: services.review(visit, "1.10.2", 5))
         card.remove()  # the old card comes out: the simulated encoder shares its slot
@@ -84,7 +75,7 @@ def main() -> None:
         with Pin.from_text("582936") as new:
             timed((online, online_wall), "1.10.1 apply + issue", lambda: services.apply(first, True, new))
 
-        seed(stack.backend)  # a fresh, normal card for the bundle
+        seed_zhang_san(sim.backend)  # a fresh, normal card for the bundle
         settled()
         lost = services.new_visit()
         lost.identify(ZHANG_SAN)
@@ -93,7 +84,7 @@ def main() -> None:
         bundle_s = online.pop("lost_card bundle") / 1000
 
         print("offline (backend stopped):")
-        stack.backend.stop()
+        sim.backend.stop()
         settled()
         card = VpcdLink(SimulatedSocialSecurityCard(CardProfile.load("card_v3.toml")), port=VPCD_CARD_PORT).insert()
         wait_for_card(CARD_READER, timeout=10)

@@ -54,9 +54,9 @@ from drivers.sim.psam import SimulatedPsam  # noqa: E402
 from drivers.sim.receipt_printer import SimulatedReceiptPrinter  # noqa: E402
 from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard  # noqa: E402
 from drivers.sim.vpcd import VpcdLink  # noqa: E402
-from kiosk.app import KioskCore  # noqa: E402
-from kiosk.backend.pki import make_test_pki  # noqa: E402
-from kiosk.backend.store import BackendStore  # noqa: E402
+from kiosk.core import KioskCore  # noqa: E402
+from reference_backend.pki import make_test_pki  # noqa: E402
+from reference_backend.store import BackendStore  # noqa: E402
 from kiosk.config import KioskConfig  # noqa: E402
 from kiosk.logging_setup import configure_logging  # noqa: E402
 from kiosk.receipt import hand_out, render_escpos, render_text  # noqa: E402

@@ -105,7 +105,7 @@ def child(fd: int) -> int:
     parent = _ParentLink(Connection(fd))
     config = parent.ask("config")
     from screens.app import KioskApp, configure_window
-    from kiosk.app import KioskCore
+    from kiosk.core import KioskCore
     from kivy.clock import Clock
 
     configure_window(config)
@@ -233,7 +233,7 @@ def bench_config(config):
 def measure() -> dict:
     sys.path.insert(0, str(ROOT))
     from screens import demo
-    from kiosk.backend.server import open_backend
+    from reference_backend.server import open_backend
 
     measured: dict = {}
     with tempfile.TemporaryDirectory(prefix="kiosk-bench-ui-") as tmp, contextlib.ExitStack() as stack:

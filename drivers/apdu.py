@@ -12,13 +12,21 @@ from typing import Protocol
 
 
 class CardError(Exception):
-    """Anything that went wrong talking to a card. `citizen_message` is what the screen says."""
+    """Anything that went wrong talking to a card; str() is for staff."""
 
-    citizen_message = "读卡失败，请重新插卡或联系工作人员。"
+
+
+class NoCardPresent(CardError):
+    """No card in the reader, or none came (or left) in the time given."""
+
+
+class CardRemoved(CardError):
+    """The card left the reader, or lost its contacts, mid-command: whether it carried out the
+    command is unknown."""
 
 
 class OperationCancelled(CardError):
-    citizen_message = "操作已取消。"
+    pass
 
 
 class MalformedResponse(CardError):
@@ -35,7 +43,6 @@ class StatusWordError(CardError):
 
 
 class WrongPin(StatusWordError):
-    citizen_message = "密码错误。"
 
     def __init__(self, sw: int, command: str = ""):
         super().__init__(sw, command)
@@ -44,17 +51,16 @@ class WrongPin(StatusWordError):
 
 
 class PinBlocked(StatusWordError):
-    citizen_message = "密码已锁定，请持身份证办理密码重置。"
+    pass
 
 
 class SecurityStatusNotSatisfied(StatusWordError):
-    citizen_message = "卡片安全认证未通过，请联系工作人员。"
+    pass
 
 
 class AuthenticationFailed(StatusWordError):
     """The card rejected an EXTERNAL AUTHENTICATE cryptogram (63 00 / 63 Cx on 0x82)."""
 
-    citizen_message = "卡片认证失败，请联系工作人员。"
 
 
 class FileNotFound(StatusWordError):

@@ -46,7 +46,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageChops
 
-from drivers.pcsc import NoCardPresent, wait_for_card
+from drivers.apdu import NoCardPresent
+from drivers.pcsc import wait_for_card
 
 ESC = b"\x1b"
 CR = b"\r"
@@ -56,16 +57,14 @@ SENSOR_ON_VOLTS = 1.0  # the public code's threshold: ~5 V is "on", ~0.2 V is "o
 
 
 class CardPrinterError(Exception):
-    """Anything that went wrong with the card printer. `str()` is for staff; `citizen_message`
-    is what the screen says."""
+    """Anything that went wrong with the card printer; `str()` is for staff (the citizen's words
+    are in kiosk/device_messages.py)."""
 
-    citizen_message = "制卡设备故障，暂时无法制卡，请联系工作人员。"
 
 
 class CardPrinterOffline(CardPrinterError):
     """No connection, or no answer within the timeout."""
 
-    citizen_message = "制卡设备未响应，暂时无法制卡，请联系工作人员。"
 
 
 class MalformedReply(CardPrinterError):
@@ -73,7 +72,7 @@ class MalformedReply(CardPrinterError):
 
 
 class CardPrinterCancelled(CardPrinterError):
-    citizen_message = "操作已取消。"
+    pass
 
 
 class CardPrinterFault(CardPrinterError):
@@ -85,23 +84,23 @@ class CardPrinterFault(CardPrinterError):
 
 
 class HopperEmpty(CardPrinterFault):
-    citizen_message = "空白卡已用完，暂时无法即时制卡，请联系工作人员。"
+    pass
 
 
 class RibbonOut(CardPrinterFault):
-    citizen_message = "制卡设备色带已用完，暂时无法制卡，请联系工作人员。"
+    pass
 
 
 class CoverOpen(CardPrinterFault):
-    citizen_message = "制卡设备机盖未关闭，请联系工作人员。"
+    pass
 
 
 class CardJam(CardPrinterFault):
-    citizen_message = "制卡设备卡片堵塞，请联系工作人员。"
+    pass
 
 
 class RejectBinFull(CardPrinterFault):
-    citizen_message = "制卡设备废卡箱已满，请联系工作人员。"
+    pass
 
 
 class NoCardInPrinter(CardPrinterFault):
@@ -111,7 +110,6 @@ class NoCardInPrinter(CardPrinterFault):
 class EncoderCardNotSeen(CardPrinterError):
     """The printer says the card is at the contact station, but the encoder's reader sees none."""
 
-    citizen_message = "制卡设备读写卡片失败，请联系工作人员。"
 
 
 # The printer's state names (Evolis SDK) -> our error and a phrase for staff.

@@ -63,9 +63,8 @@ ETHNICITIES.update({97: "其他", 98: "外国血统中国籍人士"})
 
 
 class IdCardError(Exception):
-    """Anything that stopped reading the ID card. `citizen_message` for the screen; str() for staff."""
+    """Anything that stopped reading the ID card; str() is for staff."""
 
-    citizen_message = "身份证读取失败，请重新放置身份证或联系工作人员。"
 
 
 class IdReaderConfigError(IdCardError, ValueError):
@@ -73,7 +72,7 @@ class IdReaderConfigError(IdCardError, ValueError):
 
 
 class IdReaderUnavailable(IdCardError):
-    citizen_message = "身份证读卡器暂不可用，请联系工作人员。"
+    pass
 
 
 class IdReaderNotResponding(IdReaderUnavailable):
@@ -97,21 +96,19 @@ class IdReaderStatusError(IdCardError):
 
 
 class IdCardNotFound(IdCardError):
-    citizen_message = "未检测到身份证，请将身份证平放在读卡区。"
+    pass
 
 
 class IdCardReadFailed(IdCardError):
-    citizen_message = "身份证读取失败，请拿起身份证后重新放置。"
+    pass
 
 
 class IdCardDataInvalid(IdCardError):
     """The card's text does not decode into a valid identity (bad field, check digit...)."""
 
-    citizen_message = "身份证信息无法识别，请到人工窗口办理。"
 
 
 class IdCardExpired(IdCardError):
-    citizen_message = "您的身份证已超过有效期，请持有效身份证件到人工窗口办理。"
 
     def __init__(self, valid_to: datetime.date):
         self.valid_to = valid_to

@@ -20,7 +20,7 @@ from typing import Callable
 
 from smartcard import scard
 
-from drivers.apdu import CardError
+from drivers.apdu import CardError, CardRemoved, NoCardPresent
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +36,11 @@ class PcscError(CardError):
 
 
 class ReaderServiceUnavailable(PcscError):
-    citizen_message = "读卡设备暂不可用，请稍候或联系工作人员。"
+    pass
 
 
 class ReaderUnavailable(PcscError):
-    citizen_message = "读卡器未连接，请联系工作人员。"
-
-
-class NoCardPresent(PcscError):
-    citizen_message = "请插入社会保障卡。"
-
-
-class CardRemoved(PcscError):
-    citizen_message = "卡片已被取出，请重新插卡后再试。"
+    pass
 
 
 _SERVICE_GONE = {scard.SCARD_E_NO_SERVICE, scard.SCARD_E_SERVICE_STOPPED}
@@ -65,12 +57,12 @@ def _describe(code: int) -> str:
     return f"{scard.SCardGetErrorMessage(code).strip()} (0x{code & 0xFFFFFFFF:08X})"
 
 
-def _error(code: int, doing: str) -> PcscError:
+def _error(code: int, doing: str) -> CardError:
     """The typed error for a failed PC/SC call."""
     if code in _SERVICE_GONE:
         cls = ReaderServiceUnavailable
     elif code in _CARD_GONE:
-        cls = CardRemoved
+        return CardRemoved(f"{doing}: {_describe(code)}")
     elif code in _READER_GONE:
         cls = ReaderUnavailable
     else:
@@ -126,7 +118,7 @@ class CardConnection:
                 self._context, self.reader, scard.SCARD_SHARE_SHARED,
                 scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
             if code == scard.SCARD_E_NO_SMARTCARD or code == scard.SCARD_W_REMOVED_CARD:
-                raise NoCardPresent(f"no card in {self.reader}", code)
+                raise NoCardPresent(f"no card in {self.reader}")
             if code != scard.SCARD_S_SUCCESS:
                 raise _error(code, f"connecting to the card in {self.reader}")
             code, _, _, _, atr = scard.SCardStatus(self._card)

@@ -12,7 +12,7 @@ PIN_LENGTH = 6
 
 
 class InvalidPinFormat(CardError):
-    citizen_message = "密码须为6位数字。"
+    pass
 
 
 class Pin:

@@ -26,9 +26,8 @@ _WRITE_CHUNK = 256
 
 
 class PrinterError(Exception):
-    """The receipt could not be printed. `citizen_message` is what the screen says; str() is for staff."""
+    """The receipt could not be printed; str() is for staff."""
 
-    citizen_message = "凭条打印机暂不可用，您的业务已办理，请联系工作人员补打凭条。"
 
 
 class PrinterConfigError(PrinterError, ValueError):
@@ -48,11 +47,11 @@ class PrinterProtocolError(PrinterError):
 
 
 class PrinterPaperOut(PrinterError):
-    citizen_message = "凭条打印纸已用完，您的业务已办理，请联系工作人员补打凭条。"
+    pass
 
 
 class PrinterCoverOpen(PrinterError):
-    citizen_message = "凭条打印机盖未关好，您的业务已办理，请联系工作人员补打凭条。"
+    pass
 
 
 class PrinterFault(PrinterError):

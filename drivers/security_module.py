@@ -12,7 +12,7 @@ from drivers.keyscheme import pad_iso9797_method2
 
 
 class SecurityModuleRequired(CardError):
-    citizen_message = "本机暂不能读取此卡，请到窗口办理。"
+    pass
 
 
 class SecurityModule(Protocol):

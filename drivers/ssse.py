@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from drivers.apdu import (ApduChannel, AuthenticationFailed, CardError, CommandApdu, FileNotFound, RecordNotFound,
-                          SecurityStatusNotSatisfied, StatusWordError, WrongParameters)
+from drivers.apdu import (ApduChannel, AuthenticationFailed, CardError, CardRemoved, CommandApdu, FileNotFound,
+                          RecordNotFound, SecurityStatusNotSatisfied, StatusWordError, WrongParameters)
 from drivers.keyscheme import KEY_EXTERNAL_AUTH, KEY_PIN_RELOAD
-from drivers.pcsc import CardRemoved
 from drivers.pin import Pin
 from drivers.security_module import SecurityModule, SecurityModuleRequired
 from drivers.ssse_records import (EF05_TAGS, EF06_TAGS, OPTIONAL_TAGS, SSSE_DF_NAME, TAG_CARD_IDENTIFIER,
@@ -27,24 +26,22 @@ EF06_RECORDS = len(EF06_TAGS)
 
 
 class NotSocialSecurityCard(CardError):
-    citizen_message = "这不是社会保障卡，请插入社会保障卡。"
+    pass
 
 
 class PinOutcomeUnknown(CardRemoved):
     """The card lost contact while it held a PIN CHANGE or RELOAD: it may have carried it out
     before the answer was lost. Only the card can tell, once it is back."""
 
-    citizen_message = "卡片在设置密码时被取出，新密码可能已经生效。请重新插卡，输入新密码确认。"
 
 
 class PersonalisationFailed(CardError):
     """The written records did not read back as written; the card stays unusable."""
 
-    citizen_message = "制卡失败，卡片已回收，请联系工作人员。"
 
 
 class NotABlankCard(CardError):
-    citizen_message = "制卡失败，卡片已回收，请联系工作人员。"
+    pass
 
 
 @dataclass(frozen=True)

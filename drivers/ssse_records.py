@@ -17,13 +17,11 @@ RID = bytes.fromhex("D156000005")
 class MalformedRecord(CardError):
     """A record that does not decode: wrong length, bad tag, non-GBK text, bad BCD."""
 
-    citizen_message = "卡片数据无法识别，请到窗口办理。"
 
 
 class CardNotPersonalised(MalformedRecord):
     """A blank, or a card whose personalisation never completed: it must not be used."""
 
-    citizen_message = "此卡尚未制作完成，不能使用，请联系工作人员。"
 
 
 # Tags of EF05 (card data) and EF06 (holder data), DOMAIN.md section 2.

@@ -1,6 +1,6 @@
 """Keeps the translation catalogues in step with the code: `python -m kiosk.catalogue` finds
 every marked string (`_("…")`, `N_("…")` in .py files, `_("…", app.lang)` in .kv rules, and
-the `citizen_message` of an error class, so drivers/ need not import the kiosk's i18n) and
+the `citizen_message` of the kiosk's own error classes) and
 adds the new ones to each catalogue with an empty translation for a translator to fill in;
 strings no longer in the code are dropped. `tests/test_i18n.py` uses `marked_strings()` to
 check that every one has a translation.
@@ -15,7 +15,7 @@ from pathlib import Path
 from kiosk.i18n import LANGUAGES, SOURCE_LANGUAGE, catalogue_path, compiled_path
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE_DIRS = ("kiosk", "drivers", "screens", "offline_queue")
+SOURCE_DIRS = ("kiosk", "drivers", "screens", "offline_queue", "simulation")
 MARKERS = {"_", "N_"}
 CITIZEN_MESSAGE = "citizen_message"
 # In kv a marked string is a literal first argument of _( … ); kv rules hold no other calls named _.

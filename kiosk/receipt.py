@@ -15,18 +15,19 @@ from zoneinfo import ZoneInfo
 
 from drivers.escpos import Align, Page, display_width
 from drivers.receipt_printer import PrinterError, ReceiptPrinter
+from kiosk.device_messages import citizen_message
 from kiosk.i18n import N_
 from kiosk.masking import mask_card_number, mask_id_number, mask_name
-from kiosk.stats import SERVICE_ITEMS
+from kiosk.outcome import Outcome
+from kiosk.services.catalog import ITEMS
 
 log = logging.getLogger(__name__)
 
 LOCAL_TIME = ZoneInfo("Asia/Shanghai")
 
-DONE, PENDING = "done", "pending"
 _RESULT_WORDS = {
-    DONE: "办理成功",
-    PENDING: "已受理，网络恢复后自动提交",
+    Outcome.DONE: "办理成功",
+    Outcome.PENDING: "已受理，网络恢复后自动提交",
 }
 
 
@@ -39,21 +40,21 @@ class ReceiptItem:
     """One service item done (or queued) in the visit."""
 
     service_item: str                      # "1.10.6"
-    outcome: str                           # DONE or PENDING
+    outcome: Outcome                       # DONE or PENDING
     action: str = ""                       # e.g. "临时挂失", under the item's name
     outbox_reference: int | None = None    # set when PENDING
 
     def __post_init__(self):
-        if self.service_item not in SERVICE_ITEMS:
+        if self.service_item not in ITEMS:
             raise ReceiptError(f"unknown service item {self.service_item!r}")
         if self.outcome not in _RESULT_WORDS:
             raise ReceiptError(f"outcome {self.outcome!r} is not one of {', '.join(_RESULT_WORDS)}")
-        if self.outcome == PENDING and self.outbox_reference is None:
+        if self.outcome == Outcome.PENDING and self.outbox_reference is None:
             raise ReceiptError("a pending receipt must carry its outbox reference")
 
     @property
     def service_name(self) -> str:
-        return SERVICE_ITEMS[self.service_item]
+        return ITEMS[self.service_item]
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def receipt_page(receipt: Receipt, paper_mm: int = 80, encoding: str = "gb18030"
         if item.action:
             page.line(f"事项：{item.action}")
         page.line(f"结果：{_RESULT_WORDS[item.outcome]}", bold=True)
-        if item.outcome == PENDING:
+        if item.outcome == Outcome.PENDING:
             page.line(f"待提交编号：{item.outbox_reference}")
     page.rule()
     page.line(f"时间：{receipt.local_time}")
@@ -179,5 +180,5 @@ def hand_out(receipt: Receipt, settings) -> Handout:
             printer.print_job(render_escpos(receipt, settings.paper_mm, settings.encoding))
     except PrinterError as exc:
         log.warning("receipt not printed: %s", exc)
-        return Handout(exc.citizen_message + N_("办理凭证如下，请用手机扫码或拍照留存。"), text)
+        return Handout(citizen_message(exc) + N_("办理凭证如下，请用手机扫码或拍照留存。"), text)
     return Handout(N_("凭条已打印，请从下方出纸口取走。"))

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from typing import Iterable, Protocol, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from kiosk.i18n import N_
+from kiosk.outcome import Outcome
+from kiosk.services.catalog import ITEMS
 
 try:
     LOCAL_TIME = ZoneInfo("Asia/Shanghai")
@@ -37,18 +38,7 @@ except ZoneInfoNotFoundError:
     # so the fixed offset gives the same local days.
     LOCAL_TIME = datetime.timezone(datetime.timedelta(hours=8), "CST")
 
-# The service items of bundle no. 10 (and 1.10.8 of bundle no. 9), as the policy names them.
-SERVICE_ITEMS = {
-    "1.10.1": N_("社会保障卡申领"),
-    "1.10.2": N_("社会保障卡启用"),
-    "1.10.5": N_("社会保障卡密码修改与重置"),
-    "1.10.6": N_("社会保障卡挂失与解挂"),
-    "1.10.7": N_("社会保障卡补领、换领、换发"),
-    "1.10.8": N_("社会保障卡注销"),
-}
-DONE, REFUSED, FAILED, PENDING = "done", "refused", "failed", "pending"
-OUTCOMES = (DONE, REFUSED, FAILED, PENDING)
-_TIMED_OUTCOMES = (DONE, PENDING)
+_TIMED_OUTCOMES = (Outcome.DONE, Outcome.PENDING)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS service_stats (
@@ -92,7 +82,7 @@ class ItemDay:
 
     @property
     def item_name(self) -> str:
-        return SERVICE_ITEMS[self.service_item]
+        return ITEMS[self.service_item]
 
 
 @dataclass(frozen=True)
@@ -131,11 +121,11 @@ class ServiceStats:
     def record(self, executor: Executor, *, service_item: str, outcome: str, machine_ms: float, total_ms: float,
                at_utc: datetime.datetime, outbox_job_id: int | None = None) -> int:
         """One finished service item; returns the row id. A pending item needs its outbox job."""
-        if service_item not in SERVICE_ITEMS:
-            raise StatsError(f"unknown service item {service_item!r} (known: {', '.join(SERVICE_ITEMS)})")
-        if outcome not in OUTCOMES:
-            raise StatsError(f"unknown outcome {outcome!r} (known: {', '.join(OUTCOMES)})")
-        if (outcome == PENDING) != (outbox_job_id is not None):
+        if service_item not in ITEMS:
+            raise StatsError(f"unknown service item {service_item!r} (known: {', '.join(ITEMS)})")
+        if outcome not in tuple(Outcome):
+            raise StatsError(f"unknown outcome {outcome!r} (known: {', '.join(tuple(Outcome))})")
+        if (outcome == Outcome.PENDING) != (outbox_job_id is not None):
             raise StatsError("a pending item needs the id of its outbox job, and only a pending item has one")
         for name, value in (("machine_ms", machine_ms), ("total_ms", total_ms)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
@@ -170,7 +160,7 @@ class ServiceStats:
                   connection.execute(sql + " WHERE s.local_day = ? ORDER BY s.service_item", (day.isoformat(),)))
         rows = [_Row(*row) for row in cursor]
         for row in rows:
-            if row.service_item not in SERVICE_ITEMS or row.recorded not in OUTCOMES or \
+            if row.service_item not in ITEMS or row.recorded not in tuple(Outcome) or \
                     not all(isinstance(v, float) for v in (row.machine_ms, row.total_ms)) or not _is_day(row.day):
                 raise StatsError(f"a statistics row is corrupted (day {row.day!r}, item {row.service_item!r}, "
                                  f"outcome {row.recorded!r})")
@@ -205,14 +195,15 @@ class ServiceStats:
 
 
 def _item_day(day_text: str, item: str, rows: list[_Row]) -> ItemDay:
-    counts = {outcome: 0 for outcome in OUTCOMES}
+    counts = {outcome: 0 for outcome in tuple(Outcome)}
     for row in rows:
         counts[row.outcome] += 1
     timed = [row for row in rows if row.recorded in _TIMED_OUTCOMES]
     machine = [row.machine_ms for row in timed]
     total = [row.total_ms for row in timed]
-    return ItemDay(datetime.date.fromisoformat(day_text), item, counts[DONE], counts[REFUSED], counts[FAILED],
-                   counts[PENDING], median(machine), p90(machine), median(total), p90(total))
+    return ItemDay(datetime.date.fromisoformat(day_text), item, counts[Outcome.DONE], counts[Outcome.REFUSED],
+                   counts[Outcome.FAILED], counts[Outcome.PENDING], median(machine), p90(machine), median(total),
+                   p90(total))
 
 
 def _is_day(text) -> bool:
@@ -252,11 +243,11 @@ class _StatsCollector:
                                          f"{what} of today's (Asia/Shanghai) service items done or queued, "
                                          "median and p90", labels=["service_item", "quantile"])
                  for name, what in (("machine", "Machine time"), ("total", "Total time"))}
-        for item in SERVICE_ITEMS:
+        for item in ITEMS:
             rows = [row for row in self._rows if row.service_item == item]
-            for outcome in (DONE, REFUSED, FAILED):
+            for outcome in (Outcome.DONE, Outcome.REFUSED, Outcome.FAILED):
                 finished.add_metric([item, outcome], sum(1 for row in rows if row.outcome == outcome))
-            pending.add_metric([item], sum(1 for row in rows if row.outcome == PENDING))
+            pending.add_metric([item], sum(1 for row in rows if row.outcome == Outcome.PENDING))
             timed = [row for row in rows if row.recorded in _TIMED_OUTCOMES]
             timed_today = [row for row in timed if row.day == self._today]
             for name in ("machine", "total"):

@@ -20,6 +20,7 @@ only clear text in the file is the operation name, times, counters and error rea
 """
 from __future__ import annotations
 
+import enum
 import json
 import secrets
 import sqlite3
@@ -32,7 +33,15 @@ from typing import Callable, Iterable, Iterator
 
 from offline_queue.sealing import KeyRing, Sealed
 
-PENDING, LEASED, DONE, DEAD = "pending", "leased", "done", "dead"
+
+
+class JobState(enum.StrEnum):
+    PENDING = "pending"   # waiting to be sent, or to be retried after a back-off
+    LEASED = "leased"     # claimed by a sender until its lease runs out
+    DONE = "done"         # delivered (moved to outbox_done)
+    DEAD = "dead"         # refused for good: a dead letter for staff
+
+
 URGENT, NORMAL = 0, 1
 MAX_REASON_CHARS = 300
 _PAYLOAD_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -249,7 +258,7 @@ class Outbox:
             " state, created_at, next_attempt_at) VALUES (1 + max(coalesce((SELECT max(id) FROM outbox_jobs), 0),"
             " coalesce((SELECT max(id) FROM outbox_done), 0)), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (key, operation, keys.subject_token(subject), URGENT if urgent else NORMAL,
-             sealed.key_id, sealed.blob, PENDING, now, now))
+             sealed.key_id, sealed.blob, JobState.PENDING, now, now))
         return OutboxJob(cursor.lastrowid, key, operation, urgent)
 
     def _need_keys(self) -> KeyRing:
@@ -363,15 +372,16 @@ class Outbox:
         with self._lock:
             counts = dict(self._conn.execute(
                 "SELECT state, count(*) FROM outbox_jobs GROUP BY state").fetchall())
-            counts[DONE] = self._conn.execute("SELECT count(*) FROM outbox_done").fetchone()[0]
+            counts[JobState.DONE] = self._conn.execute("SELECT count(*) FROM outbox_done").fetchone()[0]
             oldest = self._conn.execute(
                 "SELECT min(created_at) FROM outbox_jobs WHERE state IN ('pending', 'leased')").fetchone()[0]
         return OutboxStats(
-            pending=counts.get(PENDING, 0) + counts.get(LEASED, 0),
-            dead=counts.get(DEAD, 0), done=counts.get(DONE, 0),
+            pending=counts.get(JobState.PENDING, 0) + counts.get(JobState.LEASED, 0),
+            dead=counts.get(JobState.DEAD, 0), done=counts.get(JobState.DONE, 0),
             oldest_pending_age_s=None if oldest is None else max(0.0, self._clock() - oldest))
 
-    def jobs(self, states: Iterable[str] = (PENDING, LEASED, DEAD, DONE), limit: int = 1000) -> list[JobSummary]:
+    def jobs(self, states: Iterable[str] = (JobState.PENDING, JobState.LEASED, JobState.DEAD, JobState.DONE),
+             limit: int = 1000) -> list[JobSummary]:
         states = list(states)
         marks = ", ".join("?" for _ in states)
         with self._lock:
@@ -380,7 +390,7 @@ class Outbox:
                 f" finished_at FROM outbox_jobs WHERE state IN ({marks})"
                 " UNION ALL SELECT id, operation, 'done', priority, attempts, created_at, NULL, NULL, finished_at"
                 " FROM outbox_done WHERE ? ORDER BY id LIMIT ?",
-                (*states, DONE in states, limit)).fetchall()
+                (*states, JobState.DONE in states, limit)).fetchall()
         return [JobSummary(id=r[0], operation=r[1], state=r[2], urgent=r[3] == URGENT, attempts=r[4],
                            created_at=r[5], next_attempt_at=r[6], last_error=r[7], finished_at=r[8])
                 for r in rows]

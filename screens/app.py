@@ -29,7 +29,8 @@ from kivy.config import Config  # noqa: E402
 from kivy.properties import StringProperty  # noqa: E402
 from kivy.uix.screenmanager import ScreenManager  # noqa: E402
 
-from kiosk.app import KioskCore  # noqa: E402
+from kiosk.core import KioskCore  # noqa: E402
+from kiosk.device_messages import citizen_message  # noqa: E402
 from kiosk.i18n import N_, SOURCE_LANGUAGE, translator  # noqa: E402
 from kiosk.log_export import RecentLogs  # noqa: E402
 from kiosk.staff_pin import StaffGate  # noqa: E402
@@ -153,7 +154,7 @@ class KioskApp(App):
             holder.show(CardSummary.of(event.reading))
             self.root.current = "card_holder"
         elif isinstance(event, CardReadFailed):
-            home.show_problem(event.error.citizen_message)
+            home.show_problem(citizen_message(event.error))
             self.root.current = "home"
         elif isinstance(event, CardWithdrawn):
             holder.clear()

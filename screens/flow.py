@@ -138,7 +138,7 @@ class VisitFlow:
         self._go("rating").show(self.offer)
 
     def rate(self, level: int) -> None:
-        visit, item = self.visit, self.offer.items.split(" ")[0]
+        visit, item = self.visit, self.offer.rated_item
 
         def work() -> None:
             self.services.review(visit, item, level)

@@ -15,8 +15,7 @@ from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 
 from kiosk.i18n import LANGUAGES, _
-from kiosk.services.base import ACTION_NAMES
-from kiosk.services.offline_rules import available_offline
+from kiosk.services import catalog
 from screens.menu import OFFERS
 
 STAFF_TAPS = 3          # taps on the hidden corner ...
@@ -25,7 +24,7 @@ STAFF_TAP_WINDOW_S = 2  # ... within this many seconds open the staff sign-in
 
 def offline_banner_text() -> str:
     """In the current language: what still works while the backend cannot be reached."""
-    names = dict.fromkeys(_(ACTION_NAMES[rule.action]) for rule in available_offline() if rule.action in ACTION_NAMES)
+    names = dict.fromkeys(_(action.title) for action in catalog.available_offline() if action.is_service_item)
     return _("网络中断，部分业务暂停。仍可办理：{items}（联网后自动报送）").format(items=_("、").join(names))
 
 

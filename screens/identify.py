@@ -15,9 +15,9 @@ from kivy.lang import Builder
 from kivy.properties import StringProperty
 from kivy.uix.screenmanager import Screen
 
-from drivers.apdu import CardError
+from drivers.apdu import CardError, NoCardPresent
 from drivers.id_card_reader import IdCardError, IdCardNotFound, IdCardReader, IdReaderUnavailable
-from drivers.pcsc import NoCardPresent
+from kiosk.device_messages import citizen_message
 from kiosk.i18n import N_, _
 from kiosk.visit import CitizenIdentity, VisitError
 
@@ -53,7 +53,7 @@ class IdentifyScreen(Screen):
 
         def poll() -> None:
             if not settings.port:
-                self._later(self._problem, IdReaderUnavailable.citizen_message)
+                self._later(self._problem, citizen_message(IdReaderUnavailable()))
                 return
             try:
                 with IdCardReader(settings.port, baudrate=settings.baud, read_timeout=settings.read_timeout_s,
@@ -67,13 +67,13 @@ class IdentifyScreen(Screen):
                         except IdReaderUnavailable:
                             raise
                         except IdCardError as exc:
-                            self._later(self._problem, exc.citizen_message)
+                            self._later(self._problem, citizen_message(exc))
                             stop.wait(AFTER_ERROR_S)
                             continue
                         self._later(self._id_read, CitizenIdentity.from_resident_id(resident))
                         return
             except IdCardError as exc:   # the reader itself: staff must look at it
-                self._later(self._problem, exc.citizen_message)
+                self._later(self._problem, citizen_message(exc))
 
         threading.Thread(target=poll, name="id-reader", daemon=True).start()
 
@@ -81,7 +81,7 @@ class IdentifyScreen(Screen):
         try:
             self._visit.identify(identity)
         except VisitError as exc:
-            self._problem(exc.citizen_message)
+            self._problem(citizen_message(exc))
             return
         self.problem = ""
         self.done = _("身份已确认：{name}  {id_number}").format(name=identity.masked_name,
@@ -104,7 +104,7 @@ class IdentifyScreen(Screen):
                     stop.wait(POLL_S)
                     continue
                 except CardError as exc:
-                    self._later(self._problem, exc.citizen_message)
+                    self._later(self._problem, citizen_message(exc))
                     stop.wait(AFTER_ERROR_S)
                     continue
                 self._later(self._card_read, reading)
@@ -116,7 +116,7 @@ class IdentifyScreen(Screen):
         try:
             self._visit.present_card(reading)
         except VisitError as exc:   # another person's card: wait for the right one
-            self._problem(exc.citizen_message)
+            self._problem(citizen_message(exc))
             Clock.schedule_once(lambda _dt: self._wait_for_card(), AFTER_ERROR_S)
             return
         App.get_running_app().flow.identified()

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from kiosk.i18n import N_, _
-from kiosk.services.offline_rules import REFUSE, rule_for
+from kiosk.services import catalog
+from kiosk.services.catalog import Offline, Proof
 
 # Which PIN the pad is asking for: the card's current PIN, a new one, the new one again.
 OLD, NEW, AGAIN = "old", "new", "again"
@@ -33,11 +34,9 @@ class Guide:
 class Offer:
     key: str
     title: str
-    items: str                  # the service item codes it covers, for the guide and the receipt
-    actions: tuple[str, ...]    # the offline-rules actions it may run
+    items: str                  # the service item codes it covers, for the guide
+    actions: tuple[str, ...]    # the catalogue's actions it may run, the first one rated afterwards
     guide: Guide
-    needs_id: bool              # the resident ID card first
-    needs_card: bool            # the social security card in the reader
     pins: tuple[str, ...]       # PIN entries, in order
     commitment: str = ""        # 告知承诺 text the citizen accepts, where the item takes one
     uses_card_printer: bool = False
@@ -47,12 +46,27 @@ class Offer:
         """The title on one line, in the visit's language, for the top of each step."""
         return _(self.title).replace("\n", " · ")
 
+    @property
+    def needs_id(self) -> bool:
+        """The resident ID card first."""
+        return any(Proof.ID_CARD in catalog.action(name).requires for name in self.actions)
+
+    @property
+    def needs_card(self) -> bool:
+        """The social security card in the reader."""
+        return any(catalog.action(name).needs_card for name in self.actions)
+
+    @property
+    def rated_item(self) -> str:
+        """The service item the citizen rates after it (好差评)."""
+        return catalog.action(self.actions[0]).item
+
     def works_offline(self) -> bool:
         """True when at least one of its actions can be done without the backend."""
-        return any(rule_for(action).offline != REFUSE for action in self.actions)
+        return any(catalog.action(name).offline != Offline.REFUSE for name in self.actions)
 
     def offline_notes(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(rule_for(action).citizen_message for action in self.actions))
+        return tuple(dict.fromkeys(catalog.action(name).offline_message for name in self.actions))
 
 
 COMMITMENT = (N_("本人承诺：所提供的身份信息真实有效，申请的社会保障卡由本人使用；"
@@ -63,33 +77,33 @@ OFFERS = [
           ("report_loss_formal", "replace"),
           Guide(N_("本人持有效居民身份证；原卡遗失。"), N_("居民身份证（原件，放在读卡区）。"),
                 N_("即时办结，现场制卡约2分钟（立等可取）。")),
-          needs_id=True, needs_card=False, pins=(NEW, AGAIN), commitment=COMMITMENT, uses_card_printer=True,
+          pins=(NEW, AGAIN), commitment=COMMITMENT, uses_card_printer=True,
           run=lambda s, visit, pins, progress, cancel: s.bundle("lost_card", visit, True, pins[NEW], progress, cancel)),
     Offer("first_card", N_("首次申领\n申领·制卡·启用一次办"), "1.10.1 + 1.10.2 + 1.10.5", ("apply_instant", "apply_batch"),
           Guide(N_("本人持有效居民身份证；尚未办理过社会保障卡。"), N_("居民身份证（原件）。"),
                 N_("联网时现场制卡（立等可取）；离线时受理普通申领，30个工作日内邮寄或网点领卡。")),
-          needs_id=True, needs_card=False, pins=(NEW, AGAIN), commitment=COMMITMENT, uses_card_printer=True,
+          pins=(NEW, AGAIN), commitment=COMMITMENT, uses_card_printer=True,
           run=lambda s, visit, pins, progress, cancel: s.bundle("first_card", visit, True, pins[NEW], progress, cancel)),
     Offer("report_loss", N_("临时挂失"), "1.10.6", ("report_loss_temporary",),
           Guide(N_("卡片遗失或被盗，需立即停用。"), N_("居民身份证（原件）。"),
                 N_("即时办结；临时挂失有效期内可凭卡和身份证解除挂失。")),
-          needs_id=True, needs_card=False, pins=(),
+          pins=(),
           run=lambda s, visit, pins, progress, cancel: s.report_loss(visit, "temporary")),
     Offer("cancel_loss", N_("解除挂失"), "1.10.6", ("cancel_loss",),
           Guide(N_("已挂失的卡片找回。"), N_("居民身份证和找回的社会保障卡。"), N_("即时办结。")),
-          needs_id=True, needs_card=True, pins=(),
+          pins=(),
           run=lambda s, visit, pins, progress, cancel: s.cancel_loss(visit)),
     Offer("activate", N_("启用新卡"), "1.10.2", ("activate",),
           Guide(N_("领到的新卡尚未启用。"), N_("居民身份证和新社会保障卡。"), N_("即时办结；银行账户由发卡银行启用。")),
-          needs_id=True, needs_card=True, pins=(),
+          pins=(),
           run=lambda s, visit, pins, progress, cancel: s.activate(visit)),
     Offer("change_pin", N_("修改密码"), "1.10.5", ("change_pin",),
           Guide(N_("记得当前密码，想换一个新密码。"), N_("社会保障卡。"), N_("即时办结。")),
-          needs_id=False, needs_card=True, pins=(OLD, NEW, AGAIN),
+          pins=(OLD, NEW, AGAIN),
           run=lambda s, visit, pins, progress, cancel: s.change_pin(visit, pins[OLD], pins[NEW])),
     Offer("reset_pin", N_("忘记密码\n重置·解锁"), "1.10.5", ("reset_pin",),
           Guide(N_("忘记密码，或密码输错6次已锁定。"), N_("居民身份证和社会保障卡。"), N_("即时办结。")),
-          needs_id=True, needs_card=True, pins=(NEW, AGAIN),
+          pins=(NEW, AGAIN),
           run=lambda s, visit, pins, progress, cancel: s.reset_pin(visit, pins[NEW])),
 ]
 

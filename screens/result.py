@@ -11,6 +11,7 @@ from kivy.properties import ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
 from kiosk.i18n import N_, _
+from kiosk.services import catalog
 
 log = logging.getLogger(__name__)
 QUIET_ZONE = 4   # modules of white around the symbol, as the QR standard asks for scanning
@@ -50,13 +51,12 @@ class ResultScreen(Screen):
     next_step = StringProperty("")
 
     def show(self, offer, results, receipt_note: str, receipt_text: str) -> None:
-        from kiosk.stats import SERVICE_ITEMS
         self.title = offer.heading()
         box = self.ids.results
         box.clear_widgets()
         for result in results:
             line = Factory.BodyLabel(text=_("【{outcome}】{item}：{message}").format(
-                outcome=_(OUTCOME_WORDS[result.outcome]), item=_(SERVICE_ITEMS.get(result.service_item, "")),
+                outcome=_(OUTCOME_WORDS[result.outcome]), item=_(catalog.ITEMS.get(result.service_item, "")),
                 message=_(result.citizen_message)))
             line.color = self.theme_colour(result.ok)
             line.outcome = result.outcome

@@ -14,6 +14,7 @@ from kivy.uix.screenmanager import Screen
 
 from drivers.apdu import CardError
 from kiosk.card_service import CardPresented, CardReadFailed, CardWithdrawn
+from kiosk.device_messages import citizen_message
 from kiosk.i18n import N_
 
 STAFF_PIN_PROMPT = N_("请输入工作人员密码，或插入工作人员卡")
@@ -40,7 +41,7 @@ class StaffSignInScreen(Screen):
             self.prompt = STAFF_CARD_PROMPT if enrolled else STAFF_PIN_PROMPT
             self.problem = "" if enrolled else N_("此卡不是登记的工作人员卡")
         elif isinstance(event, CardReadFailed):
-            self.staff_card, self.prompt, self.problem = None, STAFF_PIN_PROMPT, event.error.citizen_message
+            self.staff_card, self.prompt, self.problem = None, STAFF_PIN_PROMPT, citizen_message(event.error)
         elif isinstance(event, CardWithdrawn):
             self.staff_card, self.prompt, self.problem = None, STAFF_PIN_PROMPT, ""
         self.ids.pad.new_entry()
@@ -59,7 +60,7 @@ class StaffSignInScreen(Screen):
                     else:
                         ok = app.staff_gate.try_staff_card(staff_card, lambda: app.core.cards.verify_pin(pin))
                 except CardError as exc:   # the card pulled out, or it could not check the PIN
-                    ok, problem = False, exc.citizen_message
+                    ok, problem = False, citizen_message(exc)
             Clock.schedule_once(lambda _dt: app.staff_signed_in() if ok else self._refused(problem))
 
         threading.Thread(target=check, name="staff-pin", daemon=True).start()

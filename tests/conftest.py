@@ -80,14 +80,14 @@ def psam_slot(pcscd):
 @pytest.fixture(scope="session")
 def pki_files(tmp_path_factory):
     """A test CA with a server and a kiosk certificate, made with `cryptography`."""
-    from kiosk.backend.pki import make_test_pki
+    from reference_backend.pki import make_test_pki
     return make_test_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture
 def reference_backend(pki_files, tmp_path):
     """The reference backend on a free loopback port, over real TLS with client certificates."""
-    from kiosk.backend.server import open_backend
+    from reference_backend.server import open_backend
     server = open_backend("127.0.0.1", 0, tmp_path / "backend.db", pki_files.directory).start()
     yield server
     server.stop()

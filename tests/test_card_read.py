@@ -6,7 +6,8 @@ import threading
 import pytest
 
 from drivers.apdu import AuthenticationFailed, OperationCancelled
-from drivers.pcsc import CardRemoved, NoCardPresent, ReaderUnavailable
+from drivers.apdu import CardRemoved, NoCardPresent
+from drivers.pcsc import ReaderUnavailable
 from drivers.security_module import SecurityModuleRequired
 from drivers.sim.psam import SimulatedPsam
 from drivers.sim.ssse_card import CardProfile

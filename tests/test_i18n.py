@@ -15,9 +15,9 @@ HAN = re.compile(r"[\u4e00-\u9fff]")
 # command line and the backend are Chinese records by design (see kiosk/i18n.py).
 SCREEN_FACING = sorted([*Path("screens").glob("*.py"), *Path("screens").glob("*.kv"),
                         *Path("kiosk/services").glob("*.py"), Path("kiosk/card_service.py"),
-                        Path("kiosk/visit.py"), Path("kiosk/pin_policy.py"), *Path("drivers").glob("*.py")])
-NOT_SHOWN = {Path("screens/demo.py"),     # the demo's own summary for the person running it
-             Path("drivers/escpos.py")}   # the receipt's text, a Chinese record even on screen
+                        Path("kiosk/visit.py"), Path("kiosk/pin_policy.py"), Path("kiosk/device_messages.py"),
+                        *Path("drivers").glob("*.py"), Path("simulation/panel.py"), Path("simulation/panel.kv")])
+NOT_SHOWN = {Path("drivers/escpos.py")}   # the receipt's text, a Chinese record even on screen
 
 
 def english():

@@ -1,7 +1,8 @@
-"""The offline rules are one table: the code's, and the README's copy of it."""
+"""The catalogue of actions is one table: the code's, and the README's copy of it; its offline
+rules keep a loss report first and name an alternative for every refusal."""
 from pathlib import Path
 
-from kiosk.services.offline_rules import OFFLINE_RULES, QUEUE, REFUSE, available_offline, markdown_table
+from kiosk.services.catalog import ACTIONS, Offline, available_offline, markdown_table
 
 
 def test_readme_holds_the_table_the_code_uses():
@@ -12,9 +13,10 @@ def test_readme_holds_the_table_the_code_uses():
 
 
 def test_a_loss_report_never_waits_and_every_refusal_names_an_alternative_or_a_window():
-    temporary = next(rule for rule in OFFLINE_RULES if rule.action == "report_loss_temporary")
-    assert temporary.offline == QUEUE and temporary.urgent
-    for rule in OFFLINE_RULES:
-        if rule.offline == REFUSE:
-            assert "可办" in rule.citizen_message or "窗口" in rule.citizen_message or "可受理" in rule.citizen_message
-    assert {rule.action for rule in available_offline()} >= {"report_loss_temporary", "change_pin", "review"}
+    temporary = next(action for action in ACTIONS if action.name == "report_loss_temporary")
+    assert temporary.offline == Offline.QUEUE and temporary.urgent
+    for action in ACTIONS:
+        if action.offline == Offline.REFUSE:
+            message = action.offline_message
+            assert "可办" in message or "窗口" in message or "可受理" in message
+    assert {action.name for action in available_offline()} >= {"report_loss_temporary", "change_pin", "review"}

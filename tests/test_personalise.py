@@ -5,7 +5,7 @@ import datetime
 import pytest
 
 from drivers.apdu import ApduChannel
-from drivers.pcsc import CardRemoved
+from drivers.apdu import CardRemoved
 from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard
 from drivers.sim.psam import SimulatedPsam
 from drivers.sim.vpcd import CardPulledOut

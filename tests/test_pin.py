@@ -5,7 +5,7 @@ import logging
 import pytest
 
 from drivers.apdu import AuthenticationFailed, PinBlocked, WrongPin
-from drivers.pcsc import CardRemoved
+from drivers.apdu import CardRemoved
 from drivers.pin import InvalidPinFormat, Pin
 from drivers.security_module import SecurityModuleRequired
 from drivers.sim.psam import SimulatedPsam

@@ -8,9 +8,9 @@ import pytest
 
 from drivers.pin import Pin
 from drivers.sim.card_printer import CardPrinterSimulator
-from kiosk.app import KioskCore
-from kiosk.backend.server import open_backend
-from kiosk.config import config_for_simulation
+from kiosk.core import KioskCore
+from reference_backend.server import open_backend
+from simulation.config import config_for_simulation
 from kiosk.receipt import render_text
 from offline_queue import Outbox
 from kiosk.visit import CitizenIdentity

@@ -83,7 +83,7 @@ def test_wrong_card_pins_count_toward_the_same_lockout():
 
 
 def test_a_card_pulled_out_during_the_check_reaches_the_screen_as_a_card_error():
-    from drivers.pcsc import CardRemoved
+    from drivers.apdu import CardRemoved
     from kiosk.staff_pin import staff_card_digest
     gate = StaffGate("", staff_card_digest(CARD))
 

@@ -8,6 +8,7 @@ from drivers.sim.pcscd import CARD_READER, PSAM_READER
 from kiosk.card_service import (CardPresented, CardReadFailed, CardService, CardWatcher, CardWithdrawn,
                                 ReadersAvailable, ReadersUnavailable)
 from kiosk.config import KioskConfig
+from kiosk.device_messages import citizen_message
 
 
 def next_event(events: queue.Queue, kind, timeout=5.0, reader=None):
@@ -74,7 +75,7 @@ def test_watcher_reports_a_failed_read_and_keeps_watching(card_slot):
     try:
         card_slot.insert_profile("card_v3.toml", pull_out_after_apdus=3)
         failed = next_event(events, CardReadFailed)
-        assert "取出" in failed.error.citizen_message
+        assert "取出" in citizen_message(failed.error)
         card_slot.remove()
         card_slot.insert_profile("card_v2.toml")
         assert next_event(events, CardPresented).reading.info.generation == 2

@@ -10,9 +10,10 @@ import threading
 
 from drivers.pin import Pin
 from kiosk.i18n import N_
-from kiosk.services.base import DONE_OUTCOME, PENDING, REFUSED, BackendLink, ServiceResult
+from kiosk.outcome import Outcome
+from kiosk.services import catalog
+from kiosk.services.base import BackendLink, ServiceResult
 from kiosk.services.issuance import InstantIssuance, Progress
-from kiosk.services.offline_rules import rule_for
 from kiosk.visit import Visit
 
 ITEM = "1.10.1"
@@ -30,11 +31,11 @@ def apply_batch(link: BackendLink, visit: Visit, region_code: str, commitment: b
     outcome, job_id = link.queue(visit.visit_id, ITEM, "apply_batch", "apply_card", payload,
                                  subject=identity.id_number,
                                  detail={"holder": identity.masked_id_number, **commitment_record(commitment)})
-    messages = {DONE_OUTCOME: N_("申领已受理，制卡完成后将通知您领取。"),
-                PENDING: rule_for("apply_batch").citizen_message,
-                REFUSED: N_("申领未能受理，请到窗口咨询。")}
+    messages = {Outcome.DONE: N_("申领已受理，制卡完成后将通知您领取。"),
+                Outcome.PENDING: catalog.action("apply_batch").offline_message,
+                Outcome.REFUSED: N_("申领未能受理，请到窗口咨询。")}
     return ServiceResult(ITEM, "apply_batch", outcome, messages[outcome],
-                         outbox_reference=job_id if outcome == PENDING else None,
+                         outbox_reference=job_id if outcome == Outcome.PENDING else None,
                          data={"holder": identity.masked_id_number})
 
 

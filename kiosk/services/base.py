@@ -1,7 +1,7 @@
 """What every service item shares: its result, the local record, and the one way work reaches
 the backend.
 
-Two paths, chosen per action by the offline rules (offline_rules.py):
+Two paths, chosen per action by its offline rule in the catalogue (catalog.py):
 
 * queued: the local record, the audit entry and the outbox job are written in ONE SQLite
   transaction (the job's idempotency key is made then); the delivery worker sends it. When the
@@ -23,24 +23,11 @@ from typing import Callable
 from kiosk.audit import AuditTrail, canonical_json
 from kiosk.backend.client import BackendClient
 from kiosk.backend.errors import BackendRejected, BackendUnavailable
-from kiosk.i18n import N_
-from kiosk.stats import SERVICE_ITEMS
-from offline_queue import Outbox
-from offline_queue.outbox import DEAD, DONE
-from offline_queue.outbox import PENDING as JOB_PENDING
-
-DONE_OUTCOME, REFUSED, FAILED, PENDING = "done", "refused", "failed", "pending"
+from kiosk.outcome import Outcome
+from kiosk.services import catalog
+from offline_queue import JobState, Outbox
 
 MAX_AUDIT_ENTRIES_PER_JOB = 200  # the contract's limit; a visit writes a few dozen at most
-
-# What each action is called on the citizen's receipt.
-ACTION_NAMES = {
-    "report_loss_temporary": N_("临时挂失"), "report_loss_formal": N_("正式挂失"), "cancel_loss": N_("解除挂失"),
-    "activate": N_("启用"), "change_pin": N_("修改密码"), "reset_pin": N_("重置密码"),
-    "apply_batch": N_("申领"), "apply_instant": N_("申领"), "instant_issuance": N_("即时制卡"),
-    "replace_lost": N_("补领（遗失）"), "replace_damaged": N_("换领（损坏）"), "replace_expiring": N_("换发（到期）"),
-    "replace_data_change": N_("换领（信息变更）"),
-}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS service_records (
@@ -69,20 +56,26 @@ class ServiceResult:
     `outbox_reference` is set for queued work: it is printed on the receipt."""
 
     service_item: str
-    action: str
-    outcome: str
+    action: str                 # an action of the catalogue, or one of its named results
+    outcome: Outcome
     citizen_message: str
     staff_detail: str = ""
     outbox_reference: int | None = None
     data: dict = field(default_factory=dict)   # masked values for the receipt and the screen
 
+    def __post_init__(self):
+        # An action the catalogue does not know would drop off the receipt and the statistics.
+        if not catalog.is_result_name(self.action):
+            raise ValueError(f"{self.action!r} is not an action of the catalogue")
+        object.__setattr__(self, "outcome", Outcome(self.outcome))
+
     @property
     def service_name(self) -> str:
-        return SERVICE_ITEMS[self.service_item]
+        return catalog.ITEMS[self.service_item]
 
     @property
     def ok(self) -> bool:
-        return self.outcome in (DONE_OUTCOME, PENDING)
+        return self.outcome.ok
 
 
 def _utc_now() -> str:
@@ -106,7 +99,7 @@ class BackendLink:
                     tx.execute(statement)
             audit.ensure_schema(tx)
 
-    def _record(self, tx, visit_id: str, service_item: str, action: str, outcome: str, detail: dict,
+    def _record(self, tx, visit_id: str, service_item: str, action: str, outcome: Outcome, detail: dict,
                 *, job_id: int | None = None, idempotency_key: str | None = None) -> None:
         audit_details = {**detail, **({"outbox_job": job_id} if job_id is not None else {})}
         self.audit.append(tx, visit_id=visit_id, service_item=service_item, step=action, outcome=outcome,
@@ -116,34 +109,35 @@ class BackendLink:
                    (visit_id, service_item, action, outcome, job_id, idempotency_key,
                     json.dumps(detail, ensure_ascii=False, sort_keys=True), _utc_now()))
 
-    def record(self, visit_id: str, service_item: str, action: str, outcome: str, detail: dict) -> None:
+    def record(self, visit_id: str, service_item: str, action: str, outcome: Outcome, detail: dict) -> None:
         """A local-only record: a refusal, or a card operation with nothing to tell the backend."""
         with self.outbox.transaction() as tx:
             self._record(tx, visit_id, service_item, action, outcome, detail)
 
     def queue(self, visit_id: str, service_item: str, action: str, operation: str, payload: dict, *,
-              subject: str, detail: dict, urgent: bool = False) -> tuple[str, int]:
+              subject: str, detail: dict, urgent: bool = False) -> tuple[Outcome, int]:
         """Writes the job with its local record, then waits up to `delivery_wait_s` for the
-        worker to deliver it (not at all while the worker knows the link is down). Returns (DONE or PENDING, the outbox job id). A job the backend
-        refused comes back as REFUSED with the job id (it is a dead letter staff can see)."""
+        worker to deliver it (not at all while the worker knows the link is down). Returns (DONE
+        or PENDING, the outbox job id). A job the backend refused comes back as REFUSED with the
+        job id (it is a dead letter staff can see)."""
         with self.outbox.transaction() as tx:
             job = tx.enqueue(operation, payload, subject=subject, urgent=urgent)
-            self._record(tx, visit_id, service_item, action, PENDING, detail, job_id=job.id)
+            self._record(tx, visit_id, service_item, action, Outcome.PENDING, detail, job_id=job.id)
         deadline = time.monotonic() + self.delivery_wait_s
         while True:
             state, attempts = self.outbox.job_state(job.id)
-            if state == DONE:
-                self._settle_record(job.id, DONE_OUTCOME)
-                return DONE_OUTCOME, job.id
-            if state == DEAD:
-                self._settle_record(job.id, REFUSED)
-                return REFUSED, job.id
-            failed_once = state == JOB_PENDING and attempts > 0  # it will be retried with back-off
+            if state == JobState.DONE:
+                self._settle_record(job.id, Outcome.DONE)
+                return Outcome.DONE, job.id
+            if state == JobState.DEAD:
+                self._settle_record(job.id, Outcome.REFUSED)
+                return Outcome.REFUSED, job.id
+            failed_once = state == JobState.PENDING and attempts > 0  # it will be retried with back-off
             if failed_once or time.monotonic() >= deadline or not self._link_up():
-                return PENDING, job.id
+                return Outcome.PENDING, job.id
             time.sleep(0.01)
 
-    def _settle_record(self, job_id: int, outcome: str) -> None:
+    def _settle_record(self, job_id: int, outcome: Outcome) -> None:
         with self.outbox.transaction() as tx:
             row = tx.execute("SELECT visit_id, service_item, action FROM service_records WHERE outbox_job_id = ?",
                              (job_id,)).fetchone()
@@ -160,16 +154,16 @@ class BackendLink:
             reply = self.client.call(operation, payload, idempotency_key=key)
         except BackendRejected as exc:
             with self.outbox.transaction() as tx:
-                self._record(tx, visit_id, service_item, action, REFUSED, {**detail, "code": exc.code},
+                self._record(tx, visit_id, service_item, action, Outcome.REFUSED, {**detail, "code": exc.code},
                              idempotency_key=key)
             raise
         except BackendUnavailable:
             with self.outbox.transaction() as tx:
-                self._record(tx, visit_id, service_item, action, FAILED, {**detail, "link": "down"},
+                self._record(tx, visit_id, service_item, action, Outcome.FAILED, {**detail, "link": "down"},
                              idempotency_key=key)
             raise
         with self.outbox.transaction() as tx:
-            self._record(tx, visit_id, service_item, action, DONE_OUTCOME, detail, idempotency_key=key)
+            self._record(tx, visit_id, service_item, action, Outcome.DONE, detail, idempotency_key=key)
         return reply
 
     def send_audit_trail(self, visit_id: str, terminal_number: str) -> int | None:

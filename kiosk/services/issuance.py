@@ -19,14 +19,16 @@ from dataclasses import dataclass
 from typing import Callable
 
 from drivers.card_printer import CardPrinter, CardPrinterError
-from drivers.pcsc import NoCardPresent, wait_for_card
+from drivers.apdu import NoCardPresent
+from drivers.pcsc import wait_for_card
 from drivers.pin import Pin
 from drivers.ssse_records import CardHolder, CardIdentifier, CardInfo
 from kiosk.backend.errors import BackendError
 from kiosk.card_face import compose_face
 from kiosk.card_service import CardService
 from kiosk.i18n import N_
-from kiosk.services.base import DONE_OUTCOME, FAILED, BackendLink, IssuanceFailed, ServiceResult
+from kiosk.outcome import Outcome
+from kiosk.services.base import BackendLink, IssuanceFailed, ServiceResult
 from kiosk.services.outcomes import REJECTIONS
 from kiosk.pin_policy import check_new_pin
 from kiosk.services.pin import report_pin_event
@@ -128,7 +130,7 @@ class InstantIssuance:
             raise IssuanceFailed(f"instant issuance of {application_id} stopped: {type(exc).__name__}: {exc}") from exc
         log.info("card %s written for application %s (ATR %s)", info.identifier.hex, application_id, atr.hex())
         visit.present_card(reading)
-        results = [ServiceResult(service_item, "instant_issuance", DONE_OUTCOME, N_("新卡已制作完成。"),
+        results = [ServiceResult(service_item, "instant_issuance", Outcome.DONE, N_("新卡已制作完成。"),
                                  data={"card_number": info.card_number})]
         results.append(self._activate(visit, service_item, info, progress))
         results.append(report_pin_event(self.link, visit, "change_pin", "changed", {"card": info.identifier.hex}))
@@ -138,7 +140,7 @@ class InstantIssuance:
         except CardPrinterError as exc:
             # The card exists, is reported and active: only its way out is blocked.
             log.error("card %s made but not ejected: %s", info.identifier.hex, exc)
-            results[0] = ServiceResult(service_item, "instant_issuance", FAILED,
+            results[0] = ServiceResult(service_item, "instant_issuance", Outcome.FAILED,
                                        N_("新卡已制作完成，但出卡受阻，请联系工作人员为您取卡。"),
                                        staff_detail=f"{type(exc).__name__}: {exc}",
                                        data={"card_number": info.card_number})
@@ -172,5 +174,5 @@ class InstantIssuance:
                            {"card_id": info.identifier.hex}, {"card": info.identifier.hex})
         except BackendError as exc:
             message = REJECTIONS.get(getattr(exc, "code", ""), N_("新卡已制作，但暂未启用，请稍后办理启用。"))
-            return ServiceResult("1.10.2", "activate", FAILED, message, staff_detail=str(exc))
-        return ServiceResult("1.10.2", "activate", DONE_OUTCOME, N_("新卡已启用。"))
+            return ServiceResult("1.10.2", "activate", Outcome.FAILED, message, staff_detail=str(exc))
+        return ServiceResult("1.10.2", "activate", Outcome.DONE, N_("新卡已启用。"))

@@ -8,8 +8,9 @@ backend now; cancelling needs the card itself as well.
 from __future__ import annotations
 
 from kiosk.i18n import N_
-from kiosk.services.base import DONE_OUTCOME, PENDING, REFUSED, BackendLink, ServiceResult
-from kiosk.services.offline_rules import rule_for
+from kiosk.outcome import Outcome
+from kiosk.services import catalog
+from kiosk.services.base import BackendLink, ServiceResult
 from kiosk.visit import Visit
 
 ITEM = "1.10.6"
@@ -25,14 +26,14 @@ def report_loss(link: BackendLink, visit: Visit, kind: str) -> ServiceResult:
     data = {"holder": identity.masked_id_number, "kind": N_("临时挂失") if kind == "temporary" else N_("正式挂失")}
     if kind == "formal":
         link.call(visit.visit_id, ITEM, action, "report_person_loss", payload, detail)
-        return ServiceResult(ITEM, action, DONE_OUTCOME, N_("正式挂失已办理，原卡已停止使用。"), data=data)
+        return ServiceResult(ITEM, action, Outcome.DONE, N_("正式挂失已办理，原卡已停止使用。"), data=data)
     outcome, job_id = link.queue(visit.visit_id, ITEM, action, "report_person_loss", payload,
                                  subject=identity.id_number, detail=detail, urgent=True)
-    messages = {DONE_OUTCOME: N_("临时挂失已生效，原卡已停止使用。"),
-                PENDING: rule_for(action).citizen_message,
-                REFUSED: N_("挂失未能办理，请到窗口咨询。")}
+    messages = {Outcome.DONE: N_("临时挂失已生效，原卡已停止使用。"),
+                Outcome.PENDING: catalog.action(action).offline_message,
+                Outcome.REFUSED: N_("挂失未能办理，请到窗口咨询。")}
     return ServiceResult(ITEM, action, outcome, messages[outcome],
-                         outbox_reference=job_id if outcome == PENDING else None, data=data,
+                         outbox_reference=job_id if outcome == Outcome.PENDING else None, data=data,
                          staff_detail=f"outbox job {job_id}")
 
 
@@ -41,5 +42,5 @@ def cancel_loss(link: BackendLink, visit: Visit) -> ServiceResult:
     detail = {"holder": identity.masked_id_number, "card": card.info.identifier.hex}
     link.call(visit.visit_id, ITEM, "cancel_loss", "cancel_loss_report",
               {"card_id": card.info.identifier.hex}, detail)
-    return ServiceResult(ITEM, "cancel_loss", DONE_OUTCOME, N_("已解除挂失，卡片恢复正常使用。"),
+    return ServiceResult(ITEM, "cancel_loss", Outcome.DONE, N_("已解除挂失，卡片恢复正常使用。"),
                          data={"holder": identity.masked_id_number})

@@ -9,10 +9,12 @@ from typing import Callable
 from drivers.apdu import CardError
 from drivers.card_printer import CardPrinterError
 from kiosk.backend.errors import BackendRejected, BackendUnavailable
+from kiosk.device_messages import citizen_message
 from kiosk.i18n import N_
 from kiosk.pin_policy import WeakPin
-from kiosk.services.base import FAILED, REFUSED, IssuanceFailed, ServiceResult
-from kiosk.services.offline_rules import OFFLINE_RULES, rule_for
+from kiosk.outcome import Outcome
+from kiosk.services import catalog
+from kiosk.services.base import IssuanceFailed, ServiceResult
 from kiosk.visit import VisitError
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,6 @@ REJECTIONS = {
 }
 DEFAULT_REJECTION = N_("业务系统不予办理，请到窗口咨询。")
 STORAGE_FAILED = N_("本机存储故障，业务未受理，请到窗口办理。")
-_OFFLINE_ACTIONS = {rule.action for rule in OFFLINE_RULES}
 
 
 def run_action(service_item: str, action: str, work: Callable[[], ServiceResult | list[ServiceResult]],
@@ -46,21 +47,20 @@ def run_action(service_item: str, action: str, work: Callable[[], ServiceResult 
         done = work()
         results = done if isinstance(done, list) else [done]
     except BackendRejected as exc:
-        results = [ServiceResult(service_item, action, REFUSED, REJECTIONS.get(exc.code, DEFAULT_REJECTION),
+        results = [ServiceResult(service_item, action, Outcome.REFUSED, REJECTIONS.get(exc.code, DEFAULT_REJECTION),
                                staff_detail=f"backend refused: {exc.code}: {exc.message}")]
     except BackendUnavailable as exc:
-        rule = rule_for(action) if action in _OFFLINE_ACTIONS else None
-        message = rule.citizen_message if rule else N_("业务系统暂时无法连接，请稍后再试或到窗口办理。")
-        results = [ServiceResult(service_item, action, REFUSED, message, staff_detail=f"backend unavailable: {exc}")]
+        message = catalog.action(action).offline_message
+        results = [ServiceResult(service_item, action, Outcome.REFUSED, message, staff_detail=f"backend unavailable: {exc}")]
     except (VisitError, WeakPin) as exc:
-        results = [ServiceResult(service_item, action, REFUSED, exc.citizen_message, staff_detail=str(exc))]
+        results = [ServiceResult(service_item, action, Outcome.REFUSED, citizen_message(exc), staff_detail=str(exc))]
     except (CardError, CardPrinterError, IssuanceFailed) as exc:
-        results = [ServiceResult(service_item, action, FAILED, exc.citizen_message,
+        results = [ServiceResult(service_item, action, Outcome.FAILED, citizen_message(exc),
                                  staff_detail=f"{type(exc).__name__}: {exc}")]
     except sqlite3.Error as exc:
         # The kiosk's own disk (full, failing): nothing was promised, so nothing is lost.
         log.error("%s %s: local storage failed: %s", service_item, action, exc)
-        results = [ServiceResult(service_item, action, FAILED, STORAGE_FAILED,
+        results = [ServiceResult(service_item, action, Outcome.FAILED, STORAGE_FAILED,
                                  staff_detail=f"local database: {type(exc).__name__}: {exc}")]
     machine_ms = (time.perf_counter() - started) * 1000
     for result in results:

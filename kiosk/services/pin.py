@@ -16,10 +16,12 @@ from drivers.pin import Pin
 from drivers.ssse import PinOutcomeUnknown
 from kiosk.backend.errors import BackendUnavailable
 from kiosk.card_service import CardService
+from kiosk.device_messages import citizen_message
 from kiosk.i18n import N_
-from kiosk.services.base import DONE_OUTCOME, FAILED, PENDING, REFUSED, BackendLink, ServiceResult
+from kiosk.outcome import Outcome
+from kiosk.services import catalog
+from kiosk.services.base import BackendLink, ServiceResult
 from kiosk.services.outcomes import REJECTIONS
-from kiosk.services.offline_rules import rule_for
 from kiosk.visit import Visit, VisitError
 
 ITEM = "1.10.5"
@@ -38,15 +40,15 @@ def report_pin_event(link: BackendLink, visit: Visit, action: str, event: str, d
     done = N_("密码已修改成功，请牢记新密码。") if event == "changed" else N_("密码已重置，卡片已解锁，请牢记新密码。")
     # The PIN itself changed on the card either way: for the citizen the item is done; the
     # receipt carries the outbox reference while the backend has not heard of it yet.
-    message = done if outcome != PENDING else f"{done}{rule_for(action).citizen_message}"
-    return ServiceResult(ITEM, action, DONE_OUTCOME, message,
-                         outbox_reference=job_id if outcome == PENDING else None,
+    message = done if outcome != Outcome.PENDING else f"{done}{catalog.action(action).offline_message}"
+    return ServiceResult(ITEM, action, Outcome.DONE, message,
+                         outbox_reference=job_id if outcome == Outcome.PENDING else None,
                          staff_detail=f"pin event job {job_id}: {outcome}")
 
 
 def _unconfirmed(visit: Visit, action: str, event: str, exc: PinOutcomeUnknown) -> ServiceResult:
     visit.unconfirmed_pin_event = event
-    return ServiceResult(ITEM, action, FAILED, exc.citizen_message, staff_detail=f"unconfirmed: {exc}")
+    return ServiceResult(ITEM, action, Outcome.FAILED, citizen_message(exc), staff_detail=f"unconfirmed: {exc}")
 
 
 def _cancelled_card(link: BackendLink, visit: Visit, action: str) -> ServiceResult | None:
@@ -59,7 +61,7 @@ def _cancelled_card(link: BackendLink, visit: Visit, action: str) -> ServiceResu
         return None
     if status != "cancelled":
         return None
-    return ServiceResult(ITEM, action, REFUSED, REJECTIONS["card_cancelled"], staff_detail=f"card {card_id} cancelled")
+    return ServiceResult(ITEM, action, Outcome.REFUSED, REJECTIONS["card_cancelled"], staff_detail=f"card {card_id} cancelled")
 
 
 def change_pin(link: BackendLink, cards: CardService, visit: Visit, old: Pin, new: Pin,
@@ -87,19 +89,24 @@ def reset_pin(link: BackendLink, cards: CardService, visit: Visit, new: Pin) -> 
     return report_pin_event(link, visit, "reset_pin", "reset", {"holder": holder})
 
 
+def action_to_confirm(visit: Visit) -> str:
+    """The PIN action whose answer was lost, which a confirmation completes."""
+    if visit.unconfirmed_pin_event is None:
+        raise NothingToConfirm("no PIN change of this visit is waiting to be confirmed")
+    return "change_pin" if visit.unconfirmed_pin_event == "changed" else "reset_pin"
+
+
 def confirm_pin(link: BackendLink, cards: CardService, visit: Visit, new: Pin) -> ServiceResult:
     """After a PIN command whose answer was lost, with the card back in: the citizen enters the
     new PIN once. If the card accepts it, the command was carried out and the backend hears of
     it now; if not, the old PIN still holds (that try counts on the card, as any wrong PIN)."""
     event = visit.unconfirmed_pin_event
-    if event is None:
-        raise NothingToConfirm("no PIN change of this visit is waiting to be confirmed")
-    action = "change_pin" if event == "changed" else "reset_pin"
+    action = action_to_confirm(visit)
     try:
         cards.verify_pin(new)
     except WrongPin as exc:
         visit.unconfirmed_pin_event = None
-        return ServiceResult(ITEM, action, FAILED, N_("新密码未生效，原密码仍然有效。"),
+        return ServiceResult(ITEM, action, Outcome.FAILED, N_("新密码未生效，原密码仍然有效。"),
                              staff_detail=f"confirmation refused, {exc.tries_left} tries left")
     visit.unconfirmed_pin_event = None
     visit.card_pin_verified = True

@@ -12,7 +12,8 @@ import threading
 from drivers.pin import Pin
 from kiosk.i18n import N_
 from kiosk.services.apply_card import commitment_record
-from kiosk.services.base import DONE_OUTCOME, BackendLink, ServiceResult
+from kiosk.outcome import Outcome
+from kiosk.services.base import BackendLink, ServiceResult
 from kiosk.services.issuance import InstantIssuance, Progress
 from kiosk.visit import Visit, VisitError
 
@@ -54,6 +55,6 @@ def replace(link: BackendLink, issuance: InstantIssuance | None, visit: Visit, r
                       {"card_id": card_id, "reason": reason, "channel": channel, "commitment": commitment},
                       {"holder": identity.masked_id_number, "card": card_id, **commitment_record(commitment)})
     if issuance is None:
-        return [ServiceResult(ITEM, f"replace_{reason}", DONE_OUTCOME, ACCEPTED_FOR_BATCH[reason],
+        return [ServiceResult(ITEM, f"replace_{reason}", Outcome.DONE, ACCEPTED_FOR_BATCH[reason],
                               data={"holder": identity.masked_id_number})]
     return issuance.issue(visit, ITEM, reply["application_id"], new_pin, progress, cancel)

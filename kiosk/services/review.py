@@ -3,8 +3,9 @@ Always through the outbox (it works offline); a review carries no personal data.
 from __future__ import annotations
 
 from kiosk.i18n import N_
-from kiosk.services.base import DONE_OUTCOME, PENDING, BackendLink, ServiceResult
-from kiosk.services.offline_rules import rule_for
+from kiosk.outcome import Outcome
+from kiosk.services import catalog
+from kiosk.services.base import BackendLink, ServiceResult
 from kiosk.visit import Visit
 
 LEVELS = {5: N_("非常满意"), 4: N_("满意"), 3: N_("基本满意"), 2: N_("不满意"), 1: N_("非常不满意")}
@@ -22,7 +23,7 @@ def submit_review(link: BackendLink, visit: Visit, service_item: str, level: int
     outcome, job_id = link.queue(visit.visit_id, service_item, "review", "submit_review",
                                  {"service_item": service_item, "level": level, "comment": comment},
                                  subject=f"review:{visit.visit_id}", detail={"level": level})
-    message = N_("感谢您的评价！") if outcome != PENDING else rule_for("review").citizen_message
-    return ServiceResult(service_item, "review", DONE_OUTCOME if outcome != PENDING else PENDING, message,
-                         outbox_reference=job_id if outcome == PENDING else None,
+    message = N_("感谢您的评价！") if outcome != Outcome.PENDING else catalog.action("review").offline_message
+    return ServiceResult(service_item, "review", Outcome.DONE if outcome != Outcome.PENDING else Outcome.PENDING, message,
+                         outbox_reference=job_id if outcome == Outcome.PENDING else None,
                          data={"level": LEVELS[level]})

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kiosk.backend.client import BackendClient
 from kiosk.backend.delivery import health_probe, outbox_sender
-from kiosk.backend.pki import PkiFiles
+from reference_backend.pki import PkiFiles
 from offline_queue import DeliveryWorker, KeyRing, Outbox
 
 SUBJECTS = 7  # several jobs per subject, so order and head-of-line blocking are exercised too

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from backend_helpers import client_for
-from kiosk import queue_cli
-from kiosk.backend import cli as backend_cli
-from kiosk.backend.store import BackendStore
+from kiosk.cli import queue as queue_cli
+from reference_backend import cli as backend_cli
+from reference_backend.store import BackendStore
 from offline_queue import DeadLetter, Delivered
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,7 +95,7 @@ def test_certs_and_seed_prepare_the_demo_backend(tmp_path):
 
 def test_serve_answers_over_tls_and_stops_on_sigterm(pki, tmp_path):
     server = subprocess.Popen(
-        [sys.executable, "-m", "kiosk.backend.cli", "backend", "serve", "--port", "0",
+        [sys.executable, "-m", "reference_backend.cli", "backend", "serve", "--port", "0",
          "--db", str(tmp_path / "b.db"), "--certs", str(pki.directory)],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:

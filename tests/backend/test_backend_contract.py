@@ -14,8 +14,8 @@ from drivers import keyscheme
 from kiosk.backend.client import OPERATIONS, BackendClient
 from kiosk.backend.errors import BackendRejected
 from kiosk.backend.hsm import BackendHsmSecurityModule
-from kiosk.backend.server import ROUTES
-from kiosk.backend.store import BackendStore, Reply, RequestInProgress
+from reference_backend.server import ROUTES
+from reference_backend.store import BackendStore, Reply, RequestInProgress
 
 OPENAPI = Path(__file__).resolve().parents[2] / "kiosk" / "backend" / "openapi.yaml"
 
@@ -224,7 +224,7 @@ def test_a_client_without_certificate_is_refused(backend, pki):
 
 
 def test_a_certificate_from_another_ca_is_refused(backend, pki, tmp_path):
-    from kiosk.backend.pki import make_test_pki
+    from reference_backend.pki import make_test_pki
     stranger = make_test_pki(tmp_path / "stranger")
     with pytest.raises(requests.exceptions.RequestException):
         requests.get(f"{backend.url}/v1/health", verify=str(pki.ca_cert),
@@ -233,7 +233,7 @@ def test_a_certificate_from_another_ca_is_refused(backend, pki, tmp_path):
 
 def test_the_client_trusts_only_the_pinned_ca(backend, pki, tmp_path):
     from kiosk.backend.errors import BackendUnavailable
-    from kiosk.backend.pki import make_test_pki
+    from reference_backend.pki import make_test_pki
     other_ca = make_test_pki(tmp_path / "other").ca_cert
     client = BackendClient(backend.url, ca_file=other_ca, cert_file=pki.kiosk_cert, key_file=pki.kiosk_key)
     with pytest.raises(BackendUnavailable) as caught:

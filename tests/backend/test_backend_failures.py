@@ -128,7 +128,7 @@ def test_a_refused_job_is_a_dead_letter_with_the_backend_s_reason(client, outbox
 
 
 def test_the_background_worker_delivers_and_notices_the_link_coming_back(pki, tmp_path, outbox):
-    from kiosk.backend.server import open_backend
+    from reference_backend.server import open_backend
     port = free_port()
     client = client_for(f"https://localhost:{port}", pki, connect_timeout_s=0.5)
     worker = DeliveryWorker(outbox, outbox_sender(client), health_probe(client), poll_s=0.05,

@@ -2,14 +2,13 @@
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 from PIL import Image
 
 from drivers.sim.card_printer import CardPrinterSimulator
 from drivers.sim.pcscd import VPCD_CARD_PORT
 
-HOST = [sys.executable, str(Path(__file__).with_name("cli_host.py"))]
+HOST = [sys.executable, "-m", "kiosk.cli"]
 
 
 def kiosk(*args):

@@ -5,6 +5,7 @@ from hypothesis import example, given, strategies as st
 from drivers.card_printer import (CardPosition, CardPrinterError, CardPrinterFault, CardJam, CoverOpen,
                                   HopperEmpty, MalformedReply, RibbonOut, parse_count, parse_position,
                                   parse_reply, parse_sensor)
+from kiosk.device_messages import citizen_message
 
 
 @given(st.binary(max_size=300))
@@ -46,7 +47,7 @@ def test_err_replies_become_typed_errors(state, error):
         parse_reply("Sis", f"ERR {state}".encode())
     assert type(caught.value) is error and caught.value.state == state
     assert state in str(caught.value) and "Sis" in str(caught.value)
-    assert caught.value.citizen_message
+    assert citizen_message(caught.value)
 
 
 def test_known_positions():

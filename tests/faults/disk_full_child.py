@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from bench.soak import person
-from kiosk.app import KioskCore
+from kiosk.core import KioskCore
 from kiosk.config import KioskConfig
 
 MAX_REPORTS = 2000

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from bench.soak import person
-from kiosk.app import KioskCore
-from kiosk.backend.pki import PkiFiles
+from kiosk.core import KioskCore
+from reference_backend.pki import PkiFiles
 from kiosk.config import KioskConfig
 
 

@@ -8,10 +8,10 @@ import dataclasses
 
 import pytest
 
-from kiosk.app import KioskCore
-from kiosk.backend.pki import make_test_pki
+from kiosk.core import KioskCore
+from reference_backend.pki import make_test_pki
 from kiosk.config import KioskConfig
-from kiosk.services.offline_rules import rule_for
+from kiosk.services import catalog
 from tests.backend.hostile import HostileBackend
 from tests.faults.conftest import HOLDER
 
@@ -37,7 +37,7 @@ def loss_report_and_activation(kiosk):
 
 def assert_loss_queued_and_activation_refused(kiosk, loss, activation):
     assert loss.outcome == "pending" and loss.outbox_reference, loss
-    assert loss.citizen_message == rule_for("report_loss_temporary").citizen_message
+    assert loss.citizen_message == catalog.action("report_loss_temporary").offline_message
     assert activation.outcome == "refused" and activation.citizen_message, activation
     assert kiosk.outbox.stats().pending >= 1 and kiosk.outbox.stats().dead == 0
 

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from drivers.pin import Pin
+from kiosk.device_messages import citizen_message
 from tests.faults.conftest import CARD_PIN, HOLDER, backend_events
 
 NEW_PIN = "582936"
@@ -102,7 +103,7 @@ def test_card_pulled_at_every_apdu_of_the_read_that_starts_a_card_service(kiosk,
         case = f"read pulled at APDU {at + 1}/{count}"
         with pytest.raises(CardError) as pulled:
             kiosk.cards.read()
-        assert pulled.value.citizen_message, case
+        assert citizen_message(pulled.value), case
         [activation] = kiosk.services.activate(visit)   # it cannot run on a card it could not read
         assert not activation.ok and activation.citizen_message == CardRequired.citizen_message, case
         kiosk.services.card_withdrawn(visit)

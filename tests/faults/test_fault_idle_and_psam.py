@@ -12,7 +12,8 @@ import pytest
 from drivers.apdu import CardError
 from drivers.pin import Pin
 from drivers.sim.psam import SimulatedPsam
-from kiosk.services.offline_rules import rule_for
+from kiosk.device_messages import citizen_message
+from kiosk.services import catalog
 from tests.faults.conftest import CARD_PIN, HOLDER, backend_events
 from tests.test_services import restart_backend
 
@@ -34,8 +35,8 @@ def drained(kiosk) -> None:
 def read_fails_clearly(kiosk) -> str:
     with pytest.raises(CardError) as caught:   # every card failure the screens show
         kiosk.cards.read()
-    assert caught.value.citizen_message, caught.value
-    return caught.value.citizen_message
+    assert citizen_message(caught.value), caught.value
+    return citizen_message(caught.value)
 
 
 def test_psam_removed_while_idle(kiosk, card_slot, psam_slot):
@@ -121,8 +122,8 @@ def test_backend_down_while_idle_then_a_visit(kiosk, reference_backend, pki_file
     assert time.monotonic() - started < 10             # the first failure marks the link down: no long wait
     assert not kiosk.worker.link_up
     assert loss.outcome == "pending" and loss.outbox_reference and \
-        loss.citizen_message == rule_for("report_loss_temporary").citizen_message, loss
-    assert activation.outcome == "refused" and activation.citizen_message == rule_for("activate").citizen_message
+        loss.citizen_message == catalog.action("report_loss_temporary").offline_message, loss
+    assert activation.outcome == "refused" and activation.citizen_message == catalog.action("activate").offline_message
     receipt = kiosk.services.receipt(visit)
     assert [item.outcome for item in receipt.items] == ["pending"]
     kiosk.services.end_visit(visit, "done")

@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 
 from drivers.receipt_printer import PrinterCoverOpen, PrinterError, PrinterPaperOut
+from kiosk.device_messages import DEVICE_MESSAGES
 from tests.ui_script import run_ui_script
 
 SHOWN_INSTEAD = "办理凭证如下"   # then how to keep it (screens/flow.py words it)
 PRINTED = "凭条已打印，请从下方出纸口取走。"
 # What the citizen is told, by fault: the printer's own words, then that the receipt is shown.
-TOLD = {"paper_out": PrinterPaperOut.citizen_message, "cover_open": PrinterCoverOpen.citizen_message,
-        "not_answering": PrinterError.citizen_message, "usb_unplugged": PrinterError.citizen_message,
-        "paper_out_mid_job": PrinterPaperOut.citizen_message, "stalled_mid_job": PrinterError.citizen_message}
+TOLD = {"paper_out": DEVICE_MESSAGES[PrinterPaperOut], "cover_open": DEVICE_MESSAGES[PrinterCoverOpen],
+        "not_answering": DEVICE_MESSAGES[PrinterError], "usb_unplugged": DEVICE_MESSAGES[PrinterError],
+        "paper_out_mid_job": DEVICE_MESSAGES[PrinterPaperOut], "stalled_mid_job": DEVICE_MESSAGES[PrinterError]}
 
 
 @pytest.fixture(scope="module")

@@ -20,14 +20,14 @@ from pathlib import Path
 
 from drivers.sim.pcscd import Pcscd
 from kiosk.config import KioskConfig
-from screens import demo
+from simulation import demo
 from screens.app import configure_window
 from screens.menu import AGAIN, NEW, OLD
 from tests.faults.conftest import backend_events
 
 
 def add_steps(script, kiosk, sim, pcscd: Pcscd, seen: dict) -> None:
-    app, step = kiosk.app, script.step
+    app, step = kiosk.core, script.step
     home, holder = app.root.get_screen("home"), app.root.get_screen("card_holder")
 
     def at_home_saying(status: str) -> bool:

@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 from kiosk.config import KioskConfig
-from screens import demo
+from simulation import demo
 from screens.app import configure_window
 
 
@@ -114,7 +114,7 @@ PLAN += [("id_reader_garbage/idle", "id_reader_garbage", "idle"), ("after id_rea
 
 
 def add_steps(script, kiosk, sim, faults: Faults, seen: dict) -> None:
-    app, step = kiosk.app, script.step
+    app, step = kiosk.core, script.step
     result, identify = app.root.get_screen("result"), app.root.get_screen("identify")
 
     def home() -> bool:

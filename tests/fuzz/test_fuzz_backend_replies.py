@@ -7,7 +7,7 @@ import json
 from hypothesis import example, given, strategies as st
 
 from kiosk.backend.client import MAX_RETRY_AFTER_S, BackendClient, parse_retry_after
-from kiosk.backend.errors import BackendError, MalformedReply
+from kiosk.backend.errors import MalformedReply
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),

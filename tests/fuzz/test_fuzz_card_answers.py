@@ -13,6 +13,7 @@ from drivers.apdu import ApduChannel, CardError, CommandApdu, MalformedResponse,
     status_word_error
 from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard
 from drivers.ssse import SocialSecurityCard
+from kiosk.device_messages import citizen_message
 
 V2 = CardProfile.load("card_v2.toml")
 ANY_TRANSMIT_LIMIT = 1000  # far more APDUs than any real operation needs (a read is ~19)
@@ -74,10 +75,10 @@ def test_any_response_parses_or_is_malformed(raw):
 
 
 @given(st.integers(0, 0xFFFF))
-def test_every_status_word_has_a_typed_error_with_a_citizen_message(sw):
+def test_every_status_word_has_a_typed_error_and_words_for_the_citizen(sw):
     error = status_word_error(sw, "READ RECORD")
     assert isinstance(error, StatusWordError) and error.sw == sw
-    assert error.citizen_message
+    assert citizen_message(error)
     assert f"{sw:04X}" in str(error) or f"{sw & 0x0F} tries left" in str(error)
 
 

@@ -25,7 +25,7 @@ def append_visit(outbox: Outbox, trail: AuditTrail, visit_id: str, steps: int, p
 
 
 def run_records_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kiosk.records_cli", *args], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=60)
 
 

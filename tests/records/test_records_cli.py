@@ -13,7 +13,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from kiosk.config import KioskConfig, OutboxSection
-from kiosk.records_cli import EXIT_OK, EXIT_TAMPERED, EXIT_UNREADABLE, register
+from kiosk.cli.exits import FAILED as EXIT_TAMPERED
+from kiosk.cli.exits import OK as EXIT_OK
+from kiosk.cli.exits import UNREADABLE as EXIT_UNREADABLE
+from kiosk.cli.records import register
 from kiosk.stats import CSV_COLUMNS, ServiceStats
 from offline_queue import KeyRing
 from records_helpers import run_records_cli

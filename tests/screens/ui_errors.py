@@ -7,13 +7,13 @@ import tempfile
 from pathlib import Path
 
 from kiosk.config import KioskConfig
-from screens import demo
+from simulation import demo
 from screens.app import configure_window
 from screens.menu import AGAIN, NEW, OLD
 
 
 def add_steps(script, kiosk, sim, seen):
-    app, step = kiosk.app, script.step
+    app, step = kiosk.core, script.step
 
     def pad_order():
         return [w.name for w in reversed(app.root.get_screen("pin").ids.pad.ids.key_grid.children)]

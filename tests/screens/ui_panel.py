@@ -7,12 +7,12 @@ import tempfile
 from pathlib import Path
 
 from kiosk.config import KioskConfig
-from screens import demo
-from screens.sim_panel import PanelKioskApp
+from simulation import demo
+from simulation.panel import PanelKioskApp
 
 
 def add_steps(script, kiosk, sim, seen):
-    app, step = kiosk.app, script.step
+    app, step = kiosk.core, script.step
     home = app.root.get_screen("home")
 
     def flip(name):
@@ -37,7 +37,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         config = KioskConfig()
-        from screens.sim_panel import PANEL_WIDTH
+        from simulation.panel import PANEL_WIDTH
         from screens.app import configure_window
         from kivy.config import Config
         configure_window(config)

@@ -8,7 +8,8 @@ import tempfile
 from pathlib import Path
 
 from kiosk.config import KioskConfig
-from screens import demo
+from kiosk.device_messages import DEVICE_MESSAGES
+from simulation import demo
 from screens.app import KioskApp, configure_window
 from screens.typesetting import CLOSING_PUNCTUATION
 
@@ -45,7 +46,7 @@ def contents():
     def identify(screen, _app):
         screen.prompt = PROMPT_CARD
         screen.done = _("身份已确认：{name}  {id_number}").format(name="欧阳*", id_number="371302********1234")
-        screen.problem = IdCardError.citizen_message
+        screen.problem = DEVICE_MESSAGES[IdCardError]
 
     def confirm(screen, _app):
         screen.title = OFFERS[0].title.replace("\n", " · ")
@@ -68,7 +69,7 @@ def contents():
                    ServiceResult("1.10.7", "instant_issuance", "done", N_("新卡已制作完成，但出卡受阻，请联系工作人员为您取卡。")),
                    ServiceResult("1.10.2", "activate", "refused", longest),
                    ServiceResult("1.10.5", "change_pin", "pending", N_("密码已在卡上修改；修改记录将在网络恢复后上报。"))]
-        screen.show(OFFERS[0], results, PrinterPaperOut.citizen_message + N_("办理凭证如下，请用手机扫码或拍照留存。"),
+        screen.show(OFFERS[0], results, DEVICE_MESSAGES[PrinterPaperOut] + N_("办理凭证如下，请用手机扫码或拍照留存。"),
                     "社会保障卡自助服务 办理凭证\n" * 12)
         from screens.result import qr_texture
         found = app.render_found

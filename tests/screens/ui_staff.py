@@ -8,12 +8,12 @@ from pathlib import Path
 
 from kiosk.config import KioskConfig
 from kiosk.staff_pin import staff_card_digest
-from screens import demo
+from simulation import demo
 from screens.app import configure_window
 
 
 def add_steps(script, kiosk, sim, seen):
-    app, step = kiosk.app, script.step
+    app, step = kiosk.core, script.step
     staff = app.root.get_screen("staff")
 
     def corner():

@@ -10,13 +10,13 @@ import tempfile
 from pathlib import Path
 
 from kiosk.config import KioskConfig
-from screens import demo
+from simulation import demo
 from screens.app import configure_window
 from screens.menu import AGAIN, NEW, OLD
 
 
 def add_steps(script, kiosk, sim, seen, missing_folder):
-    app, step = kiosk.app, script.step
+    app, step = kiosk.core, script.step
     voice = app.voice
     seen["steps"] = []
     earlier = []   # every sound played so far: each must be stopped when the next one starts

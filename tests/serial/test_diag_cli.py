@@ -11,7 +11,8 @@ import pytest
 from drivers.id_card_reader import IdCardReader
 from drivers.receipt_printer import ReceiptPrinter
 from drivers.sim.id_card_reader import DEMO_PERSON
-from kiosk import diag_cli
+from kiosk.cli import diag as diag_cli
+from kiosk.cli import exits
 
 
 def run(argv: list[str]) -> int:
@@ -22,14 +23,14 @@ def run(argv: list[str]) -> int:
 
 
 def test_printer_state(printer_sim, capsys):
-    assert run(["diag", "printer", "--port", printer_sim.path, "--baud", "115200"]) == diag_cli.EXIT_OK
+    assert run(["diag", "printer", "--port", printer_sim.path, "--baud", "115200"]) == exits.OK
     assert "online" in capsys.readouterr().out
     assert printer_sim.receipts == []
 
 
 def test_printer_out_of_paper(printer_sim, capsys):
     printer_sim.set_state(paper_out=True)
-    assert run(["diag", "printer", "--port", printer_sim.path, "--baud", "115200"]) == diag_cli.EXIT_NOT_READY
+    assert run(["diag", "printer", "--port", printer_sim.path, "--baud", "115200"]) == exits.NOT_READY
     out = capsys.readouterr()
     assert "paper out" in out.out and "out of paper" in out.err
 
@@ -37,7 +38,7 @@ def test_printer_out_of_paper(printer_sim, capsys):
 def test_test_receipt_has_chinese_and_a_qr_code(printer_sim, capsys):
     code = run(["diag", "printer", "--port", printer_sim.path, "--baud", "115200", "--paper", "80",
                 "--test-receipt", "--terminal", "KIOSK-0042"])
-    assert code == diag_cli.EXIT_OK, capsys.readouterr().err
+    assert code == exits.OK, capsys.readouterr().err
     printed = printer_sim.wait_for_receipts(1)[0]
     text = printed.as_text(48)
     assert "打印机测试页" in text and "社会保障卡一件事" in text and "KIOSK-0042" in text
@@ -48,17 +49,17 @@ def test_test_receipt_has_chinese_and_a_qr_code(printer_sim, capsys):
 def test_silent_printer(printer_sim, capsys):
     printer_sim.set_state(unplugged=True)
     code = run(["diag", "printer", "--port", printer_sim.path, "--baud", "115200", "--timeout", "0.3"])
-    assert code == diag_cli.EXIT_NOT_RESPONDING and "did not answer" in capsys.readouterr().err
+    assert code == exits.NOT_RESPONDING and "did not answer" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("option, value", [("--encoding", "utf-8"), ("--paper", "76"), ("--timeout", "0")])
 def test_bad_printer_setting_is_a_usage_error(printer_sim, capsys, option, value):
-    assert run(["diag", "printer", "--port", printer_sim.path, option, value]) == diag_cli.EXIT_USAGE
+    assert run(["diag", "printer", "--port", printer_sim.path, option, value]) == exits.USAGE
     assert "receipt printer:" in capsys.readouterr().err
 
 
 def test_idreader_prints_the_card_masked(idreader_sim, capsys):
-    assert run(["diag", "idreader", "--port", idreader_sim.path]) == diag_cli.EXIT_OK
+    assert run(["diag", "idreader", "--port", idreader_sim.path]) == exits.OK
     out = capsys.readouterr().out
     assert "3713**********123X" in out and "李*" in out and "山东省临沂市****" in out
     assert DEMO_PERSON.id_number not in out and DEMO_PERSON.name not in out and "沂蒙路" not in out
@@ -66,12 +67,12 @@ def test_idreader_prints_the_card_masked(idreader_sim, capsys):
 
 def test_idreader_without_card(idreader_sim, capsys):
     idreader_sim.update(person=None)
-    assert run(["diag", "idreader", "--port", idreader_sim.path]) == diag_cli.EXIT_NOT_READY
+    assert run(["diag", "idreader", "--port", idreader_sim.path]) == exits.NOT_READY
     assert "no ID card" in capsys.readouterr().err
 
 
 def test_idreader_missing_port(tmp_path, capsys):
-    assert run(["diag", "idreader", "--port", str(tmp_path / "ttyS7")]) == diag_cli.EXIT_NOT_RESPONDING
+    assert run(["diag", "idreader", "--port", str(tmp_path / "ttyS7")]) == exits.NOT_RESPONDING
 
 
 def printer_ready(path: str) -> bool:

@@ -13,6 +13,7 @@ from drivers.id_card_reader import (
     FrameChecksumError, FrameError, IdCardDataInvalid, IdCardExpired, IdCardNotFound, IdCardReadFailed,
     IdCardReader, IdReaderConfigError, IdReaderNotResponding, IdReaderUnavailable, ResidentId)
 from drivers.sim.id_card_reader import DEMO_PERSON, IdReaderProfile, ProfileError
+from kiosk.device_messages import citizen_message
 from tests.serial.conftest import READ_TIMEOUT
 
 TODAY = datetime.date(2026, 11, 26)
@@ -142,7 +143,7 @@ def test_no_card(idreader_sim, idreader):
     idreader_sim.update(person=None)
     with pytest.raises(IdCardNotFound) as caught:
         idreader.read(TODAY)
-    assert "身份证" in caught.value.citizen_message
+    assert "身份证" in citizen_message(caught.value)
 
 
 def test_expired_card(idreader_sim, idreader):

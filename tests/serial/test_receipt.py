@@ -9,7 +9,8 @@ from PIL import Image
 from drivers.receipt_printer import ReceiptPrinter
 from drivers.sim.receipt_printer import SimulatedReceiptPrinter, render_png
 from kiosk.masking import mask_address, mask_card_number, mask_id_number, mask_name
-from kiosk.receipt import (DONE, PENDING, Receipt, ReceiptError, ReceiptItem, printer_test_page, render_escpos,
+from kiosk.outcome import Outcome
+from kiosk.receipt import (Receipt, ReceiptError, ReceiptItem, printer_test_page, render_escpos,
                            render_text)
 from tests.serial.conftest import FAST_BAUD
 
@@ -17,7 +18,7 @@ UTC = datetime.timezone.utc
 
 
 def receipt(**overrides) -> Receipt:
-    item = dict(service_item="1.10.7", outcome=PENDING, outbox_reference=42, action="补领")
+    item = dict(service_item="1.10.7", outcome=Outcome.PENDING, outbox_reference=42, action="补领")
     fields = dict(completed_at=datetime.datetime(2026, 11, 26, 23, 59, 30, tzinfo=UTC),
                   verification_reference="V-KIOSK-0001-000042", terminal_number="KIOSK-0001",
                   holder_name="欧阳娜娜", id_number="37130219900307123X", card_number="X00000019")
@@ -51,7 +52,7 @@ def test_text_shows_masked_holder_local_time_and_pending_reference():
 
 
 def test_done_receipt_has_no_pending_line():
-    text = render_text(receipt(outcome=DONE, outbox_reference=None), 58)
+    text = render_text(receipt(outcome=Outcome.DONE, outbox_reference=None), 58)
     assert "办理成功" in text and "待提交" not in text
 
 

@@ -11,14 +11,16 @@ from drivers import escpos
 from drivers.receipt_printer import (
     PrinterConfigError, PrinterCoverOpen, PrinterError, PrinterFault, PrinterNotResponding, PrinterPaperOut,
     PrinterProtocolError, PrinterStatus, PrinterUnavailable, ReceiptPrinter, decode_status, encode_status)
-from kiosk.receipt import DONE, Receipt, ReceiptItem, render_escpos, render_text
+from kiosk.device_messages import citizen_message
+from kiosk.outcome import Outcome
+from kiosk.receipt import Receipt, ReceiptItem, render_escpos, render_text
 from tests.serial.conftest import READ_TIMEOUT, WRITE_TIMEOUT
 
 STATUS_FIELDS = [f for f in PrinterStatus.__dataclass_fields__]
 
 
 def a_receipt() -> Receipt:
-    return Receipt(items=(ReceiptItem("1.10.6", DONE, "临时挂失"),),
+    return Receipt(items=(ReceiptItem("1.10.6", Outcome.DONE, "临时挂失"),),
                    completed_at=datetime.datetime(2026, 11, 26, 6, 30, tzinfo=datetime.timezone.utc),
                    verification_reference="V-KIOSK-0001-000001", terminal_number="KIOSK-0001",
                    holder_name="李华", id_number="37130219900307123X", card_number="X00000019")
@@ -75,7 +77,7 @@ def test_each_state_refuses_the_job_with_its_typed_error(printer_sim, printer, s
     printer_sim.set_state(**state)
     with pytest.raises(error) as caught:
         printer.print_job(b"hello\n")
-    assert caught.value.citizen_message and printer.pending_job == b"hello\n"
+    assert citizen_message(caught.value) and printer.pending_job == b"hello\n"
     assert printer_sim.receipts == []
 
 

@@ -44,7 +44,7 @@ class SimulatorPanel(BoxLayout):
     def on_kv_post(self, base_widget):
         from kivy.factory import Factory
         from kivy.app import App
-        from screens.demo import STAFF_PIN
+        from simulation.stack import STAFF_PIN
         self.staff_pin = STAFF_PIN
         for name, off, on in SWITCHES:
             switch = Factory.PanelSwitch()
@@ -78,7 +78,7 @@ class SimulatorPanel(BoxLayout):
         self.sim.card.insert() if insert else self.sim.card.remove()
 
     def _id_card(self, lay: bool) -> None:
-        from screens.demo import ZHANG_SAN
+        from simulation.stack import ZHANG_SAN
         self.sim.id_reader.update(person=ZHANG_SAN if lay else None)
 
     def _paper(self, out: bool) -> None:
@@ -118,7 +118,8 @@ class PanelKioskApp(KioskApp):
 
 
 def run_with_panel(config: KioskConfig, out_dir: str) -> int:
-    from screens.demo import KioskCore, simulated_kiosk
+    from kiosk.core import KioskCore
+    from simulation.stack import simulated_kiosk
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     kiosk_width = config.ui.width

@@ -15,11 +15,10 @@ import sys
 from pathlib import Path
 
 from kiosk.audit import ALGORITHMS, AuditError, AuditTrail, audit_key_from
+from kiosk.cli import exits
 from kiosk.config import OutboxSection
 from kiosk.stats import ServiceStats, StatsError
 from offline_queue.sealing import KeyRing, SealingError
-
-EXIT_OK, EXIT_TAMPERED, EXIT_UNREADABLE = 0, 1, 3
 
 
 class RecordsUnreadable(Exception):
@@ -27,9 +26,7 @@ class RecordsUnreadable(Exception):
 
 
 def _outbox_settings(args) -> OutboxSection:
-    # `kiosk` passes its --config through args.load_config; run on its own, the defaults.
-    load_config = getattr(args, "load_config", None)
-    return load_config().outbox if load_config else OutboxSection()
+    return args.load_config().outbox
 
 
 def _open_read_only(args) -> sqlite3.Connection:
@@ -49,10 +46,10 @@ def _run(handler, args) -> int:
         return handler(args)
     except (RecordsUnreadable, SealingError, AuditError, StatsError) as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
-        return EXIT_UNREADABLE
+        return exits.UNREADABLE
     except sqlite3.DatabaseError as exc:
         print(f"kiosk: the database cannot be read: {exc}", file=sys.stderr)
-        return EXIT_UNREADABLE
+        return exits.UNREADABLE
 
 
 def cmd_audit_verify(args) -> int:
@@ -65,11 +62,11 @@ def cmd_audit_verify(args) -> int:
         connection.close()
     if result.ok:
         print(f"audit trail intact: {result.entries} entries")
-        return EXIT_OK
+        return exits.OK
     for finding in result.findings:
         print(f"{finding.kind}: {finding.message}")
     print(f"audit trail TAMPERED: {len(result.findings)} findings in {result.entries} entries", file=sys.stderr)
-    return EXIT_TAMPERED
+    return exits.FAILED
 
 
 def cmd_stats_show(args) -> int:
@@ -87,7 +84,7 @@ def cmd_stats_show(args) -> int:
               f"  {machine:>24}  {total:>21}  {s.item_name}")
     if not summaries:
         print("no service items recorded" + (f" on {args.day.isoformat()}" if args.day else ""))
-    return EXIT_OK
+    return exits.OK
 
 
 def cmd_stats_export(args) -> int:
@@ -111,7 +108,7 @@ def cmd_stats_export(args) -> int:
             print(f"{rows} rows written to {args.out}")
     finally:
         connection.close()
-    return EXIT_OK
+    return exits.OK
 
 
 def _day(text: str) -> datetime.date:
@@ -144,13 +141,3 @@ def register(subparsers) -> None:
     export.add_argument("--format", choices=("csv", "prometheus"), default="csv")
     export.add_argument("--out", default="-", help="file to write (default: standard output)")
 
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="kiosk", description="the kiosk's audit trail and statistics")
-    register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -23,9 +23,11 @@ from kiosk.backend.errors import BackendError
 from kiosk.backend.hsm import BackendHsmSecurityModule
 from kiosk.card_service import CardService
 from kiosk.config import KioskConfig, refuse_open_secrets
-from kiosk.services import KioskServices
-from kiosk.services.base import PENDING, BackendLink, ServiceResult
-from kiosk.stats import SERVICE_ITEMS, ServiceStats
+from kiosk.outcome import Outcome
+from kiosk.services import catalog
+from kiosk.services.base import BackendLink, ServiceResult
+from kiosk.services.runner import KioskServices
+from kiosk.stats import ServiceStats
 from kiosk.visit import Visit
 from kiosk.services.issuance import InstantIssuance, IssuanceSettings
 from offline_queue import Backoff, DeliveryWorker, KeyRing, Outbox
@@ -82,7 +84,7 @@ class KioskCore:
 
     def _count(self, visit: Visit, result: ServiceResult, machine_ms: float) -> None:
         """Statistics for the office's progress reports: each item's outcome and times."""
-        if result.service_item not in SERVICE_ITEMS or result.action == "review":
+        if not catalog.owner(result.action).is_service_item:
             return
         total_ms = max(visit.elapsed_seconds() * 1000, machine_ms)
         try:
@@ -90,7 +92,7 @@ class KioskCore:
                 self.stats.record(tx, service_item=result.service_item, outcome=result.outcome,
                                   machine_ms=machine_ms, total_ms=total_ms,
                                   at_utc=datetime.datetime.now(datetime.timezone.utc),
-                                  outbox_job_id=result.outbox_reference if result.outcome == PENDING else None)
+                                  outbox_job_id=result.outbox_reference if result.outcome == Outcome.PENDING else None)
         except sqlite3.Error as exc:
             # A statistic lost to a full disk must not undo a service the citizen was told is done.
             log.error("statistics for %s not recorded: %s", result.service_item, exc)

@@ -1,6 +1,7 @@
 """`kiosk backend serve|certs|seed`: the reference backend and its test PKI from a shell.
 
-`register(subparsers)` is called by kiosk/cli.py; `python -m kiosk.backend.cli` works alone.
+`register` adds the group to the `kiosk` command (the `sscard_kiosk.commands` entry point);
+`python -m reference_backend.cli` works alone.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ DEFAULT_DB = ".run/backend.db"
 
 
 def cmd_serve(args) -> int:
-    from kiosk.backend.server import open_backend
+    from reference_backend.server import open_backend
     try:
         backend = open_backend(args.host, args.port, args.db, args.certs)
     except (FileNotFoundError, OSError) as exc:
@@ -33,7 +34,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_certs(args) -> int:
-    from kiosk.backend.pki import make_test_pki
+    from reference_backend.pki import make_test_pki
     files = make_test_pki(args.dir, kiosk_name=args.kiosk_name)
     print(f"test CA, server and kiosk certificates in {files.directory}")
     return 0
@@ -42,10 +43,10 @@ def cmd_certs(args) -> int:
 def cmd_seed(args) -> int:
     """Puts the card of a simulator profile into the backend's store, so that the demo card
     is known to the backend before the kiosk sees it."""
-    from kiosk.backend.store import BackendStore, Refusal
+    from reference_backend.store import BackendStore, Refusal
     path = Path(args.profile)
     if not path.exists():
-        path = Path(__file__).resolve().parents[2] / "drivers" / "sim" / "profiles" / args.profile
+        path = Path(__file__).resolve().parents[1] / "drivers" / "sim" / "profiles" / args.profile
     try:
         with open(path, "rb") as f:
             profile = tomllib.load(f)

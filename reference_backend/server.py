@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import hashes
 
-from kiosk.backend.pki import PkiFiles
-from kiosk.backend.store import BackendStore, Refusal, Reply, RequestInProgress
+from reference_backend.pki import PkiFiles
+from reference_backend.store import BackendStore, Refusal, Reply, RequestInProgress
 
 log = logging.getLogger(__name__)
 

@@ -5,12 +5,12 @@ attempts, times and the backend's reasons, never a citizen's data.
 """
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import sys
 from pathlib import Path
 
+from kiosk.cli import exits
 from offline_queue import Outbox, OutboxError
 
 STATE_CHOICES = {"pending": ("pending", "leased"), "dead": ("dead",), "done": ("done",),
@@ -51,7 +51,7 @@ def _print_jobs(jobs) -> None:
 def cmd_status(args) -> int:
     outbox = _open(args)
     if outbox is None:
-        return 1
+        return exits.FAILED
     stats = outbox.stats()
     outbox.close()
     if args.json:
@@ -60,49 +60,49 @@ def cmd_status(args) -> int:
         print(f"pending jobs:  {stats.pending} (oldest waiting {_age(stats.oldest_pending_age_s)})")
         print(f"dead letters:  {stats.dead}" + ("  <- see `kiosk queue dead`" if stats.dead else ""))
         print(f"delivered:     {stats.done}")
-    return 0
+    return exits.OK
 
 
 def cmd_list(args) -> int:
     outbox = _open(args)
     if outbox is None:
-        return 1
+        return exits.FAILED
     jobs = outbox.jobs(STATE_CHOICES[args.state], limit=args.limit)
     outbox.close()
     _print_jobs(jobs)
-    return 0
+    return exits.OK
 
 
 def cmd_dead(args) -> int:
     outbox = _open(args)
     if outbox is None:
-        return 1
+        return exits.FAILED
     jobs = outbox.jobs(("dead",), limit=args.limit)
     outbox.close()
     _print_jobs(jobs)
-    return 0
+    return exits.OK
 
 
 def cmd_retry(args) -> int:
     outbox = _open(args)
     if outbox is None:
-        return 1
+        return exits.FAILED
     try:
         outbox.retry_dead(args.job_id)
     except OutboxError as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
-        return 1
+        return exits.FAILED
     finally:
         outbox.close()
     print(f"job {args.job_id} is pending again")
-    return 0
+    return exits.OK
 
 
 def cmd_export(args) -> int:
     """JSON lines, one per job, for a support ticket or an office's records (no payloads)."""
     outbox = _open(args)
     if outbox is None:
-        return 1
+        return exits.FAILED
     jobs = outbox.jobs(STATE_CHOICES[args.state], limit=args.limit)
     outbox.close()
     lines = "".join(json.dumps(job.as_dict(), ensure_ascii=False) + "\n" for job in jobs)
@@ -111,7 +111,7 @@ def cmd_export(args) -> int:
     else:
         Path(args.out).write_text(lines, encoding="utf-8")
         print(f"{len(jobs)} jobs written to {args.out}")
-    return 0
+    return exits.OK
 
 
 def register(subparsers) -> None:
@@ -138,13 +138,3 @@ def register(subparsers) -> None:
     export.add_argument("--limit", type=int, default=1_000_000)
     export.add_argument("--out", default="-", help="file to write (default: standard output)")
 
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="kiosk")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,120 +11,29 @@ as PNGs by the printer simulator; `summary.txt` lists what was done.
 """
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import datetime
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
-from kiosk.config import KioskConfig, config_for_simulation
+from kiosk.config import KioskConfig
 from screens.app import KioskApp, configure_window
 
 from kivy.clock import Clock  # noqa: E402  (after screens.app set Kivy's environment)
 
-from drivers.id_card_reader import ResidentId  # noqa: E402
-from drivers.pcsc import wait_for_card  # noqa: E402
-from drivers.sim.card_printer import CardPrinterSimulator, blank_social_security_card  # noqa: E402
-from drivers.sim.id_card_reader import IdReaderProfile, SimulatedIdCardReader  # noqa: E402
-from drivers.sim.pcscd import PSAM_READER, VPCD_CARD_PORT, VPCD_PSAM_PORT  # noqa: E402
-from drivers.sim.psam import SimulatedPsam  # noqa: E402
-from drivers.sim.receipt_printer import SimulatedReceiptPrinter  # noqa: E402
-from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard  # noqa: E402
-from drivers.sim.vpcd import VpcdLink  # noqa: E402
-from kiosk.app import KioskCore  # noqa: E402
-from kiosk.backend.pki import make_test_pki  # noqa: E402
-from kiosk.backend.server import open_backend  # noqa: E402
+from kiosk.core import KioskCore  # noqa: E402
 from screens.menu import AGAIN, NEW, PIN_TITLES  # noqa: E402
-from kiosk.staff_pin import hash_staff_pin  # noqa: E402
+from simulation.stack import STAFF_PIN, ZHANG_SAN, SimulatedKiosk, simulated_kiosk  # noqa: E402
 
 STEP_TIMEOUT_S = 20
 SETTLE_S = 0.1           # after a step without a screenshot
 IDLE_TIMEOUT_S = 12      # short, so the demo shows the countdown without a long wait
-STAFF_PIN = "246810"
 CARD_PIN, NEW_PIN = "147258", "582936"   # the simulated card's PIN (card_v3.toml) and a new one
 LATER_PIN = "730461"                      # the new card's PIN after the demo's PIN change
-
-# The holder of card_v3.toml, as the ID card reader presents him.
-ZHANG_SAN = ResidentId(name="张三", sex="1", ethnicity=1, birth_date=datetime.date(1980, 1, 1),
-                       address="山东省临沂市兰山区沂蒙路1号", id_number="371302198001011239",
-                       issuing_authority="临沂市公安局", valid_from=datetime.date(2020, 1, 1), valid_to=None)
 
 
 class DemoFailed(RuntimeError):
     pass
-
-
-@dataclasses.dataclass
-class SimulatedKiosk:
-    config: KioskConfig
-    backend: object
-    id_reader: SimulatedIdCardReader
-    receipt_printer: SimulatedReceiptPrinter
-    card: VpcdLink
-    card_printer: CardPrinterSimulator
-    backend_db: Path
-    made_cards: list   # the cards the card printer made, newest last (the citizen takes them away)
-
-    def insert_made_card(self) -> None:
-        """The citizen inserts the card the card printer made last."""
-        self.card.card = self.made_cards[-1]
-        self.card.insert()
-
-    def cut_network(self) -> None:
-        """The backend goes away like an outage (open connections end too)."""
-        self.backend.stop()
-
-    def restore_network(self) -> None:
-        """The backend comes back on the same address with the same records."""
-        host, port = self.backend.server_address[:2]
-        self.backend = open_backend(host, port, self.backend_db, Path(self.config.backend.ca_file).parent).start()
-
-
-@contextlib.contextmanager
-def simulated_kiosk(out: Path, idle_timeout_s: int = IDLE_TIMEOUT_S):
-    """Every simulated device and the backend, and a config pointing at them (pcscd with vpcd
-    must be running: ./run starts it)."""
-    with tempfile.TemporaryDirectory(prefix="kiosk-demo-") as tmp, contextlib.ExitStack() as stack:
-        folder = Path(tmp)
-        pki = make_test_pki(folder / "pki")
-        backend = open_backend("127.0.0.1", 0, folder / "backend.db", pki.directory).start()
-        sim = None
-        stack.callback(lambda: (sim.backend if sim else backend).stop())   # the one running at the end
-        backend.store.seed_card(
-            holder={"id_number": ZHANG_SAN.id_number, "name": ZHANG_SAN.name, "sex": "1", "ethnicity": 1,
-                    "birth_date": "19800101", "birthplace": "371302"},
-            card_id="371300D15600000500BF7C7A48FB4966", card_number="M12345678", region_code="371300",
-            issue_date="20240315", expiry_date="20340315", status="normal")
-        psam = VpcdLink(SimulatedPsam(), port=VPCD_PSAM_PORT).insert()
-        stack.callback(psam.remove)
-        wait_for_card(PSAM_READER, timeout=10)
-        card = VpcdLink(SimulatedSocialSecurityCard(CardProfile.load("card_v3.toml")), port=VPCD_CARD_PORT)
-        stack.callback(card.remove)
-        made_cards = []
-
-        def blank_card(identifier: bytes):
-            made_cards.append(blank_social_security_card(identifier))
-            return made_cards[-1]
-
-        card_printer = stack.enter_context(CardPrinterSimulator(delay=0.0, out_dir=out / "card-faces",
-                                                                blank_card_factory=blank_card))
-        (out / "receipts").mkdir(exist_ok=True)
-        receipts = SimulatedReceiptPrinter(png_dir=str(out / "receipts"))
-        receipt_port = receipts.start()
-        stack.callback(receipts.stop)
-        id_reader = SimulatedIdCardReader(IdReaderProfile(person=None))
-        id_port = id_reader.start()
-        stack.callback(id_reader.stop)
-        config = config_for_simulation(
-            backend.url, pki, folder, card_printer.port, receipt_printer={"port": receipt_port},
-            id_reader={"port": id_port},
-            ui={"idle_timeout_s": idle_timeout_s, "staff_pin_scrypt": hash_staff_pin([int(d) for d in STAFF_PIN])})
-        sim = SimulatedKiosk(config, backend, id_reader, receipts, card, card_printer, folder / "backend.db",
-                             made_cards)
-        yield sim
 
 
 class Script:
@@ -250,7 +159,7 @@ class Kiosk:
 
 
 def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) -> None:
-    app, step = kiosk.app, script.step
+    app, step = kiosk.core, script.step
     home = app.root.get_screen("home")
 
     def lay_id_card():
@@ -336,7 +245,7 @@ def play(out: Path, add_steps, *, idle_timeout_s: int = IDLE_TIMEOUT_S, config_f
     returns the script once the app has stopped. `config_for(sim)` and `app_for(core, sim)`
     change the configuration or the app; `finish(sim)` runs before the simulators stop. The
     window must be configured first (configure_window)."""
-    with simulated_kiosk(out, idle_timeout_s) as sim:
+    with simulated_kiosk(out, idle_timeout_s=idle_timeout_s) as sim:
         core = KioskCore(config_for(sim) if config_for else sim.config).start()
         try:
             app = app_for(core, sim) if app_for else KioskApp(core)

@@ -1,0 +1,155 @@
+"""`kiosk service ACTION`: a whole visit from the command line, for staff and tests.
+
+The citizen identifies with the resident ID card in the ID reader ([id_reader] port or
+--id-reader); the social security card is read from the card reader when it is there. PINs
+come from the terminal without echo, or one per line from stdin (--pin-stdin). Each result is
+printed as a line, then the visit's one receipt listing what was done or queued; the exit code
+is 0 only when every item succeeded (done, or pending delivery).
+"""
+from __future__ import annotations
+
+import sys
+
+from drivers.apdu import CardError, NoCardPresent
+from drivers.id_card_reader import IdCardError, IdCardReader
+from kiosk.cli import exits
+from kiosk.cli.pins import PinSource
+from kiosk.core import KioskCore
+from kiosk.device_messages import citizen_message
+from kiosk.receipt import render_text
+from kiosk.services import catalog
+from kiosk.services.catalog import Proof
+from kiosk.services.bundles import BUNDLES
+from kiosk.services.replace_card import REASONS
+from kiosk.visit import CitizenIdentity, Visit
+
+def _identify(core: KioskCore, visit: Visit, port: str) -> None:
+    settings = core.config.id_reader
+    with IdCardReader(port, baudrate=settings.baud, read_timeout=settings.read_timeout_s,
+                      write_timeout=settings.write_timeout_s, retries=settings.retries) as reader:
+        visit.identify(CitizenIdentity.from_resident_id(reader.read()))
+
+
+def _read_card(core: KioskCore, visit: Visit, required: bool) -> None:
+    try:
+        visit.present_card(core.cards.read())
+    except NoCardPresent:
+        if required:
+            raise
+
+
+def _report_loss(services, visit, args, pins):
+    return services.report_loss(visit, "formal" if args.formal else "temporary")
+
+
+def _change_pin(services, visit, args, pins):
+    with pins.ask("current PIN: ") as old, pins.ask("new PIN: ", confirm=True) as new:
+        return services.change_pin(visit, old, new)
+
+
+def _reset_pin(services, visit, args, pins):
+    with pins.ask("new PIN: ", confirm=True) as new:
+        return services.reset_pin(visit, new)
+
+
+def _apply(services, visit, args, pins):
+    with pins.ask("PIN for the new card: ", confirm=True) as new:
+        return services.apply(visit, args.commitment, new)
+
+
+def _replace(services, visit, args, pins):
+    with pins.ask("PIN for the new card: ", confirm=True) as new:
+        return services.replace(visit, args.reason, args.commitment, new)
+
+
+def _bundle(services, visit, args, pins):
+    with pins.ask("PIN for the new card: ", confirm=True) as new:
+        return services.bundle(args.name, visit, args.commitment, new)
+
+
+# How each `kiosk service` command of the catalogue (catalog.commands()) collects what it needs
+# and runs; `bundle` runs several of them. (services, visit, args, pins) -> list[ServiceResult]
+RUNNERS = {
+    "report-loss": _report_loss,
+    "cancel-loss": lambda services, visit, args, pins: services.cancel_loss(visit),
+    "activate": lambda services, visit, args, pins: services.activate(visit),
+    "change-pin": _change_pin,
+    "reset-pin": _reset_pin,
+    "apply": _apply,
+    "replace": _replace,
+    "review": lambda services, visit, args, pins: services.review(visit, args.item, args.level, args.comment),
+    "bundle": _bundle,
+}
+# A replacement for any reason but loss needs the old card: read it when it is there.
+READS_CARD_IF_PRESENT = {"replace", "bundle"}
+
+
+def _proofs(command: str) -> tuple[bool, bool]:
+    """(needs the ID card, needs the social security card) for a command."""
+    if command == "bundle":
+        return True, False
+    actions = catalog.commands()[command]
+    return (any(Proof.ID_CARD in a.requires for a in actions), any(a.needs_card for a in actions))
+
+
+def cmd_service(args) -> int:
+    config = args.load_config()
+    needs_identity, needs_card = _proofs(args.action)
+    id_port = args.id_reader or config.id_reader.port
+    core = KioskCore(config).start()
+    visit = core.services.new_visit()
+    try:
+        try:
+            if needs_identity:
+                if not id_port:
+                    print("kiosk: this action needs the resident ID card: set [id_reader] port or --id-reader",
+                          file=sys.stderr)
+                    return exits.NO_IDENTITY
+                _identify(core, visit, id_port)
+            if needs_card or args.action in READS_CARD_IF_PRESENT:
+                _read_card(core, visit, required=needs_card)
+        except (IdCardError, CardError) as exc:
+            print(f"kiosk: {type(exc).__name__}: {exc}", file=sys.stderr)
+            print(citizen_message(exc))
+            return exits.FAILED
+        results = RUNNERS[args.action](core.services, visit, args, PinSource(args.pin_stdin))
+        for result in results:
+            print(f"{result.service_item} {result.action}: {result.outcome} - {result.citizen_message}")
+            if result.staff_detail:
+                print(f"  staff: {result.staff_detail}")
+        receipt = core.services.receipt(visit)
+        if receipt is not None:
+            print(render_text(receipt, config.receipt_printer.paper_mm))
+        return exits.OK if results and all(r.ok for r in results) else exits.FAILED
+    finally:
+        core.services.end_visit(visit, "command finished")
+        core.close(drain_s=config.outbox.delivery_wait_s)
+
+
+def register(subparsers) -> None:
+    service = subparsers.add_parser("service", help="run a visit's service items without the screen")
+    service.add_argument("--id-reader", help="serial device of the ID card reader (default: [id_reader] port)")
+    service.add_argument("--pin-stdin", action="store_true", help="read PINs one per line from stdin")
+    commands = service.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for command, actions in catalog.commands().items():
+        names = ", ".join(dict.fromkeys(f"{a.title} ({a.command})" for a in actions))
+        parser = commands.add_parser(command, help=f"{actions[0].item} {names}")
+        if command == "report-loss":
+            parser.add_argument("--formal", action="store_true")
+        if command in ("apply", "replace"):
+            _commitment_option(parser)
+        if command == "replace":
+            parser.add_argument("--reason", required=True, choices=sorted(REASONS))
+        if command == "review":
+            parser.add_argument("--item", required=True, choices=catalog.rated_items())
+            parser.add_argument("--level", required=True, type=int, choices=range(1, 6))
+            parser.add_argument("--comment", default="")
+    bundle = commands.add_parser("bundle", help="a bundle of items in one visit (打包办)")
+    bundle.add_argument("name", choices=sorted(BUNDLES))
+    _commitment_option(bundle)
+    service.set_defaults(func=cmd_service)
+
+
+def _commitment_option(parser) -> None:
+    parser.add_argument("--no-commitment", dest="commitment", action="store_false",
+                        help="the citizen does not accept the written commitment (告知承诺制)")

@@ -1,0 +1,136 @@
+"""`KioskServices` runs each action of the catalogue under one visit (one identification),
+turns every failure into a result with a message for the citizen, records how long it took,
+and makes the visit's one receipt."""
+from __future__ import annotations
+
+import datetime
+import threading
+from typing import Callable
+
+from drivers.pin import Pin
+from kiosk.card_service import CardService
+from kiosk.services import activate, apply_card, bundles, loss, pin, replace_card, review
+from kiosk.outcome import Outcome
+from kiosk.receipt import Receipt, ReceiptItem
+from kiosk.services import catalog
+from kiosk.services.base import BackendLink, ServiceResult
+from kiosk.services.issuance import InstantIssuance, Progress
+from kiosk.services.outcomes import run_action
+from kiosk.visit import Visit
+
+
+def _no_progress(step: str, fraction: float) -> None:
+    pass
+
+
+class KioskServices:
+    def __init__(self, link: BackendLink, cards: CardService, issuance: InstantIssuance | None, *,
+                 region_code: str, idle_timeout_s: float, terminal_number: str = "", service_phone: str = "12333",
+                 on_result: Callable[[Visit, ServiceResult, float], None] | None = None):
+        self.link = link
+        self.cards = cards
+        self.issuance = issuance
+        self.region_code = region_code
+        self.idle_timeout_s = idle_timeout_s
+        self.terminal_number = terminal_number
+        self.service_phone = service_phone
+        self._on_result = on_result
+
+    def new_visit(self) -> Visit:
+        return Visit(self.idle_timeout_s)
+
+    def _run(self, visit: Visit, item: str, action: str, work) -> list[ServiceResult]:
+        visit.touch()
+
+        def finish(result: ServiceResult, machine_ms: float) -> None:
+            visit.results.append(result)
+            if self._on_result is not None:
+                self._on_result(visit, result, machine_ms)
+        return run_action(item, action, work, finish)
+
+    def end_visit(self, visit: Visit, reason: str) -> None:
+        """The citizen is done (or walked away, or took the card): the visit's audit trail goes
+        to the backend through the outbox, and every personal field is dropped."""
+        self.link.send_audit_trail(visit.visit_id, self.terminal_number)
+        visit.end(reason)
+
+    def card_withdrawn(self, visit: Visit) -> None:
+        """The card left the reader. A visit the card alone identified (a PIN change) ends with
+        it; a citizen identified by the ID card may go on, but the card's PIN check is gone. A
+        visit no card was presented to is not concerned: the card was the one before it."""
+        if not visit.has_card:
+            return
+        if visit.has_identity:
+            visit.card_withdrawn()
+        else:
+            self.end_visit(visit, "card removed")
+
+    def instant_issuance_ready(self) -> bool:
+        return self.issuance is not None and self.issuance.available()
+
+    # 1.10.6
+    def report_loss(self, visit: Visit, kind: str) -> list[ServiceResult]:
+        return self._run(visit, "1.10.6", f"report_loss_{kind}", lambda: loss.report_loss(self.link, visit, kind))
+
+    def cancel_loss(self, visit: Visit) -> list[ServiceResult]:
+        return self._run(visit, "1.10.6", "cancel_loss", lambda: loss.cancel_loss(self.link, visit))
+
+    # 1.10.2
+    def activate(self, visit: Visit) -> list[ServiceResult]:
+        return self._run(visit, "1.10.2", "activate", lambda: activate.activate(self.link, visit))
+
+    # 1.10.5
+    def change_pin(self, visit: Visit, old: Pin, new: Pin) -> list[ServiceResult]:
+        return self._run(visit, "1.10.5", "change_pin", lambda: pin.change_pin(self.link, self.cards, visit, old, new))
+
+    def reset_pin(self, visit: Visit, new: Pin) -> list[ServiceResult]:
+        return self._run(visit, "1.10.5", "reset_pin", lambda: pin.reset_pin(self.link, self.cards, visit, new))
+
+    def confirm_pin(self, visit: Visit, new: Pin) -> list[ServiceResult]:
+        """The card is back after a PIN change or reset whose answer was lost (see pin.confirm_pin)."""
+        action = pin.action_to_confirm(visit)
+        return self._run(visit, "1.10.5", action, lambda: pin.confirm_pin(self.link, self.cards, visit, new))
+
+    # 1.10.1: on the spot when the card printer is ready, else a batch application
+    def apply(self, visit: Visit, commitment: bool, new_pin: Pin, progress: Progress = _no_progress,
+              cancel: threading.Event | None = None) -> list[ServiceResult]:
+        if self.instant_issuance_ready():
+            return self._run(visit, "1.10.1", "apply_instant", lambda: apply_card.apply_instant(
+                self.link, self.issuance, visit, self.region_code, commitment, new_pin, progress, cancel))
+        return self._run(visit, "1.10.1", "apply_batch", lambda: apply_card.apply_batch(
+            self.link, visit, self.region_code, commitment))
+
+    # 1.10.7
+    def replace(self, visit: Visit, reason: str, commitment: bool, new_pin: Pin,
+                progress: Progress = _no_progress, cancel: threading.Event | None = None) -> list[ServiceResult]:
+        issuance = self.issuance if self.instant_issuance_ready() else None
+        return self._run(visit, "1.10.7", "replace", lambda: replace_card.replace(
+            self.link, issuance, visit, reason, commitment, new_pin, progress, cancel))
+
+    # 打包办
+    def bundle(self, name: str, visit: Visit, commitment: bool, new_pin: Pin,
+               progress: Progress = _no_progress, cancel: threading.Event | None = None) -> list[ServiceResult]:
+        return bundles.run_bundle(self, name, visit, commitment, new_pin, progress, cancel)
+
+    # 好差评
+    def review(self, visit: Visit, service_item: str, level: int, comment: str = "") -> list[ServiceResult]:
+        return self._run(visit, service_item, "review",
+                         lambda: review.submit_review(self.link, visit, service_item, level, comment))
+
+    def receipt(self, visit: Visit) -> Receipt | None:
+        """One receipt for the whole visit, listing every item done or queued in it (None when
+        nothing was). Made before the visit ends: it needs the holder, whom it masks."""
+        items = tuple(ReceiptItem(r.service_item, Outcome.PENDING if r.outcome == Outcome.PENDING or r.outbox_reference
+                                  else Outcome.DONE, catalog.receipt_name(r.action), r.outbox_reference)
+                      for r in visit.results if r.ok and catalog.owner(r.action).is_service_item)
+        if not items:
+            return None
+        if visit.has_identity:
+            name, id_number = visit.identity.name, visit.identity.id_number
+        else:
+            name, id_number = visit.card.holder.name, visit.card.holder.social_security_number
+        return Receipt(items=items, completed_at=datetime.datetime.now(datetime.timezone.utc),
+                       verification_reference=f"{self.terminal_number}-{visit.visit_id}".upper(),
+                       terminal_number=self.terminal_number, holder_name=name, id_number=id_number,
+                       card_number=visit.card.info.card_number if visit.has_card else None,
+                       service_phone=self.service_phone)

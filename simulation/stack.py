@@ -1,0 +1,159 @@
+"""The simulated kiosk, assembled once for the demo, the simulator panel, the benches and the
+tests: pcscd with vpcd (the PSAM, the citizen's card), the card printer simulator (no
+mechanical delay), the receipt printer and ID card reader simulators on pty pairs, and the
+reference backend over TLS with a fresh test PKI, its store seeded with the demo citizen's
+card. Everything lives in a temporary folder and stops at the end.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import tempfile
+import time
+from pathlib import Path
+
+from drivers.id_card_reader import ResidentId
+from drivers.pcsc import wait_for_card
+from drivers.sim.card_printer import CardPrinterSimulator, blank_social_security_card
+from drivers.sim.id_card_reader import IdReaderProfile, SimulatedIdCardReader
+from drivers.sim.pcscd import PSAM_READER, VPCD_CARD_PORT, VPCD_PSAM_PORT, pcscd_running
+from drivers.sim.psam import SimulatedPsam
+from drivers.sim.receipt_printer import SimulatedReceiptPrinter
+from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard
+from drivers.sim.vpcd import VpcdLink
+from kiosk.config import KioskConfig
+from kiosk.core import KioskCore
+from kiosk.staff_pin import hash_staff_pin
+from reference_backend.pki import make_test_pki
+from reference_backend.server import open_backend
+from simulation.config import config_for_simulation
+
+STAFF_PIN = "246810"   # the demo's diagnostics PIN (the panel shows it)
+
+# The holder of drivers/sim/profiles/card_v3.toml, as the ID card reader presents him.
+ZHANG_SAN = ResidentId(name="张三", sex="1", ethnicity=1, birth_date=datetime.date(1980, 1, 1),
+                       address="山东省临沂市兰山区沂蒙路1号", id_number="371302198001011239",
+                       issuing_authority="临沂市公安局", valid_from=datetime.date(2020, 1, 1), valid_to=None)
+ZHANG_SAN_CARD_ID = "371300D15600000500BF7C7A48FB4966"   # the card of card_v3.toml
+
+
+def seed_zhang_san(backend, status: str = "normal") -> None:
+    """The backend knows Zhang San and his card of card_v3.toml, in `status`."""
+    backend.store.seed_card(
+        holder={"id_number": ZHANG_SAN.id_number, "name": ZHANG_SAN.name, "sex": "1", "ethnicity": 1,
+                "birth_date": "19800101", "birthplace": "371302"},
+        card_id=ZHANG_SAN_CARD_ID, card_number="M12345678", region_code="371300",
+        issue_date="20240315", expiry_date="20340315", status=status)
+
+
+@dataclasses.dataclass
+class SimulatedKiosk:
+    config: KioskConfig
+    backend: object
+    folder: Path
+    card: VpcdLink                 # the citizen's card slot, holding Zhang San's card (not inserted)
+    card_printer: CardPrinterSimulator
+    receipt_printer: SimulatedReceiptPrinter | None
+    id_reader: SimulatedIdCardReader | None
+    made_cards: list               # the cards the card printer made, newest last
+
+    def insert_made_card(self) -> None:
+        """The citizen inserts the card the card printer made last."""
+        self.card.card = self.made_cards[-1]
+        self.card.insert()
+
+    def cut_network(self) -> None:
+        """The backend goes away like an outage (open connections end too)."""
+        self.backend.stop()
+
+    def restore_network(self) -> None:
+        """The backend comes back on the same address with the same records."""
+        host, port = self.backend.server_address[:2]
+        self.backend = open_backend(host, port, self.folder / "backend.db",
+                                    Path(self.config.backend.ca_file).parent).start()
+
+
+@contextlib.contextmanager
+def simulated_kiosk(out: Path | None = None, *, serial_devices: bool = True, idle_timeout_s: float | None = None,
+                    **changes: dict):
+    """Every simulated device and the backend, and a config pointing at them. pcscd with vpcd is
+    used when running (./run starts it) or started for the block. `out` receives the printed
+    card faces and receipts as PNGs; `serial_devices=False` leaves out the receipt printer and
+    the ID reader (and their pty threads); `changes` maps config sections to settings."""
+    with tempfile.TemporaryDirectory(prefix="kiosk-sim-") as tmp, contextlib.ExitStack() as stack:
+        folder = Path(tmp)
+        stack.enter_context(pcscd_running(folder / "run"))
+        pki = make_test_pki(folder / "pki")
+        backend = open_backend("127.0.0.1", 0, folder / "backend.db", pki.directory).start()
+        sim = None
+        stack.callback(lambda: (sim.backend if sim else backend).stop())   # the one running at the end
+        seed_zhang_san(backend)
+        psam = VpcdLink(SimulatedPsam(), port=VPCD_PSAM_PORT).insert()
+        stack.callback(psam.remove)
+        wait_for_card(PSAM_READER, timeout=10)
+        card = VpcdLink(SimulatedSocialSecurityCard(CardProfile.load("card_v3.toml")), port=VPCD_CARD_PORT)
+        stack.callback(card.remove)
+        made_cards = []
+
+        def blank_card(identifier: bytes):
+            made_cards.append(blank_social_security_card(identifier))
+            return made_cards[-1]
+
+        card_printer = stack.enter_context(CardPrinterSimulator(
+            delay=0.0, out_dir=out / "card-faces" if out else folder / "card-faces", blank_card_factory=blank_card))
+        receipts = id_reader = None
+        if serial_devices:
+            png_dir = None
+            if out is not None:
+                png_dir = out / "receipts"
+                png_dir.mkdir(parents=True, exist_ok=True)
+            receipts = SimulatedReceiptPrinter(png_dir=str(png_dir) if png_dir else None)
+            changes.setdefault("receipt_printer", {})["port"] = receipts.start()
+            stack.callback(receipts.stop)
+            id_reader = SimulatedIdCardReader(IdReaderProfile(person=None))
+            changes.setdefault("id_reader", {})["port"] = id_reader.start()
+            stack.callback(id_reader.stop)
+        ui = changes.setdefault("ui", {})
+        ui.setdefault("staff_pin_scrypt", hash_staff_pin([int(d) for d in STAFF_PIN]))
+        if idle_timeout_s is not None:
+            ui["idle_timeout_s"] = idle_timeout_s
+        config = config_for_simulation(backend.url, pki, folder, card_printer.port, **changes)
+        sim = SimulatedKiosk(config, backend, folder, card, card_printer, receipts, id_reader, made_cards)
+        yield sim
+
+
+@contextlib.contextmanager
+def running_kiosk(**options):
+    """A simulated kiosk with its `KioskCore` started: (core, sim). For the benches."""
+    with simulated_kiosk(**options) as sim:
+        core = KioskCore(sim.config).start()
+        try:
+            yield core, sim
+        finally:
+            core.close()
+
+
+class ReaderWaits:
+    """Time spent waiting for a polled reader to notice a card come or go (pcscd polls vpcd's
+    slots every 400 ms): a latency of the simulated encoder, not machine time of the kiosk.
+    Counted by wrapping the waits the card printer and the issuance make."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def install(self) -> "ReaderWaits":
+        import drivers.card_printer
+        import kiosk.services.issuance
+        for module in (drivers.card_printer, kiosk.services.issuance):
+            module.wait_for_card = self._timed(module.wait_for_card)
+        return self
+
+    def _timed(self, wait):
+        def timed_wait(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return wait(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - start
+        return timed_wait
