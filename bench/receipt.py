@@ -39,8 +39,8 @@ def typical_receipt() -> Receipt:
 def time_receipt(job: bytes, baud: int, runs: int) -> list[float]:
     times = []
     with SimulatedReceiptPrinter(baudrate=baud, encoding=ENCODING, paper_mm=PAPER_MM) as sim, \
-            ReceiptPrinter(sim.path, baudrate=baud, encoding=ENCODING, paper_mm=PAPER_MM,
-                           read_timeout=2.0, write_timeout=2.0) as printer:
+            ReceiptPrinter.open(sim.path, baudrate=baud, encoding=ENCODING, paper_mm=PAPER_MM,
+                                read_timeout=2.0, write_timeout=2.0) as printer:
         for run in range(runs):
             started = time.perf_counter()
             printer.print_job(job)

@@ -292,7 +292,7 @@ class Soak:
             if receipt is not None:
                 (self.receipts / f"{number:05d}.txt").write_text(render_text(receipt), encoding="utf-8")
                 (self.receipts / f"{number:05d}.escpos").write_bytes(render_escpos(receipt))
-                handout = hand_out(receipt, self.kiosk.config.receipt_printer)
+                handout = hand_out(receipt, self.kiosk.core.devices)
                 self.books.handouts[receipt.verification_reference] = handout.printed
                 # Printed unless the printer was broken; then on screen, with the reason.
                 assert handout.printed == (fault not in PRINTER_FAULTS) and handout.note, (fault, handout.note)

@@ -3,9 +3,9 @@
 A receipt is promised only when the printer says it can print; the job is sent in small
 writes, each bounded by `write_timeout`, and the status is read again after it, so a printer
 that runs out of paper or stops answering makes the job fail with a typed error within the
-timeouts. A job that failed is kept (`pending_job`) and `reprint()` sends it again once the
-staff have loaded paper or closed the cover. Callers run this off the UI thread; every call
-returns or raises within its timeouts.
+timeouts. The printer talks through any transport with pyserial's `read`, `write`,
+`reset_input_buffer`, `timeout` and `write_timeout` (`ReceiptPrinter.open` opens a serial
+port). Callers run this off the UI thread; every call returns or raises within its timeouts.
 """
 from __future__ import annotations
 
@@ -149,26 +149,39 @@ _STATUS_QUERY = b"".join(escpos.status_request(n) for n in (1, 2, 3, 4))
 
 
 class ReceiptPrinter:
-    """One ESC/POS printer on a serial port.
+    """One ESC/POS printer on a transport (a serial port: `ReceiptPrinter.open`).
 
-    `encoding` ("gb18030" or "gbk") and `paper_mm` (58 or 80) depend on the model;
-    `read_timeout` bounds each status answer, `write_timeout` each 256-byte piece of a job.
+    `encoding` ("gb18030" or "gbk") and `paper_mm` (58 or 80) depend on the model; the
+    transport's read timeout bounds each status answer, its write timeout each 256-byte piece
+    of a job. `device` names the printer in messages for staff.
     """
 
-    def __init__(self, device: str, *, baudrate: int = 9600, encoding: str = "gb18030",
-                 paper_mm: int = 80, read_timeout: float = 1.0, write_timeout: float = 2.0):
+    def __init__(self, transport, *, device: str, encoding: str = "gb18030", paper_mm: int = 80):
         try:
             self.encoding = escpos.check_encoding(encoding)
             self.columns = escpos.columns_for(paper_mm)
-            self.paper_mm = paper_mm
-            self._port = open_port(device, baudrate, read_timeout=read_timeout, write_timeout=write_timeout)
-        except (escpos.EscPosConfigError, SerialSettingError) as exc:
+        except escpos.EscPosConfigError as exc:
+            raise PrinterConfigError(f"receipt printer: {exc}") from None
+        self.paper_mm = paper_mm
+        self.device = device
+        self._port = transport
+
+    @classmethod
+    def open(cls, device: str, *, baudrate: int = 9600, encoding: str = "gb18030", paper_mm: int = 80,
+             read_timeout: float = 1.0, write_timeout: float = 2.0) -> "ReceiptPrinter":
+        """The printer on serial port `device`: read_timeout bounds each status answer,
+        write_timeout each 256-byte piece of a job."""
+        try:
+            port = open_port(device, baudrate, read_timeout=read_timeout, write_timeout=write_timeout)
+        except SerialSettingError as exc:
             raise PrinterConfigError(f"receipt printer: {exc}") from None
         except serial.SerialException as exc:
             raise PrinterUnavailable(f"receipt printer port {device} cannot be opened: {exc}") from None
-        self.device = device
-        self.baudrate = baudrate
-        self.pending_job: bytes | None = None
+        try:
+            return cls(port, device=device, encoding=encoding, paper_mm=paper_mm)
+        except PrinterConfigError:
+            port.close()
+            raise
 
     def close(self) -> None:
         self._port.close()
@@ -199,22 +212,14 @@ class ReceiptPrinter:
         return decode_status(answer)
 
     def print_job(self, job: bytes) -> PrinterStatus:
-        """Print one job (ESC/POS bytes). The job is kept in `pending_job` until it has printed,
-        so a failure (typed PrinterError) can be followed by `reprint()`. Returns the status
+        """Print one job (ESC/POS bytes), or raise a typed PrinterError. Returns the status
         after the job, which may say the paper is near its end."""
-        self.pending_job = job
         self.status().raise_if_cannot_print()
         self._send(job)
         after = self.status()
         after.raise_if_cannot_print()
-        self.pending_job = None
         log.info("receipt printed on %s: %d bytes (%s)", self.device, len(job), after.describe())
         return after
-
-    def reprint(self) -> PrinterStatus:
-        if self.pending_job is None:
-            raise PrinterError("no failed receipt is waiting to be reprinted")
-        return self.print_job(self.pending_job)
 
     def _send(self, job: bytes) -> None:
         started = time.monotonic()

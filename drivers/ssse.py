@@ -203,12 +203,6 @@ class SocialSecurityCard:
             new_bcd[:] = bytes(3)
         self._send_secret(*header, data, "RELOAD PIN", changes_pin=True)
 
-    def unblock_pin(self, identifier: bytes) -> None:
-        """Give a blocked PIN its tries back, keeping the PIN itself."""
-        header = bytes((0x00, 0x2C, 0x03, 0x00))
-        mac = self._pin_command_mac(identifier, header, b"")
-        self.channel.send(CommandApdu(*header, mac, name="UNBLOCK PIN"))
-
     # Personalisation of a blank (instant issuance, 1.10.1 / 1.10.7).
 
     def blank_identifier(self) -> CardIdentifier:

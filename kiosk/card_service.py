@@ -132,11 +132,6 @@ class CardService:
             self._select_same_card(card, reading.info)
             card.reload_pin(reading.info.identifier.raw, new)
 
-    def unblock_pin(self, reading: CardReading, cancel: threading.Event | None = None) -> None:
-        with self._card(self.config.readers.card, cancel) as card:
-            self._select_same_card(card, reading.info)
-            card.unblock_pin(reading.info.identifier.raw)
-
     def blank_identifier(self, encoder_reader: str, cancel: threading.Event | None = None) -> CardIdentifier:
         """The identifier of the blank in the card printer's encoder (refusing a used card)."""
         with self._card(encoder_reader, cancel) as card:

@@ -1,7 +1,8 @@
 """The composition root: builds the kiosk's parts from its configuration and wires them.
 
-Nothing else constructs clients, queues or devices, so a reader of this file sees every part
-the kiosk runs with and what it depends on.
+Nothing else constructs clients, queues or devices (the devices through `Devices`), so a
+reader of this file sees every part the kiosk runs with and what it depends on. The screens
+and the command line take what they need from a `KioskCore`.
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
-from drivers.card_printer import CardPrinter
 from kiosk.audit import AuditTrail, audit_key_from
 from kiosk.backend.client import BackendClient
 from kiosk.backend.delivery import health_probe, outbox_sender
@@ -23,6 +23,8 @@ from kiosk.backend.errors import BackendError
 from kiosk.backend.hsm import BackendHsmSecurityModule
 from kiosk.card_service import CardService
 from kiosk.config import KioskConfig, refuse_open_secrets
+from kiosk.devices import Devices
+from kiosk.identification import Identification
 from kiosk.outcome import Outcome
 from kiosk.services import catalog
 from kiosk.services.base import BackendLink, ServiceResult
@@ -63,7 +65,8 @@ class KioskCore:
         self.cards = CardService(config, hsm)
         self.link = BackendLink(self.client, self.outbox, self.audit, delivery_wait_s=box.delivery_wait_s,
                                 link_up=lambda: self.worker.link_up)
-        self.card_printer = self._card_printer()
+        self.devices = Devices(config)
+        self.identification = Identification(self.devices, self.cards)
         self._stopping = threading.Event()
         self._heartbeat = threading.Thread(target=self._send_heartbeats, name="heartbeat", daemon=True)
         # The screens' link probe (the offline banner) runs here, always on the same thread:
@@ -71,9 +74,9 @@ class KioskCore:
         # session and its open TLS connection behind every few seconds.
         self.link_prober = ThreadPoolExecutor(max_workers=1, thread_name_prefix="link-probe")
         issuance = None
-        if self.card_printer is not None:
+        if self.devices.card_printer is not None:
             printer = config.card_printer
-            issuance = InstantIssuance(self.link, self.cards, self.card_printer, IssuanceSettings(
+            issuance = InstantIssuance(self.link, self.cards, self.devices.card_printer, IssuanceSettings(
                 encoder_reader=printer.encoder_reader, initial_pin=printer.initial_pin,
                 spec_version=printer.spec_version, card_type=printer.spec_version[0],
                 initialising_org=printer.initialising_org))
@@ -96,14 +99,6 @@ class KioskCore:
         except sqlite3.Error as exc:
             # A statistic lost to a full disk must not undo a service the citizen was told is done.
             log.error("statistics for %s not recorded: %s", result.service_item, exc)
-
-    def _card_printer(self) -> CardPrinter | None:
-        printer = self.config.card_printer
-        if not printer.enabled:
-            return None
-        return CardPrinter(printer.host, printer.port, encoder_reader=printer.encoder_reader,
-                           reply_timeout=printer.reply_timeout_s, movement_timeout=printer.movement_timeout_s,
-                           encoder_timeout=printer.encoder_timeout_s)
 
     def start(self) -> "KioskCore":
         self.worker.start()
@@ -138,7 +133,6 @@ class KioskCore:
             self._heartbeat.join(5)
         self.link_prober.shutdown(wait=False, cancel_futures=True)
         self.worker.stop()
-        if self.card_printer is not None:
-            self.card_printer.close()
+        self.devices.close()
         self.client.close()
         self.outbox.close()

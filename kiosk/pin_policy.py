@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime
 
-from drivers.pin import Pin
+from drivers.pin import PIN_LENGTH, Pin
+
+__all__ = ["PIN_LENGTH", "Pin", "WeakPin", "check_new_pin"]   # the screens take the PIN type from here
 
 
 class WeakPin(ValueError):

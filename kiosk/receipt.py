@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from drivers.escpos import Align, Page, display_width
-from drivers.receipt_printer import PrinterError, ReceiptPrinter
+from drivers.receipt_printer import PrinterError
 from kiosk.device_messages import citizen_message
+from kiosk.devices import Devices
 from kiosk.i18n import N_
 from kiosk.masking import mask_card_number, mask_id_number, mask_name
 from kiosk.outcome import Outcome
@@ -166,17 +167,16 @@ class Handout:
         return not self.text
 
 
-def hand_out(receipt: Receipt, settings) -> Handout:
-    """Prints `receipt` on the printer of `settings` (a [receipt_printer] section), or, when
-    there is none or it fails (a typed PrinterError, logged for staff), hands it out as text.
-    Never prints a failed receipt again: the citizen already has it on screen."""
+def hand_out(receipt: Receipt, devices: Devices) -> Handout:
+    """Prints `receipt` on the kiosk's receipt printer, or, when there is none or it fails (a
+    typed PrinterError, logged for staff), hands it out as text. Never prints a failed receipt
+    again: the citizen already has it on screen."""
+    settings = devices.config.receipt_printer
     text = render_text(receipt, settings.paper_mm)
-    if not settings.port:
+    if not devices.has_receipt_printer:
         return Handout(N_("本机没有凭条打印机，办理凭证如下，请用手机扫码或拍照留存。"), text)
     try:
-        with ReceiptPrinter(settings.port, baudrate=settings.baud, encoding=settings.encoding,
-                            paper_mm=settings.paper_mm, read_timeout=settings.read_timeout_s,
-                            write_timeout=settings.write_timeout_s) as printer:
+        with devices.receipt_printer() as printer:
             printer.print_job(render_escpos(receipt, settings.paper_mm, settings.encoding))
     except PrinterError as exc:
         log.warning("receipt not printed: %s", exc)

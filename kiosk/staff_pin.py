@@ -17,7 +17,9 @@ import threading
 import time
 from typing import Callable
 
-from drivers.apdu import WrongPin
+from drivers.apdu import CardError, WrongPin
+from drivers.pin import Pin
+from kiosk.device_messages import citizen_message
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 1
 MAX_TRIES = 5
@@ -93,6 +95,17 @@ class StaffGate:
     def card_enrolled(self, card_identifier: str) -> bool:
         digest = staff_card_digest(card_identifier)
         return any(hmac.compare_digest(digest, enrolled) for enrolled in self.staff_cards)
+
+    def sign_in(self, pin: Pin, staff_card: str | None,
+                verify_pin_on_card: Callable[[Pin], None]) -> tuple[bool, str]:
+        """The staff PIN, or (with `staff_card`, the identifier of the card in the reader) that
+        card's own PIN: (signed in, what went wrong with the card in the screen's words, or "")."""
+        if staff_card is None:
+            return self.try_pin(pin.digit_values()), ""
+        try:
+            return self.try_staff_card(staff_card, lambda: verify_pin_on_card(pin)), ""
+        except CardError as exc:   # the card pulled out, or it could not check the PIN
+            return False, citizen_message(exc)
 
     def try_staff_card(self, card_identifier: str, verify_pin_on_card: Callable[[], None]) -> bool:
         """An enrolled card whose holder's PIN the card accepts. A wrong PIN counts as a wrong

@@ -112,13 +112,6 @@ class Visit:
     def elapsed_seconds(self) -> float:
         return self._clock() - self._started
 
-    def end_if_idle(self) -> bool:
-        """Ends the visit when the citizen has been away longer than the idle timeout."""
-        if not self.ended and self.idle_seconds() >= self.idle_timeout_s:
-            self.end("idle timeout")
-            return True
-        return False
-
     def identify(self, identity: CitizenIdentity) -> None:
         with self._lock:
             self._check_open()

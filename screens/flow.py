@@ -122,7 +122,7 @@ class VisitFlow:
         receipt = self.services.receipt(visit)
         if receipt is None:
             return "", ""
-        handout = hand_out(receipt, self.app.kiosk_config.receipt_printer)
+        handout = hand_out(receipt, self.app.core.devices)
         return handout.note, handout.text
 
     def _finished(self, results, receipt_note: str, receipt_text: str) -> None:

@@ -15,14 +15,10 @@ from kivy.lang import Builder
 from kivy.properties import StringProperty
 from kivy.uix.screenmanager import Screen
 
-from drivers.apdu import CardError, NoCardPresent
-from drivers.id_card_reader import IdCardError, IdCardNotFound, IdCardReader, IdReaderUnavailable
 from kiosk.device_messages import citizen_message
 from kiosk.i18n import N_, _
+from kiosk.identification import AFTER_ERROR_S
 from kiosk.visit import CitizenIdentity, VisitError
-
-POLL_S = 0.4
-AFTER_ERROR_S = 1.5  # give the citizen time to read the message before trying again
 PROMPT_ID = N_("请将居民身份证平放在下方读卡区")
 PROMPT_CARD = N_("请将社会保障卡芯片朝上插入读卡口")
 
@@ -47,33 +43,13 @@ class IdentifyScreen(Screen):
 
     def _wait_for_id(self) -> None:
         self.prompt = PROMPT_ID
-        app = App.get_running_app()
-        settings = app.kiosk_config.id_reader
+        identification = App.get_running_app().core.identification
         stop = self._stop
 
         def poll() -> None:
-            if not settings.port:
-                self._later(self._problem, citizen_message(IdReaderUnavailable()))
-                return
-            try:
-                with IdCardReader(settings.port, baudrate=settings.baud, read_timeout=settings.read_timeout_s,
-                                  write_timeout=settings.write_timeout_s, retries=settings.retries) as reader:
-                    while not stop.is_set():
-                        try:
-                            resident = reader.read()
-                        except IdCardNotFound:
-                            stop.wait(POLL_S)
-                            continue
-                        except IdReaderUnavailable:
-                            raise
-                        except IdCardError as exc:
-                            self._later(self._problem, citizen_message(exc))
-                            stop.wait(AFTER_ERROR_S)
-                            continue
-                        self._later(self._id_read, CitizenIdentity.from_resident_id(resident))
-                        return
-            except IdCardError as exc:   # the reader itself: staff must look at it
-                self._later(self._problem, citizen_message(exc))
+            identity = identification.wait_for_id_card(stop, self._tell)
+            if identity is not None:
+                self._later(self._id_read, identity)
 
         threading.Thread(target=poll, name="id-reader", daemon=True).start()
 
@@ -93,22 +69,13 @@ class IdentifyScreen(Screen):
 
     def _wait_for_card(self) -> None:
         self.prompt = PROMPT_CARD
-        cards = App.get_running_app().core.cards
+        identification = App.get_running_app().core.identification
         stop = self._stop
 
         def poll() -> None:
-            while not stop.is_set():
-                try:
-                    reading = cards.read(stop)
-                except NoCardPresent:
-                    stop.wait(POLL_S)
-                    continue
-                except CardError as exc:
-                    self._later(self._problem, citizen_message(exc))
-                    stop.wait(AFTER_ERROR_S)
-                    continue
+            reading = identification.wait_for_card(stop, self._tell)
+            if reading is not None:
                 self._later(self._card_read, reading)
-                return
 
         threading.Thread(target=poll, name="card-reader", daemon=True).start()
 
@@ -125,6 +92,10 @@ class IdentifyScreen(Screen):
         """From a worker thread to the UI thread, unless the citizen has left this step."""
         stop = self._stop
         Clock.schedule_once(lambda _dt: None if stop.is_set() else method(*args))
+
+    def _tell(self, error: Exception) -> None:
+        """From a worker thread: what went wrong, in the citizen's words."""
+        self._later(self._problem, citizen_message(error))
 
     def _problem(self, message: str) -> None:
         self.problem = message

@@ -16,7 +16,7 @@ from kivy.lang import Builder
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
-from drivers.pin import PIN_LENGTH, Pin
+from kiosk.pin_policy import PIN_LENGTH, Pin
 from kiosk.i18n import N_, _
 
 PRIVACY_NOTICE = N_("请用手遮挡输入。工作人员不会询问您的密码。")

@@ -12,7 +12,6 @@ from kivy.lang import Builder
 from kivy.properties import StringProperty
 from kivy.uix.screenmanager import Screen
 
-from drivers.apdu import CardError
 from kiosk.card_service import CardPresented, CardReadFailed, CardWithdrawn
 from kiosk.device_messages import citizen_message
 from kiosk.i18n import N_
@@ -52,22 +51,15 @@ class StaffSignInScreen(Screen):
         staff_card = self.staff_card
 
         def check() -> None:
-            problem = None
             with pin:
-                try:
-                    if staff_card is None:
-                        ok = app.staff_gate.try_pin(pin.digit_values())
-                    else:
-                        ok = app.staff_gate.try_staff_card(staff_card, lambda: app.core.cards.verify_pin(pin))
-                except CardError as exc:   # the card pulled out, or it could not check the PIN
-                    ok, problem = False, citizen_message(exc)
+                ok, problem = app.staff_gate.sign_in(pin, staff_card, app.core.cards.verify_pin)
             Clock.schedule_once(lambda _dt: app.staff_signed_in() if ok else self._refused(problem))
 
         threading.Thread(target=check, name="staff-pin", daemon=True).start()
 
-    def _refused(self, problem: str | None) -> None:
+    def _refused(self, problem: str) -> None:
         app = App.get_running_app()
-        if problem is None:
+        if not problem:
             problem = N_("错误次数过多，已暂时锁定") if app.staff_gate.locked else N_("工作人员密码错误")
         self.problem = problem
         self.ids.pad.new_entry()

@@ -95,8 +95,8 @@ def reference_backend(pki_files, tmp_path):
 
 @pytest.fixture
 def backend_client(reference_backend, pki_files):
-    from kiosk.backend.client import BackendClient
-    client = BackendClient(reference_backend.url, ca_file=str(pki_files.ca_cert), cert_file=str(pki_files.kiosk_cert),
+    from tests.backend.backend_helpers import ContractClient
+    client = ContractClient(reference_backend.url, ca_file=str(pki_files.ca_cert), cert_file=str(pki_files.kiosk_cert),
                            key_file=str(pki_files.kiosk_key))
     yield client
     client.close()

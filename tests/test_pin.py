@@ -59,13 +59,6 @@ def test_reset_with_the_psam_unblocks_with_a_new_pin(v3_card):
     service.verify_pin(pin(NEW))
 
 
-def test_unblock_keeps_the_pin(v3_card):
-    card, service, reading = v3_card
-    card.pin_tries_left = 0
-    service.unblock_pin(reading)
-    service.verify_pin(pin(OLD))
-
-
 def test_reset_refused_by_the_card_when_the_psam_has_other_keys(card_slot, psam_slot):
     card_slot.insert_profile("card_v2.toml")
     service = CardService(CONFIG)
@@ -170,9 +163,6 @@ def test_the_backend_hsm_path_reads_a_3_0_card_and_resets_its_pin(card_slot, bac
     assert reading.holder.name == "张三"
     card.pin_tries_left = 0
     service.reset_pin(reading, pin(NEW))
-    service.verify_pin(pin(NEW))
-    card.pin_tries_left = 0
-    service.unblock_pin(reading)
     service.verify_pin(pin(NEW))
 
 

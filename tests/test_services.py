@@ -34,7 +34,7 @@ OLD_CARD = "371300D15600000500BF7C7A48FB4966"
 
 
 def status_of(kiosk, card_id=OLD_CARD):
-    return kiosk.client.card_status(card_id)["status"]
+    return kiosk.client.call("card_status", {"card_id": card_id})["status"]
 
 
 def restart_backend(stopped, pki_files, db):
@@ -160,7 +160,7 @@ def test_first_card_bundle_issues_on_the_spot(kiosk, reference_backend, card_pri
     assert issued.place == "ejected" and issued.faces
     assert steps[-1] == ("制卡完成", 1.0) and [f for _, f in steps] == sorted(f for _, f in steps)
     assert status_of(kiosk, issued.identifier.hex().upper()) == "normal"
-    person = kiosk.client.query_person(WANG_WU.id_number)
+    person = kiosk.client.call("query_person", {"id_number": WANG_WU.id_number})
     assert [c["status"] for c in person["cards"]] == ["normal"]
 
 
@@ -214,7 +214,8 @@ def test_a_visit_ended_by_idle_timeout_holds_no_personal_data(kiosk, card_slot, 
     visit.identify(ZHANG_SAN)
     visit.present_card(kiosk.cards.read())
     time.sleep(0.1)
-    assert visit.end_if_idle()
+    assert visit.idle_seconds() >= visit.idle_timeout_s
+    kiosk.services.end_visit(visit, "idle timeout")   # what the screens do at the timeout
     assert not visit.holds_personal_data()
     [after] = kiosk.services.report_loss(visit, "temporary")
     assert after.outcome == "refused" and "重新开始" in after.citizen_message
@@ -393,7 +394,7 @@ def test_a_jam_at_the_bezel_after_the_card_exists_tells_the_citizen_to_ask_staff
     assert issued.outcome == "failed" and "CardJam" in issued.staff_detail and "工作人员" in issued.citizen_message
     assert (activated.outcome, pin_set.outcome) == ("done", "done")
     assert card_printer.cards[-1].place == "jammed"
-    person = kiosk.client.query_person(WANG_WU.id_number)
+    person = kiosk.client.call("query_person", {"id_number": WANG_WU.id_number})
     assert [c["status"] for c in person["cards"]] == ["normal"]  # made, reported and activated: staff hand it over
 
 

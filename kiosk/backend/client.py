@@ -188,7 +188,7 @@ class BackendClient:
         except (ValueError, RecursionError, KeyError, TypeError, AttributeError):
             return f"http_{status}", "the backend refused the request without a readable reason"
 
-    # --- the contract by name (what screens and services call directly) --------------------
+    # --- the calls the kiosk makes by name (the services use `call` with an operation) ---------
 
     def health(self) -> dict:
         return self.call("health")
@@ -199,54 +199,6 @@ class BackendClient:
             return self.health().get("status") == "ok"
         except BackendUnavailable:
             return False
-
-    def query_person(self, id_number: str) -> dict:
-        return self.call("query_person", {"id_number": id_number})
-
-    def card_status(self, card_id: str) -> dict:
-        return self.call("card_status", {"card_id": card_id})
-
-    def apply_card(self, holder: dict, region_code: str, *, channel: str = "instant", commitment: bool = True,
-                   idempotency_key: str) -> dict:
-        return self.call("apply_card", {"holder": holder, "region_code": region_code, "channel": channel,
-                                        "commitment": commitment}, idempotency_key=idempotency_key)
-
-    def mark_instant_issuance(self, application_id: str, *, idempotency_key: str) -> dict:
-        return self.call("mark_instant_issuance", {"application_id": application_id}, idempotency_key=idempotency_key)
-
-    def cancel_instant_issuance(self, application_id: str, reason: str, *, idempotency_key: str) -> dict:
-        return self.call("cancel_instant_issuance", {"application_id": application_id, "reason": reason},
-                         idempotency_key=idempotency_key)
-
-    def personalisation(self, application_id: str) -> dict:
-        return self.call("personalisation", {"application_id": application_id})
-
-    def report_written_card(self, application_id: str, card_id: str, card_number: str, *,
-                            idempotency_key: str) -> dict:
-        return self.call("report_written_card", {"application_id": application_id, "card_id": card_id,
-                                                 "card_number": card_number}, idempotency_key=idempotency_key)
-
-    def activate_card(self, card_id: str, *, idempotency_key: str) -> dict:
-        return self.call("activate_card", {"card_id": card_id}, idempotency_key=idempotency_key)
-
-    def record_pin_event(self, card_id: str, event: str, at: str, *, idempotency_key: str) -> dict:
-        return self.call("record_pin_event", {"card_id": card_id, "event": event, "at": at},
-                         idempotency_key=idempotency_key)
-
-    def report_loss(self, card_id: str, kind: str, *, idempotency_key: str) -> dict:
-        return self.call("report_loss", {"card_id": card_id, "kind": kind}, idempotency_key=idempotency_key)
-
-    def report_person_loss(self, id_number: str, kind: str, *, idempotency_key: str) -> dict:
-        return self.call("report_person_loss", {"id_number": id_number, "kind": kind},
-                         idempotency_key=idempotency_key)
-
-    def cancel_loss_report(self, card_id: str, *, idempotency_key: str) -> dict:
-        return self.call("cancel_loss_report", {"card_id": card_id}, idempotency_key=idempotency_key)
-
-    def apply_replacement(self, card_id: str, reason: str, *, channel: str = "instant", commitment: bool = True,
-                          idempotency_key: str) -> dict:
-        return self.call("apply_replacement", {"card_id": card_id, "reason": reason, "channel": channel,
-                                               "commitment": commitment}, idempotency_key=idempotency_key)
 
     def hsm_external_auth(self, card_id: str, challenge: bytes, key_id: int) -> bytes:
         reply = self.call("hsm_external_auth", {"card_id": card_id, "challenge": challenge.hex().upper(),
@@ -270,10 +222,6 @@ class BackendClient:
         if len(mac) != 4:
             raise MalformedReply(f"HSM MAC of {len(mac)} bytes, expected 4")
         return mac
-
-    def submit_review(self, service_item: str, level: int, comment: str = "", *, idempotency_key: str) -> dict:
-        return self.call("submit_review", {"service_item": service_item, "level": level, "comment": comment},
-                         idempotency_key=idempotency_key)
 
     def record_heartbeat(self, terminal_number: str, queue_depth: int, oldest_pending_age_s: float | None,
                          software_version: str, *, idempotency_key: str) -> dict:

@@ -8,10 +8,11 @@ is 0 only when every item succeeded (done, or pending delivery).
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 from drivers.apdu import CardError, NoCardPresent
-from drivers.id_card_reader import IdCardError, IdCardReader
+from drivers.id_card_reader import IdCardError
 from kiosk.cli import exits
 from kiosk.cli.pins import PinSource
 from kiosk.core import KioskCore
@@ -21,13 +22,7 @@ from kiosk.services import catalog
 from kiosk.services.catalog import Proof
 from kiosk.services.bundles import BUNDLES
 from kiosk.services.replace_card import REASONS
-from kiosk.visit import CitizenIdentity, Visit
-
-def _identify(core: KioskCore, visit: Visit, port: str) -> None:
-    settings = core.config.id_reader
-    with IdCardReader(port, baudrate=settings.baud, read_timeout=settings.read_timeout_s,
-                      write_timeout=settings.write_timeout_s, retries=settings.retries) as reader:
-        visit.identify(CitizenIdentity.from_resident_id(reader.read()))
+from kiosk.visit import Visit
 
 
 def _read_card(core: KioskCore, visit: Visit, required: bool) -> None:
@@ -94,18 +89,19 @@ def _proofs(command: str) -> tuple[bool, bool]:
 
 def cmd_service(args) -> int:
     config = args.load_config()
+    if args.id_reader:
+        config = dataclasses.replace(config, id_reader=dataclasses.replace(config.id_reader, port=args.id_reader))
     needs_identity, needs_card = _proofs(args.action)
-    id_port = args.id_reader or config.id_reader.port
     core = KioskCore(config).start()
     visit = core.services.new_visit()
     try:
         try:
             if needs_identity:
-                if not id_port:
+                if not core.devices.has_id_reader:
                     print("kiosk: this action needs the resident ID card: set [id_reader] port or --id-reader",
                           file=sys.stderr)
                     return exits.NO_IDENTITY
-                _identify(core, visit, id_port)
+                visit.identify(core.identification.read_id_card())
             if needs_card or args.action in READS_CARD_IF_PRESENT:
                 _read_card(core, visit, required=needs_card)
         except (IdCardError, CardError) as exc:

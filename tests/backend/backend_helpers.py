@@ -9,8 +9,65 @@ from kiosk.backend.client import BackendClient
 _serial = itertools.count(1)
 
 
-def client_for(url: str, pki, **options) -> BackendClient:
-    return BackendClient(url, ca_file=pki.ca_cert, cert_file=pki.kiosk_cert, key_file=pki.kiosk_key, **options)
+class ContractClient(BackendClient):
+    """The kiosk's client with the contract's operations as methods, so that the tests read as
+    the contract does (the kiosk itself calls them by operation name through `call`)."""
+
+    def query_person(self, id_number: str) -> dict:
+        return self.call("query_person", {"id_number": id_number})
+
+    def card_status(self, card_id: str) -> dict:
+        return self.call("card_status", {"card_id": card_id})
+
+    def apply_card(self, holder: dict, region_code: str, *, channel: str = "instant", commitment: bool = True,
+                   idempotency_key: str) -> dict:
+        return self.call("apply_card", {"holder": holder, "region_code": region_code, "channel": channel,
+                                        "commitment": commitment}, idempotency_key=idempotency_key)
+
+    def mark_instant_issuance(self, application_id: str, *, idempotency_key: str) -> dict:
+        return self.call("mark_instant_issuance", {"application_id": application_id}, idempotency_key=idempotency_key)
+
+    def cancel_instant_issuance(self, application_id: str, reason: str, *, idempotency_key: str) -> dict:
+        return self.call("cancel_instant_issuance", {"application_id": application_id, "reason": reason},
+                         idempotency_key=idempotency_key)
+
+    def personalisation(self, application_id: str) -> dict:
+        return self.call("personalisation", {"application_id": application_id})
+
+    def report_written_card(self, application_id: str, card_id: str, card_number: str, *,
+                            idempotency_key: str) -> dict:
+        return self.call("report_written_card", {"application_id": application_id, "card_id": card_id,
+                                                 "card_number": card_number}, idempotency_key=idempotency_key)
+
+    def activate_card(self, card_id: str, *, idempotency_key: str) -> dict:
+        return self.call("activate_card", {"card_id": card_id}, idempotency_key=idempotency_key)
+
+    def record_pin_event(self, card_id: str, event: str, at: str, *, idempotency_key: str) -> dict:
+        return self.call("record_pin_event", {"card_id": card_id, "event": event, "at": at},
+                         idempotency_key=idempotency_key)
+
+    def report_loss(self, card_id: str, kind: str, *, idempotency_key: str) -> dict:
+        return self.call("report_loss", {"card_id": card_id, "kind": kind}, idempotency_key=idempotency_key)
+
+    def report_person_loss(self, id_number: str, kind: str, *, idempotency_key: str) -> dict:
+        return self.call("report_person_loss", {"id_number": id_number, "kind": kind},
+                         idempotency_key=idempotency_key)
+
+    def cancel_loss_report(self, card_id: str, *, idempotency_key: str) -> dict:
+        return self.call("cancel_loss_report", {"card_id": card_id}, idempotency_key=idempotency_key)
+
+    def apply_replacement(self, card_id: str, reason: str, *, channel: str = "instant", commitment: bool = True,
+                          idempotency_key: str) -> dict:
+        return self.call("apply_replacement", {"card_id": card_id, "reason": reason, "channel": channel,
+                                               "commitment": commitment}, idempotency_key=idempotency_key)
+
+    def submit_review(self, service_item: str, level: int, comment: str = "", *, idempotency_key: str) -> dict:
+        return self.call("submit_review", {"service_item": service_item, "level": level, "comment": comment},
+                         idempotency_key=idempotency_key)
+
+
+def client_for(url: str, pki, **options) -> ContractClient:
+    return ContractClient(url, ca_file=pki.ca_cert, cert_file=pki.kiosk_cert, key_file=pki.kiosk_key, **options)
 
 
 def key() -> str:

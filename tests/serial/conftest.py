@@ -27,8 +27,8 @@ def printer_sim():
 
 @pytest.fixture
 def printer(printer_sim):
-    with ReceiptPrinter(printer_sim.path, baudrate=FAST_BAUD, encoding="gb18030", paper_mm=80,
-                        read_timeout=READ_TIMEOUT, write_timeout=WRITE_TIMEOUT) as driver:
+    with ReceiptPrinter.open(printer_sim.path, baudrate=FAST_BAUD, encoding="gb18030", paper_mm=80,
+                             read_timeout=READ_TIMEOUT, write_timeout=WRITE_TIMEOUT) as driver:
         yield driver
 
 

@@ -13,12 +13,14 @@ from drivers.receipt_printer import ReceiptPrinter
 from drivers.sim.id_card_reader import DEMO_PERSON
 from kiosk.cli import diag as diag_cli
 from kiosk.cli import exits
+from kiosk.config import KioskConfig
 
 
 def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="kiosk")
     diag_cli.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
+    args.load_config = KioskConfig   # the defaults: no device configured but the one given
     return args.func(args)
 
 
@@ -76,7 +78,7 @@ def test_idreader_missing_port(tmp_path, capsys):
 
 
 def printer_ready(path: str) -> bool:
-    with ReceiptPrinter(path) as printer:
+    with ReceiptPrinter.open(path) as printer:
         return printer.status().ready
 
 

@@ -31,7 +31,7 @@ def receipt(**overrides) -> Receipt:
 @pytest.mark.parametrize("paper_mm", [58, 80])
 def test_printed_receipt_decodes_to_the_screen_text(encoding, paper_mm):
     with SimulatedReceiptPrinter(baudrate=FAST_BAUD, encoding=encoding, paper_mm=paper_mm) as sim, \
-            ReceiptPrinter(sim.path, baudrate=FAST_BAUD, encoding=encoding, paper_mm=paper_mm) as printer:
+            ReceiptPrinter.open(sim.path, baudrate=FAST_BAUD, encoding=encoding, paper_mm=paper_mm) as printer:
         printer.print_job(render_escpos(receipt(), paper_mm, encoding))
         printed = sim.wait_for_receipts(1)
     assert sim.unknown_commands == []
@@ -93,7 +93,7 @@ def test_maskers(masker, value, masked):
 
 def test_png_of_a_printed_receipt(tmp_path):
     with SimulatedReceiptPrinter(baudrate=FAST_BAUD, paper_mm=58, png_dir=str(tmp_path)) as sim, \
-            ReceiptPrinter(sim.path, baudrate=FAST_BAUD, paper_mm=58) as printer:
+            ReceiptPrinter.open(sim.path, baudrate=FAST_BAUD, paper_mm=58) as printer:
         printer.print_job(printer_test_page("KIOSK-0001", 58, "gb18030").as_escpos())
         printed = sim.wait_for_receipts(1)
     with Image.open(tmp_path / "receipt-001.png") as image:

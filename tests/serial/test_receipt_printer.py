@@ -9,12 +9,13 @@ from hypothesis import given, strategies as st
 
 from drivers import escpos
 from drivers.receipt_printer import (
-    PrinterConfigError, PrinterCoverOpen, PrinterError, PrinterFault, PrinterNotResponding, PrinterPaperOut,
+    PrinterConfigError, PrinterCoverOpen, PrinterFault, PrinterNotResponding, PrinterPaperOut,
     PrinterProtocolError, PrinterStatus, PrinterUnavailable, ReceiptPrinter, decode_status, encode_status)
 from kiosk.device_messages import citizen_message
 from kiosk.outcome import Outcome
 from kiosk.receipt import Receipt, ReceiptItem, render_escpos, render_text
-from tests.serial.conftest import READ_TIMEOUT, WRITE_TIMEOUT
+from drivers.serial_port import open_port
+from tests.serial.conftest import FAST_BAUD, READ_TIMEOUT, WRITE_TIMEOUT
 
 STATUS_FIELDS = [f for f in PrinterStatus.__dataclass_fields__]
 
@@ -77,7 +78,7 @@ def test_each_state_refuses_the_job_with_its_typed_error(printer_sim, printer, s
     printer_sim.set_state(**state)
     with pytest.raises(error) as caught:
         printer.print_job(b"hello\n")
-    assert citizen_message(caught.value) and printer.pending_job == b"hello\n"
+    assert citizen_message(caught.value)
     assert printer_sim.receipts == []
 
 
@@ -85,7 +86,7 @@ def test_paper_near_end_still_prints_and_says_so(printer_sim, printer):
     printer_sim.set_state(paper_near_end=True)
     after = printer.print_job(escpos.Page(80, "gbk").line("近纸尽").cut().as_escpos())
     assert after.paper_near_end and "paper near end" in after.describe()
-    assert printer.pending_job is None and len(printer_sim.receipts) == 1
+    assert len(printer_sim.receipts) == 1
 
 
 def test_unplugged_printer_fails_within_the_read_timeout(printer_sim, printer):
@@ -103,7 +104,6 @@ def test_printer_that_stops_taking_data_fails_within_the_write_timeout(printer_s
     with pytest.raises(PrinterNotResponding, match="stopped taking data"):
         printer.print_job(job)
     assert time.monotonic() - started < WRITE_TIMEOUT + READ_TIMEOUT + 1.0
-    assert printer.pending_job == job
 
 
 def test_garbage_instead_of_status_is_a_protocol_error(printer_sim, printer):
@@ -112,25 +112,27 @@ def test_garbage_instead_of_status_is_a_protocol_error(printer_sim, printer):
         printer.status()
 
 
-def test_paper_out_mid_job_keeps_the_job_and_reprints_it_after_paper_is_loaded(printer_sim, printer):
+def test_paper_out_mid_job_fails_and_the_same_job_prints_whole_after_paper_is_loaded(printer_sim, printer):
     job = render_escpos(a_receipt(), 80, "gb18030")
     printer_sim.set_state(paper_lines=5)
     with pytest.raises(PrinterPaperOut):
         printer.print_job(job)
-    assert printer.pending_job == job
     assert [r.complete for r in printer_sim.receipts] == [False]  # the torn-off part
 
     printer_sim.load_paper()
-    after = printer.reprint()
-    assert after.ready and printer.pending_job is None
+    after = printer.print_job(job)
+    assert after.ready
     reprinted = printer_sim.receipts[-1]
     assert reprinted.complete
     assert reprinted.as_text(48) == render_text(a_receipt(), 80)
 
 
-def test_reprint_without_a_failed_job_says_so(printer):
-    with pytest.raises(PrinterError, match="no failed receipt"):
-        printer.reprint()
+def test_the_printer_works_on_any_transport_it_is_given(printer_sim):
+    transport = open_port(printer_sim.path, FAST_BAUD, read_timeout=READ_TIMEOUT, write_timeout=WRITE_TIMEOUT)
+    with ReceiptPrinter(transport, device="pty", encoding="gbk", paper_mm=58) as printer:
+        assert printer.status().ready
+        printer.print_job(escpos.Page(58, "gbk").line("经传输层打印").cut().as_escpos())
+    assert printer_sim.receipts[-1].complete and not transport.is_open
 
 
 # --- configuration and ports ----------------------------------------------------------------
@@ -144,12 +146,12 @@ def test_reprint_without_a_failed_job_says_so(printer):
 ])
 def test_bad_settings_are_refused_with_the_setting_named(printer_sim, setting, message):
     with pytest.raises(PrinterConfigError, match=message):
-        ReceiptPrinter(printer_sim.path, **setting)
+        ReceiptPrinter.open(printer_sim.path, **setting)
 
 
 def test_missing_port_is_unavailable_not_a_crash(tmp_path):
     with pytest.raises(PrinterUnavailable, match="cannot be opened"):
-        ReceiptPrinter(str(tmp_path / "ttyUSB9"))
+        ReceiptPrinter.open(str(tmp_path / "ttyUSB9"))
 
 
 def test_status_is_not_confused_by_a_late_answer(printer_sim, printer):

@@ -1,0 +1,57 @@
+"""Every device the kiosk drives, built from its configuration in this one place.
+
+`KioskCore` holds one `Devices`; the screens and the commands ask it for a device and never
+build one themselves, so a device is always opened with the settings of its section (timeouts,
+retries, encoding) and nowhere with others. Serial devices are opened for each use and closed
+after it (another program, or the diagnostics, may need the port in between); the card printer
+keeps its connection.
+"""
+from __future__ import annotations
+
+from drivers.card_printer import CardPrinter
+from drivers.id_card_reader import IdCardReader, IdReaderUnavailable
+from drivers.receipt_printer import PrinterUnavailable, ReceiptPrinter
+from kiosk.config import KioskConfig
+
+
+class Devices:
+    def __init__(self, config: KioskConfig):
+        self.config = config
+        printer = config.card_printer
+        self.card_printer: CardPrinter | None = None
+        if printer.enabled:
+            self.card_printer = CardPrinter(printer.host, printer.port, encoder_reader=printer.encoder_reader,
+                                            reply_timeout=printer.reply_timeout_s,
+                                            movement_timeout=printer.movement_timeout_s,
+                                            encoder_timeout=printer.encoder_timeout_s)
+
+    @property
+    def has_receipt_printer(self) -> bool:
+        return bool(self.config.receipt_printer.port)
+
+    @property
+    def has_id_reader(self) -> bool:
+        return bool(self.config.id_reader.port)
+
+    def receipt_printer(self) -> ReceiptPrinter:
+        """The receipt printer, opened (use it in a `with`). PrinterUnavailable when none is
+        configured."""
+        settings = self.config.receipt_printer
+        if not settings.port:
+            raise PrinterUnavailable("no receipt printer configured ([receipt_printer] port)")
+        return ReceiptPrinter.open(settings.port, baudrate=settings.baud, encoding=settings.encoding,
+                                   paper_mm=settings.paper_mm, read_timeout=settings.read_timeout_s,
+                                   write_timeout=settings.write_timeout_s)
+
+    def id_card_reader(self) -> IdCardReader:
+        """The resident ID card reader, opened (use it in a `with`). IdReaderUnavailable when
+        none is configured."""
+        settings = self.config.id_reader
+        if not settings.port:
+            raise IdReaderUnavailable("no ID card reader configured ([id_reader] port)")
+        return IdCardReader(settings.port, baudrate=settings.baud, read_timeout=settings.read_timeout_s,
+                            write_timeout=settings.write_timeout_s, retries=settings.retries)
+
+    def close(self) -> None:
+        if self.card_printer is not None:
+            self.card_printer.close()
