@@ -42,12 +42,13 @@ class StatusWordError(CardError):
         super().__init__(f"card answered {sw:04X}" + (f" to {command}" if command else ""))
 
 
-class WrongPin(StatusWordError):
+class VerificationFailed(StatusWordError):
+    """63Cx: the card refused a verification and has x tries left. What was verified (a PIN,
+    an authentication cryptogram) is the card application's to say."""
 
     def __init__(self, sw: int, command: str = ""):
         super().__init__(sw, command)
         self.tries_left = sw & 0x0F
-        self.args = (f"wrong PIN, {self.tries_left} tries left",)
 
 
 class PinBlocked(StatusWordError):
@@ -59,7 +60,8 @@ class SecurityStatusNotSatisfied(StatusWordError):
 
 
 class AuthenticationFailed(StatusWordError):
-    """The card rejected an EXTERNAL AUTHENTICATE cryptogram (63 00 / 63 Cx on 0x82)."""
+    """The card refused a cryptogram or a MAC: 6988 (secure messaging data) here; the card
+    application raises it too for a refused EXTERNAL AUTHENTICATE (63 00, 63 Cx)."""
 
 
 
@@ -99,7 +101,7 @@ _SW_ERRORS = {
 def status_word_error(sw: int, command: str = "") -> StatusWordError:
     """The typed exception for a refusal status word."""
     if sw & 0xFFF0 == 0x63C0:
-        return WrongPin(sw, command)
+        return VerificationFailed(sw, command)
     return _SW_ERRORS.get(sw, StatusWordError)(sw, command)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from drivers.apdu import (ApduChannel, AuthenticationFailed, CardError, CardRemoved, CommandApdu, FileNotFound,
-                          RecordNotFound, SecurityStatusNotSatisfied, StatusWordError, WrongParameters)
+                          RecordNotFound, SecurityStatusNotSatisfied, StatusWordError, VerificationFailed,
+                          WrongParameters)
 from drivers.keyscheme import KEY_EXTERNAL_AUTH, KEY_PIN_RELOAD
 from drivers.pin import Pin
 from drivers.security_module import SecurityModule, SecurityModuleRequired
@@ -23,6 +24,14 @@ EF05_SFI = 5
 EF06_SFI = 6
 EF05_RECORDS = len(EF05_TAGS)
 EF06_RECORDS = len(EF06_TAGS)
+
+
+class WrongPin(VerificationFailed):
+    """VERIFY or CHANGE PIN refused the PIN (63Cx); `tries_left` before the card blocks it."""
+
+    def __init__(self, sw: int, command: str = ""):
+        super().__init__(sw, command)
+        self.args = (f"wrong PIN, {self.tries_left} tries left",)
 
 
 class NotSocialSecurityCard(CardError):
@@ -142,8 +151,10 @@ class SocialSecurityCard:
         try:
             self.channel.send(CommandApdu(0x00, 0x82, 0x00, key_id, cryptogram,
                                           name="EXTERNAL AUTHENTICATE"))
+        except (VerificationFailed, AuthenticationFailed) as exc:   # 63Cx, 6988: the cryptogram
+            raise AuthenticationFailed(exc.sw, "EXTERNAL AUTHENTICATE") from exc
         except StatusWordError as exc:
-            if exc.sw == 0x6300 or exc.sw & 0xFFF0 == 0x63C0 or exc.sw == 0x6988:
+            if exc.sw == 0x6300:
                 raise AuthenticationFailed(exc.sw, "EXTERNAL AUTHENTICATE") from exc
             raise
 
@@ -166,9 +177,13 @@ class SocialSecurityCard:
     # PIN operations (DOMAIN.md section 2). Each wipes the PIN bytes it built once sent.
 
     def _send_secret(self, cla: int, ins: int, p1: int, p2: int, secret: bytearray, name: str,
-                     changes_pin: bool = False) -> None:
+                     changes_pin: bool = False, checks_pin: bool = True) -> None:
         try:
             self.channel.send(CommandApdu(cla, ins, p1, p2, secret, name=name))
+        except VerificationFailed as exc:
+            if checks_pin:   # 63Cx to VERIFY or CHANGE PIN: the PIN given was wrong
+                raise WrongPin(exc.sw, name) from exc
+            raise
         except CardRemoved as exc:
             if changes_pin:
                 raise PinOutcomeUnknown(f"card pulled during {name}: {exc}") from exc
@@ -201,7 +216,7 @@ class SocialSecurityCard:
             data = new_bcd + mac
         finally:
             new_bcd[:] = bytes(3)
-        self._send_secret(*header, data, "RELOAD PIN", changes_pin=True)
+        self._send_secret(*header, data, "RELOAD PIN", changes_pin=True, checks_pin=False)
 
     # Personalisation of a blank (instant issuance, 1.10.1 / 1.10.7).
 

@@ -8,7 +8,7 @@ the kiosk's own (a visit, a weak PIN) carry their `citizen_message` themselves.
 from __future__ import annotations
 
 from drivers.apdu import (AuthenticationFailed, CardError, CardRemoved, NoCardPresent, OperationCancelled, PinBlocked,
-                          SecurityStatusNotSatisfied, WrongPin)
+                          SecurityStatusNotSatisfied)
 from drivers.card_printer import (CardJam, CardPrinterCancelled, CardPrinterError, CardPrinterOffline, CoverOpen,
                                   EncoderCardNotSeen, HopperEmpty, RejectBinFull, RibbonOut)
 from drivers.id_card_reader import (IdCardDataInvalid, IdCardError, IdCardExpired, IdCardNotFound, IdCardReadFailed,
@@ -17,7 +17,7 @@ from drivers.pcsc import ReaderServiceUnavailable, ReaderUnavailable
 from drivers.pin import InvalidPinFormat
 from drivers.receipt_printer import PrinterCoverOpen, PrinterError, PrinterPaperOut
 from drivers.security_module import SecurityModuleRequired
-from drivers.ssse import NotABlankCard, NotSocialSecurityCard, PersonalisationFailed, PinOutcomeUnknown
+from drivers.ssse import NotABlankCard, NotSocialSecurityCard, PersonalisationFailed, PinOutcomeUnknown, WrongPin
 from drivers.ssse_records import CardNotPersonalised, MalformedRecord
 from kiosk.i18n import N_
 

@@ -17,8 +17,9 @@ import threading
 import time
 from typing import Callable
 
-from drivers.apdu import CardError, WrongPin
+from drivers.apdu import CardError
 from drivers.pin import Pin
+from drivers.ssse import WrongPin
 from kiosk.device_messages import citizen_message
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 1

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from drivers.apdu import (ApduChannel, CommandApdu, FileNotFound, MalformedResponse, PinBlocked,
-                          ResponseApdu, StatusWordError, WrongPin, status_word_error)
+                          ResponseApdu, StatusWordError, VerificationFailed, status_word_error)
 from drivers.sim.iso7816 import Command
 from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard
 from drivers.ssse_records import SSSE_DF_NAME
@@ -23,8 +23,8 @@ def test_encoding_of_the_four_cases():
 
 
 def test_status_words_become_typed_errors():
-    wrong = status_word_error(0x63C2)
-    assert isinstance(wrong, WrongPin) and wrong.tries_left == 2
+    wrong = status_word_error(0x63C2)   # a PIN or a cryptogram: the card application says which
+    assert isinstance(wrong, VerificationFailed) and wrong.tries_left == 2
     assert isinstance(status_word_error(0x6983), PinBlocked)
     assert isinstance(status_word_error(0x6A82), FileNotFound)
     assert type(status_word_error(0x6F00)) is StatusWordError
@@ -58,7 +58,7 @@ def test_pin_try_counter_counts_down_to_blocked():
     channel.send(SELECT)
     verify = CommandApdu(0x00, 0x20, 0x00, 0x00, bytes.fromhex("000000"))
     for tries_left in (5, 4, 3, 2, 1):
-        with pytest.raises(WrongPin) as raised:
+        with pytest.raises(VerificationFailed) as raised:
             channel.send(verify)
         assert raised.value.tries_left == tries_left
     with pytest.raises(PinBlocked):

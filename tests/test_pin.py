@@ -4,7 +4,8 @@ import logging
 
 import pytest
 
-from drivers.apdu import AuthenticationFailed, PinBlocked, WrongPin
+from drivers.apdu import AuthenticationFailed, PinBlocked
+from drivers.ssse import WrongPin
 from drivers.apdu import CardRemoved
 from drivers.pin import InvalidPinFormat, Pin
 from drivers.security_module import SecurityModuleRequired

@@ -49,7 +49,7 @@ CARD = "371300D15600000500BF7C7A48FB4966"
 
 
 def test_a_staff_card_opens_only_when_enrolled_and_its_own_pin_is_accepted():
-    from drivers.apdu import WrongPin
+    from drivers.ssse import WrongPin
     from kiosk.staff_pin import staff_card_digest
     gate = StaffGate("", staff_card_digest(CARD.lower()))
     accepted, refused = [], []
@@ -68,7 +68,7 @@ def test_a_staff_card_opens_only_when_enrolled_and_its_own_pin_is_accepted():
 
 
 def test_wrong_card_pins_count_toward_the_same_lockout():
-    from drivers.apdu import WrongPin
+    from drivers.ssse import WrongPin
     from kiosk.staff_pin import staff_card_digest
     gate = StaffGate(hash_staff_pin(PIN), staff_card_digest(CARD))
 

@@ -1,9 +1,10 @@
 """The `kiosk` command line: the same services as the screens, for staff, scripts and tests.
 
 One module per command group, each with `register(commands)`; exit codes in `exits`. The
-reference backend (`kiosk backend`) and the simulation (`kiosk sim`, `kiosk demo`) add their
-groups through the `sscard_kiosk.commands` entry points, loaded only when one of them is asked
-for (or for help), so that `kiosk run` never imports a simulator or the reference server.
+packages above or beside the core add their groups through the `sscard_kiosk.commands` entry
+points (setup.cfg): the touchscreen (`kiosk run`, screens/cli.py), the reference backend
+(`kiosk backend`) and the simulation (`kiosk sim`, `kiosk demo`). Each is loaded only when it is
+asked for (or for help), so that `kiosk run` never imports a simulator or the reference server.
 """
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ import os
 import sys
 from importlib.metadata import entry_points
 
-from kiosk.cli import card, config, diag, exits, queue, records, run, service
+from kiosk.cli import card, config, diag, exits, queue, records, service
 from kiosk.config import ConfigError, load_config
 from kiosk.file_safety import UnsafeFileError
 from kiosk.logging_setup import configure_logging
 
-COMMAND_GROUPS = (run, card, service, queue, records, diag, config)
+COMMAND_GROUPS = (card, service, queue, records, diag, config)
 PLUGIN_GROUP = "sscard_kiosk.commands"
 
 
@@ -41,11 +42,12 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     for group in COMMAND_GROUPS:
         group.register(commands)
     wanted = _command_word(argv)
-    own = set(commands.choices)
-    for plugin in entry_points(group=PLUGIN_GROUP):
-        # A plugin's group is loaded when asked for, and for help or an unknown command (so that
-        # argparse lists every group); never for the kiosk's own commands.
-        if wanted == plugin.name or wanted not in own:
+    plugins = entry_points(group=PLUGIN_GROUP)
+    # A plugin's group is loaded when it is asked for, and every one for help or an unknown
+    # command (so that argparse lists them all); none for the kiosk's own commands.
+    known = wanted in commands.choices or wanted in plugins.names
+    for plugin in plugins:
+        if wanted == plugin.name or not known:
             plugin.load()(commands)
     return parser
 

@@ -5,11 +5,11 @@ import dataclasses
 import json
 import sys
 
-from drivers.apdu import AuthenticationFailed, CardError, CardRemoved, NoCardPresent, PinBlocked, WrongPin
+from drivers.apdu import AuthenticationFailed, CardError, CardRemoved, NoCardPresent, PinBlocked
 from drivers.pcsc import ReaderServiceUnavailable, ReaderUnavailable
 from drivers.pin import InvalidPinFormat
 from drivers.security_module import SecurityModuleRequired
-from drivers.ssse import NotSocialSecurityCard
+from drivers.ssse import NotSocialSecurityCard, WrongPin
 from drivers.ssse_records import MalformedRecord
 from kiosk.card_service import CardService
 from kiosk.cli import exits

@@ -11,9 +11,8 @@ from __future__ import annotations
 import datetime
 import threading
 
-from drivers.apdu import WrongPin
 from drivers.pin import Pin
-from drivers.ssse import PinOutcomeUnknown
+from drivers.ssse import PinOutcomeUnknown, WrongPin
 from kiosk.backend.errors import BackendUnavailable
 from kiosk.card_service import CardService
 from kiosk.device_messages import citizen_message

@@ -1,4 +1,5 @@
-"""`kiosk run`: the touchscreen kiosk."""
+"""`kiosk run`: the touchscreen kiosk. Registered with the `kiosk` command through the
+`sscard_kiosk.commands` entry points, since the command line (kiosk/) sits below the screens."""
 from __future__ import annotations
 
 
