@@ -60,7 +60,7 @@ from reference_backend.store import BackendStore  # noqa: E402
 from kiosk.config import KioskConfig  # noqa: E402
 from kiosk.logging_setup import configure_logging  # noqa: E402
 from kiosk.receipt import hand_out, render_escpos, render_text  # noqa: E402
-from kiosk.supervision import return_free_memory  # noqa: E402
+from kiosk.process import return_free_memory  # noqa: E402
 from kiosk.visit import CitizenIdentity  # noqa: E402
 
 CARD_ID = "371300D15600000500BF7C7A48FB4966"   # the card of card_v3.toml

@@ -123,7 +123,9 @@ class BackendSection:
     cert_file: str = _setting(".run/certs/kiosk.pem", _non_empty, "this kiosk's client certificate")
     key_file: str = _setting(".run/certs/kiosk.key", _non_empty, "its private key")
     connect_timeout_s: float = _setting(3.0, _at_least(0.1))
-    read_timeout_s: float = _setting(10.0, _at_least(0.1))
+    read_timeout_s: float = _setting(10.0, _at_least(0.1), "the longest wait for each read of a reply")
+    call_deadline_s: float = _setting(20.0, _at_least(1.0), "the longest a whole call may take, however its "
+                                      "reply trickles in")
     max_reply_bytes: int = _setting(1048576, _at_least(1024), "larger replies are refused unread")
     heartbeat_interval_s: float = _setting(300.0, _at_least(1.0), "how often the kiosk tells the backend it is alive")
 
@@ -186,6 +188,8 @@ class UiSection:
     height: int = _setting(800, _at_least(240))
     idle_timeout_s: int = _setting(60, _at_least(10), "seconds without a touch before a visit ends")
     card_read_timeout_s: float = _setting(10.0, _at_least(1.0))
+    service_deadline_s: float = _setting(300.0, _at_least(30.0), "a service running longer is given up: the "
+                                         "citizen is told to have staff check its outcome and the visit ends")
     pin_pad_random_order: bool = _setting(True, None, "the PIN pad lays its digits out afresh for every entry")
     staff_pin_scrypt: str = _setting("", _staff_pin_hash,
                                      "scrypt hash of the diagnostics PIN (kiosk config hash-staff-pin); "

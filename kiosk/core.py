@@ -26,6 +26,7 @@ from kiosk.config import KioskConfig, refuse_open_secrets
 from kiosk.devices import Devices
 from kiosk.identification import Identification
 from kiosk.outcome import Outcome
+from kiosk.receipt import RECEIPT_FAILED, Handout, hand_out
 from kiosk.services import catalog
 from kiosk.services.base import BackendLink, ServiceResult
 from kiosk.services.runner import KioskServices
@@ -48,7 +49,8 @@ class KioskCore:
         backend = config.backend
         self.client = BackendClient(backend.url, ca_file=backend.ca_file, cert_file=backend.cert_file,
                                     key_file=backend.key_file, connect_timeout_s=backend.connect_timeout_s,
-                                    read_timeout_s=backend.read_timeout_s, max_reply_bytes=backend.max_reply_bytes)
+                                    read_timeout_s=backend.read_timeout_s, call_deadline_s=backend.call_deadline_s,
+                                    max_reply_bytes=backend.max_reply_bytes)
         box = config.outbox
         Path(box.db).parent.mkdir(parents=True, exist_ok=True)
         keys = KeyRing.load_or_create(box.key_file)
@@ -84,6 +86,17 @@ class KioskCore:
                                       idle_timeout_s=config.ui.idle_timeout_s,
                                       terminal_number=config.terminal.terminal_number,
                                       service_phone=config.terminal.office_phone, on_result=self._count)
+
+    def hand_out_receipt(self, visit: Visit) -> Handout | None:
+        """The visit's one receipt, printed or (when it cannot be) shown on screen; None when
+        nothing was done. A receipt that cannot even be made, a fault of ours, is logged for
+        staff and the citizen is sent to them: the services themselves stand."""
+        try:
+            receipt = self.services.receipt(visit)
+            return None if receipt is None else hand_out(receipt, self.devices)
+        except Exception:
+            log.exception("the receipt of visit %s could not be made", visit.visit_id)
+            return Handout(RECEIPT_FAILED)
 
     def _count(self, visit: Visit, result: ServiceResult, machine_ms: float) -> None:
         """Statistics for the office's progress reports: each item's outcome and times."""

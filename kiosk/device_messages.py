@@ -64,7 +64,7 @@ DEVICE_MESSAGES: dict[type[Exception], str] = {
     PrinterCoverOpen: N_("凭条打印机盖未关好，您的业务已办理，请联系工作人员补打凭条。"),
 }
 
-UNEXPECTED = N_("本机发生故障，业务未完成，请到窗口办理。")
+UNEXPECTED = N_("本机发生故障，办理结果未能确认，请到窗口核实。")
 
 
 def citizen_message(error: BaseException) -> str:

@@ -154,6 +154,9 @@ def printer_test_page(terminal_number: str, paper_mm: int = 80, encoding: str = 
     return page
 
 
+RECEIPT_FAILED = N_("凭条未能生成，您办理的业务以上方结果为准，请联系工作人员补打凭条。")
+
+
 @dataclass(frozen=True)
 class Handout:
     """How the citizen gets the visit's receipt: `note` says what to do (a msgid); `text` is the
@@ -161,10 +164,7 @@ class Handout:
 
     note: str
     text: str = ""
-
-    @property
-    def printed(self) -> bool:
-        return not self.text
+    printed: bool = False
 
 
 def hand_out(receipt: Receipt, devices: Devices) -> Handout:
@@ -181,4 +181,4 @@ def hand_out(receipt: Receipt, devices: Devices) -> Handout:
     except PrinterError as exc:
         log.warning("receipt not printed: %s", exc)
         return Handout(citizen_message(exc) + N_("办理凭证如下，请用手机扫码或拍照留存。"), text)
-    return Handout(N_("凭条已打印，请从下方出纸口取走。"))
+    return Handout(N_("凭条已打印，请从下方出纸口取走。"), printed=True)

@@ -34,7 +34,8 @@ from kiosk.device_messages import citizen_message  # noqa: E402
 from kiosk.i18n import N_, SOURCE_LANGUAGE, translator  # noqa: E402
 from kiosk.log_export import RecentLogs  # noqa: E402
 from kiosk.staff_pin import StaffGate  # noqa: E402
-from kiosk.supervision import forbid_core_dumps, notify  # noqa: E402
+from kiosk.process import forbid_core_dumps  # noqa: E402
+from kiosk.systemd import notify  # noqa: E402
 from kiosk.card_service import (CardPresented, CardReadFailed, CardSummary, CardWatcher,  # noqa: E402
                                 CardWithdrawn, ReadersAvailable, ReadersUnavailable)
 from screens.fonts import register_cjk_font  # noqa: E402
@@ -220,6 +221,8 @@ class KioskApp(App):
                 self.set_language(SOURCE_LANGUAGE)
             return
         if self.flow.busy:
+            if self.flow.overdue():
+                self.flow.give_up()
             return
         countdown = min(COUNTDOWN_S, timeout / 3)
         left = timeout - idle

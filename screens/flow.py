@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from kivy.clock import Clock
 
 from kiosk.i18n import SOURCE_LANGUAGE
-from kiosk.receipt import hand_out
-from kiosk.supervision import return_free_memory
+from kiosk.services.outcomes import overdue_result, unexpected_result
+from kiosk.process import return_free_memory
 from screens.menu import AGAIN, NEW, OFFERS_BY_KEY, PIN_TITLES, PIN_VOICE, PINS_DIFFER, Offer
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,8 @@ class VisitFlow:
         self.pins: dict = {}
         self._pin_index = 0
         self.busy = False            # a service is running: no idle timeout in the middle of it
+        self._busy_since = 0.0
+        self._run = 0                # which run of a service the result on its way belongs to
         self._cancel = threading.Event()
 
     @property
@@ -94,45 +97,66 @@ class VisitFlow:
 
     def run(self) -> None:
         self.busy = True
+        self._busy_since = time.monotonic()
+        self._run += 1
+        run = self._run
         self._cancel.clear()
         progress = self._go("progress")
         progress.start(self.offer)
-        if self.offer.uses_card_printer:
+        offer, visit = self.offer, self.visit
+        if offer.uses_card_printer:
             # The card printer's encoder shares the citizen's reader slot in the simulated
             # kiosk (README: two vpcd slots): the watcher must not read the blank being written.
             self.app.pause_card_watcher()
-        offer, visit = self.offer, self.visit
 
         def report(step: str, fraction: float) -> None:   # on the worker thread
             Clock.schedule_once(lambda _dt: progress.update(step, fraction))
 
         def work() -> None:
+            results, handout = [], None
             try:
-                results = offer.run(self.services, visit, self.pins, report, self._cancel)
+                try:
+                    results = offer.run(self.services, visit, self.pins, report, self._cancel)
+                finally:
+                    self._wipe_pins()
+                handout = self.app.core.hand_out_receipt(visit)
+            except Exception as exc:   # what the services did not foresee still ends in a result
+                log.exception("service %s: unexpected failure", offer.key)
+                results = results or [unexpected_result(offer.rated_item, offer.actions[0], exc)]
             finally:
-                self._wipe_pins()
-            receipt = self._issue_receipt(visit)
-            Clock.schedule_once(lambda _dt: self._finished(results, *receipt))
+                Clock.schedule_once(lambda _dt: self._finished(run, offer, results, handout))
 
         threading.Thread(target=work, name="service", daemon=True).start()
 
-    def _issue_receipt(self, visit) -> tuple[str, str]:
-        """Prints the visit's one receipt; returns (what to tell the citizen, the receipt as
-        text when it must be shown on screen instead)."""
-        receipt = self.services.receipt(visit)
-        if receipt is None:
-            return "", ""
-        handout = hand_out(receipt, self.app.core.devices)
-        return handout.note, handout.text
-
-    def _finished(self, results, receipt_note: str, receipt_text: str) -> None:
-        self.busy = False
-        if self.offer is not None and self.offer.uses_card_printer:
+    def _finished(self, run: int, offer: Offer, results, handout) -> None:
+        if offer.uses_card_printer:
             self.app.resume_card_watcher()
+        if run != self._run:            # a run given up at its deadline: the citizen was told then
+            return
+        self.busy = False
         if self.visit is None:          # ended while the service ran (the app is stopping)
             return
         self.visit.touch()
-        self._go("result").show(self.offer, results, receipt_note, receipt_text)
+        self._go("result").show(offer, results, handout.note if handout else "", handout.text if handout else "")
+
+    def overdue(self) -> bool:
+        """A service has run longer than any should ([ui] service_deadline_s)."""
+        return self.busy and time.monotonic() - self._busy_since > self.app.kiosk_config.ui.service_deadline_s
+
+    def give_up(self) -> None:
+        """The service is overdue: its thread is left behind (its late result is dropped) and
+        the citizen is told that staff must check what became of it; the visit then ends as
+        any other, on the idle timeout."""
+        offer = self.offer
+        log.error("service %s overdue after %.0f s: given up", offer.key, time.monotonic() - self._busy_since)
+        self._run += 1
+        self._cancel.set()
+        self.busy = False
+        if offer.uses_card_printer:
+            self.app.resume_card_watcher()
+        self._wipe_pins()
+        self.visit.touch()
+        self._go("result").show(offer, [overdue_result(offer.rated_item, offer.actions[0])], "", "")
 
     def to_rating(self) -> None:
         self._go("rating").show(self.offer)

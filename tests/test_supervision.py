@@ -1,7 +1,7 @@
 """sd_notify messages reach systemd's socket; nothing is sent outside systemd."""
 import socket
 
-from kiosk.supervision import notify
+from kiosk.systemd import notify
 
 
 def test_notify_sends_to_the_socket_systemd_names(tmp_path, monkeypatch):
@@ -21,14 +21,14 @@ def test_without_systemd_nothing_is_sent(monkeypatch):
 def test_the_process_can_make_itself_non_dumpable():
     import subprocess
     import sys
-    code = ("from kiosk.supervision import forbid_core_dumps; forbid_core_dumps();"
+    code = ("from kiosk.process import forbid_core_dumps; forbid_core_dumps();"
             "import ctypes; print(ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))")  # 3 = PR_GET_DUMPABLE
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert result.stdout.strip() == "0", result.stderr
 
 
 def test_memory_a_visit_freed_goes_back_to_the_system():
-    from kiosk.supervision import return_free_memory
+    from kiosk.process import return_free_memory
 
     def rss_mb() -> float:
         status = open("/proc/self/status").read()

@@ -3,18 +3,27 @@
 One keep-alive `requests.Session` per thread (the outbox sends from several threads), the
 kiosk's client certificate, the backend's CA pinned (the system's CAs are not trusted for
 this link), connect and read timeouts, no redirects. Every reply is read with a size limit
-and must be a JSON object; anything else is a typed error and nothing of it is used.
+and must be a JSON object of the shape the contract gives its operation (contract.py);
+anything else is a typed error and nothing of it is used.
+
+The read timeout bounds each read, so a reply trickling in a byte at a time would never time
+out; a whole call therefore has a deadline too (`call_deadline_s`): when it passes, the
+connection in use is shut down under the reading thread and the call fails as unavailable.
 """
 from __future__ import annotations
 
 import datetime
 import email.utils
 import json
+import socket
 import threading
 from urllib.parse import quote
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from kiosk.backend.contract import check_reply
 from kiosk.backend.errors import BackendRejected, BackendUnavailable, MalformedReply
 
 MAX_RETRY_AFTER_S = 3600.0  # a hostile or broken Retry-After must not park a job for a year
@@ -66,13 +75,73 @@ def _printable(text: object) -> str:
     return "".join(ch for ch in str(text) if ch.isprintable())[:MAX_MESSAGE_CHARS]
 
 
+class _Deadline:
+    """The deadline of one whole call: when it passes, the connection the call is using is shut
+    down under the thread reading from it, which then fails at once."""
+
+    current = threading.local()   # the deadline of the call the thread is making
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.passed = False
+        self.connection = None     # set by the pool when the call takes a connection
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "_Deadline":
+        _Deadline.current.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+        _Deadline.current.deadline = None
+
+    def _expire(self) -> None:
+        self.passed = True
+        sock = getattr(self.connection, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass   # already closed: the call is over
+
+
+def _note_connection(conn) -> None:
+    deadline = getattr(_Deadline.current, "deadline", None)
+    if deadline is not None:
+        deadline.connection = conn
+
+
+class _HttpPool(HTTPConnectionPool):
+    def _make_request(self, conn, *args, **kwargs):
+        _note_connection(conn)
+        return super()._make_request(conn, *args, **kwargs)
+
+
+class _HttpsPool(HTTPSConnectionPool):
+    def _make_request(self, conn, *args, **kwargs):
+        _note_connection(conn)
+        return super()._make_request(conn, *args, **kwargs)
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """requests' adapter, with pools that tell a call's deadline which connection it uses."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HttpPool, "https": _HttpsPool}
+
+
 class BackendClient:
     def __init__(self, base_url: str, *, ca_file: str, cert_file: str, key_file: str,
-                 connect_timeout_s: float = 3.0, read_timeout_s: float = 10.0, max_reply_bytes: int = 1 << 20):
+                 connect_timeout_s: float = 3.0, read_timeout_s: float = 10.0, call_deadline_s: float = 20.0,
+                 max_reply_bytes: int = 1 << 20):
         self.base_url = base_url.rstrip("/")
         self._verify = str(ca_file)
         self._cert = (str(cert_file), str(key_file))
         self._timeout = (connect_timeout_s, read_timeout_s)
+        self._deadline_s = call_deadline_s
         self._max_reply_bytes = max_reply_bytes
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
@@ -91,6 +160,8 @@ class BackendClient:
             session.verify = self._verify
             session.cert = self._cert
             session.trust_env = False  # no proxy or netrc from the environment on this link
+            session.mount("https://", _DeadlineAdapter())
+            session.mount("http://", _DeadlineAdapter())
             self._local.session = session
             with self._sessions_lock:
                 self._sessions.append(session)
@@ -121,9 +192,29 @@ class BackendClient:
         if method != "GET":
             headers["Content-Type"] = "application/json"
             data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return self._exchange(method, path, headers, data)
+        return self._exchange(operation, method, path, headers, data)
 
-    def _exchange(self, method: str, path: str, headers: dict, data: bytes | None) -> dict:
+    def _exchange(self, operation: str, method: str, path: str, headers: dict, data: bytes | None) -> dict:
+        with _Deadline(self._deadline_s) as deadline:
+            try:
+                status, reply_headers, raw = self._request(method, path, headers, data)
+            except (BackendUnavailable, MalformedReply):   # what a connection shut mid-reply looks like
+                if deadline.passed:
+                    raise BackendUnavailable(f"no whole answer within {self._deadline_s:g}s") from None
+                raise
+        retry_after = parse_retry_after(reply_headers.get("Retry-After"))
+        if 200 <= status < 300:
+            return check_reply(operation, status, self._json_object(raw, status))
+        if status == 409 or status == 429 or status >= 500:
+            what = {409: "request still in progress", 429: "backend busy"}.get(status, "backend error")
+            raise BackendUnavailable(f"{status} {what}", status=status, retry_after_s=retry_after)
+        if 400 <= status < 500:
+            code, message = self._error(raw, status)
+            raise BackendRejected(code, message, status=status)
+        raise MalformedReply(f"unexpected HTTP status {status}", status=status)
+
+    def _request(self, method: str, path: str, headers: dict, data: bytes | None) -> tuple[int, dict, bytes]:
+        """One HTTP exchange: (status, headers, body read within the size limit)."""
         try:
             response = self._session().request(method, self.base_url + path, headers=headers, data=data,
                                                timeout=self._timeout, allow_redirects=False, stream=True)
@@ -138,17 +229,7 @@ class BackendClient:
             raise BackendUnavailable(f"backend not reachable ({type(exc).__name__})", link_down=True) from None
         with response:
             raw = self._read_limited(response)
-        status = response.status_code
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if 200 <= status < 300:
-            return self._json_object(raw, status)
-        if status == 409 or status == 429 or status >= 500:
-            what = {409: "request still in progress", 429: "backend busy"}.get(status, "backend error")
-            raise BackendUnavailable(f"{status} {what}", status=status, retry_after_s=retry_after)
-        if 400 <= status < 500:
-            code, message = self._error(raw, status)
-            raise BackendRejected(code, message, status=status)
-        raise MalformedReply(f"unexpected HTTP status {status}", status=status)
+        return response.status_code, response.headers, raw
 
     def _read_limited(self, response: requests.Response) -> bytes:
         declared = response.headers.get("Content-Length")

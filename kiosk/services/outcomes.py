@@ -9,7 +9,7 @@ from typing import Callable
 from drivers.apdu import CardError
 from drivers.card_printer import CardPrinterError
 from kiosk.backend.errors import BackendRejected, BackendUnavailable
-from kiosk.device_messages import citizen_message
+from kiosk.device_messages import UNEXPECTED, citizen_message
 from kiosk.i18n import N_
 from kiosk.pin_policy import WeakPin
 from kiosk.outcome import Outcome
@@ -36,12 +36,24 @@ REJECTIONS = {
 }
 DEFAULT_REJECTION = N_("业务系统不予办理，请到窗口咨询。")
 STORAGE_FAILED = N_("本机存储故障，业务未受理，请到窗口办理。")
+OVERDUE = N_("办理超时，结果未能确认，请联系工作人员核实办理结果。")
+
+
+def unexpected_result(service_item: str, action: str, exc: BaseException) -> ServiceResult:
+    return ServiceResult(service_item, action, Outcome.FAILED, UNEXPECTED,
+                         staff_detail=f"unexpected {type(exc).__name__}: {exc}")
+
+
+def overdue_result(service_item: str, action: str) -> ServiceResult:
+    """A service that did not end within its deadline: what became of it is not known here."""
+    return ServiceResult(service_item, action, Outcome.FAILED, OVERDUE, staff_detail="overdue: given up, outcome unknown")
 
 
 def run_action(service_item: str, action: str, work: Callable[[], ServiceResult | list[ServiceResult]],
                on_finish: Callable[[ServiceResult, float], None]) -> list[ServiceResult]:
     """Runs one action (which may complete several items, like an instant issuance); every
-    typed failure becomes a result, and `on_finish(result, machine_ms)` records each."""
+    failure becomes a result, the unexpected ones too (logged with their traceback, for staff),
+    and `on_finish(result, machine_ms)` records each."""
     started = time.perf_counter()
     try:
         done = work()
@@ -62,6 +74,9 @@ def run_action(service_item: str, action: str, work: Callable[[], ServiceResult 
         log.error("%s %s: local storage failed: %s", service_item, action, exc)
         results = [ServiceResult(service_item, action, Outcome.FAILED, STORAGE_FAILED,
                                  staff_detail=f"local database: {type(exc).__name__}: {exc}")]
+    except Exception as exc:   # a fault of ours or a reply nobody foresaw: never a kiosk left stuck
+        log.exception("%s %s: unexpected failure", service_item, action)
+        results = [unexpected_result(service_item, action, exc)]
     machine_ms = (time.perf_counter() - started) * 1000
     for result in results:
         log.info("%s %s: %s in %.0f ms", result.service_item, result.action, result.outcome, machine_ms)

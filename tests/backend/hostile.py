@@ -8,7 +8,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 BEHAVIOURS = ("slow", "error_500", "busy_429", "busy_429_date", "in_progress_409", "not_json", "json_array",
-              "oversized", "oversized_chunked", "refused_garbage", "redirect")
+              "oversized", "oversized_chunked", "refused_garbage", "redirect", "trickle_headers", "trickle_body")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -67,6 +67,21 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(403, b"\x00\xff not json at all")
         elif behaviour == "redirect":
             self._reply(302, b"", {"Location": "https://example.invalid/"})
+        elif behaviour in ("trickle_headers", "trickle_body"):
+            # Each byte comes well within a read timeout; the whole answer would take minutes.
+            body = b'{"status": "ok", "pad": "' + b"x" * 200 + b'"}'
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+            trickled = head + body if behaviour == "trickle_headers" else body
+            if behaviour == "trickle_body":
+                self.wfile.write(head)
+                self.wfile.flush()
+            try:
+                for byte in trickled:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(self.server.slow_s)
+            except OSError:
+                pass   # the client gave up: that is the point
 
 
 class HostileBackend(ThreadingHTTPServer):

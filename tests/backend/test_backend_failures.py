@@ -40,6 +40,19 @@ def test_a_slow_backend_hits_the_read_timeout(pki):
         client.close()
 
 
+@pytest.mark.parametrize("behaviour", ["trickle_headers", "trickle_body"])
+def test_a_reply_trickling_in_byte_by_byte_hits_the_whole_call_deadline(pki, behaviour):
+    with HostileBackend(pki, behaviour) as hostile:
+        hostile.slow_s = 0.2   # every byte well within the read timeout
+        client = client_for(hostile.url, pki, read_timeout_s=1.0, call_deadline_s=1.5)
+        started = time.monotonic()
+        with pytest.raises(BackendUnavailable) as caught:
+            client.health()
+        assert time.monotonic() - started < 2.5
+        assert "1.5s" in caught.value.reason
+        client.close()
+
+
 @pytest.mark.parametrize("behaviour, status, retry_after", [
     ("error_500", 500, None), ("busy_429", 429, 7.0), ("in_progress_409", 409, 1.0)])
 def test_retryable_statuses_are_unavailable_with_retry_after(pki, behaviour, status, retry_after):

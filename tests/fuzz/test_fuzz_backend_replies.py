@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import example, given, strategies as st
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
-from kiosk.backend.client import MAX_RETRY_AFTER_S, BackendClient, parse_retry_after
+from kiosk.backend.client import MAX_RETRY_AFTER_S, OPERATIONS, BackendClient, parse_retry_after
+from kiosk.backend.contract import reply_schemas
 from kiosk.backend.errors import MalformedReply
+from tests.fuzz.schema_strategies import KEYWORDS, from_schema
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
@@ -49,15 +53,15 @@ def test_retry_after_is_a_bounded_wait_or_none(value):
 
 
 class CannedReplyClient(BackendClient):
-    """The real client with the network exchange replaced by one fuzzed JSON object, so the
-    HSM answers' own checks are what is tested."""
+    """The real client with the network exchange replaced by one fuzzed JSON reply, so the
+    contract's checks and the HSM answers' own are what is tested."""
 
-    def __init__(self, reply: dict):
+    def __init__(self, reply, status: int = 200):
         super().__init__("https://127.0.0.1:1", ca_file="ca.pem", cert_file="c.pem", key_file="k.pem")
-        self.reply = reply
+        self.reply, self.status = reply, status
 
-    def _exchange(self, method, path, headers, data):
-        return self.reply
+    def _request(self, method, path, headers, data):
+        return self.status, {}, json.dumps(self.reply).encode()
 
 
 hsm_replies = st.dictionaries(st.sampled_from(["cryptogram", "mac", "other"]),
@@ -77,3 +81,59 @@ def test_hsm_answers_are_exact_sized_bytes_or_malformed(reply):
         assert len(mac) == 4
     except MalformedReply:
         pass
+
+
+# Every operation the kiosk calls, with the path parameters its URL needs.
+CALLS = {operation: ({"card_id": "371300D15600000500BF7C7A48FB4966", "application_id": "A1",
+                      "terminal_number": "KIOSK-0001"} if "{" in OPERATIONS[operation][1] else {})
+         for operation in OPERATIONS}
+
+
+def call_with(reply, operation: str, status: int):
+    client = CannedReplyClient(reply, status)
+    key = "0e3b1c52-6a8d-4c47-9a53-1f0c1c3c2b7e" if OPERATIONS[operation][2] else None
+    return client.call(operation, dict(CALLS[operation]), idempotency_key=key)
+
+
+@pytest.mark.parametrize("operation, status", sorted(reply_schemas()))
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_every_reply_the_contract_allows_is_taken_as_it_is(operation, status, data):
+    reply = data.draw(from_schema(reply_schemas()[(operation, status)]))
+    assert call_with(reply, operation, status) == reply
+
+
+@pytest.mark.parametrize("operation, status", sorted(reply_schemas()))
+@settings(max_examples=25)
+@given(reply=json_values)
+def test_any_other_reply_is_malformed_never_half_used(operation, status, reply):
+    valid = isinstance(reply, dict) and not list(
+        jsonschema.Draft202012Validator(reply_schemas()[(operation, status)]).iter_errors(reply))
+    try:
+        assert call_with(reply, operation, status) == reply and valid
+    except MalformedReply:
+        assert not valid
+
+
+def test_schema_keywords_are_covered():
+    used = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            used.update(node)
+            for key, value in node.items():
+                for sub in (value.values() if key == "properties" else [value]):
+                    walk(sub)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+    for schema in reply_schemas().values():
+        walk(schema)
+    assert used <= KEYWORDS, used - KEYWORDS
+
+
+def test_a_2xx_without_the_field_a_service_needs_is_malformed():
+    with pytest.raises(MalformedReply, match="apply_card reply breaks the contract"):
+        call_with({"status": "applied"}, "apply_card", 201)   # no application_id
+    with pytest.raises(MalformedReply, match="does not list"):
+        call_with({"status": "ok", "api_version": "1"}, "health", 204)

@@ -1,6 +1,6 @@
 """A kiosk process that crashes leaves no core dump holding a citizen's data.
 
-The kiosk makes itself non-dumpable at start (kiosk.supervision.forbid_core_dumps, called by
+The kiosk makes itself non-dumpable at start (kiosk.process.forbid_core_dumps, called by
 `kiosk run` before anything is read). Here a child holding personal data makes the same call,
 with RLIMIT_CORE raised to unlimited so only that call stands between it and a core file, and
 crashes with SIGSEGV or SIGABRT in a folder of its own. The kernel must report it
@@ -27,7 +27,7 @@ ID_NUMBER, NAME = "371302198001011239", "张三"
 
 CHILD = r"""
 import ctypes, os, resource, signal, sys
-from kiosk.supervision import forbid_core_dumps
+from kiosk.process import forbid_core_dumps
 soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
 resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
 if sys.argv[1] == "forbid":
