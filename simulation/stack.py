@@ -77,13 +77,12 @@ class SimulatedKiosk:
 @contextlib.contextmanager
 def simulated_kiosk(out: Path | None = None, *, serial_devices: bool = True, idle_timeout_s: float | None = None,
                     **changes: dict):
-    """Every simulated device and the backend, and a config pointing at them. pcscd with vpcd is
-    used when running (./run starts it) or started for the block. `out` receives the printed
+    """Every simulated device and the backend, and a config pointing at them; pcscd with vpcd
+    must be running (./run and the tests' `pcscd` fixture start it). `out` receives the printed
     card faces and receipts as PNGs; `serial_devices=False` leaves out the receipt printer and
     the ID reader (and their pty threads); `changes` maps config sections to settings."""
     with tempfile.TemporaryDirectory(prefix="kiosk-sim-") as tmp, contextlib.ExitStack() as stack:
         folder = Path(tmp)
-        stack.enter_context(pcscd_running(folder / "run"))
         pki = make_test_pki(folder / "pki")
         backend = open_backend("127.0.0.1", 0, folder / "backend.db", pki.directory).start()
         sim = None
@@ -125,8 +124,11 @@ def simulated_kiosk(out: Path | None = None, *, serial_devices: bool = True, idl
 
 @contextlib.contextmanager
 def running_kiosk(**options):
-    """A simulated kiosk with its `KioskCore` started: (core, sim). For the benches."""
-    with simulated_kiosk(**options) as sim:
+    """A simulated kiosk with its `KioskCore` started: (core, sim). For the benches, which run on
+    their own: pcscd is used when running, or started for the block, with the machine's vpcd
+    slots to ourselves."""
+    with tempfile.TemporaryDirectory(prefix="kiosk-pcscd-") as tmp, pcscd_running(Path(tmp)), \
+            simulated_kiosk(**options) as sim:
         core = KioskCore(sim.config).start()
         try:
             yield core, sim
