@@ -129,7 +129,7 @@ class KioskCore:
             stats = self.outbox.stats()
             try:
                 self.client.record_heartbeat(self.config.terminal.terminal_number, stats.pending,
-                                             stats.oldest_pending_age_s, SOFTWARE_VERSION,
+                                             stats.oldest_pending_age_s, SOFTWARE_VERSION, dead_letters=stats.dead,
                                              idempotency_key=secrets.token_hex(16))
             except BackendError as exc:
                 log.info("heartbeat not sent: %s", exc)

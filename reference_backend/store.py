@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS reviews (
     terminal TEXT NOT NULL, idempotency_key TEXT, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS heartbeats (
     id INTEGER PRIMARY KEY, terminal TEXT NOT NULL, queue_depth INTEGER NOT NULL,
-    oldest_pending_age_s REAL, software_version TEXT NOT NULL, at REAL NOT NULL);
+    oldest_pending_age_s REAL, software_version TEXT NOT NULL, at REAL NOT NULL,
+    dead_letters INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS audit_copies (
     terminal TEXT NOT NULL, seq INTEGER NOT NULL, at_utc TEXT NOT NULL, visit_id TEXT NOT NULL,
     service_item TEXT NOT NULL, step TEXT NOT NULL, outcome TEXT NOT NULL, details TEXT NOT NULL,
@@ -178,6 +179,9 @@ class BackendStore:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(_SCHEMA)
+        heartbeat_columns = {row[1] for row in self._conn.execute("PRAGMA table_info(heartbeats)")}
+        if "dead_letters" not in heartbeat_columns:   # a store made before heartbeats carried it
+            self._conn.execute("ALTER TABLE heartbeats ADD COLUMN dead_letters INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         with self._lock:
@@ -201,8 +205,10 @@ class BackendStore:
     def change(self, client: str, key: str, fingerprint: str,
                action: Callable[[sqlite3.Connection, str, str], Reply]) -> Reply:
         """Runs `action(conn, client, key)` once per (client, Idempotency-Key): a repeat with the
-        same payload replays the first reply (refusals included), another payload is refused
-        with 422, and a repeat while the first is still running raises RequestInProgress."""
+        same payload replays the first reply, another payload is refused with 422, and a repeat
+        while the first is still running raises RequestInProgress. A refusal had no effect and
+        is not remembered: the same request is judged afresh when it comes again (a dead letter
+        sent again once its cause is fixed can go through)."""
         slot = (client, key)
         with self._in_flight_lock:
             if slot in self._in_flight:
@@ -224,7 +230,7 @@ class BackendStore:
                 except Refusal as refusal:
                     conn.execute("ROLLBACK TO effect")
                     conn.execute("RELEASE effect")
-                    reply = Reply(refusal.status, refusal.body())
+                    return Reply(refusal.status, refusal.body())
                 conn.execute("INSERT INTO idempotency (client, key, fingerprint, status, body, at)"
                              " VALUES (?, ?, ?, ?, ?, ?)",
                              (client, key, fingerprint, reply.status,
@@ -504,10 +510,11 @@ class BackendStore:
 
     def record_heartbeat(self, conn, terminal: str, key: str, terminal_number: str, body: dict) -> Reply:
         wanted = fields(body, {"queue_depth": _integer(0, 10**9), "software_version": _text(max_chars=40)},
-                        {"oldest_pending_age_s": _number})
+                        {"oldest_pending_age_s": _number, "dead_letters": _integer(0, 10**9)})
         if terminal_number != terminal:
             raise Refusal(403, "wrong_terminal", "a kiosk reports its own heartbeat only")
-        conn.execute("INSERT INTO heartbeats (terminal, queue_depth, oldest_pending_age_s, software_version, at)"
-                     " VALUES (?, ?, ?, ?, ?)", (terminal, wanted["queue_depth"], wanted.get("oldest_pending_age_s"),
-                                                 wanted["software_version"], self._clock()))
+        conn.execute("INSERT INTO heartbeats (terminal, queue_depth, oldest_pending_age_s, software_version, at,"
+                     " dead_letters) VALUES (?, ?, ?, ?, ?, ?)",
+                     (terminal, wanted["queue_depth"], wanted.get("oldest_pending_age_s"), wanted["software_version"],
+                      self._clock(), wanted.get("dead_letters", 0)))
         return Reply(201, {"terminal": terminal, "received_at": self._clock()})

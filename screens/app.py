@@ -9,19 +9,9 @@ link for the offline banner.
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 from kiosk.config import KioskConfig
-
-# Kivy reads its options from the environment at import time: keep its argv parsing and
-# console logging away from the kiosk's own.
-os.environ.setdefault("KIVY_NO_ARGS", "1")
-os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
-# Kivy's clock ticks and reads input maxfps times a second even with nothing to draw, which is
-# most of an idle kiosk's CPU (60: 2.3 % of a core, 30: 1.2 % in bench/ui.py); 30 frames still
-# show a 0.2 s fade and follow a finger. The clock reads it once, when kivy.clock is imported.
-os.environ.setdefault("KCFG_GRAPHICS_MAXFPS", "30")
 
 from kivy.app import App  # noqa: E402
 from kivy.clock import Clock  # noqa: E402
@@ -111,11 +101,18 @@ class KioskApp(App):
     def on_start(self):
         from kivy.core.window import Window
         Window.bind(on_touch_down=self._touched)
+        # A close request from a window manager or a keyboard (Alt+F4) is refused: the kiosk is
+        # stopped by systemd, and Escape does nothing either (configure_window).
+        Window.bind(on_request_close=lambda *_args, **_kwargs: True)
         self.resume_card_watcher()
         self._tick = Clock.schedule_interval(self._every_tick, TICK_S)
         # systemd restarts a kiosk whose UI stops ticking: the pings come from the UI's clock.
         notify("READY=1")
         Clock.schedule_interval(lambda _dt: notify("WATCHDOG=1"), WATCHDOG_PING_S)
+
+    def open_settings(self, *_args) -> bool:
+        """Kivy opens its settings panel on F1; a kiosk offers nobody a way to reconfigure it."""
+        return False
 
     def on_stop(self):
         self.flow.end("kiosk stopping")

@@ -305,8 +305,8 @@ class BackendClient:
         return mac
 
     def record_heartbeat(self, terminal_number: str, queue_depth: int, oldest_pending_age_s: float | None,
-                         software_version: str, *, idempotency_key: str) -> dict:
-        payload = {"terminal_number": terminal_number, "queue_depth": queue_depth,
+                         software_version: str, *, dead_letters: int = 0, idempotency_key: str) -> dict:
+        payload = {"terminal_number": terminal_number, "queue_depth": queue_depth, "dead_letters": dead_letters,
                    "software_version": software_version}
         if oldest_pending_age_s is not None:
             payload["oldest_pending_age_s"] = oldest_pending_age_s

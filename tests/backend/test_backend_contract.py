@@ -129,9 +129,11 @@ def test_reviews_take_five_levels_and_a_comment(client):
     assert rejected(client.submit_review, "9.9.9", 3, idempotency_key=key()).code == "invalid_field"
 
 
-def test_heartbeats_come_from_the_certificate_s_own_terminal(client):
-    reply = client.record_heartbeat("KIOSK-0001", 3, 12.5, "0.1.0", idempotency_key=key())
+def test_heartbeats_come_from_the_certificate_s_own_terminal(client, backend):
+    reply = client.record_heartbeat("KIOSK-0001", 3, 12.5, "0.1.0", dead_letters=2, idempotency_key=key())
     assert reply["terminal"] == "KIOSK-0001"
+    with backend.store._transaction() as conn:
+        assert conn.execute("SELECT queue_depth, dead_letters FROM heartbeats").fetchall() == [(3, 2)]
     assert rejected(client.record_heartbeat, "KIOSK-0002", 0, None, "0.1.0", idempotency_key=key()).status == 403
 
 
@@ -166,13 +168,16 @@ def test_the_same_key_twice_has_one_effect_and_replays_the_first_answer(client, 
     assert raw.headers["Idempotent-Replayed"] == "true" and raw.json() == first
 
 
-def test_a_refusal_is_replayed_too(client):
+def test_a_refusal_is_not_remembered_so_the_same_request_can_succeed_once_its_cause_is_gone(client):
     card_id = issue_card(client)
     cancel_key = key()
     assert rejected(client.cancel_loss_report, card_id, idempotency_key=cancel_key).code == "no_loss_report"
-    client.report_loss(card_id, "temporary", idempotency_key=key())
     assert rejected(client.cancel_loss_report, card_id, idempotency_key=cancel_key).code == "no_loss_report"
-    assert client.card_status(card_id)["status"] == "temporary_loss"
+    client.report_loss(card_id, "temporary", idempotency_key=key())
+    client.cancel_loss_report(card_id, idempotency_key=cancel_key)   # the dead letter sent again
+    assert client.card_status(card_id)["status"] == "normal"
+    client.cancel_loss_report(card_id, idempotency_key=cancel_key)   # and now it is remembered
+    assert client.card_status(card_id)["status"] == "normal"
 
 
 def test_the_same_key_with_another_payload_is_422(client):

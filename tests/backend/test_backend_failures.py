@@ -10,7 +10,7 @@ import pytest
 
 from backend_helpers import client_for, issue_card, key
 from hostile import HostileBackend
-from kiosk.backend.delivery import health_probe, outbox_sender
+from kiosk.backend.delivery import UNCLEAR_REFUSAL_ATTEMPTS, health_probe, outbox_sender
 from kiosk.backend.errors import BackendRejected, BackendUnavailable, MalformedReply
 from offline_queue import DeliveryWorker
 
@@ -138,6 +138,36 @@ def test_a_refused_job_is_a_dead_letter_with_the_backend_s_reason(client, outbox
     worker.stop()
     [dead] = outbox.jobs(["dead"])
     assert dead.last_error == "422 no_loss_report: this card has no loss report to cancel"
+
+
+def test_a_refusal_that_may_be_a_proxy_s_is_tried_again_before_it_is_a_dead_letter(pki, outbox):
+    outbox.enqueue("submit_review", {"service_item": "1.10.6", "level": 4}, subject="visit-1")
+    with HostileBackend(pki, "refused_garbage") as hostile:   # 403 without the contract's error body
+        bad_client = client_for(hostile.url, pki)
+        worker = DeliveryWorker(outbox, outbox_sender(bad_client), health_probe(bad_client))
+        for attempt in range(1, UNCLEAR_REFUSAL_ATTEMPTS + 1):
+            with outbox.transaction() as tx:   # the back-off over
+                tx.execute("UPDATE outbox_jobs SET next_attempt_at = 0")
+            worker.deliver_due()
+            [job] = outbox.jobs(["pending", "dead"])
+            assert job.attempts == attempt and job.state == ("dead" if attempt == UNCLEAR_REFUSAL_ATTEMPTS else "pending")
+        worker.stop()
+        bad_client.close()
+    assert hostile.requests == UNCLEAR_REFUSAL_ATTEMPTS
+
+
+def test_a_dead_letter_sent_again_once_its_cause_is_fixed_goes_through(client, outbox):
+    card_id = issue_card(client)
+    outbox.enqueue("cancel_loss_report", {"card_id": card_id}, subject=card_id)
+    worker = DeliveryWorker(outbox, outbox_sender(client), health_probe(client))
+    worker.deliver_due()
+    [dead] = outbox.jobs(["dead"])
+    client.report_loss(card_id, "temporary", idempotency_key=key())   # the cause: now there is a report
+    outbox.retry_dead(dead.id)
+    worker.deliver_due()
+    worker.stop()
+    assert outbox.stats().dead == 0 and outbox.stats().done == 1
+    assert client.card_status(card_id)["status"] == "normal"
 
 
 def test_the_background_worker_delivers_and_notices_the_link_coming_back(pki, tmp_path, outbox):
