@@ -142,6 +142,9 @@ class OutboxSection:
     backoff_base_s: float = _setting(2.0, _at_least(0.1))
     backoff_cap_s: float = _setting(600.0, _at_least(1.0))
     delivery_wait_s: float = _setting(3.0, _at_least(0.0), "how long a citizen waits for a queued job to land")
+    give_up_attempts: int = _setting(50, _at_least(1), "a job failing this often while the backend answers "
+                                     "becomes a dead letter for staff (never while the link is down)")
+    give_up_days: float = _setting(7.0, _at_least(0.1), "likewise, a job failing for this long")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from kiosk.backend.hsm import BackendHsmSecurityModule
 from kiosk.card_service import CardService
 from kiosk.config import KioskConfig, refuse_open_secrets
 from kiosk.devices import Devices
+from kiosk.file_safety import refuse_a_lost_key_file
 from kiosk.identification import Identification
 from kiosk.outcome import Outcome
 from kiosk.receipt import RECEIPT_FAILED, Handout, hand_out
@@ -53,6 +54,7 @@ class KioskCore:
                                     max_reply_bytes=backend.max_reply_bytes)
         box = config.outbox
         Path(box.db).parent.mkdir(parents=True, exist_ok=True)
+        refuse_a_lost_key_file(box.key_file, box.db)
         keys = KeyRing.load_or_create(box.key_file)
         self.outbox = Outbox(box.db, keys)
         self.audit = AuditTrail(audit_key_from(keys))
@@ -62,7 +64,8 @@ class KioskCore:
         self.worker = DeliveryWorker(self.outbox, outbox_sender(self.client), health_probe(self.client),
                                      senders=box.senders, batch_size=box.batch_size, lease_s=box.lease_s,
                                      poll_s=box.poll_s, probe_interval_s=box.probe_interval_s,
-                                     backoff=Backoff(box.backoff_base_s, box.backoff_cap_s))
+                                     backoff=Backoff(box.backoff_base_s, box.backoff_cap_s),
+                                     give_up_attempts=box.give_up_attempts, give_up_s=box.give_up_days * 86400)
         hsm = BackendHsmSecurityModule(self.client) if config.security.module == "hsm" else None
         self.cards = CardService(config, hsm)
         self.link = BackendLink(self.client, self.outbox, self.audit, delivery_wait_s=box.delivery_wait_s,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 import secrets
 import sqlite3
 import threading
@@ -31,7 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from offline_queue.sealing import KeyRing, Sealed
+from offline_queue.sealing import KeyRing, Sealed, SealingError
+
+log = logging.getLogger(__name__)
 
 
 
@@ -40,6 +43,7 @@ class JobState(enum.StrEnum):
     LEASED = "leased"     # claimed by a sender until its lease runs out
     DONE = "done"         # delivered (moved to outbox_done)
     DEAD = "dead"         # refused for good: a dead letter for staff
+    QUARANTINED = "quarantined"   # its sealed payload cannot be opened: set aside for staff, alone
 
 
 URGENT, NORMAL = 0, 1
@@ -127,6 +131,7 @@ class OutboxStats:
     dead: int
     done: int
     oldest_pending_age_s: float | None
+    quarantined: int = 0    # payloads that cannot be opened (a damaged row, a lost key)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -276,7 +281,11 @@ class Outbox:
     # --- delivering ---------------------------------------------------------------------
 
     def claim(self, limit: int, lease_s: float) -> list[ClaimedJob]:
-        """Leases up to `limit` due jobs, at most one per subject (the earliest), urgent first."""
+        """Leases up to `limit` due jobs, urgent first. A subject's jobs go in order, one at a
+        time, except that an urgent job waits only for the subject's earlier urgent ones: a
+        loss report is never held behind another job of the same person that keeps failing.
+        Only jobs whose payload opens are leased; one that does not is quarantined, alone, so
+        that it never blocks the others (the first of a subject's jobs included)."""
         keys = self._need_keys()
         now = self._clock()
         token = secrets.token_hex(8)
@@ -288,22 +297,36 @@ class Outbox:
                     " FROM outbox_jobs AS j"
                     " WHERE ((j.state = 'pending' AND j.next_attempt_at <= :now)"
                     "     OR (j.state = 'leased' AND j.lease_until <= :now))"
-                    "   AND j.id IN (SELECT min(id) FROM outbox_jobs WHERE state IN ('pending', 'leased')"
-                    "                GROUP BY subject)"  # only the earliest open job of each subject
+                    "   AND (j.id IN (SELECT min(id) FROM outbox_jobs WHERE state IN ('pending', 'leased')"
+                    "                 GROUP BY subject)"
+                    "        OR j.priority = 0 AND j.id IN (SELECT min(id) FROM outbox_jobs"
+                    "                 WHERE state IN ('pending', 'leased') AND priority = 0 GROUP BY subject))"
                     " ORDER BY j.priority, j.id LIMIT :limit",
                     {"now": now, "limit": limit}).fetchall()
+                claimed, quarantined = [], []
+                for row in rows:
+                    try:
+                        payload = json.loads(keys.open(Sealed(row[3], row[4]), row[1].encode("ascii")))
+                    except (SealingError, ValueError, TypeError) as exc:   # damaged, or sealed with a lost key
+                        quarantined.append((f"payload cannot be opened: {type(exc).__name__}: {exc}"[:MAX_REASON_CHARS],
+                                            now, row[0]))
+                        continue
+                    claimed.append(ClaimedJob(id=row[0], idempotency_key=row[1], operation=row[2], payload=payload,
+                                              attempts=row[5] + 1, lease_token=token, created_at=row[6]))
+                self._conn.executemany(
+                    "UPDATE outbox_jobs SET state = 'quarantined', last_error = ?, finished_at = ?,"
+                    " lease_until = NULL, lease_token = NULL WHERE id = ?", quarantined)
                 self._conn.executemany(
                     "UPDATE outbox_jobs SET state = 'leased', lease_until = ?, lease_token = ?,"
                     " attempts = attempts + 1 WHERE id = ?",
-                    [(now + lease_s, token, row[0]) for row in rows])
+                    [(now + lease_s, token, job.id) for job in claimed])
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
-        return [ClaimedJob(id=row[0], idempotency_key=row[1], operation=row[2],
-                           payload=json.loads(keys.open(Sealed(row[3], row[4]), row[1].encode("ascii"))),
-                           attempts=row[5] + 1, lease_token=token, created_at=row[6])
-                for row in rows]
+        for reason, _now, job_id in quarantined:
+            log.error("outbox job %d quarantined: %s", job_id, reason)
+        return claimed
 
     def settle(self, outcomes: Iterable[Outcome]) -> int:
         """Records how deliveries ended, all in one transaction. A job whose lease was lost
@@ -358,6 +381,10 @@ class Outbox:
             self._notify()
         return count
 
+    def now(self) -> float:
+        """The outbox's clock (the one job times are written with)."""
+        return self._clock()
+
     def next_due_in(self) -> float | None:
         """Seconds until the next pending job is due (0 if one is due now), None if none."""
         with self._lock:
@@ -378,7 +405,8 @@ class Outbox:
         return OutboxStats(
             pending=counts.get(JobState.PENDING, 0) + counts.get(JobState.LEASED, 0),
             dead=counts.get(JobState.DEAD, 0), done=counts.get(JobState.DONE, 0),
-            oldest_pending_age_s=None if oldest is None else max(0.0, self._clock() - oldest))
+            oldest_pending_age_s=None if oldest is None else max(0.0, self._clock() - oldest),
+            quarantined=counts.get(JobState.QUARANTINED, 0))
 
     def jobs(self, states: Iterable[str] = (JobState.PENDING, JobState.LEASED, JobState.DEAD, JobState.DONE),
              limit: int = 1000) -> list[JobSummary]:

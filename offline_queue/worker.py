@@ -71,9 +71,15 @@ class WorkerStatus:
 
 
 class DeliveryWorker:
+    """Delivers the outbox's due jobs with a pool of senders. A job that keeps failing while the
+    backend answers (not while the link is down: a field office may be offline for days) is
+    given up as a dead letter after `give_up_attempts` attempts or `give_up_s` seconds, so that
+    staff see it instead of it retrying unseen for ever."""
+
     def __init__(self, outbox: Outbox, deliver: Callable[[ClaimedJob], object], probe: Callable[[], bool], *,
                  senders: int = 4, batch_size: int = 32, lease_s: float = 60.0, poll_s: float = 2.0,
-                 probe_interval_s: float = 5.0, backoff: Backoff = Backoff()):
+                 probe_interval_s: float = 5.0, backoff: Backoff = Backoff(), give_up_attempts: int = 50,
+                 give_up_s: float = 7 * 86400.0):
         self.outbox = outbox
         self._deliver = deliver
         self._probe = probe
@@ -82,6 +88,8 @@ class DeliveryWorker:
         self._poll_s = poll_s
         self._probe_interval_s = probe_interval_s
         self._backoff = backoff
+        self._give_up_attempts = give_up_attempts
+        self._give_up_s = give_up_s
         self._pool = ThreadPoolExecutor(max_workers=senders, thread_name_prefix="outbox-sender")
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -153,6 +161,11 @@ class DeliveryWorker:
             self.last_failure = exc.reason
             if exc.link_down:
                 self.link_up = False
+            age_s = self.outbox.now() - job.created_at
+            if not exc.link_down and (job.attempts >= self._give_up_attempts or age_s >= self._give_up_s):
+                reason = f"given up after {job.attempts} attempts over {age_s / 3600:.1f} h: {exc.reason}"
+                log.warning("job %d (%s): %s", job.id, job.operation, reason)
+                return DeadLetter(job, reason)
             delay = exc.retry_after_s if exc.retry_after_s is not None else self._backoff.delay(job.attempts)
             log.info("job %d (%s) attempt %d: %s; again in %.1fs", job.id, job.operation, job.attempts,
                      exc.reason, delay)

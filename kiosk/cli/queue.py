@@ -14,7 +14,7 @@ from kiosk.cli import exits
 from offline_queue import Outbox, OutboxError
 
 STATE_CHOICES = {"pending": ("pending", "leased"), "dead": ("dead",), "done": ("done",),
-                 "all": ("pending", "leased", "dead", "done")}
+                 "quarantined": ("quarantined",), "all": ("pending", "leased", "dead", "quarantined", "done")}
 
 
 def _open(args) -> Outbox | None:
@@ -60,6 +60,9 @@ def cmd_status(args) -> int:
         print(f"pending jobs:  {stats.pending} (oldest waiting {_age(stats.oldest_pending_age_s)})")
         print(f"dead letters:  {stats.dead}" + ("  <- see `kiosk queue dead`" if stats.dead else ""))
         print(f"delivered:     {stats.done}")
+        if stats.quarantined:
+            print(f"quarantined:   {stats.quarantined}  <- payloads that cannot be opened; "
+                  "see `kiosk queue list --state quarantined`")
     return exits.OK
 
 
