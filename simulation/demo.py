@@ -159,7 +159,7 @@ class Kiosk:
 
 
 def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) -> None:
-    app, step = kiosk.core, script.step
+    app, step = kiosk.app, script.step
     home = app.root.get_screen("home")
 
     def lay_id_card():

@@ -27,7 +27,7 @@ from tests.faults.conftest import backend_events
 
 
 def add_steps(script, kiosk, sim, pcscd: Pcscd, seen: dict) -> None:
-    app, step = kiosk.core, script.step
+    app, step = kiosk.app, script.step
     home, holder = app.root.get_screen("home"), app.root.get_screen("card_holder")
 
     def at_home_saying(status: str) -> bool:

@@ -114,7 +114,7 @@ PLAN += [("id_reader_garbage/idle", "id_reader_garbage", "idle"), ("after id_rea
 
 
 def add_steps(script, kiosk, sim, faults: Faults, seen: dict) -> None:
-    app, step = kiosk.core, script.step
+    app, step = kiosk.app, script.step
     result, identify = app.root.get_screen("result"), app.root.get_screen("identify")
 
     def home() -> bool:

@@ -13,7 +13,7 @@ from screens.menu import AGAIN, NEW, OLD
 
 
 def add_steps(script, kiosk, sim, seen):
-    app, step = kiosk.core, script.step
+    app, step = kiosk.app, script.step
 
     def pad_order():
         return [w.name for w in reversed(app.root.get_screen("pin").ids.pad.ids.key_grid.children)]

@@ -12,7 +12,7 @@ from simulation.panel import PanelKioskApp
 
 
 def add_steps(script, kiosk, sim, seen):
-    app, step = kiosk.core, script.step
+    app, step = kiosk.app, script.step
     home = app.root.get_screen("home")
 
     def flip(name):

@@ -13,7 +13,7 @@ from screens.app import configure_window
 
 
 def add_steps(script, kiosk, sim, seen):
-    app, step = kiosk.core, script.step
+    app, step = kiosk.app, script.step
     staff = app.root.get_screen("staff")
 
     def corner():

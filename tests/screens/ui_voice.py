@@ -16,7 +16,7 @@ from screens.menu import AGAIN, NEW, OLD
 
 
 def add_steps(script, kiosk, sim, seen, missing_folder):
-    app, step = kiosk.core, script.step
+    app, step = kiosk.app, script.step
     voice = app.voice
     seen["steps"] = []
     earlier = []   # every sound played so far: each must be stopped when the next one starts
