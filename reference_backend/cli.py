@@ -40,6 +40,19 @@ def cmd_certs(args) -> int:
     return 0
 
 
+def cmd_revoke(args) -> int:
+    """Refuses a kiosk's certificate from now on (a stolen or retired kiosk)."""
+    from reference_backend.pki import PkiFiles, RevokedCertificates
+    try:
+        pem = Path(args.certificate).read_bytes()
+        fingerprint = RevokedCertificates(PkiFiles(Path(args.certs)).revoked).revoke(pem)
+    except (OSError, ValueError) as exc:
+        print(f"kiosk: cannot revoke {args.certificate}: {exc}", file=sys.stderr)
+        return 1
+    print(f"revoked {fingerprint}")
+    return 0
+
+
 def cmd_seed(args) -> int:
     """Puts the card of a simulator profile into the backend's store, so that the demo card
     is known to the backend before the kiosk sees it."""
@@ -86,6 +99,11 @@ def register(subparsers) -> None:
     certs.add_argument("--dir", default=DEFAULT_CERTS)
     certs.add_argument("--kiosk-name", default="KIOSK-0001", help="terminal number in the kiosk certificate")
     certs.set_defaults(func=cmd_certs)
+
+    revoke = actions.add_parser("revoke", help="refuse a kiosk certificate from now on (the running backend too)")
+    revoke.add_argument("certificate", help="the kiosk's certificate (PEM)")
+    revoke.add_argument("--certs", default=DEFAULT_CERTS, help="folder made by `kiosk backend certs`")
+    revoke.set_defaults(func=cmd_revoke)
 
     seed = actions.add_parser("seed", help="register a simulator card profile's card in the backend store")
     seed.add_argument("--db", default=DEFAULT_DB)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,9 +46,48 @@ class PkiFiles:
     def kiosk_key(self) -> Path:
         return self.directory / "kiosk.key"
 
+    def other_kiosk(self, name: str) -> tuple[Path, Path]:
+        """(certificate, key) of another terminal's kiosk (tests of what one kiosk may see)."""
+        return self.directory / f"kiosk-{name}.pem", self.directory / f"kiosk-{name}.key"
+
+    @property
+    def revoked(self) -> Path:
+        return self.directory / "revoked.txt"
+
     def complete(self) -> bool:
         return all(p.exists() for p in (self.ca_cert, self.server_cert, self.server_key,
                                         self.kiosk_cert, self.kiosk_key))
+
+class RevokedCertificates:
+    """The kiosk certificates this backend refuses: SHA-256 fingerprints (hex, of the DER), one
+    a line, in `revoked.txt` beside the CA (`kiosk backend revoke`). Read again whenever the
+    file changes, so a revocation takes effect without a restart."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._seen: tuple[float, int] | None = None
+        self._fingerprints: frozenset[str] = frozenset()
+        self._lock = threading.Lock()
+
+    def fingerprints(self) -> frozenset[str]:
+        try:
+            info = self.path.stat()
+        except FileNotFoundError:
+            return frozenset()
+        with self._lock:
+            if self._seen != (info.st_mtime, info.st_size):
+                lines = self.path.read_text(encoding="ascii").split()
+                self._fingerprints = frozenset(line.lower() for line in lines)
+                self._seen = (info.st_mtime, info.st_size)
+            return self._fingerprints
+
+    def revoke(self, certificate_pem: bytes) -> str:
+        """Adds a certificate; returns its fingerprint."""
+        certificate = x509.load_pem_x509_certificate(certificate_pem)
+        fingerprint = certificate.fingerprint(hashes.SHA256()).hex()
+        with self.path.open("a", encoding="ascii") as out:
+            out.write(fingerprint + "\n")
+        return fingerprint
 
 
 def _name(common_name: str) -> x509.Name:
@@ -73,8 +113,9 @@ def _write_key(path: Path, key) -> None:
         out.write(pem)
 
 
-def make_test_pki(directory: str | Path, kiosk_name: str = "KIOSK-0001") -> PkiFiles:
-    """Makes a fresh CA, server and kiosk certificate in `directory` (overwriting)."""
+def make_test_pki(directory: str | Path, kiosk_name: str = "KIOSK-0001", other_kiosks: tuple[str, ...] = ()) -> PkiFiles:
+    """Makes a fresh CA, server and kiosk certificate in `directory` (overwriting), and for
+    each of `other_kiosks` a certificate and key of its own (`PkiFiles.other_kiosk`)."""
     files = PkiFiles(Path(directory))
     files.directory.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -95,6 +136,14 @@ def make_test_pki(directory: str | Path, kiosk_name: str = "KIOSK-0001") -> PkiF
                                       x509.IPAddress(ipaddress.ip_address("::1"))]), False),
         (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
     ])
+    for name in other_kiosks:
+        other_key = ec.generate_private_key(ec.SECP256R1())
+        other = _issue(name, other_key, ca_name, ca_key, leaf_common + [
+            (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False),
+        ])
+        certificate, key = files.other_kiosk(name)
+        certificate.write_bytes(other.public_bytes(serialization.Encoding.PEM))
+        _write_key(key, other_key)
     kiosk_key = ec.generate_private_key(ec.SECP256R1())
     kiosk = _issue(kiosk_name, kiosk_key, ca_name, ca_key, leaf_common + [
         (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False),

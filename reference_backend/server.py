@@ -7,6 +7,7 @@ requests carry ID numbers and names.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import hashes
 
-from reference_backend.pki import PkiFiles
+from reference_backend.pki import PkiFiles, RevokedCertificates
 from reference_backend.store import BackendStore, Refusal, Reply, RequestInProgress
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class Route:
     pattern: re.Pattern
     name: str
     changes_state: bool
-    # reads: call(store, conn, *path_params, body) -> dict
+    # reads: call(store, conn, terminal, *path_params, body) -> dict
     # changes: call(store, conn, terminal, key, *path_params, body) -> Reply
     call: Callable
 
@@ -53,7 +54,7 @@ def _route(method: str, path: str, name: str, call: Callable, changes_state: boo
 
 ROUTES = [
     _route("GET", "/v1/health", "health",
-           lambda store, conn, body: {"status": "ok", "api_version": API_VERSION}, changes_state=False),
+           lambda store, conn, terminal, body: {"status": "ok", "api_version": API_VERSION}, changes_state=False),
     _route("POST", "/v1/person-queries", "query_person", BackendStore.query_person, changes_state=False),
     _route("GET", "/v1/cards/{card_id}", "card_status", BackendStore.card_status, changes_state=False),
     _route("POST", "/v1/applications", "apply_card", BackendStore.apply_card),
@@ -113,17 +114,18 @@ class BackendHandler(BaseHTTPRequestHandler):
             route_name = route.name
             body = self._read_body()
             store = self.server.store
+            self._refuse_a_revoked_certificate()
+            terminal = self._terminal()
             if route.changes_state:
                 key = self.headers.get("Idempotency-Key")
                 if not key:
                     raise Refusal(400, "idempotency_key_missing", "this request needs an Idempotency-Key header")
                 if len(key) > MAX_IDEMPOTENCY_KEY_CHARS:
                     raise Refusal(400, "idempotency_key_invalid", "the Idempotency-Key is too long")
-                terminal = self._terminal()
                 reply = store.change(terminal, key, request_fingerprint(self.command, path, body),
                                      lambda conn, t, k: route.call(store, conn, t, k, *params, body))
             else:
-                reply = store.read(lambda conn: route.call(store, conn, *params, body))
+                reply = store.read(lambda conn: route.call(store, conn, terminal, *params, body))
         except Refusal as refusal:
             reply = Reply(refusal.status, refusal.body())
         except RequestInProgress:
@@ -178,6 +180,11 @@ class BackendHandler(BaseHTTPRequestHandler):
                 return
             length -= len(chunk)
 
+    def _refuse_a_revoked_certificate(self) -> None:
+        fingerprint = hashlib.sha256(self.connection.getpeercert(binary_form=True)).hexdigest()
+        if fingerprint in self.server.revoked.fingerprints():
+            raise Refusal(403, "certificate_revoked", "this kiosk's certificate has been revoked")
+
     def _terminal(self) -> str:
         subject = self.connection.getpeercert().get("subject", ())
         for attribute in subject:
@@ -213,6 +220,7 @@ class ReferenceBackend(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], store: BackendStore, pki: PkiFiles):
         super().__init__(address, BackendHandler)
         self.store = store
+        self.revoked = RevokedCertificates(pki.revoked)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(pki.server_cert, pki.server_key)

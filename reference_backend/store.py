@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
+import secrets
 import sqlite3
 import threading
 import time
@@ -27,6 +28,8 @@ REVIEW_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满�
 RENEWAL_WINDOW = datetime.timedelta(days=60)
 CARD_VALIDITY_YEARS = 10
 MAX_COMMENT_CHARS = 500
+# The only command the HSM makes a MAC for: RELOAD PIN (80 5E 00 00), with its own key.
+HSM_MAC_COMMANDS = {("805E0000", keyscheme.KEY_PIN_RELOAD)}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS persons (
@@ -38,7 +41,8 @@ CREATE TABLE IF NOT EXISTS cards (
 CREATE TABLE IF NOT EXISTS applications (
     application_id TEXT PRIMARY KEY, id_number TEXT NOT NULL, region_code TEXT NOT NULL,
     channel TEXT NOT NULL, reason TEXT NOT NULL, status TEXT NOT NULL, card_number TEXT,
-    card_id TEXT, replaces_card_id TEXT, commitment INTEGER NOT NULL, created_at REAL NOT NULL);
+    card_id TEXT, replaces_card_id TEXT, commitment INTEGER NOT NULL, created_at REAL NOT NULL,
+    terminal TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS card_events (
     id INTEGER PRIMARY KEY, card_id TEXT NOT NULL, event TEXT NOT NULL, detail TEXT,
     terminal TEXT NOT NULL, idempotency_key TEXT, at REAL NOT NULL);
@@ -179,9 +183,10 @@ class BackendStore:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(_SCHEMA)
-        heartbeat_columns = {row[1] for row in self._conn.execute("PRAGMA table_info(heartbeats)")}
-        if "dead_letters" not in heartbeat_columns:   # a store made before heartbeats carried it
-            self._conn.execute("ALTER TABLE heartbeats ADD COLUMN dead_letters INTEGER NOT NULL DEFAULT 0")
+        for table, column, definition in (("heartbeats", "dead_letters", "INTEGER NOT NULL DEFAULT 0"),
+                                          ("applications", "terminal", "TEXT NOT NULL DEFAULT ''")):
+            if column not in {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}:
+                self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")   # a store made before
 
     def close(self) -> None:
         with self._lock:
@@ -259,12 +264,16 @@ class BackendStore:
         return {k: card[k] for k in ("card_id", "card_number", "status", "region_code", "issue_date", "expiry_date")}
 
     @staticmethod
-    def _application(conn, application_id: str) -> dict:
+    def _application(conn, application_id: str, terminal: str) -> dict:
+        """The application, for the terminal that made it only: it opens a person's data and
+        the making of their card."""
         row = conn.execute("SELECT application_id, id_number, region_code, channel, reason, status, card_number,"
-                           " card_id, replaces_card_id FROM applications WHERE application_id = ?",
+                           " card_id, replaces_card_id, terminal FROM applications WHERE application_id = ?",
                            (application_id,)).fetchone()
         if row is None:
             raise Refusal(404, "application_not_found", "no such application")
+        if row[9] != terminal:
+            raise Refusal(403, "other_terminal_application", "this application was made at another terminal")
         return dict(zip(("application_id", "id_number", "region_code", "channel", "reason", "status",
                          "card_number", "card_id", "replaces_card_id"), row))
 
@@ -275,13 +284,14 @@ class BackendStore:
     def _set_status(self, conn, card_id: str, status: str) -> None:
         conn.execute("UPDATE cards SET status = ? WHERE card_id = ?", (status, card_id))
 
-    def _new_application(self, conn, holder_id: str, region: str, channel: str, reason: str,
+    def _new_application(self, conn, terminal: str, holder_id: str, region: str, channel: str, reason: str,
                          commitment: bool, replaces: str | None = None) -> str:
-        number = conn.execute("SELECT count(*) + 1 FROM applications").fetchone()[0]
-        application_id = f"AP{region}{number:08d}"
+        application_id = f"AP{region}{secrets.token_hex(8).upper()}"   # not guessable: it opens a person's data
         conn.execute("INSERT INTO applications (application_id, id_number, region_code, channel, reason, status,"
-                     " replaces_card_id, commitment, created_at) VALUES (?, ?, ?, ?, ?, 'applied', ?, ?, ?)",
-                     (application_id, holder_id, region, channel, reason, replaces, int(commitment), self._clock()))
+                     " replaces_card_id, commitment, created_at, terminal)"
+                     " VALUES (?, ?, ?, ?, ?, 'applied', ?, ?, ?, ?)",
+                     (application_id, holder_id, region, channel, reason, replaces, int(commitment), self._clock(),
+                      terminal))
         return application_id
 
     # --- seeding (demo and tests: cards that exist before the kiosk does) ------------------
@@ -301,7 +311,7 @@ class BackendStore:
 
     # --- reads ------------------------------------------------------------------------------
 
-    def query_person(self, conn, body: dict) -> dict:
+    def query_person(self, conn, terminal: str, body: dict) -> dict:
         wanted = fields(body, {"id_number": ID_NUMBER})
         row = conn.execute("SELECT name FROM persons WHERE id_number = ?", (wanted["id_number"],)).fetchone()
         if row is None:
@@ -310,11 +320,11 @@ class BackendStore:
                              (wanted["id_number"],)).fetchall()
         return {"name": row[0], "cards": [self._public_card(self._card(conn, c[0])) for c in cards]}
 
-    def card_status(self, conn, card_id: str, body: dict) -> dict:
+    def card_status(self, conn, terminal: str, card_id: str, body: dict) -> dict:
         return self._public_card(self._card(conn, CARD_ID("card_id", card_id)))
 
-    def personalisation(self, conn, application_id: str, body: dict) -> dict:
-        application = self._application(conn, application_id)
+    def personalisation(self, conn, terminal: str, application_id: str, body: dict) -> dict:
+        application = self._application(conn, application_id, terminal)
         if application["status"] != "marked":
             raise Refusal(422, "not_marked_for_instant_issuance", "mark the application for instant issuance first")
         person = conn.execute("SELECT id_number, name, sex, ethnicity, birth_date, birthplace FROM persons"
@@ -326,10 +336,13 @@ class BackendStore:
                 "expiry_date": expiry.strftime("%Y%m%d"),
                 "holder": dict(zip(("id_number", "name", "sex", "ethnicity", "birth_date", "birthplace"), person))}
 
-    def external_auth_cryptogram(self, conn, body: dict) -> dict:
-        """The backend HSM's step for a kiosk without PSAM (see drivers/keyscheme.py)."""
+    def external_auth_cryptogram(self, conn, terminal: str, body: dict) -> dict:
+        """The backend HSM's step for a kiosk without PSAM (see drivers/keyscheme.py): with the
+        external authentication key only."""
         wanted = fields(body, {"card_id": CARD_ID, "challenge": _text(re.compile(r"^[0-9A-F]{16}$"), 16),
                                "key_id": _integer(1, 255)})
+        if wanted["key_id"] != keyscheme.KEY_EXTERNAL_AUTH:
+            raise Refusal(403, "hsm_operation_not_allowed", "external authentication uses its own key only")
         master = self._master_keys.get(wanted["key_id"])
         if master is None:
             raise Refusal(422, "unknown_key_id", "the HSM holds no key with this id")
@@ -337,13 +350,16 @@ class BackendStore:
         cryptogram = keyscheme.external_auth_cryptogram(card_key, bytes.fromhex(wanted["challenge"]))
         return {"cryptogram": cryptogram.hex().upper()}
 
-    def command_mac(self, conn, body: dict) -> dict:
-        """The backend HSM's MAC for PIN RELOAD / UNBLOCK. The data may hold the new PIN in
+    def command_mac(self, conn, terminal: str, body: dict) -> dict:
+        """The backend HSM's MAC for PIN RELOAD, and for nothing else: a MAC for any command a
+        terminal names would let it write the card at will. The data may hold the new PIN in
         BCD: it is used for this computation only, never stored, logged or echoed."""
         wanted = fields(body, {"card_id": CARD_ID, "challenge": _text(re.compile(r"^[0-9A-F]{16}$"), 16),
                                "header": _text(re.compile(r"^[0-9A-F]{8}$"), 8),
                                "data": _text(re.compile(r"^([0-9A-F]{2}){0,16}$"), 32),
                                "key_id": _integer(1, 255)})
+        if (wanted["header"], wanted["key_id"]) not in HSM_MAC_COMMANDS:
+            raise Refusal(403, "hsm_operation_not_allowed", "the HSM makes a MAC for PIN RELOAD with its key only")
         master = self._master_keys.get(wanted["key_id"])
         if master is None:
             raise Refusal(422, "unknown_key_id", "the HSM holds no key with this id")
@@ -368,13 +384,13 @@ class BackendStore:
             raise Refusal(422, "application_open", "this person already has an open application")
         conn.execute("INSERT OR REPLACE INTO persons VALUES (:id_number, :name, :sex, :ethnicity, :birth_date,"
                      " :birthplace)", holder)
-        application_id = self._new_application(conn, holder["id_number"], wanted["region_code"],
+        application_id = self._new_application(conn, terminal, holder["id_number"], wanted["region_code"],
                                                wanted["channel"], "first", wanted["commitment"])
         return Reply(201, {"application_id": application_id, "status": "applied"})
 
     def mark_instant_issuance(self, conn, terminal: str, key: str, application_id: str, body: dict) -> Reply:
         fields(body, {})
-        application = self._application(conn, application_id)
+        application = self._application(conn, application_id, terminal)
         if application["channel"] != "instant":
             raise Refusal(422, "not_instant_channel", "this application is for batch issuance")
         if application["status"] != "applied":
@@ -387,7 +403,7 @@ class BackendStore:
 
     def cancel_instant_issuance(self, conn, terminal: str, key: str, application_id: str, body: dict) -> Reply:
         wanted = fields(body, {"reason": _text(max_chars=200)})
-        application = self._application(conn, application_id)
+        application = self._application(conn, application_id, terminal)
         if application["status"] != "marked":
             raise Refusal(422, "not_marked_for_instant_issuance", "only a marked application can be unmarked")
         conn.execute("UPDATE applications SET status = 'applied' WHERE application_id = ?", (application_id,))
@@ -395,7 +411,7 @@ class BackendStore:
 
     def report_written_card(self, conn, terminal: str, key: str, application_id: str, body: dict) -> Reply:
         wanted = fields(body, {"card_id": CARD_ID, "card_number": _text(_CARD_NUMBER, 9)})
-        application = self._application(conn, application_id)
+        application = self._application(conn, application_id, terminal)
         if application["status"] != "marked":
             raise Refusal(422, "not_marked_for_instant_issuance", "the application is not marked for this card")
         if wanted["card_number"] != application["card_number"]:
@@ -469,7 +485,7 @@ class BackendStore:
         # The replacement cancels the old card at once: it must not be usable beside the new one.
         self._set_status(conn, card_id, CANCELLED)
         self._event(conn, card_id, f"cancelled_for_replacement_{wanted['reason']}", terminal, key)
-        application_id = self._new_application(conn, card["id_number"], card["region_code"], wanted["channel"],
+        application_id = self._new_application(conn, terminal, card["id_number"], card["region_code"], wanted["channel"],
                                                wanted["reason"], wanted["commitment"], replaces=card_id)
         return Reply(201, {"application_id": application_id, "status": "applied", "replaced_card_id": card_id})
 

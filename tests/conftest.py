@@ -79,9 +79,9 @@ def psam_slot(pcscd):
 
 @pytest.fixture(scope="session")
 def pki_files(tmp_path_factory):
-    """A test CA with a server and a kiosk certificate, made with `cryptography`."""
+    """A test CA with a server and a kiosk certificate (and another kiosk's), made with `cryptography`."""
     from reference_backend.pki import make_test_pki
-    return make_test_pki(tmp_path_factory.mktemp("pki"))
+    return make_test_pki(tmp_path_factory.mktemp("pki"), other_kiosks=("KIOSK-0002",))
 
 
 @pytest.fixture

@@ -88,7 +88,7 @@ def test_certs_and_seed_prepare_the_demo_backend(tmp_path):
     db = tmp_path / "backend.db"
     assert run(backend_cli.register, ["backend", "seed", "--db", str(db), "--profile", "card_v3.toml"]) == 0
     store = BackendStore(db)
-    card = store.read(lambda conn: store.card_status(conn, "371300D15600000500BF7C7A48FB4966", {})).body
+    card = store.read(lambda conn: store.card_status(conn, "KIOSK-0001", "371300D15600000500BF7C7A48FB4966", {})).body
     store.close()
     assert (card["card_number"], card["status"]) == ("M12345678", "normal")
 

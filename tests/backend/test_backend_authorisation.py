@@ -1,0 +1,73 @@
+"""The reference backend authorises per terminal (#16): an application and its personal data
+only for the terminal that made it, application ids that cannot be guessed, the HSM only for
+the operations and keys the kiosk needs, and a revoked kiosk certificate refused."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from backend_helpers import ContractClient, key, new_holder
+from drivers import keyscheme
+from kiosk.backend.errors import BackendRejected
+from reference_backend.pki import RevokedCertificates
+
+
+def other_kiosk(backend, pki) -> ContractClient:
+    certificate, private_key = pki.other_kiosk("KIOSK-0002")
+    return ContractClient(backend.url, ca_file=pki.ca_cert, cert_file=certificate, key_file=private_key)
+
+
+def refusal(call, *args, **kwargs) -> BackendRejected:
+    with pytest.raises(BackendRejected) as caught:
+        call(*args, **kwargs)
+    return caught.value
+
+
+def test_an_application_is_only_for_the_terminal_that_made_it(client, backend, pki):
+    application = client.apply_card(new_holder(), "371300", idempotency_key=key())
+    client.mark_instant_issuance(application["application_id"], idempotency_key=key())
+    stranger = other_kiosk(backend, pki)
+    for call, args in ((stranger.personalisation, ()),
+                       (stranger.cancel_instant_issuance, ("reason",)),
+                       (stranger.mark_instant_issuance, ())):
+        kwargs = {} if call == stranger.personalisation else {"idempotency_key": key()}
+        error = refusal(call, application["application_id"], *args, **kwargs)
+        assert (error.status, error.code) == (403, "other_terminal_application")
+    assert client.personalisation(application["application_id"])["holder"]   # its own terminal still may
+    stranger.close()
+
+
+def test_application_ids_cannot_be_guessed(client):
+    ids = [client.apply_card(new_holder(), "371300", idempotency_key=key())["application_id"] for _ in range(3)]
+    assert all(re.fullmatch(r"AP371300[0-9A-F]{16}", i) for i in ids) and len(set(ids)) == 3
+    numbers = [int(i[-16:], 16) for i in ids]
+    assert numbers[1] - numbers[0] != numbers[2] - numbers[1]   # not a counter
+
+
+def test_the_hsm_serves_only_the_operations_and_keys_the_kiosk_needs(client):
+    card_id = "371300D15600000500BF7C7A48FB4966"
+    assert len(client.hsm_external_auth(card_id, bytes(8), keyscheme.KEY_EXTERNAL_AUTH)) == 16
+    assert len(client.hsm_command_mac(card_id, bytes(8), bytes.fromhex("805E0000"), b"\x12\x34\x56",
+                                      keyscheme.KEY_PIN_RELOAD)) == 4
+    for call, args in ((client.hsm_external_auth, (card_id, bytes(8), keyscheme.KEY_PIN_RELOAD)),
+                       (client.hsm_command_mac, (card_id, bytes(8), bytes.fromhex("00DC0104"), b"\x01",
+                                                 keyscheme.KEY_PIN_RELOAD)),     # UPDATE RECORD: writing the card
+                       (client.hsm_command_mac, (card_id, bytes(8), bytes.fromhex("805E0000"), b"",
+                                                 keyscheme.KEY_EXTERNAL_AUTH))):
+        error = refusal(call, *args)
+        assert (error.status, error.code) == (403, "hsm_operation_not_allowed")
+
+
+def test_a_revoked_certificate_is_refused_without_a_restart(client, backend, pki):
+    stranger = other_kiosk(backend, pki)
+    assert stranger.health()["status"] == "ok"
+    certificate, _key = pki.other_kiosk("KIOSK-0002")
+    RevokedCertificates(pki.revoked).revoke(certificate.read_bytes())
+    try:
+        error = refusal(stranger.health)
+        assert (error.status, error.code) == (403, "certificate_revoked")
+        assert client.health()["status"] == "ok"   # the other kiosks go on
+    finally:
+        pki.revoked.unlink()
+        stranger.close()
