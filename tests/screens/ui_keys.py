@@ -24,7 +24,7 @@ def add_steps(script, kiosk, sim, seen):
     app, step = kiosk.app, script.step
 
     def settings_shown() -> bool:
-        return any(isinstance(widget, Settings) for widget in Window.walk(loopback=True))
+        return any(isinstance(widget, Settings) for child in Window.children for widget in child.walk())
 
     def press(key):
         Window.dispatch("on_key_down", key, 0, "", [])
