@@ -12,7 +12,7 @@ from kiosk.app import KioskCore
 from kiosk.backend.pki import make_test_pki
 from kiosk.config import KioskConfig
 from kiosk.services.offline_rules import rule_for
-from tests.backend.hostile import HostileBackend
+from tests.kiosk.backend.hostile import HostileBackend
 from tests.faults.conftest import HOLDER
 
 

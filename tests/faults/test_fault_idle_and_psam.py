@@ -14,7 +14,7 @@ from drivers.pin import Pin
 from drivers.sim.psam import SimulatedPsam
 from kiosk.services.offline_rules import rule_for
 from tests.faults.conftest import CARD_PIN, HOLDER, backend_events
-from tests.test_services import restart_backend
+from tests.kiosk.services.test_services import restart_backend
 
 NEW_PIN = "582936"
 

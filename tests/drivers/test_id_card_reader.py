@@ -13,7 +13,7 @@ from drivers.id_card_reader import (
     FrameChecksumError, FrameError, IdCardDataInvalid, IdCardExpired, IdCardNotFound, IdCardReadFailed,
     IdCardReader, IdReaderConfigError, IdReaderNotResponding, IdReaderUnavailable, ResidentId)
 from drivers.sim.id_card_reader import DEMO_PERSON, IdReaderProfile, ProfileError
-from tests.serial.conftest import READ_TIMEOUT
+from tests.conftest import READ_TIMEOUT
 
 TODAY = datetime.date(2026, 11, 26)
 

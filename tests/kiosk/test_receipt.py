@@ -11,7 +11,7 @@ from drivers.sim.receipt_printer import SimulatedReceiptPrinter, render_png
 from kiosk.masking import mask_address, mask_card_number, mask_id_number, mask_name
 from kiosk.receipt import (DONE, PENDING, Receipt, ReceiptError, ReceiptItem, printer_test_page, render_escpos,
                            render_text)
-from tests.serial.conftest import FAST_BAUD
+from tests.conftest import FAST_BAUD
 
 UTC = datetime.timezone.utc
 

@@ -12,7 +12,7 @@ from drivers.receipt_printer import (
     PrinterConfigError, PrinterCoverOpen, PrinterError, PrinterFault, PrinterNotResponding, PrinterPaperOut,
     PrinterProtocolError, PrinterStatus, PrinterUnavailable, ReceiptPrinter, decode_status, encode_status)
 from kiosk.receipt import DONE, Receipt, ReceiptItem, render_escpos, render_text
-from tests.serial.conftest import READ_TIMEOUT, WRITE_TIMEOUT
+from tests.conftest import READ_TIMEOUT, WRITE_TIMEOUT
 
 STATUS_FIELDS = [f for f in PrinterStatus.__dataclass_fields__]
 
