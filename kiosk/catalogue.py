@@ -2,7 +2,7 @@
 every marked string (`_("…")`, `N_("…")` in .py files, `_("…", app.lang)` in .kv rules, and
 the `citizen_message` of the kiosk's own error classes) and
 adds the new ones to each catalogue with an empty translation for a translator to fill in;
-strings no longer in the code are dropped. `tests/test_i18n.py` uses `marked_strings()` to
+strings no longer in the code are dropped. `tests/kiosk/test_i18n.py` uses `marked_strings()` to
 check that every one has a translation.
 """
 from __future__ import annotations

@@ -5,7 +5,7 @@ written in Chinese in the code and marked: `N_("…")` where it is defined (a me
 table), `_("…")` where it is shown. `kiosk/locale/en.po` is the English catalogue a translator
 edits; `python -m kiosk.catalogue` compiles it to `en.mo`, which the kiosk reads with the
 standard `gettext` module (Babel, which compiles it, stays out of the running kiosk: it costs
-some 6 MB). `tests/test_i18n.py` fails when a marked string has no English or `en.mo` is
+some 6 MB). `tests/kiosk/test_i18n.py` fails when a marked string has no English or `en.mo` is
 older than `en.po`.
 
 Receipts and card faces stay Chinese whatever the screen shows: they are official records.

@@ -1,21 +1,38 @@
-"""Fixtures for tests that go through the real PC/SC stack: pyscard -> pcscd -> vpcd -> simulator.
+"""Fixtures shared by the test folders, and the markers each test gets from what it uses.
 
-`./run test` starts pcscd and says where in KIOSK_RUN_DIR; a bare `pytest` starts its own.
+The real PC/SC stack: pyscard -> pcscd -> vpcd -> simulator. `./run test` starts pcscd and says
+where in KIOSK_RUN_DIR; a bare `pytest` starts its own.
+The backend link: a test PKI, the reference backend on a free loopback port over real TLS, a
+client with the kiosk certificate, and an outbox with its key.
+The serial devices: each simulator runs in a thread on a real pty pair, and the drivers open its
+slave path through pyserial, exactly as they open a real COM port. Short timeouts keep failure
+tests fast; they are the same settings the kiosk exposes.
 """
 from __future__ import annotations
 
+import inspect
 import os
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from backend_helpers import client_for
+from drivers.id_card_reader import IdCardReader
 from drivers.pcsc import wait_for_card
+from drivers.receipt_printer import ReceiptPrinter
+from drivers.sim.id_card_reader import SimulatedIdCardReader
 from drivers.sim.pcscd import (CARD_READER, PSAM_READER, VPCD_CARD_PORT, VPCD_PSAM_PORT, Pcscd, machine_lock,
                                vpcd_ready)
 from drivers.sim.psam import SimulatedPsam
+from drivers.sim.receipt_printer import SimulatedReceiptPrinter
 from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard
 from drivers.sim.vpcd import VpcdLink
+from offline_queue import KeyRing, Outbox
+
+FAST_BAUD = 115200
+READ_TIMEOUT = 0.5
+WRITE_TIMEOUT = 0.5
 
 
 @pytest.fixture(scope="session")
@@ -95,8 +112,223 @@ def reference_backend(pki_files, tmp_path):
 
 @pytest.fixture
 def backend_client(reference_backend, pki_files):
-    from tests.backend.backend_helpers import ContractClient
+    from tests.backend_helpers import ContractClient
     client = ContractClient(reference_backend.url, ca_file=str(pki_files.ca_cert), cert_file=str(pki_files.kiosk_cert),
                            key_file=str(pki_files.kiosk_key))
     yield client
     client.close()
+
+
+# --- the backend link (tests/kiosk/backend, tests/offline_queue) ---
+
+@pytest.fixture(scope="session")
+def pki(pki_files):
+    """`pki_files`, under the name the backend and outbox tests use."""
+    return pki_files
+
+
+@pytest.fixture
+def backend(reference_backend):
+    """`reference_backend`, under the name the backend and outbox tests use."""
+    return reference_backend
+
+
+@pytest.fixture
+def client(backend, pki):
+    client = client_for(backend.url, pki)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def keys():
+    return KeyRing.generate()
+
+
+@pytest.fixture
+def outbox(tmp_path, keys):
+    box = Outbox(tmp_path / "outbox.db", keys)
+    yield box
+    box.close()
+
+
+# --- the serial devices (tests/drivers, tests/kiosk); the card printer's own printer_sim and
+# printer (tests/drivers/card_printer/conftest.py) stand in for these two in its folder ---
+
+@pytest.fixture
+def printer_sim():
+    sim = SimulatedReceiptPrinter(baudrate=FAST_BAUD, encoding="gb18030", paper_mm=80)
+    sim.start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def printer(printer_sim):
+    with ReceiptPrinter.open(printer_sim.path, baudrate=FAST_BAUD, encoding="gb18030", paper_mm=80,
+                             read_timeout=READ_TIMEOUT, write_timeout=WRITE_TIMEOUT) as driver:
+        yield driver
+
+
+@pytest.fixture
+def idreader_sim():
+    sim = SimulatedIdCardReader(baudrate=FAST_BAUD)
+    sim.start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def idreader(idreader_sim):
+    with IdCardReader(idreader_sim.path, baudrate=FAST_BAUD, read_timeout=READ_TIMEOUT,
+                      write_timeout=WRITE_TIMEOUT, retries=2) as driver:
+        yield driver
+
+
+# --- markers (registered in setup.cfg), given to each test from what it uses, so that
+# `./run test -m "not ui and not slow"` is a quick loop and `-m pcsc` etc. pick a part ---
+
+TESTS = Path(__file__).resolve().parent
+
+PCSC_FIXTURES = {"pcscd"}                # card_slot, psam_slot, kiosk, the card printer's simulator ... use it
+BACKEND_FIXTURES = {"reference_backend"}  # backend, backend_client, client, kiosk ... use it
+SERIAL_FIXTURES = {"idreader_sim"}       # and the receipt printer's printer_sim, told apart below
+
+# Tests that start a part themselves rather than through a fixture (path below tests/, or path::test).
+STARTS_ITS_OWN = {
+    "kiosk/backend/test_backend_cli.py::test_serve_answers_over_tls_and_stops_on_sigterm": {"backend"},
+    "kiosk/backend/test_backend_failures.py::test_the_background_worker_delivers_and_notices_the_link_coming_back":
+        {"backend"},
+    "kiosk/test_receipt.py::test_printed_receipt_decodes_to_the_screen_text": {"serial"},
+    "kiosk/test_receipt.py::test_png_of_a_printed_receipt": {"serial"},
+    "kiosk/services/test_services.py::test_kiosk_service_command_runs_a_visit_with_the_id_card": {"serial"},
+    "kiosk/services/test_services.py::test_an_id_reader_fault_during_a_visit_is_told_and_nothing_is_queued":
+        {"serial"},
+    "screens/test_demo.py": {"ui", "backend", "serial"},            # `kiosk demo` under Xvfb
+    "security/test_soak_at_rest.py": {"pcsc", "backend", "serial"},  # bench/soak.py's whole kiosk
+}
+
+# Slow: over ~1 s on two cores (pytest --durations=0), path below tests/ -> its slow tests, or ALL
+# of them (a module-scoped fixture does the slow part once for all). Most of these wait for pcscd
+# to see a card go in or out; at 3 s the quick loop took over two minutes, at 1 s under one. A
+# test that runs a UI script is slow as well.
+ALL = None
+SLOW = {
+    "drivers/card_printer/test_card_printer.py": {
+        "test_a_blank_reaches_the_encoder_is_printed_and_handed_out",
+        "test_a_movement_slower_than_its_timeout_is_offline",
+        "test_a_printer_that_stops_answering_fails_within_the_timeout",
+        "test_a_retained_card_is_recorded_as_retained",
+        "test_cancel_while_the_card_moves",
+    },
+    "drivers/test_card_read.py": {
+        "test_3_0_card_reads_with_external_authentication_through_the_psam",
+        "test_card_personalised_under_another_key_fails_authentication",
+        "test_card_pulled_out_between_apdus_gives_card_removed",
+        "test_card_that_only_reads_records_by_tag",
+    },
+    "drivers/test_personalise.py": {
+        "test_a_long_name_goes_on_into_the_extension_record",
+        "test_a_personalised_card_is_not_a_blank",
+        "test_blank_personalised_reads_back_equal",
+        "test_data_for_another_card_is_refused",
+    },
+    "drivers/test_pin.py": {
+        "test_card_pulled_during_change_leaves_old_or_new_pin_valid",
+        "test_change_then_verify_with_the_new_pin",
+        "test_pin_digits_reach_no_log_exception_or_repr",
+        "test_reset_refused_by_the_card_when_the_psam_has_other_keys",
+        "test_reset_refuses_another_card_than_the_visits",
+        "test_reset_with_the_psam_unblocks_with_a_new_pin",
+        "test_weak_pins_are_refused_before_the_card_is_touched",
+        "test_wrong_pin_counts_down_and_blocks_at_the_sixth",
+    },
+    "drivers/test_supervisor.py": {
+        "test_supervisor_reports_readers_and_cards",
+        "test_watcher_recovers_when_pcscd_is_killed_and_restarted",
+        "test_watcher_reports_a_failed_read_and_keeps_watching",
+    },
+    "faults/test_fault_card_pulled.py": {
+        "test_card_pulled_at_every_apdu",
+        "test_card_pulled_at_every_apdu_of_the_read_that_starts_a_card_service",
+    },
+    "faults/test_fault_idle_and_psam.py": {
+        "test_backend_down_while_idle_then_a_visit",
+        "test_psam_pulled_at_each_of_its_apdus_of_a_card_read",
+        "test_psam_pulled_at_each_of_its_apdus_of_a_pin_reset",
+        "test_psam_removed_while_idle",
+    },
+    "faults/test_fault_pcscd_killed.py": {
+        "test_pcscd_killed_during_a_pin_change",
+        "test_pcscd_killed_while_idle",
+    },
+    "faults/test_fault_sigkill_services.py": ALL,
+    "faults/test_fault_unexpected.py": ALL,
+    "kiosk/services/test_services.py": {
+        "test_a_blank_pulled_out_while_it_is_written_is_retained_and_the_mark_cancelled",
+        "test_a_cancelled_card_keeps_its_pin_and_is_refused_in_plain_words",
+        "test_a_jam_at_the_bezel_after_the_card_exists_tells_the_citizen_to_ask_staff",
+        "test_a_jam_during_issuance_cancels_the_mark_and_retains_the_blank",
+        "test_a_visit_ended_by_idle_timeout_holds_no_personal_data",
+        "test_a_write_the_card_refuses_ends_with_the_blank_retained_and_the_mark_cancelled",
+        "test_business_rule_refusals_are_clear_results",
+        "test_change_pin_on_the_card_and_tell_the_backend",
+        "test_every_queued_item_offline_lands_once_when_the_backend_returns",
+        "test_first_card_bundle_issues_on_the_spot",
+        "test_lost_card_bundle",
+        "test_pin_digits_are_nowhere_in_the_database_or_its_wal",
+        "test_replace_a_damaged_card_on_the_spot",
+        "test_reset_pin_with_the_id_card_and_tell_the_backend",
+        "test_taking_the_card_out_ends_a_visit_the_card_alone_identified",
+        "test_temporary_loss_offline_is_queued_and_lands_once_when_the_link_is_back",
+        "test_the_backend_lost_before_the_written_card_is_reported",
+        "test_the_kiosk_sends_heartbeats_while_the_link_is_up",
+    },
+    "kiosk/test_cli.py": {
+        "test_one_line_errors_and_exit_codes",
+        "test_pin_commands_from_stdin",
+        "test_read_as_json_and_ireadcardbas",
+    },
+    "offline_queue/test_outbox_crash.py": ALL,
+    "screens/test_demo.py": ALL,
+    "security/test_soak_at_rest.py": ALL,
+}
+
+
+def _calls(function, target: str, module, seen: set) -> bool:
+    """Whether `function` calls `target`, itself or through other functions of its module."""
+    code = getattr(inspect.unwrap(function), "__code__", None)
+    if code is None or code in seen:
+        return False
+    seen.add(code)
+    return target in code.co_names or any(
+        _calls(getattr(module, name), target, module, seen) for name in code.co_names
+        if getattr(getattr(module, name, None), "__module__", None) == module.__name__)
+
+
+def _runs_a_ui_script(item) -> bool:
+    """The test, or a fixture of its module it uses, runs a UI script (tests/ui_script.py)."""
+    own = [item.function] + [getattr(item.module, name) for name in item.fixturenames if hasattr(item.module, name)]
+    seen: set = set()
+    return any(_calls(function, "run_ui_script", item.module, seen) for function in own)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = item.path.resolve().relative_to(TESTS).as_posix()
+        function = getattr(item, "originalname", item.name)   # without its parameters
+        names = set(item.fixturenames)                       # with the fixtures of its fixtures
+        markers = STARTS_ITS_OWN.get(path, set()) | STARTS_ITS_OWN.get(f"{path}::{function}", set())
+        if names & PCSC_FIXTURES:
+            markers.add("pcsc")
+        if names & BACKEND_FIXTURES:
+            markers.add("backend")
+        # The card printer's printer_sim (tests/drivers/card_printer) is on loopback TCP and vpcd.
+        if names & SERIAL_FIXTURES or ("printer_sim" in names and "pcscd" not in names):
+            markers.add("serial")
+        if _runs_a_ui_script(item):
+            markers |= {"ui", "slow", "backend", "serial"}   # the UI scripts run the demo's simulated kiosk
+        if path in SLOW and (SLOW[path] is ALL or function in SLOW[path]):
+            markers.add("slow")
+        for marker in sorted(markers):
+            item.add_marker(marker)

@@ -4,7 +4,7 @@ An action names its service item, what the screens and the receipt call it, what
 the backend cannot be reached (and what the citizen is told then), the identification it
 requires, its `kiosk service` command and whether the citizen rates it. The statistics, the
 receipts, the offline rules, the home screen's offline list, the command line, the rating
-choices and the README's table all read this module; tests/test_catalog.py fails when an
+choices and the README's table all read this module; tests/kiosk/services/test_catalog.py fails when an
 action lacks any part, English included.
 
 A new action: add it here, then its service module (kiosk/services/), its offer on the home

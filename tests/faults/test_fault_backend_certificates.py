@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.backend.hostile import HostileBackend
+from tests.kiosk.backend.hostile import HostileBackend
 from tests.faults.test_fault_backend_misbehaves import (assert_loss_queued_and_activation_refused, kiosk_for,
                                                          loss_report_and_activation)
 

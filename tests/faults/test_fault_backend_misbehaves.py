@@ -12,7 +12,7 @@ from kiosk.core import KioskCore
 from reference_backend.pki import make_test_pki
 from kiosk.config import KioskConfig
 from kiosk.services import catalog
-from tests.backend.hostile import HostileBackend
+from tests.kiosk.backend.hostile import HostileBackend
 from tests.faults.conftest import HOLDER
 
 

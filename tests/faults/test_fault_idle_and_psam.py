@@ -15,7 +15,7 @@ from drivers.sim.psam import SimulatedPsam
 from kiosk.device_messages import citizen_message
 from kiosk.services import catalog
 from tests.faults.conftest import CARD_PIN, HOLDER, backend_events
-from tests.test_services import restart_backend
+from tests.kiosk.services.test_services import restart_backend
 
 NEW_PIN = "582936"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from kiosk.audit import AuditTrail
 from offline_queue import Outbox
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def append_visit(outbox: Outbox, trail: AuditTrail, visit_id: str, steps: int, pause_s: float = 0.0) -> None:

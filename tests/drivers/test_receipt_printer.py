@@ -11,11 +11,11 @@ from drivers import escpos
 from drivers.receipt_printer import (
     PrinterConfigError, PrinterCoverOpen, PrinterFault, PrinterNotResponding, PrinterPaperOut,
     PrinterProtocolError, PrinterStatus, PrinterUnavailable, ReceiptPrinter, decode_status, encode_status)
+from drivers.serial_port import open_port
 from kiosk.device_messages import citizen_message
 from kiosk.outcome import Outcome
 from kiosk.receipt import Receipt, ReceiptItem, render_escpos, render_text
-from drivers.serial_port import open_port
-from tests.serial.conftest import FAST_BAUD, READ_TIMEOUT, WRITE_TIMEOUT
+from tests.conftest import FAST_BAUD, READ_TIMEOUT, WRITE_TIMEOUT
 
 STATUS_FIELDS = [f for f in PrinterStatus.__dataclass_fields__]
 

@@ -14,7 +14,7 @@ from reference_backend import cli as backend_cli
 from reference_backend.store import BackendStore
 from offline_queue import DeadLetter, Delivered
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def run(register, argv: list[str]) -> int:

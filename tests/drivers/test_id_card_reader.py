@@ -14,7 +14,7 @@ from drivers.id_card_reader import (
     IdCardReader, IdReaderConfigError, IdReaderNotResponding, IdReaderUnavailable, ResidentId)
 from drivers.sim.id_card_reader import DEMO_PERSON, IdReaderProfile, ProfileError
 from kiosk.device_messages import citizen_message
-from tests.serial.conftest import READ_TIMEOUT
+from tests.conftest import READ_TIMEOUT
 
 TODAY = datetime.date(2026, 11, 26)
 

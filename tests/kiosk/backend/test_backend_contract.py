@@ -17,7 +17,7 @@ from kiosk.backend.hsm import BackendHsmSecurityModule
 from reference_backend.server import ROUTES
 from reference_backend.store import BackendStore, Reply, RequestInProgress
 
-OPENAPI = Path(__file__).resolve().parents[2] / "kiosk" / "backend" / "openapi.yaml"
+OPENAPI = Path(__file__).resolve().parents[3] / "kiosk" / "backend" / "openapi.yaml"
 
 
 def rejected(call, *args, **kwargs) -> BackendRejected:

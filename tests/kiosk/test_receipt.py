@@ -12,7 +12,7 @@ from kiosk.masking import mask_address, mask_card_number, mask_id_number, mask_n
 from kiosk.outcome import Outcome
 from kiosk.receipt import (Receipt, ReceiptError, ReceiptItem, printer_test_page, render_escpos,
                            render_text)
-from tests.serial.conftest import FAST_BAUD
+from tests.conftest import FAST_BAUD
 
 UTC = datetime.timezone.utc
 
