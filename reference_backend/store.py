@@ -281,6 +281,10 @@ class BackendStore:
         conn.execute("INSERT INTO card_events (card_id, event, detail, terminal, idempotency_key, at)"
                      " VALUES (?, ?, ?, ?, ?, ?)", (card_id, event, detail, terminal, key, self._clock()))
 
+    def _cancel_replaced(self, conn, card_id: str, reason: str, terminal: str, key: str) -> None:
+        self._set_status(conn, card_id, CANCELLED)
+        self._event(conn, card_id, f"cancelled_for_replacement_{reason}", terminal, key)
+
     def _set_status(self, conn, card_id: str, status: str) -> None:
         conn.execute("UPDATE cards SET status = ? WHERE card_id = ?", (status, card_id))
 
@@ -425,6 +429,8 @@ class BackendStore:
                       today.replace(year=today.year + CARD_VALIDITY_YEARS).strftime("%Y%m%d")))
         conn.execute("UPDATE applications SET status = 'written', card_id = ? WHERE application_id = ?",
                      (wanted["card_id"], application_id))
+        if application["replaces_card_id"]:
+            self._cancel_replaced(conn, application["replaces_card_id"], application["reason"], terminal, key)
         self._event(conn, wanted["card_id"], "written", terminal, key, application_id)
         return Reply(201, self._public_card(self._card(conn, wanted["card_id"])))
 
@@ -482,9 +488,18 @@ class BackendStore:
             expiry = datetime.datetime.strptime(card["expiry_date"], "%Y%m%d").date()
             if expiry - self._today() > RENEWAL_WINDOW:
                 raise Refusal(422, "renewal_too_early", "a card can be renewed from 60 days before it expires")
-        # The replacement cancels the old card at once: it must not be usable beside the new one.
-        self._set_status(conn, card_id, CANCELLED)
-        self._event(conn, card_id, f"cancelled_for_replacement_{wanted['reason']}", terminal, key)
+        already = conn.execute("SELECT application_id, status, terminal FROM applications WHERE replaces_card_id = ?"
+                               " AND status IN ('applied', 'marked')", (card_id,)).fetchone()
+        if already is not None:
+            if already[1] != "applied" or already[2] != terminal:
+                raise Refusal(422, "application_open", "a replacement of this card is already open")
+            # An issuance that failed here left it open: this terminal resumes it.
+            return Reply(201, {"application_id": already[0], "status": "applied", "replaced_card_id": card_id})
+        # The old card must not be usable beside the new one. A card made on the spot cancels it
+        # when it is reported written, so that an issuance that fails leaves the citizen the card
+        # they came with (and an application staff can resume); a batch application at once.
+        if wanted["channel"] == "batch":
+            self._cancel_replaced(conn, card_id, wanted["reason"], terminal, key)
         application_id = self._new_application(conn, terminal, card["id_number"], card["region_code"], wanted["channel"],
                                                wanted["reason"], wanted["commitment"], replaces=card_id)
         return Reply(201, {"application_id": application_id, "status": "applied", "replaced_card_id": card_id})

@@ -22,6 +22,7 @@ from urllib.parse import quote
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import NewConnectionError
 
 from kiosk.backend.contract import check_reply
 from kiosk.backend.errors import BackendRejected, BackendUnavailable, MalformedReply
@@ -133,6 +134,16 @@ class _DeadlineAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": _HttpPool, "https": _HttpsPool}
 
 
+def _no_connection(exc: BaseException) -> bool:
+    """The request failed before a connection was made, so it never reached the backend."""
+    while exc is not None:
+        if isinstance(exc, NewConnectionError):
+            return True
+        exc = exc.__context__ or exc.__cause__ or (exc.args[0] if exc.args and isinstance(exc.args[0],
+                                                                                          BaseException) else None)
+    return False
+
+
 class BackendClient:
     def __init__(self, base_url: str, *, ca_file: str, cert_file: str, key_file: str,
                  connect_timeout_s: float = 3.0, read_timeout_s: float = 10.0, call_deadline_s: float = 20.0,
@@ -219,14 +230,15 @@ class BackendClient:
             response = self._session().request(method, self.base_url + path, headers=headers, data=data,
                                                timeout=self._timeout, allow_redirects=False, stream=True)
         except requests.exceptions.ConnectTimeout:
-            raise BackendUnavailable("could not connect in time", link_down=True) from None
+            raise BackendUnavailable("could not connect in time", link_down=True, sent=False) from None
         except requests.exceptions.ReadTimeout:
             raise BackendUnavailable(f"no answer within {self._timeout[1]:g}s") from None
         except requests.exceptions.SSLError as exc:
             raise BackendUnavailable(f"TLS failure: {_printable(type(exc.__context__ or exc).__name__)}",
                                      link_down=True) from None
         except requests.exceptions.RequestException as exc:
-            raise BackendUnavailable(f"backend not reachable ({type(exc).__name__})", link_down=True) from None
+            raise BackendUnavailable(f"backend not reachable ({type(exc).__name__})", link_down=True,
+                                     sent=not _no_connection(exc)) from None
         with response:
             raw = self._read_limited(response)
         return response.status_code, response.headers, raw

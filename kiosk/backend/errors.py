@@ -18,15 +18,18 @@ class BackendError(Exception):
 
 class BackendUnavailable(BackendError):
     """No usable answer now. `status` is the HTTP status if one came, `retry_after_s` the wait
-    the backend asked for (Retry-After), `link_down` is true when the backend was not reached."""
+    the backend asked for (Retry-After), `link_down` is true when the backend was not reached,
+    `sent` is false only when the request surely never left (no connection was made): otherwise
+    it may have taken effect, and must be sent again under the same Idempotency-Key."""
 
     def __init__(self, reason: str, *, status: int | None = None, retry_after_s: float | None = None,
-                 link_down: bool = False):
+                 link_down: bool = False, sent: bool = True):
         super().__init__(reason)
         self.reason = reason
         self.status = status
         self.retry_after_s = retry_after_s
         self.link_down = link_down
+        self.sent = sent
 
 
 class MalformedReply(BackendUnavailable):

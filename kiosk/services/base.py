@@ -9,7 +9,10 @@ Two paths, chosen per action by its offline rule in the catalogue (catalog.py):
   result is "pending" with the outbox reference, and takes effect on delivery.
 * online: the backend must answer now (instant issuance, activation, ...). The call carries an
   idempotency key and the result is recorded locally; when the backend cannot be reached the
-  action is refused with an explanation and the nearest thing that works offline.
+  action is refused with an explanation and the nearest thing that works offline. An answer
+  lost after the request was sent is never guessed at: the request is sent again under the
+  same key (the backend replays what it did), and if it still has no answer, the key is kept
+  for the same request, so that trying again later can never have a second effect.
 """
 from __future__ import annotations
 
@@ -41,7 +44,15 @@ CREATE TABLE IF NOT EXISTS service_records (
     detail          TEXT NOT NULL,       -- JSON without personal data
     at_utc          TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS unclear_calls (
+    request         TEXT PRIMARY KEY,    -- keyed digest of the operation and its payload
+    idempotency_key TEXT NOT NULL,
+    since           REAL NOT NULL        -- time.time() of the first unanswered send
+);
 """
+UNCLEAR_RESENDS = 2          # an answer lost after sending: the same request again, this often ...
+UNCLEAR_PAUSE_S = 0.3        # ... after this pause, doubling
+UNCLEAR_KEY_KEPT_S = 86400   # a request still unanswered reuses its key when tried again this soon
 
 
 class IssuanceFailed(Exception):
@@ -148,23 +159,42 @@ class BackendLink:
     def call(self, visit_id: str, service_item: str, action: str, operation: str, payload: dict,
              detail: dict) -> dict:
         """A call the citizen needs answered now. Raises BackendUnavailable / BackendRejected
-        after recording the attempt; the caller turns them into a result."""
-        key = secrets.token_hex(16)
-        try:
-            reply = self.client.call(operation, payload, idempotency_key=key)
-        except BackendRejected as exc:
-            with self.outbox.transaction() as tx:
-                self._record(tx, visit_id, service_item, action, Outcome.REFUSED, {**detail, "code": exc.code},
-                             idempotency_key=key)
-            raise
-        except BackendUnavailable:
-            with self.outbox.transaction() as tx:
-                self._record(tx, visit_id, service_item, action, Outcome.FAILED, {**detail, "link": "down"},
-                             idempotency_key=key)
-            raise
+        after recording the attempt; the caller turns them into a result. A request whose answer
+        was lost after sending is sent again under the same key (see the module's docstring)."""
+        request = self.audit.pseudonym(f"{operation}\n{canonical_json(payload)}")
+        key = self._unclear_key(request) or secrets.token_hex(16)
+        for resend in range(UNCLEAR_RESENDS + 1):
+            try:
+                reply = self.client.call(operation, payload, idempotency_key=key)
+                break
+            except BackendRejected as exc:
+                with self.outbox.transaction() as tx:
+                    tx.execute("DELETE FROM unclear_calls WHERE request = ?", (request,))
+                    self._record(tx, visit_id, service_item, action, Outcome.REFUSED, {**detail, "code": exc.code},
+                                 idempotency_key=key)
+                raise
+            except BackendUnavailable as exc:
+                if exc.sent and resend < UNCLEAR_RESENDS:
+                    time.sleep(exc.retry_after_s if exc.retry_after_s is not None and exc.retry_after_s <= 2
+                               else UNCLEAR_PAUSE_S * 2 ** resend)
+                    continue
+                with self.outbox.transaction() as tx:
+                    if exc.sent:   # it may have taken effect: the key stays with the request
+                        tx.execute("INSERT OR IGNORE INTO unclear_calls VALUES (?, ?, ?)", (request, key, time.time()))
+                    self._record(tx, visit_id, service_item, action, Outcome.FAILED,
+                                 {**detail, "link": "unclear" if exc.sent else "down"}, idempotency_key=key)
+                raise
         with self.outbox.transaction() as tx:
+            tx.execute("DELETE FROM unclear_calls WHERE request = ?", (request,))
             self._record(tx, visit_id, service_item, action, Outcome.DONE, detail, idempotency_key=key)
         return reply
+
+    def _unclear_key(self, request: str) -> str | None:
+        """The key of the same request sent lately without an answer, if any."""
+        with self.outbox.transaction() as tx:
+            row = tx.execute("SELECT idempotency_key FROM unclear_calls WHERE request = ? AND since > ?",
+                             (request, time.time() - UNCLEAR_KEY_KEPT_S)).fetchone()
+        return row[0] if row else None
 
     def send_audit_trail(self, visit_id: str, terminal_number: str) -> int | None:
         """Queues a copy of the visit's audit entries for the backend, where a removed or

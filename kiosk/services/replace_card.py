@@ -1,6 +1,8 @@
 """1.10.7 社会保障卡补领、换领、换发: replace a lost, damaged or expiring card, or one whose data
-changed. The backend cancels the old card as it accepts the application; with a card printer
-the new card is issued on the spot, otherwise it follows the batch channel.
+changed. With a card printer the new card is issued on the spot and the backend cancels the old
+card when the new one is reported written (an issuance that fails leaves the citizen the card
+they came with); otherwise the new card follows the batch channel and the old one is cancelled
+as the application is accepted.
 
 A lost card is not here: it must have been reported lost (1.10.6) and is found through the
 holder's ID number. Any other reason needs the old card in the reader.

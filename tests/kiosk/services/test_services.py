@@ -469,6 +469,32 @@ def test_replace_a_damaged_card_on_the_spot(kiosk, reference_backend, card_slot,
     assert status_of(kiosk, card_printer.cards[-1].identifier.hex().upper()) == "normal"
 
 
+def test_a_failed_instant_replacement_leaves_the_old_card_working_and_is_resumed(kiosk, reference_backend,
+                                                                                card_slot, card_printer):
+    seed_zhang_san(reference_backend)
+    card_slot.insert_profile("card_v3.toml")
+    visit = kiosk.services.new_visit()
+    visit.identify(ZHANG_SAN)
+    visit.present_card(kiosk.cards.read())
+    card_slot.remove()                    # the encoder shares the slot (README)
+    card_printer.jam_at = "print"
+    with Pin.from_text(NEW_PIN) as new:
+        [failed] = kiosk.services.replace(visit, "damaged", True, new)
+    assert failed.outcome == "failed"
+    assert status_of(kiosk) == "normal"   # the citizen still has a card that works (#16)
+    [(application_id, status)] = reference_backend.store._conn.execute(
+        "SELECT application_id, status FROM applications WHERE replaces_card_id = ?", (OLD_CARD,)).fetchall()
+    assert status == "applied"            # open, for the kiosk (or staff) to resume
+    card_printer.jam_at = None
+    with Pin.from_text(NEW_PIN) as new:
+        results = kiosk.services.replace(visit, "damaged", True, new)
+    assert [r.outcome for r in results] == ["done", "done", "done"], results
+    assert reference_backend.store._conn.execute(
+        "SELECT application_id, status FROM applications WHERE replaces_card_id = ?", (OLD_CARD,)).fetchall() == \
+        [(application_id, "written")]     # the same application, resumed
+    assert status_of(kiosk) == "cancelled"   # now that the new card is written
+
+
 def test_a_weak_pin_stops_a_replacement_before_the_old_card_is_cancelled(kiosk, reference_backend, card_printer):
     seed_zhang_san(reference_backend, status="formal_loss")
     visit = kiosk.services.new_visit()
