@@ -323,11 +323,20 @@ class AuditTrail:
 
     # --- reading ----------------------------------------------------------------------
 
-    def entries(self, connection: Executor, visit_id: str | None = None) -> list[AuditEntry]:
-        """Entries in sequence order, all or one visit's. Does not verify them: see `verify`."""
+    def head(self, connection: Executor) -> tuple[int, str]:
+        """(sequence number, MAC) of the last entry: what the heartbeats tell the backend, so it
+        can see the chain go on, or be cut, forked or started again."""
+        row = connection.execute("SELECT last_seq, last_mac FROM audit_head WHERE id = 1", ()).fetchone()
+        if row is None:
+            raise AuditError("the audit head record is missing: run `kiosk audit verify`")
+        return row[0], row[1]
+
+    def entries(self, connection: Executor, visit_id: str | None = None, *, after_seq: int = 0) -> list[AuditEntry]:
+        """Entries in sequence order, all (after `after_seq`) or one visit's. Does not verify
+        them: see `verify`."""
         sql = ("SELECT seq, at_utc, visit_id, service_item, step, outcome, details, prev_mac, mac"
                " FROM audit_entries")
-        rows = (connection.execute(sql + " ORDER BY seq", ()) if visit_id is None else
+        rows = (connection.execute(sql + " WHERE seq > ? ORDER BY seq", (after_seq,)) if visit_id is None else
                 connection.execute(sql + " WHERE visit_id = ? ORDER BY seq", (visit_id,)))
         try:
             return [AuditEntry(row[0], datetime.datetime.strptime(row[1], "%Y-%m-%dT%H:%M:%S.%fZ").replace(

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
-from kiosk.audit import AuditTrail, audit_key_from
+from kiosk.audit import AuditError, AuditTrail, audit_key_from
 from kiosk.backend.client import BackendClient
 from kiosk.backend.delivery import health_probe, outbox_sender
 from kiosk.backend.errors import BackendError
@@ -117,6 +117,8 @@ class KioskCore:
             log.error("statistics for %s not recorded: %s", result.service_item, exc)
 
     def start(self) -> "KioskCore":
+        # Audit entries a crash left unsent (a visit that never ended) leave now.
+        self.link.send_audit_trail(self.config.terminal.terminal_number)
         self.worker.start()
         self._heartbeat.start()
         return self
@@ -129,13 +131,17 @@ class KioskCore:
         while not self._stopping.wait(interval):
             if not self.worker.link_up:
                 continue
-            stats = self.outbox.stats()
             try:
+                stats = self.outbox.stats()
+                with self.outbox.transaction() as tx:
+                    audit_head = self.audit.head(tx)
                 self.client.record_heartbeat(self.config.terminal.terminal_number, stats.pending,
                                              stats.oldest_pending_age_s, SOFTWARE_VERSION, dead_letters=stats.dead,
-                                             idempotency_key=secrets.token_hex(16))
+                                             audit_head=audit_head, idempotency_key=secrets.token_hex(16))
             except BackendError as exc:
                 log.info("heartbeat not sent: %s", exc)
+            except (sqlite3.Error, AuditError) as exc:   # the next beat tries again; the thread lives on
+                log.error("heartbeat not made: %s", exc)
 
     def close(self, drain_s: float = 0.0) -> None:
         """Stops the kiosk's parts. With `drain_s`, first gives the worker that long to deliver

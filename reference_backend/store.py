@@ -57,6 +57,10 @@ CREATE TABLE IF NOT EXISTS audit_copies (
     terminal TEXT NOT NULL, seq INTEGER NOT NULL, at_utc TEXT NOT NULL, visit_id TEXT NOT NULL,
     service_item TEXT NOT NULL, step TEXT NOT NULL, outcome TEXT NOT NULL, details TEXT NOT NULL,
     mac TEXT NOT NULL, received_at REAL NOT NULL, PRIMARY KEY (terminal, seq));
+CREATE TABLE IF NOT EXISTS audit_heads (
+    terminal TEXT PRIMARY KEY, seq INTEGER NOT NULL, mac TEXT NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_flags (
+    id INTEGER PRIMARY KEY, terminal TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS idempotency (
     client TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, status INTEGER NOT NULL,
     body TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (client, key));
@@ -531,21 +535,62 @@ class BackendStore:
         if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_AUDIT_ENTRIES:
             raise Refusal(400, "bad_request", f"entries must be a list of 1..{MAX_AUDIT_ENTRIES} entries")
         rows = [fields(entry if isinstance(entry, dict) else {}, AUDIT_ENTRY_FIELDS) for entry in entries]
+        flags = []
         stored = 0
-        for row in rows:
-            stored += conn.execute(
-                "INSERT OR IGNORE INTO audit_copies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (terminal, row["seq"], row["at_utc"], row["visit_id"], row["service_item"], row["step"],
-                 row["outcome"], row["details"], row["mac"], self._clock())).rowcount
-        return Reply(201, {"received": len(rows), "new": stored})
+        for row in sorted(rows, key=lambda r: r["seq"]):
+            held = conn.execute("SELECT mac FROM audit_copies WHERE terminal = ? AND seq = ?",
+                                (terminal, row["seq"])).fetchone()
+            if held is not None:
+                if held[0] != row["mac"]:   # another entry at a place already held: the chain forked
+                    flags.append(self._audit_flag(conn, terminal, "fork", f"entry {row['seq']} differs from the copy"))
+                continue
+            last = conn.execute("SELECT max(seq) FROM audit_copies WHERE terminal = ?", (terminal,)).fetchone()[0]
+            if last is not None and row["seq"] > last + 1:
+                flags.append(self._audit_flag(conn, terminal, "gap",
+                                              f"entries {last + 1} to {row['seq'] - 1} never arrived"))
+            conn.execute("INSERT INTO audit_copies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (terminal, row["seq"], row["at_utc"], row["visit_id"], row["service_item"], row["step"],
+                          row["outcome"], row["details"], row["mac"], self._clock()))
+            stored += 1
+        return Reply(201, {"received": len(rows), "new": stored, "flags": flags})
+
+    def _audit_flag(self, conn, terminal: str, kind: str, detail: str) -> dict:
+        """Something staff must look at in a kiosk's audit trail: kept, and answered."""
+        conn.execute("INSERT INTO audit_flags (terminal, kind, detail, at) VALUES (?, ?, ?, ?)",
+                     (terminal, kind, detail, self._clock()))
+        return {"kind": kind, "detail": detail}
+
+    def _check_audit_head(self, conn, terminal: str, head: dict) -> list[dict]:
+        """A heartbeat's audit head against the last one and the copies: the chain must only grow."""
+        flags = []
+        last = conn.execute("SELECT seq, mac FROM audit_heads WHERE terminal = ?", (terminal,)).fetchone()
+        if last is not None and head["seq"] < last[0]:
+            flags.append(self._audit_flag(conn, terminal, "restart",
+                                          f"the chain is at {head['seq']}, it was at {last[0]}"))
+        elif last is not None and head["seq"] == last[0] and head["mac"] != last[1]:
+            flags.append(self._audit_flag(conn, terminal, "fork", f"entry {head['seq']} differs from the last head"))
+        copy = conn.execute("SELECT mac FROM audit_copies WHERE terminal = ? AND seq = ?",
+                            (terminal, head["seq"])).fetchone()
+        if copy is not None and copy[0] != head["mac"] and not any(f["kind"] == "fork" for f in flags):
+            flags.append(self._audit_flag(conn, terminal, "fork", f"entry {head['seq']} differs from the copy"))
+        conn.execute("INSERT INTO audit_heads VALUES (?, ?, ?, ?) ON CONFLICT (terminal) DO UPDATE SET"
+                     " seq = excluded.seq, mac = excluded.mac, at = excluded.at",
+                     (terminal, head["seq"], head["mac"], self._clock()))
+        return flags
 
     def record_heartbeat(self, conn, terminal: str, key: str, terminal_number: str, body: dict) -> Reply:
         wanted = fields(body, {"queue_depth": _integer(0, 10**9), "software_version": _text(max_chars=40)},
-                        {"oldest_pending_age_s": _number, "dead_letters": _integer(0, 10**9)})
+                        {"oldest_pending_age_s": _number, "dead_letters": _integer(0, 10**9),
+                         "audit_head": lambda name, value: value})
         if terminal_number != terminal:
             raise Refusal(403, "wrong_terminal", "a kiosk reports its own heartbeat only")
+        flags = []
+        if "audit_head" in wanted:
+            head = fields(wanted["audit_head"] if isinstance(wanted["audit_head"], dict) else {},
+                          {"seq": _integer(0, 2**62), "mac": _text(re.compile(r"^[0-9a-f]{64}$"), 64)})
+            flags = self._check_audit_head(conn, terminal, head)
         conn.execute("INSERT INTO heartbeats (terminal, queue_depth, oldest_pending_age_s, software_version, at,"
                      " dead_letters) VALUES (?, ?, ?, ?, ?, ?)",
                      (terminal, wanted["queue_depth"], wanted.get("oldest_pending_age_s"), wanted["software_version"],
                       self._clock(), wanted.get("dead_letters", 0)))
-        return Reply(201, {"terminal": terminal, "received_at": self._clock()})
+        return Reply(201, {"terminal": terminal, "received_at": self._clock(), "audit_flags": flags})

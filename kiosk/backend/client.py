@@ -317,9 +317,12 @@ class BackendClient:
         return mac
 
     def record_heartbeat(self, terminal_number: str, queue_depth: int, oldest_pending_age_s: float | None,
-                         software_version: str, *, dead_letters: int = 0, idempotency_key: str) -> dict:
+                         software_version: str, *, dead_letters: int = 0,
+                         audit_head: tuple[int, str] | None = None, idempotency_key: str) -> dict:
         payload = {"terminal_number": terminal_number, "queue_depth": queue_depth, "dead_letters": dead_letters,
                    "software_version": software_version}
+        if audit_head is not None:
+            payload["audit_head"] = {"seq": audit_head[0], "mac": audit_head[1]}
         if oldest_pending_age_s is not None:
             payload["oldest_pending_age_s"] = oldest_pending_age_s
         return self.call("record_heartbeat", payload, idempotency_key=idempotency_key)

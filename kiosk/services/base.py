@@ -30,7 +30,7 @@ from kiosk.outcome import Outcome
 from kiosk.services import catalog
 from offline_queue import JobState, Outbox
 
-MAX_AUDIT_ENTRIES_PER_JOB = 200  # the contract's limit; a visit writes a few dozen at most
+MAX_AUDIT_ENTRIES_PER_JOB = 200  # the contract's limit
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS service_records (
@@ -43,6 +43,10 @@ CREATE TABLE IF NOT EXISTS service_records (
     idempotency_key TEXT,                -- set when the action called the backend directly
     detail          TEXT NOT NULL,       -- JSON without personal data
     at_utc          TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_sent (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    last_seq        INTEGER NOT NULL     -- the last audit entry queued for the backend
 );
 CREATE TABLE IF NOT EXISTS unclear_calls (
     request         TEXT PRIMARY KEY,    -- keyed digest of the operation and its payload
@@ -196,18 +200,25 @@ class BackendLink:
                              (request, time.time() - UNCLEAR_KEY_KEPT_S)).fetchone()
         return row[0] if row else None
 
-    def send_audit_trail(self, visit_id: str, terminal_number: str) -> int | None:
-        """Queues a copy of the visit's audit entries for the backend, where a removed or
-        rewritten local trail can be checked against it. Returns the outbox job id."""
+    def send_audit_trail(self, terminal_number: str) -> list[int]:
+        """Queues for the backend a copy of every audit entry not queued before, in order, where
+        a removed or rewritten local trail can be checked against it: a visit's entries when it
+        ends, and (called at start) whatever a crash left behind. Returns the outbox job ids."""
+        jobs = []
         with self.outbox.transaction() as tx:
-            entries = self.audit.entries(tx, visit_id)
-            if not entries:
-                return None
-            job = tx.enqueue("record_audit_entries", {"terminal_number": terminal_number, "entries": [
-                {"seq": e.seq, "at_utc": e.at_utc.isoformat(), "visit_id": e.visit_id, "service_item": e.service_item,
-                 "step": e.step, "outcome": e.outcome, "details": canonical_json(e.details), "mac": e.mac}
-                for e in entries[-MAX_AUDIT_ENTRIES_PER_JOB:]]}, subject=f"audit:{terminal_number}")
-        return job.id
+            row = tx.execute("SELECT last_seq FROM audit_sent WHERE id = 1").fetchone()
+            entries = self.audit.entries(tx, after_seq=row[0] if row else 0)
+            for start in range(0, len(entries), MAX_AUDIT_ENTRIES_PER_JOB):
+                batch = entries[start:start + MAX_AUDIT_ENTRIES_PER_JOB]
+                jobs.append(tx.enqueue("record_audit_entries", {"terminal_number": terminal_number, "entries": [
+                    {"seq": e.seq, "at_utc": e.at_utc.isoformat(), "visit_id": e.visit_id,
+                     "service_item": e.service_item, "step": e.step, "outcome": e.outcome,
+                     "details": canonical_json(e.details), "mac": e.mac} for e in batch]},
+                    subject=f"audit:{terminal_number}").id)
+            if entries:
+                tx.execute("INSERT INTO audit_sent (id, last_seq) VALUES (1, ?)"
+                           " ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq", (entries[-1].seq,))
+        return jobs
 
     def read(self, operation: str, payload: dict) -> dict:
         """A read (status lookups): nothing to record."""

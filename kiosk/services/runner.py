@@ -51,7 +51,7 @@ class KioskServices:
     def end_visit(self, visit: Visit, reason: str) -> None:
         """The citizen is done (or walked away, or took the card): the visit's audit trail goes
         to the backend through the outbox, and every personal field is dropped."""
-        self.link.send_audit_trail(visit.visit_id, self.terminal_number)
+        self.link.send_audit_trail(self.terminal_number)
         visit.end(reason)
 
     def card_withdrawn(self, visit: Visit) -> None:

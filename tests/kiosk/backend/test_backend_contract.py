@@ -103,13 +103,22 @@ def test_a_replacement_cancels_the_old_card(client):
     client.report_loss(card_id, "temporary", idempotency_key=key())
     replacement = client.apply_replacement(card_id, "lost", idempotency_key=key())
     assert replacement["replaced_card_id"] == card_id and replacement["application_id"]
-    assert client.card_status(card_id)["status"] == "cancelled"
-    assert rejected(client.activate_card, card_id, idempotency_key=key()).code == "card_not_sealed"
-    # the new card goes through instant issuance under the replacement's application
+    # On the spot, the old card stays as it was until the new one is written (#16) ...
+    assert client.card_status(card_id)["status"] == "temporary_loss"
     marked = client.mark_instant_issuance(replacement["application_id"], idempotency_key=key())
     new_card = new_card_id()
     client.report_written_card(replacement["application_id"], new_card, marked["card_number"], idempotency_key=key())
+    # ... and then it is cancelled
+    assert client.card_status(card_id)["status"] == "cancelled"
+    assert rejected(client.activate_card, card_id, idempotency_key=key()).code == "card_not_sealed"
     assert client.activate_card(new_card, idempotency_key=key())["status"] == "normal"
+
+
+def test_a_batch_replacement_cancels_the_old_card_at_once(client):
+    card_id = issue_card(client)
+    client.report_loss(card_id, "temporary", idempotency_key=key())
+    client.apply_replacement(card_id, "lost", channel="batch", idempotency_key=key())
+    assert client.card_status(card_id)["status"] == "cancelled"
 
 
 def test_pin_events_are_recorded_but_a_pin_is_never_accepted(client, backend):
