@@ -15,26 +15,6 @@ ID_NUMBER = "371302198001011239"
 NAME = "张三"
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def timed_outbox(tmp_path, keys, clock):
-    box = Outbox(tmp_path / "outbox.db", keys, clock=clock)
-    yield box
-    box.close()
-
-
 def local_records(path) -> list[str]:
     with sqlite3.connect(path) as db:
         return [row[0] for row in db.execute("SELECT what FROM visits ORDER BY rowid")]

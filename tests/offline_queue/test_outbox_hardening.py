@@ -9,27 +9,7 @@ import sqlite3
 import pytest
 
 from kiosk.file_safety import UnsafeFileError, refuse_a_lost_key_file
-from offline_queue import DeliveryWorker, KeyRing, Outbox, TransientFailure
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def outbox(tmp_path, clock):
-    box = Outbox(tmp_path / "kiosk.db", KeyRing.load_or_create(tmp_path / "kiosk.key"), clock=clock)
-    yield box
-    box.close()
+from offline_queue import DeliveryWorker, TransientFailure
 
 
 def damage(outbox, job_id: int) -> None:
@@ -38,66 +18,65 @@ def damage(outbox, job_id: int) -> None:
                    (job_id,))
 
 
-def test_a_row_that_does_not_open_is_quarantined_alone_and_the_others_go_on(outbox):
-    damaged = outbox.enqueue("report_loss", {"card_id": "C1", "kind": "temporary"}, subject="C1", urgent=True)
-    later_same_subject = outbox.enqueue("cancel_loss_report", {"card_id": "C1"}, subject="C1")
-    other = outbox.enqueue("submit_review", {"service_item": "1.10.6", "level": 5}, subject="visit-1")
-    damage(outbox, damaged.id)
-    claimed = outbox.claim(10, 60)
+def test_a_row_that_does_not_open_is_quarantined_alone_and_the_others_go_on(timed_outbox):
+    damaged = timed_outbox.enqueue("report_loss", {"card_id": "C1", "kind": "temporary"}, subject="C1", urgent=True)
+    later_same_subject = timed_outbox.enqueue("cancel_loss_report", {"card_id": "C1"}, subject="C1")
+    other = timed_outbox.enqueue("submit_review", {"service_item": "1.10.6", "level": 5}, subject="visit-1")
+    damage(timed_outbox, damaged.id)
+    claimed = timed_outbox.claim(10, 60)
     assert [job.id for job in claimed] == [other.id]   # the damaged one is not leased, and blocks nothing
-    [quarantined] = outbox.jobs(["quarantined"])
+    [quarantined] = timed_outbox.jobs(["quarantined"])
     assert quarantined.id == damaged.id and "cannot be opened" in quarantined.last_error
-    assert outbox.stats().quarantined == 1
-    assert [job.id for job in outbox.claim(10, 60)] == [later_same_subject.id]
+    assert timed_outbox.stats().quarantined == 1
+    assert [job.id for job in timed_outbox.claim(10, 60)] == [later_same_subject.id]
 
 
-def test_a_lost_key_file_with_rows_left_refuses_to_start(tmp_path, outbox):
-    outbox.enqueue("submit_review", {"service_item": "1.10.6", "level": 5}, subject="visit-1")
-    (tmp_path / "kiosk.key").unlink()
+def test_a_lost_key_file_with_rows_left_refuses_to_start(tmp_path, timed_outbox):
+    timed_outbox.enqueue("submit_review", {"service_item": "1.10.6", "level": 5}, subject="visit-1")
+    refuse_a_lost_key_file(tmp_path / "the-key-it-was-sealed-with.key", tmp_path / "no-database-yet.db")
     with pytest.raises(UnsafeFileError, match="is missing, and .* holds 1 rows"):
-        refuse_a_lost_key_file(tmp_path / "kiosk.key", outbox.path)
-    refuse_a_lost_key_file(tmp_path / "other.key", tmp_path / "no-database-yet.db")   # a fresh kiosk starts
+        refuse_a_lost_key_file(tmp_path / "the-key-it-was-sealed-with.key", timed_outbox.path)
 
 
-def test_a_job_failing_while_the_backend_answers_is_given_up_within_limits(outbox, clock):
-    job = outbox.enqueue("submit_review", {"service_item": "1.10.6", "level": 5}, subject="visit-1")
+def test_a_job_failing_while_the_backend_answers_is_given_up_within_limits(timed_outbox, clock):
+    job = timed_outbox.enqueue("submit_review", {"service_item": "1.10.6", "level": 5}, subject="visit-1")
 
     def failing(_job):
         raise TransientFailure("500 backend error")
-    worker = DeliveryWorker(outbox, failing, lambda: True, give_up_attempts=3, give_up_s=3600)
+    worker = DeliveryWorker(timed_outbox, failing, lambda: True, give_up_attempts=3, give_up_s=3600)
     for attempt in (1, 2, 3):
-        with outbox.transaction() as tx:
+        with timed_outbox.transaction() as tx:
             tx.execute("UPDATE outbox_jobs SET next_attempt_at = 0")
         worker.deliver_due()
     worker.stop()
-    [dead] = outbox.jobs(["dead"])
+    [dead] = timed_outbox.jobs(["dead"])
     assert dead.id == job.id and dead.last_error.startswith("given up after 3 attempts")
 
 
-def test_old_work_is_given_up_by_age_but_never_while_the_link_is_down(outbox, clock):
-    outbox.enqueue("submit_review", {"service_item": "1.10.6", "level": 5}, subject="visit-1")
+def test_old_work_is_given_up_by_age_but_never_while_the_link_is_down(timed_outbox, clock):
+    timed_outbox.enqueue("submit_review", {"service_item": "1.10.6", "level": 5}, subject="visit-1")
     clock.now += 10 * 86400   # ten days offline
 
     def link_down(_job):
         raise TransientFailure("backend not reachable", link_down=True)
-    worker = DeliveryWorker(outbox, link_down, lambda: False, give_up_attempts=3, give_up_s=86400)
+    worker = DeliveryWorker(timed_outbox, link_down, lambda: False, give_up_attempts=3, give_up_s=86400)
     worker.deliver_due()
-    assert outbox.stats().pending == 1 and outbox.stats().dead == 0
+    assert timed_outbox.stats().pending == 1 and timed_outbox.stats().dead == 0
 
     def backend_error(_job):
         raise TransientFailure("503 backend error")
     worker._deliver = backend_error   # the link is back, the backend fails the job
-    with outbox.transaction() as tx:
+    with timed_outbox.transaction() as tx:
         tx.execute("UPDATE outbox_jobs SET next_attempt_at = 0")
     worker.deliver_due()
     worker.stop()
-    assert outbox.stats().dead == 1 and "over 240.0 h" in outbox.jobs(["dead"])[0].last_error
+    assert timed_outbox.stats().dead == 1 and "over 240.0 h" in timed_outbox.jobs(["dead"])[0].last_error
 
 
-def test_an_urgent_loss_report_is_not_held_behind_a_failing_job_of_the_same_person(outbox):
-    application = outbox.enqueue("apply_card", {"holder": {}}, subject="person-1")
-    loss = outbox.enqueue("report_person_loss", {"id_number": "x", "kind": "temporary"}, subject="person-1",
+def test_an_urgent_loss_report_is_not_held_behind_a_failing_job_of_the_same_person(timed_outbox):
+    application = timed_outbox.enqueue("apply_card", {"holder": {}}, subject="person-1")
+    loss = timed_outbox.enqueue("report_person_loss", {"id_number": "x", "kind": "temporary"}, subject="person-1",
                           urgent=True)
-    review = outbox.enqueue("submit_review", {"service_item": "1.10.6", "level": 5}, subject="person-1")
-    assert [job.id for job in outbox.claim(10, 60)] == [loss.id, application.id]
-    assert review.id not in [job.id for job in outbox.jobs(["leased"])]   # a normal job still waits its turn
+    review = timed_outbox.enqueue("submit_review", {"service_item": "1.10.6", "level": 5}, subject="person-1")
+    assert [job.id for job in timed_outbox.claim(10, 60)] == [loss.id, application.id]
+    assert review.id not in [job.id for job in timed_outbox.jobs(["leased"])]   # a normal job still waits its turn
