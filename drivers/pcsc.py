@@ -234,7 +234,7 @@ class ReaderSupervisor:
         while not self._stop.is_set():
             try:
                 context = _establish_context()
-            except PcscError as exc:
+            except CardError as exc:
                 if not service_lost:
                     log.warning("pcscd unavailable: %s", exc)
                     service_lost = True
@@ -256,8 +256,9 @@ class ReaderSupervisor:
                 service_lost = True
                 self._emit(ReaderEvent.SERVICE_LOST)
                 backoff = self._backoff_min
-            except PcscError as exc:
-                # Anything else is unexpected: start over with a fresh context, after a pause.
+            except CardError as exc:
+                # Anything else (a PC/SC failure, or a card-gone code such a failure can carry)
+                # is unexpected: start over with a fresh context, after a pause.
                 log.warning("reader supervision restarting: %s", exc)
                 self._forget_all()
                 self._stop.wait(backoff)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.apdu import NoCardPresent
+from drivers.apdu import CardError
 from drivers.pcsc import PcscError
 from drivers.pin import Pin
 from kiosk.device_messages import citizen_message
@@ -26,7 +26,7 @@ def read_when_back(kiosk, timeout_s: float = 15.0):
     while True:
         try:
             return kiosk.cards.read()
-        except (PcscError, NoCardPresent):  # pcscd back, the card not yet seen again
+        except CardError:  # pcscd coming back: no service, no card seen yet, or its card lost
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
