@@ -7,7 +7,7 @@ paper out, cover open, near end, errors, `unplugged` (takes bytes, never answers
 `taking_data` cleared (stops reading, so the kiosk's writes block).
 
 While it cannot print (paper out, cover open, an error) it drops print data but still answers
-status requests: the kiosk's reprint after "paper loaded" is then the one copy that comes out.
+status requests: a job sent again after "paper loaded" is then the one copy that comes out.
 With `paper_lines` set, the paper runs out after that many printed lines, mid-job.
 """
 from __future__ import annotations

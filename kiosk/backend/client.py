@@ -134,6 +134,10 @@ class _DeadlineAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": _HttpPool, "https": _HttpsPool}
 
 
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
+
+
 def _no_connection(exc: BaseException) -> bool:
     """The request failed before a connection was made, so it never reached the backend."""
     while exc is not None:
@@ -265,9 +269,10 @@ class BackendClient:
     @staticmethod
     def _json_object(raw: bytes, status: int) -> dict:
         try:
-            document = json.loads(raw.decode("utf-8"))
+            document = json.loads(raw.decode("utf-8"), parse_constant=_not_json)
         except (ValueError, RecursionError):
-            # ValueError covers bad UTF-8, bad JSON and numbers past Python's int-parsing limit.
+            # ValueError covers bad UTF-8, bad JSON (NaN and Infinity included: Python's json
+            # takes them, JSON has none) and numbers past Python's int-parsing limit.
             raise MalformedReply("not JSON", status=status) from None
         if not isinstance(document, dict):
             raise MalformedReply("not a JSON object", status=status)

@@ -3,6 +3,7 @@ a typed BackendError: a reply can never crash the caller or the outbox's deliver
 from __future__ import annotations
 
 import json
+import math
 
 import jsonschema
 import pytest
@@ -26,14 +27,27 @@ reply_bodies = st.one_of(
     st.integers(1, 5000).map(lambda n: b"[" * n + b"]" * n))              # deep nesting
 
 
+def finite(value) -> bool:
+    """No NaN or Infinity anywhere: JSON has none."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(finite(v) for v in value)
+    return True
+
+
 @given(reply_bodies)
 @example(b'{"a": ' + b"1" * 5000 + b"}")
+@example(b'{"a": NaN}')
+@example(b'{"a": -Infinity}')
 def test_a_2xx_body_is_a_json_object_or_malformed(raw):
     try:
         document = BackendClient._json_object(raw, 200)
     except MalformedReply:
         return
-    assert isinstance(document, dict)
+    assert isinstance(document, dict) and finite(document)
 
 
 @given(reply_bodies)
@@ -107,7 +121,7 @@ def test_every_reply_the_contract_allows_is_taken_as_it_is(operation, status, da
 @settings(max_examples=25)
 @given(reply=json_values)
 def test_any_other_reply_is_malformed_never_half_used(operation, status, reply):
-    valid = isinstance(reply, dict) and not list(
+    valid = isinstance(reply, dict) and finite(reply) and not list(
         jsonschema.Draft202012Validator(reply_schemas()[(operation, status)]).iter_errors(reply))
     try:
         assert call_with(reply, operation, status) == reply and valid

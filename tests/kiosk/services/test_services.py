@@ -471,21 +471,30 @@ def test_replace_a_damaged_card_on_the_spot(kiosk, reference_backend, card_slot,
 
 def test_a_failed_instant_replacement_leaves_the_old_card_working_and_is_resumed(kiosk, reference_backend,
                                                                                 card_slot, card_printer):
+    from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard
+
+    class FailingMemory(SimulatedSocialSecurityCard):
+        """A blank whose EEPROM fails on its first write (6581, memory failure)."""
+
+        def update_record(self, command):
+            return b"\x65\x81"
+
     seed_zhang_san(reference_backend)
     card_slot.insert_profile("card_v3.toml")
     visit = kiosk.services.new_visit()
     visit.identify(ZHANG_SAN)
     visit.present_card(kiosk.cards.read())
     card_slot.remove()                    # the encoder shares the slot (README)
-    card_printer.jam_at = "print"
+    good_blanks = card_printer.blank_card_factory
+    card_printer.blank_card_factory = lambda identifier: FailingMemory(CardProfile.blank(identifier))
     with Pin.from_text(NEW_PIN) as new:
         [failed] = kiosk.services.replace(visit, "damaged", True, new)
-    assert failed.outcome == "failed"
+    assert failed.outcome == "failed" and card_printer.cards[-1].place == "retained"
     assert status_of(kiosk) == "normal"   # the citizen still has a card that works (#16)
     [(application_id, status)] = reference_backend.store._conn.execute(
         "SELECT application_id, status FROM applications WHERE replaces_card_id = ?", (OLD_CARD,)).fetchall()
     assert status == "applied"            # open, for the kiosk (or staff) to resume
-    card_printer.jam_at = None
+    card_printer.blank_card_factory = good_blanks
     with Pin.from_text(NEW_PIN) as new:
         results = kiosk.services.replace(visit, "damaged", True, new)
     assert [r.outcome for r in results] == ["done", "done", "done"], results
