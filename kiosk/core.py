@@ -86,7 +86,6 @@ class KioskCore:
                 spec_version=printer.spec_version, card_type=printer.spec_version[0],
                 initialising_org=printer.initialising_org))
         self.services = KioskServices(self.link, self.cards, issuance, region_code=config.terminal.region_code,
-                                      idle_timeout_s=config.ui.idle_timeout_s,
                                       terminal_number=config.terminal.terminal_number,
                                       service_phone=config.terminal.office_phone, on_result=self._count)
 

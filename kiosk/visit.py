@@ -77,10 +77,9 @@ class CitizenIdentity:
 class Visit:
     """The state of one visit. Thread-safe: the screen and the service worker both touch it."""
 
-    def __init__(self, idle_timeout_s: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
         self.visit_id = secrets.token_hex(8)
         self.started_utc = datetime.datetime.now(datetime.timezone.utc)
-        self.idle_timeout_s = idle_timeout_s
         self._clock = clock
         self._started = clock()
         self._last_activity = self._started

@@ -25,19 +25,18 @@ def _no_progress(step: str, fraction: float) -> None:
 
 class KioskServices:
     def __init__(self, link: BackendLink, cards: CardService, issuance: InstantIssuance | None, *,
-                 region_code: str, idle_timeout_s: float, terminal_number: str = "", service_phone: str = "12333",
+                 region_code: str, terminal_number: str = "", service_phone: str = "12333",
                  on_result: Callable[[Visit, ServiceResult, float], None] | None = None):
         self.link = link
         self.cards = cards
         self.issuance = issuance
         self.region_code = region_code
-        self.idle_timeout_s = idle_timeout_s
         self.terminal_number = terminal_number
         self.service_phone = service_phone
         self._on_result = on_result
 
     def new_visit(self) -> Visit:
-        return Visit(self.idle_timeout_s)
+        return Visit()
 
     def _run(self, visit: Visit, item: str, action: str, work) -> list[ServiceResult]:
         visit.touch()
