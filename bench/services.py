@@ -43,7 +43,7 @@ def timed(figures: tuple[dict, dict], name: str, action):
     assert all(r.ok for r in results), (name, results)
     machine_ms, wall_ms = figures
     machine_ms[name], wall_ms[name] = round(machine, 1), round(wall, 1)
-    print(f"  {name:28s} {machine:8.1f} ms machine, {wall:8.1f} ms wall  {[r.outcome for r in results]}")
+    print(f"  {name:28s} {machine:8.1f} ms machine, {wall:8.1f} ms wall  {[str(r.outcome) for r in results]}")
 
 
 def main() -> None:

@@ -147,7 +147,7 @@ def child(fd: int) -> int:
         Clock.schedule_once(lambda _dt: app.stop())
 
     def script_visits(_dt):
-        from screens import demo
+        from simulation import demo
 
         class Script(demo.Script):
             def screenshot(self, name: str) -> None:
@@ -232,7 +232,7 @@ def bench_config(config):
 
 def measure() -> dict:
     sys.path.insert(0, str(ROOT))
-    from screens import demo
+    from simulation import demo
     from reference_backend.server import open_backend
 
     measured: dict = {}
