@@ -238,7 +238,7 @@ def measure() -> dict:
     measured: dict = {}
     with tempfile.TemporaryDirectory(prefix="kiosk-bench-ui-") as tmp, contextlib.ExitStack() as stack:
         folder = Path(tmp)
-        sim = stack.enter_context(demo.simulated_kiosk(folder))
+        sim = stack.enter_context(demo.simulated_kiosk(folder, idle_timeout_s=demo.IDLE_TIMEOUT_S))
         config = bench_config(sim.config)
         ours, theirs = socket.socketpair()
         log_path = folder / "child.log"

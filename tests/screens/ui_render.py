@@ -169,7 +169,7 @@ def main() -> int:
         out = Path(tmp)
         configure_window(KioskConfig())
         found = {"tofu": [], "overflow": [], "punctuation": [], "labels": 0, "checked": [], "error": None}
-        with demo.simulated_kiosk(out) as sim:
+        with demo.simulated_kiosk(out, idle_timeout_s=demo.IDLE_TIMEOUT_S) as sim:
             core = demo.KioskCore(sim.config).start()
             try:
                 app = KioskApp(core)
