@@ -100,7 +100,7 @@ class VisitFlow:
         self._busy_since = time.monotonic()
         self._run += 1
         run = self._run
-        self._cancel.clear()
+        self._cancel = cancel = threading.Event()   # its own: a run given up keeps its cancel set
         progress = self._go("progress")
         progress.start(self.offer)
         offer, visit = self.offer, self.visit
@@ -116,7 +116,7 @@ class VisitFlow:
             results, handout = [], None
             try:
                 try:
-                    results = offer.run(self.services, visit, self.pins, report, self._cancel)
+                    results = offer.run(self.services, visit, self.pins, report, cancel)
                 finally:
                     self._wipe_pins()
                 handout = self.app.core.hand_out_receipt(visit)

@@ -140,11 +140,11 @@ def _not_json(constant: str):
 
 def _no_connection(exc: BaseException) -> bool:
     """The request failed before a connection was made, so it never reached the backend."""
-    while exc is not None:
-        if isinstance(exc, NewConnectionError):
-            return True
-        exc = exc.__context__ or exc.__cause__ or (exc.args[0] if exc.args and isinstance(exc.args[0],
-                                                                                          BaseException) else None)
+    for _depth in range(8):   # requests wraps urllib3's error, which wraps the socket's
+        if exc is None or isinstance(exc, NewConnectionError):
+            return exc is not None
+        exc = exc.__context__ or exc.__cause__ or next(
+            (arg for arg in exc.args if isinstance(arg, BaseException)), None)
     return False
 
 
