@@ -264,7 +264,11 @@ SLOW = {
     },
     "faults/test_fault_sigkill_services.py": ALL,
     "faults/test_fault_unexpected.py": ALL,
+    "kiosk/backend/test_backend_failures.py": {"test_a_reply_trickling_in_byte_by_byte_hits_the_whole_call_deadline"},
+    "kiosk/records/test_audit_continuity.py": {"test_a_visit_a_crash_left_open_still_sends_its_entries"},
+    "kiosk/test_cardprinter_cli.py": {"test_the_simulator_command_and_a_test_card_that_ends_in_the_reject_box"},
     "kiosk/services/test_services.py": {
+        "test_a_failed_instant_replacement_leaves_the_old_card_working_and_is_resumed",
         "test_a_blank_pulled_out_while_it_is_written_is_retained_and_the_mark_cancelled",
         "test_a_cancelled_card_keeps_its_pin_and_is_refused_in_plain_words",
         "test_a_jam_at_the_bezel_after_the_card_exists_tells_the_citizen_to_ask_staff",
