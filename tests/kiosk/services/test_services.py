@@ -11,26 +11,19 @@ from drivers.sim.card_printer import CardPrinterSimulator
 from kiosk.core import KioskCore
 from reference_backend.server import open_backend
 from simulation.config import config_for_simulation
+from simulation.stack import ZHANG_SAN as simulated_holder
+from simulation.stack import ZHANG_SAN_CARD_ID, seed_zhang_san
 from kiosk.receipt import render_text
 from offline_queue import Outbox
 from kiosk.visit import CitizenIdentity
 
-ZHANG_SAN = CitizenIdentity(id_number="371302198001011239", name="张三", sex="1", ethnicity=1,
-                            birth_date=datetime.date(1980, 1, 1))
+ZHANG_SAN = CitizenIdentity.from_resident_id(simulated_holder)   # the holder of card_v3.toml
 WANG_WU = CitizenIdentity(id_number="11010519900307002X", name="王五", sex="2", ethnicity=1,
                           birth_date=datetime.date(1990, 3, 7))
 NEW_PIN = "582936"
 
 
-def seed_zhang_san(backend, status="normal"):
-    backend.store.seed_card(
-        holder={"id_number": ZHANG_SAN.id_number, "name": "张三", "sex": "1", "ethnicity": 1,
-                "birth_date": "19800101", "birthplace": "371302"},
-        card_id="371300D15600000500BF7C7A48FB4966", card_number="M12345678", region_code="371300",
-        issue_date="20240315", expiry_date="20340315", status=status)
-
-
-OLD_CARD = "371300D15600000500BF7C7A48FB4966"
+OLD_CARD = ZHANG_SAN_CARD_ID
 
 
 def status_of(kiosk, card_id=OLD_CARD):
