@@ -224,6 +224,11 @@ class KioskConfig:
         if self.security.module == "psam" and not self.readers.psam:
             raise ConfigError(self.source, ["[security] module: 'psam' needs [readers] psam"])
 
+    def changed(self, **sections: dict) -> "KioskConfig":
+        """A copy with some settings changed, section by section: changed(id_reader={"port": p})."""
+        return dataclasses.replace(self, **{name: dataclasses.replace(getattr(self, name), **values)
+                                            for name, values in sections.items()})
+
 
 _SECTIONS = {f.name: f.type for f in dataclasses.fields(KioskConfig) if f.name != "source"}
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}

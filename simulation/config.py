@@ -1,7 +1,6 @@
 """The settings that point a kiosk at the simulated stack."""
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from kiosk.config import KioskConfig
@@ -23,6 +22,4 @@ def config_for_simulation(backend_url: str, pki, folder: Path, card_printer_port
     }
     for name, values in changes.items():
         sections.setdefault(name, {}).update(values)
-    defaults = KioskConfig()
-    return dataclasses.replace(defaults, **{name: dataclasses.replace(getattr(defaults, name), **values)
-                                            for name, values in sections.items()})
+    return KioskConfig().changed(**sections)

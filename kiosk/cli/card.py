@@ -1,7 +1,6 @@
 """`kiosk card read | verify-pin | change-pin | reset-pin`: the citizen's card from a shell."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 
@@ -67,7 +66,7 @@ def _reading_as_json(reading, ireadcardbas: str) -> str:
 def _card_service(args) -> CardService:
     config = args.load_config()
     if args.reader:
-        config = dataclasses.replace(config, readers=dataclasses.replace(config.readers, card=args.reader))
+        config = config.changed(readers={"card": args.reader})
     return CardService(config)
 
 

@@ -11,7 +11,6 @@ staff go to stderr.
 """
 from __future__ import annotations
 
-import dataclasses
 import sys
 
 from drivers import escpos
@@ -30,9 +29,8 @@ from kiosk.masking import mask_address, mask_id_number, mask_name
 
 def _devices(args, section: str, **overrides) -> Devices:
     """The configuration's devices, with the options given on the command line for `section`."""
-    config = args.load_config()
     given = {name: value for name, value in overrides.items() if value is not None}
-    return Devices(dataclasses.replace(config, **{section: dataclasses.replace(getattr(config, section), **given)}))
+    return Devices(args.load_config().changed(**{section: given}))
 
 
 def register(subparsers) -> None:

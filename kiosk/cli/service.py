@@ -8,7 +8,6 @@ is 0 only when every item succeeded (done, or pending delivery).
 """
 from __future__ import annotations
 
-import dataclasses
 import sys
 
 from drivers.apdu import CardError, NoCardPresent
@@ -90,7 +89,7 @@ def _proofs(command: str) -> tuple[bool, bool]:
 def cmd_service(args) -> int:
     config = args.load_config()
     if args.id_reader:
-        config = dataclasses.replace(config, id_reader=dataclasses.replace(config.id_reader, port=args.id_reader))
+        config = config.changed(id_reader={"port": args.id_reader})
     needs_identity, needs_card = _proofs(args.action)
     core = KioskCore(config).start()
     visit = core.services.new_visit()
