@@ -101,6 +101,7 @@ class VisitFlow:
         self._run += 1
         run = self._run
         self._cancel = cancel = threading.Event()   # its own: a run given up keeps its cancel set
+        pins, self.pins = self.pins, {}             # the run's: wiped by it, whatever the flow does next
         progress = self._go("progress")
         progress.start(self.offer)
         offer, visit = self.offer, self.visit
@@ -116,9 +117,10 @@ class VisitFlow:
             results, handout = [], None
             try:
                 try:
-                    results = offer.run(self.services, visit, self.pins, report, cancel)
+                    results = offer.run(self.services, visit, pins, report, cancel)
                 finally:
-                    self._wipe_pins()
+                    for pin in pins.values():
+                        pin.wipe()
                 handout = self.app.core.hand_out_receipt(visit)
             except Exception as exc:   # what the services did not foresee still ends in a result
                 log.exception("service %s: unexpected failure", offer.key)
@@ -144,9 +146,9 @@ class VisitFlow:
         return self.busy and time.monotonic() - self._busy_since > self.app.kiosk_config.ui.service_deadline_s
 
     def give_up(self) -> None:
-        """The service is overdue: its thread is left behind (its late result is dropped) and
-        the citizen is told that staff must check what became of it; the visit then ends as
-        any other, on the idle timeout."""
+        """The service is overdue: its thread is left behind (its late result is dropped, its
+        PINs wiped when it ends) and the citizen is told that staff must check what became of
+        it; the visit then ends as any other, on the idle timeout."""
         offer = self.offer
         log.error("service %s overdue after %.0f s: given up", offer.key, time.monotonic() - self._busy_since)
         self._run += 1
@@ -154,7 +156,6 @@ class VisitFlow:
         self.busy = False
         if offer.uses_card_printer:
             self.app.resume_card_watcher()
-        self._wipe_pins()
         self.visit.touch()
         self._go("result").show(offer, [overdue_result(offer.rated_item, offer.actions[0])], "", "")
 
