@@ -82,10 +82,13 @@ class _Deadline:
 
     current = threading.local()   # the deadline of the call the thread is making
 
+    RECHECK_S = 0.05   # the deadline passed before the connection had its socket: look again
+
     def __init__(self, seconds: float):
         self.seconds = seconds
         self.passed = False
         self.connection = None     # set by the pool when the call takes a connection
+        self._over = threading.Event()
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
 
@@ -95,17 +98,21 @@ class _Deadline:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._over.set()
         self._timer.cancel()
         _Deadline.current.deadline = None
 
     def _expire(self) -> None:
         self.passed = True
-        sock = getattr(self.connection, "sock", None)
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass   # already closed: the call is over
+        while not self._over.is_set():
+            sock = getattr(self.connection, "sock", None)
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass   # already closed: the call is over
+                return
+            self._over.wait(self.RECHECK_S)   # still connecting: the connect timeout bounds this
 
 
 def _note_connection(conn) -> None:
