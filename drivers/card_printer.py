@@ -247,15 +247,19 @@ class CardPrinter:
             cover_open=not parse_sensor("Rse;o", self.command("Rse;o")),
             ribbon_capacity=capacity,
             ribbon_remaining=None if capacity is None else remaining,
-            card_position=parse_position(self.command("Rlr;p")),
+            card_position=self.card_position(),
             reject_box_full=self._reject_box_full(),
         )
+
+    def card_position(self) -> CardPosition:
+        """Where a card inside the printer is (NONE: there is none)."""
+        return parse_position(self.command("Rlr;p"))
 
     def feed_to_encoder(self, cancel: threading.Event | None = None,
                         timeout: float | None = None) -> bytes:
         """Take a blank from the feeder to the contact station; return its ATR once the
         encoder's reader sees it."""
-        position = parse_position(self.command("Rlr;p"))
+        position = self.card_position()
         if position is not CardPosition.NONE:
             # A second blank would collide with it: the caller must eject or retain first.
             raise CardPrinterError(f"{self}: a card is already inside ({position.name.lower()} position)")

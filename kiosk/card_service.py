@@ -138,6 +138,12 @@ class CardService:
             card.select()
             return card.blank_identifier()
 
+    def identifier_in(self, reader: str, cancel: threading.Event | None = None) -> CardIdentifier:
+        """The identifier of the written card in `reader` (a card the issuance journal left there)."""
+        with self._card(reader, cancel) as card:
+            card.select()
+            return card.read_identifier()
+
     def personalise(self, encoder_reader: str, info: CardInfo, holder: CardHolder,
                     cancel: threading.Event | None = None) -> CardReading:
         """Write a blank in the card printer's encoder (instant issuance); see SocialSecurityCard.personalise."""

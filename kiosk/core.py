@@ -34,6 +34,7 @@ from kiosk.services.runner import KioskServices
 from kiosk.stats import ServiceStats
 from kiosk.visit import Visit
 from kiosk.services.issuance import InstantIssuance, IssuanceSettings
+from kiosk.services.issuance_journal import IssuanceJournal
 from offline_queue import Backoff, DeliveryWorker, KeyRing, Outbox
 
 log = logging.getLogger(__name__)
@@ -78,14 +79,15 @@ class KioskCore:
         # the client keeps one keep-alive session per thread, so a new thread per probe left a
         # session and its open TLS connection behind every few seconds.
         self.link_prober = ThreadPoolExecutor(max_workers=1, thread_name_prefix="link-probe")
-        issuance = None
+        self.issuance_journal = IssuanceJournal(self.outbox)
+        self.issuance = None
         if self.devices.card_printer is not None:
             printer = config.card_printer
-            issuance = InstantIssuance(self.link, self.cards, self.devices.card_printer, IssuanceSettings(
+            self.issuance = InstantIssuance(self.link, self.cards, self.devices.card_printer, IssuanceSettings(
                 encoder_reader=printer.encoder_reader, initial_pin=printer.initial_pin,
                 spec_version=printer.spec_version, card_type=printer.spec_version[0],
-                initialising_org=printer.initialising_org))
-        self.services = KioskServices(self.link, self.cards, issuance, region_code=config.terminal.region_code,
+                initialising_org=printer.initialising_org), self.issuance_journal)
+        self.services = KioskServices(self.link, self.cards, self.issuance, region_code=config.terminal.region_code,
                                       terminal_number=config.terminal.terminal_number,
                                       service_phone=config.terminal.office_phone, on_result=self._count)
 
@@ -116,11 +118,23 @@ class KioskCore:
             log.error("statistics for %s not recorded: %s", result.service_item, exc)
 
     def start(self) -> "KioskCore":
+        self._recover_issuances()
         # Audit entries a crash left unsent (a visit that never ended) leave now.
         self.link.send_audit_trail(self.config.terminal.terminal_number)
         self.worker.start()
         self._heartbeat.start()
         return self
+
+    def _recover_issuances(self) -> None:
+        """Cards a crash left half made are settled or held for staff before anyone is served."""
+        if self.issuance is None:
+            return
+        try:
+            for entry in self.issuance.recover():
+                log.warning("interrupted issuance of %s at %s: %s%s", entry.application_id, entry.step, entry.status,
+                            f" ({entry.note})" if entry.note else "")
+        except Exception:   # the kiosk still serves; the journal keeps the entries for staff
+            log.exception("the interrupted issuances could not be recovered")
 
     def _send_heartbeats(self) -> None:
         """Tells the backend every so often that this kiosk lives and how its outbox stands, so

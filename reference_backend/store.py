@@ -386,10 +386,14 @@ class BackendStore:
                             (holder["id_number"], CANCELLED)).fetchone()[0]
         if live:
             raise Refusal(422, "card_exists", "this person already has a card; apply for a replacement instead")
-        open_application = conn.execute("SELECT count(*) FROM applications WHERE id_number = ? AND status IN"
-                                        " ('applied', 'marked')", (holder["id_number"],)).fetchone()[0]
-        if open_application:
-            raise Refusal(422, "application_open", "this person already has an open application")
+        already = conn.execute("SELECT application_id, status, terminal, channel FROM applications"
+                               " WHERE id_number = ? AND status IN ('applied', 'marked')",
+                               (holder["id_number"],)).fetchone()
+        if already is not None:
+            if already[1:] != ("applied", terminal, "instant") or wanted["channel"] != "instant":
+                raise Refusal(422, "application_open", "this person already has an open application")
+            # An instant issuance that failed (or was cut off) here left it open: this terminal resumes it.
+            return Reply(201, {"application_id": already[0], "status": "applied"})
         conn.execute("INSERT OR REPLACE INTO persons VALUES (:id_number, :name, :sex, :ethnicity, :birth_date,"
                      " :birthplace)", holder)
         application_id = self._new_application(conn, terminal, holder["id_number"], wanted["region_code"],

@@ -262,6 +262,7 @@ SLOW = {
         "test_pcscd_killed_during_a_pin_change",
         "test_pcscd_killed_while_idle",
     },
+    "faults/test_fault_issuance_crash.py": ALL,
     "faults/test_fault_sigkill_services.py": ALL,
     "faults/test_fault_unexpected.py": ALL,
     "kiosk/backend/test_backend_failures.py": {"test_a_reply_trickling_in_byte_by_byte_hits_the_whole_call_deadline"},

@@ -65,6 +65,20 @@ class IssuanceFailed(Exception):
     citizen_message = "制卡未成功，已为您取消本次制卡，卡片已回收，请到窗口办理或稍后再试。"
 
 
+class IssuanceHeld(IssuanceFailed):
+    """Instant issuance stopped before the card existed, and the kiosk could not undo all of it
+    (a jammed card, a backend that does not answer): the issuance journal holds it for staff."""
+
+    citizen_message = "制卡未成功，卡片留在制卡机内，待工作人员处理。您的原卡不受影响，请到窗口办理或稍后再试。"
+
+
+class IssuanceUnclear(IssuanceFailed):
+    """The written card was reported and no answer came: it may be the holder's card now. The
+    card stays in the printer until staff settle it (kiosk issuance resume|reject)."""
+
+    citizen_message = "新卡已制作，但登记结果暂未确认，卡片留在制卡机内，请联系工作人员核实后为您取卡。"
+
+
 @dataclass(frozen=True)
 class ServiceResult:
     """How one action of one item ended, in words for the citizen and for staff.
@@ -161,12 +175,13 @@ class BackendLink:
                               outcome=outcome, details={"outbox_job": job_id})
 
     def call(self, visit_id: str, service_item: str, action: str, operation: str, payload: dict,
-             detail: dict) -> dict:
+             detail: dict, *, idempotency_key: str | None = None) -> dict:
         """A call the citizen needs answered now. Raises BackendUnavailable / BackendRejected
         after recording the attempt; the caller turns them into a result. A request whose answer
-        was lost after sending is sent again under the same key (see the module's docstring)."""
+        was lost after sending is sent again under the same key (see the module's docstring).
+        A caller that keeps its own record of the key (the issuance journal) passes it."""
         request = self.audit.pseudonym(f"{operation}\n{canonical_json(payload)}")
-        key = self._unclear_key(request) or secrets.token_hex(16)
+        key = idempotency_key or self._unclear_key(request) or secrets.token_hex(16)
         for resend in range(UNCLEAR_RESENDS + 1):
             try:
                 reply = self.client.call(operation, payload, idempotency_key=key)

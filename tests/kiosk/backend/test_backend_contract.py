@@ -54,10 +54,25 @@ def test_instant_issuance_from_application_to_activated_card(client, backend):
     assert card_events(backend, card_id) == ["written", "activated"]
 
 
-def test_a_second_card_for_the_same_person_is_refused(client):
+def test_a_second_application_for_the_same_person_is_refused(client):
     holder = new_holder()
-    client.apply_card(holder, "371300", idempotency_key=key())
+    client.apply_card(holder, "371300", channel="batch", idempotency_key=key())
     assert rejected(client.apply_card, holder, "371300", idempotency_key=key()).code == "application_open"
+    instant = new_holder()
+    first = client.apply_card(instant, "371300", idempotency_key=key())
+    client.mark_instant_issuance(first["application_id"], idempotency_key=key())   # being made now
+    assert rejected(client.apply_card, instant, "371300", idempotency_key=key()).code == "application_open"
+
+
+def test_an_open_instant_application_is_resumed_by_the_terminal_that_made_it(client):
+    """An instant issuance that failed (or was cut off) leaves the application open: applying
+    again at the same kiosk resumes it instead of refusing the citizen."""
+    holder = new_holder()
+    first = client.apply_card(holder, "371300", idempotency_key=key())
+    again = client.apply_card(holder, "371300", idempotency_key=key())
+    assert again["application_id"] == first["application_id"]
+    assert rejected(client.apply_card, holder, "371300", channel="batch",
+                    idempotency_key=key()).code == "application_open"
 
 
 def test_cancelling_the_instant_issuance_mark_returns_the_application(client):

@@ -185,19 +185,39 @@ def test_lost_card_bundle(kiosk, reference_backend, card_printer):
 
 
 @pytest.mark.parametrize("jam_at", ["feed", "print"])
-def test_a_jam_during_issuance_cancels_the_mark_and_retains_the_blank(kiosk, reference_backend, card_printer,
-                                                                     jam_at):
+def test_a_jam_during_issuance_cancels_the_mark_and_holds_the_card_for_staff(kiosk, reference_backend,
+                                                                            card_printer, jam_at):
     card_printer.jam_at = jam_at
     visit = kiosk.services.new_visit()
     visit.identify(WANG_WU)
     with Pin.from_text(NEW_PIN) as new:
         [result] = kiosk.services.apply(visit, True, new)
-    assert result.outcome == "failed" and "已为您取消本次制卡" in result.citizen_message
+    assert result.outcome == "failed" and "卡片留在制卡机内" in result.citizen_message
     application = reference_backend.store._conn.execute(
         "SELECT status FROM applications ORDER BY created_at DESC LIMIT 1").fetchone()[0]
     assert application == "applied"  # the mark was cancelled: the backend may issue it again
-    if card_printer.cards:
-        assert card_printer.cards[-1].place in ("retained", "jammed")
+    assert card_printer.cards[-1].place == "jammed"
+    [entry] = kiosk.issuance_journal.unfinished()   # a jammed card: staff must clear it
+    assert entry.status == "needs_staff" and "card not retained" in entry.note
+
+
+def test_a_chip_that_fails_to_write_is_retained_and_the_journal_closes(kiosk, reference_backend, card_printer):
+    from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard
+
+    class FailingMemory(SimulatedSocialSecurityCard):
+        def update_record(self, command):
+            return b"\x65\x81"
+
+    card_printer.blank_card_factory = lambda identifier: FailingMemory(CardProfile.blank(identifier))
+    visit = kiosk.services.new_visit()
+    visit.identify(WANG_WU)
+    with Pin.from_text(NEW_PIN) as new:
+        [result] = kiosk.services.apply(visit, True, new)
+    assert result.outcome == "failed" and "已为您取消本次制卡" in result.citizen_message
+    assert card_printer.cards[-1].place == "retained"
+    assert kiosk.issuance_journal.unfinished() == []
+    [entry] = kiosk.issuance_journal.recent()
+    assert (entry.step, entry.status, entry.holds_card) == ("blank_fed", "rejected", False)
 
 
 def test_a_visit_ended_by_idle_timeout_holds_no_personal_data(kiosk, card_slot, psam_slot):
@@ -336,7 +356,7 @@ def test_a_blank_pulled_out_while_it_is_written_is_retained_and_the_mark_cancell
     assert count(reference_backend, "SELECT count(*) FROM cards") == 0
 
 
-def test_the_backend_lost_before_the_written_card_is_reported(kiosk, reference_backend, card_printer):
+def test_the_backend_lost_before_the_written_card_is_reported(kiosk, reference_backend, card_printer, pki_files):
     def progress(step, fraction):
         if step == "正在打印卡面":
             reference_backend.stop()  # the link goes while the face prints: 回盘 cannot be sent
@@ -350,6 +370,15 @@ def test_the_backend_lost_before_the_written_card_is_reported(kiosk, reference_b
     trail = kiosk.audit.entries(Outbox.connect(kiosk.config.outbox.db), visit.visit_id)
     assert [e.step for e in trail][-2:] == ["report_written_card", "cancel_instant_issuance"]
     assert [e.outcome for e in trail][-2:] == ["failed", "failed"]
+    [entry] = kiosk.issuance_journal.unfinished()   # the mark is still to be cancelled
+    assert (entry.step, entry.status, entry.holds_card) == ("face_printed", "needs_staff", False)
+    restarted = restart_backend(reference_backend, pki_files, reference_backend.store.path)
+    try:
+        [entry] = kiosk.issuance.recover()          # as at the next start
+        assert entry.status == "rejected", entry.note
+        assert count(restarted, "SELECT count(*) FROM applications WHERE status = 'applied'") == 1
+    finally:
+        restarted.stop()
 
 
 def test_a_write_the_card_refuses_ends_with_the_blank_retained_and_the_mark_cancelled(kiosk, reference_backend,
