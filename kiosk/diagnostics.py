@@ -22,8 +22,9 @@ from drivers.receipt_printer import PrinterError, PrinterStatus
 from kiosk.backend.errors import BackendRejected, BackendUnavailable
 from kiosk.card_face import compose_test_face
 from kiosk.devices import Devices
-from kiosk.i18n import _
+from kiosk.i18n import N_, _
 from kiosk.receipt import printer_test_page
+from kiosk.services.issuance_journal import EntryStatus, JournalEntry, JournalError
 
 # What a check may raise: it stands for the device's answer in the report.
 DEVICE_ERRORS = (CardError, CardPrinterError, PrinterError, IdCardError, BackendUnavailable, BackendRejected,
@@ -90,6 +91,23 @@ def retry_dead_letters(outbox) -> int:
     return len(dead)
 
 
+SETTLED = {EntryStatus.HANDED_OUT: N_("已交付"), EntryStatus.REJECTED: N_("已回收"),
+           EntryStatus.NEEDS_STAFF: N_("仍待处理"), EntryStatus.RUNNING: N_("制卡中")}
+
+
+def held_issuances(core) -> list[JournalEntry]:
+    """Cards made on the spot that wait for staff (kiosk/services/issuance.py, recover())."""
+    return [entry for entry in core.issuance_journal.unfinished() if entry.status == EntryStatus.NEEDS_STAFF]
+
+
+def settle_held_issuance(core, application_id: str, action: str) -> JournalEntry:
+    """Staff `resume` (finish and eject into their hands) or `reject` a held card; raises
+    JournalError when that is not possible, or a device's or the backend's error."""
+    if core.issuance is None:
+        raise JournalError("instant issuance is off on this kiosk")
+    return {"resume": core.issuance.resume, "reject": core.issuance.reject}[action](application_id)
+
+
 def _line(what: str, probe) -> tuple[str, str]:
     try:
         return what, probe()
@@ -131,6 +149,13 @@ def report(core) -> list[tuple[str, str]]:
         return _("{blanks}，{ribbon}，卡位 {position}；{faults}").format(
             blanks=blanks, ribbon=ribbon, position=status.card_position.name, faults=faults)
 
+    def issuances() -> str:
+        held = held_issuances(core)
+        if not held:
+            return _("无待处理")
+        return "; ".join(_("申请 {application} 停在 {step}：{note}").format(
+            application=entry.application_id, step=entry.step, note=entry.note) for entry in held)
+
     def backend() -> str:
         started = time.perf_counter()
         core.client.health()
@@ -147,6 +172,7 @@ def report(core) -> list[tuple[str, str]]:
         return _("剩余 {free:.1f} GB / 共 {total:.1f} GB").format(free=usage.free / 2**30, total=usage.total / 2**30)
 
     return [_line(_("读卡器与PSAM"), readers), _line(_("凭条打印机"), receipt_printer),
-            _line(_("身份证读卡器"), id_reader), _line(_("制卡机"), card_printer), _line(_("业务系统"), backend),
+            _line(_("身份证读卡器"), id_reader), _line(_("制卡机"), card_printer),
+            _line(_("待处理的即时制卡"), issuances), _line(_("业务系统"), backend),
             _line(_("离线队列"), outbox), _line(_("磁盘空间"), disk),
             (_("软件版本"), importlib.metadata.version("sscard-kiosk"))]

@@ -1,6 +1,6 @@
 """Diagnostics for maintenance staff (after the staff PIN): every device, the backend link, the
-outbox and the disk on one screen, gathered on a worker thread; a test receipt and a retry of
-dead letters on a tap. It leaves by itself after the idle time (the app watches it)."""
+outbox and the disk on one screen, gathered on a worker thread; a test receipt, a retry of
+dead letters and the settling of a card left half made on a tap. It leaves by itself after the idle time (the app watches it)."""
 from __future__ import annotations
 
 import logging
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 class DiagnosticsScreen(Screen):
     report = StringProperty("")
     action = StringProperty("")
+    held_application = StringProperty("")   # the first card made on the spot that waits for staff
 
     def on_pre_enter(self, *args):
         self.refresh()
@@ -34,7 +35,12 @@ class DiagnosticsScreen(Screen):
         def work() -> None:
             lines = diagnostics.report(app.core)
             text = "\n".join(_("{what}：{answer}").format(what=what, answer=answer) for what, answer in lines)
-            Clock.schedule_once(lambda _dt: setattr(self, "report", text))
+            held = diagnostics.held_issuances(app.core)
+            application = held[0].application_id if held else ""
+
+            def show(_dt) -> None:
+                self.report, self.held_application = text, application
+            Clock.schedule_once(show)
 
         threading.Thread(target=work, name="diagnostics", daemon=True).start()
 
@@ -76,6 +82,24 @@ class DiagnosticsScreen(Screen):
         count = diagnostics.retry_dead_letters(App.get_running_app().core.outbox)
         self.action = _("已重新排队 {count} 条死信").format(count=count)
         self.refresh()
+
+    def settle_held_issuance(self, action: str) -> None:
+        """`resume`: the held card finished and ejected into the staff member's hands; `reject`:
+        retained. Either is written to the audit trail of the visit it was made in."""
+        app, application = App.get_running_app(), self.held_application
+        self.action = _("正在处理……")
+
+        def work() -> None:
+            try:
+                entry = diagnostics.settle_held_issuance(app.core, application, action)
+                message = _("申请 {application}：{status}").format(application=application,
+                                                                 status=_(diagnostics.SETTLED[entry.status]))
+            except (diagnostics.JournalError, *diagnostics.DEVICE_ERRORS) as exc:
+                message = _("未能处理：{error}").format(error=f"{type(exc).__name__}: {exc}")
+            Clock.schedule_once(lambda _dt: setattr(self, "action", message))
+            self.refresh()
+
+        threading.Thread(target=work, name="held-issuance", daemon=True).start()
 
     def clear(self) -> None:
         self.report = self.action = ""

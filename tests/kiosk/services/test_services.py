@@ -560,3 +560,27 @@ def test_an_id_reader_fault_during_a_visit_is_told_and_nothing_is_queued(referen
 
 def status_of_card_in(backend):
     return backend.store._conn.execute("SELECT status FROM cards WHERE card_id = ?", (OLD_CARD,)).fetchone()[0]
+
+
+def test_a_card_held_at_the_bezel_is_shown_in_diagnostics_and_handed_over_by_staff(kiosk, card_printer):
+    from kiosk import diagnostics
+
+    def progress(step, fraction):
+        if step == "请取走您的社会保障卡":
+            card_printer.cover_open = True   # the eject is refused: the finished card stays inside
+
+    visit = kiosk.services.new_visit()
+    visit.identify(WANG_WU)
+    with Pin.from_text(NEW_PIN) as new:
+        issued, activated, pin_set = kiosk.services.apply(visit, True, new, progress)
+    assert issued.outcome == "failed" and "工作人员" in issued.citizen_message
+    [held] = diagnostics.held_issuances(kiosk)
+    assert held.step == "reported" and held.holds_card and not kiosk.issuance.available()
+    lines = dict(diagnostics.report(kiosk))
+    assert held.application_id in lines["待处理的即时制卡"] and "not ejected" in lines["待处理的即时制卡"]
+    with pytest.raises(diagnostics.JournalError, match="cannot be rejected"):
+        diagnostics.settle_held_issuance(kiosk, held.application_id, "reject")
+    card_printer.cover_open = False
+    entry = diagnostics.settle_held_issuance(kiosk, held.application_id, "resume")
+    assert entry.status == "handed_out" and card_printer.cards[-1].place == "ejected"
+    assert diagnostics.held_issuances(kiosk) == [] and kiosk.issuance.available()
