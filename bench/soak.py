@@ -5,7 +5,13 @@ Each visit is one citizen doing one thing: a temporary loss report by ID number 
 each time), a PIN change or a PIN reset on the card in the reader, or a rating. A fault visit
 does the same with one of: the backend stopped for the visit (and started again after it), the
 card pulled out at a random APDU of a PIN change, the PSAM taken out during a PIN reset, the
-receipt printer's paper running out mid-receipt, or its cover left open.
+receipt printer's paper running out mid-receipt, its cover left open, the backend's replies
+trickling in a byte at a time (each byte within the read timeout: only the whole-call deadline
+ends such a call), or an exception nobody foresaw raised at a random step of the service.
+
+An item whose result the kiosk could not confirm (the unforeseen exception: "the result could
+not be confirmed, have it checked") may or may not have taken effect, but never twice. Every
+visit must end, whatever happened in it (`visits_left_open`).
 
 At the end the backend must hold exactly one effect for every item the kiosk told a citizen
 was done or queued, and none for an item it said failed: `lost` and `duplicated` count the
@@ -20,7 +26,7 @@ books), not the backend's.
 
 Run from the repo root: `.venv/bin/python bench/soak.py [--visits 2000] [--fault-rate 0.1]`
 (or `./run bench soak`). Everything it needs (pcscd, simulators, backend) runs in a temporary
-folder. The last line is JSON: visits, faults, lost, duplicated, memory_growth_pct.
+folder. The last line is JSON: visits, faults, lost, duplicated, visits_left_open, memory_growth_pct.
 """
 from __future__ import annotations
 
@@ -34,6 +40,8 @@ import logging
 import os
 import random
 import re
+import selectors
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -54,7 +62,12 @@ from drivers.sim.psam import SimulatedPsam  # noqa: E402
 from drivers.sim.receipt_printer import SimulatedReceiptPrinter  # noqa: E402
 from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard  # noqa: E402
 from drivers.sim.vpcd import VpcdLink  # noqa: E402
+from kiosk.audit import AuditTrail  # noqa: E402
+from kiosk.card_service import CardService  # noqa: E402
 from kiosk.core import KioskCore  # noqa: E402
+from kiosk.device_messages import UNEXPECTED  # noqa: E402
+from kiosk.services.base import BackendLink  # noqa: E402
+from offline_queue import Outbox  # noqa: E402
 from reference_backend.pki import make_test_pki  # noqa: E402
 from reference_backend.store import BackendStore  # noqa: E402
 from kiosk.config import KioskConfig  # noqa: E402
@@ -95,6 +108,8 @@ class Books:
     persons: list = dataclasses.field(default_factory=list)   # everyone who came: for the at-rest scan
     pins: list = dataclasses.field(default_factory=list)
     unclear: list = dataclasses.field(default_factory=list)   # a failed item without a message for the citizen
+    unconfirmed: collections.Counter = dataclasses.field(default_factory=collections.Counter)  # once at most
+    left_open: int = 0
     handouts: dict = dataclasses.field(default_factory=dict)  # verification reference -> printed (True) or shown
     whole_copies: collections.Counter = dataclasses.field(default_factory=collections.Counter)  # per reference
 
@@ -103,6 +118,8 @@ class Books:
             self.outcomes[result.outcome] += 1
             if result.ok:
                 self.expected[effect] += 1
+            elif result.citizen_message == UNEXPECTED:
+                self.unconfirmed[effect] += 1
             elif not result.citizen_message:
                 self.unclear.append(result)
 
@@ -144,6 +161,95 @@ class BackendProcess:
             self._process.wait(10)
 
 
+class TrickleRelay:
+    """A TCP relay between the kiosk and the backend, one thread for every connection. While
+    `trickling`, the backend's bytes (TLS records, untouched) reach the kiosk one at a time,
+    `slow_s` apart. Stopped with the backend, so that an outage is a refused connection as
+    before, and started again on the same port."""
+
+    def __init__(self, target_port: int, slow_s: float = 0.3):
+        self.target_port = target_port
+        self.slow_s = slow_s
+        self.trickling = False
+        self.port = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self.port = self._listener.getsockname()[1]
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="trickle-relay", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        selector = selectors.DefaultSelector()
+        selector.register(self._listener, selectors.EVENT_READ)
+        peers: dict[socket.socket, socket.socket] = {}
+        waiting: dict[socket.socket, bytearray] = {}   # kiosk side -> the backend's bytes not yet passed on
+        next_drip = 0.0
+
+        def close(sock: socket.socket) -> None:
+            for end in (sock, peers.pop(sock, None)):
+                if end is not None:
+                    peers.pop(end, None)
+                    waiting.pop(end, None)
+                    with contextlib.suppress(KeyError, ValueError):
+                        selector.unregister(end)
+                    end.close()
+
+        try:
+            while not self._stop.is_set():
+                for key, _ in selector.select(timeout=0.02):
+                    sock = key.fileobj
+                    if sock is self._listener:
+                        kiosk_side, _ = self._listener.accept()
+                        try:
+                            backend_side = socket.create_connection(("127.0.0.1", self.target_port), timeout=1)
+                        except OSError:
+                            kiosk_side.close()
+                            continue
+                        peers[kiosk_side], peers[backend_side] = backend_side, kiosk_side
+                        waiting[kiosk_side] = bytearray()
+                        selector.register(kiosk_side, selectors.EVENT_READ)
+                        selector.register(backend_side, selectors.EVENT_READ)
+                        continue
+                    try:
+                        data = sock.recv(65536)
+                    except OSError:
+                        data = b""
+                    if sock not in peers:
+                        continue
+                    if not data:
+                        close(sock)
+                    elif sock in waiting:
+                        peers[sock].sendall(data)
+                    else:
+                        waiting[peers[sock]] += data
+                now = time.monotonic()
+                drip = now >= next_drip
+                for kiosk_side, pending in list(waiting.items()):
+                    if not pending or (self.trickling and not drip):
+                        continue
+                    size = 1 if self.trickling else len(pending)
+                    try:
+                        kiosk_side.sendall(bytes(pending[:size]))
+                    except OSError:
+                        close(kiosk_side)
+                        continue
+                    del pending[:size]
+                if drip and self.trickling:
+                    next_drip = now + self.slow_s
+        finally:
+            for sock in list(peers):
+                close(sock)
+            self._listener.close()
+
+
 class SoakKiosk:
     """The whole simulated kiosk in `folder`, with handles to break its parts and mend them."""
 
@@ -154,6 +260,9 @@ class SoakKiosk:
         self.backend = BackendProcess(self.backend_db, self.pki.directory, folder / "backend.log")
         self.backend.start()
         stack.callback(self.backend.stop)
+        self.relay = TrickleRelay(self.backend.port)
+        self.relay.start()
+        stack.callback(self.relay.stop)
         self.psam = self._insert(SimulatedPsam(), VPCD_PSAM_PORT, PSAM_READER)
         stack.callback(lambda: self.psam.remove())
         self.card = SimulatedSocialSecurityCard(CardProfile.load("card_v3.toml"))
@@ -165,9 +274,10 @@ class SoakKiosk:
         config = KioskConfig()
         config = dataclasses.replace(
             config,
-            backend=dataclasses.replace(config.backend, url=self.backend.url, ca_file=str(self.pki.ca_cert),
+            backend=dataclasses.replace(config.backend, url=self.backend.url.replace(
+                f":{self.backend.port}", f":{self.relay.port}"), ca_file=str(self.pki.ca_cert),
                                         cert_file=str(self.pki.kiosk_cert), key_file=str(self.pki.kiosk_key),
-                                        connect_timeout_s=1.0, read_timeout_s=3.0),
+                                        connect_timeout_s=1.0, read_timeout_s=3.0, call_deadline_s=2.0),
             outbox=dataclasses.replace(config.outbox, db=str(folder / "kiosk.db"), key_file=str(folder / "kiosk.key"),
                                        delivery_wait_s=1.0, probe_interval_s=0.5, poll_s=0.2, backoff_base_s=0.2,
                                        backoff_cap_s=2.0),
@@ -200,10 +310,15 @@ class SoakKiosk:
     # --- faults and their mending ---
 
     def stop_backend(self) -> None:
+        self.relay.stop()
         self.backend.stop()
 
     def start_backend(self) -> None:
         self.backend.start()
+        self.relay.start()
+
+    def trickle(self, on: bool) -> None:
+        self.relay.trickling = on
 
     def reinsert_card(self) -> None:
         """The citizen puts the card back after pulling it out mid-command."""
@@ -278,16 +393,19 @@ class Soak:
             self.kiosk.stop_backend()
         if fault in PRINTER_FAULTS:
             self.kiosk.break_printer(fault, self.rng.randint(0, 12))   # a receipt is 20 lines and more
+        if fault == "backend_trickles":
+            self.kiosk.trickle(True)
         visit = services.new_visit()
         try:
-            if kind == "loss":
-                visit.identify(citizen)
-                self.books.promised("loss_reported_temporary", services.report_loss(visit, "temporary"))
-            elif kind == "review":
-                visit.identify(person(number))
-                self.books.promised("review", services.review(visit, "1.10.6", self.rng.randint(1, 5)))
-            else:
-                self.pin_visit(visit, kind, fault)
+            with self.unforeseen(fault == "unexpected"):
+                if kind == "loss":
+                    visit.identify(citizen)
+                    self.books.promised("loss_reported_temporary", services.report_loss(visit, "temporary"))
+                elif kind == "review":
+                    visit.identify(person(number))
+                    self.books.promised("review", services.review(visit, "1.10.6", self.rng.randint(1, 5)))
+                else:
+                    self.pin_visit(visit, kind, fault)
             receipt = services.receipt(visit)
             if receipt is not None:
                 (self.receipts / f"{number:05d}.txt").write_text(render_text(receipt), encoding="utf-8")
@@ -296,8 +414,11 @@ class Soak:
                 self.books.handouts[receipt.verification_reference] = handout.printed
                 # Printed unless the printer was broken; then on screen, with the reason.
                 assert handout.printed == (fault not in PRINTER_FAULTS) and handout.note, (fault, handout.note)
-            services.end_visit(visit, "done")
         finally:
+            services.end_visit(visit, "done")
+            self.books.left_open += not visit.ended
+            if fault == "backend_trickles":
+                self.kiosk.trickle(False)
             if fault == "backend_down":
                 self.kiosk.start_backend()
             if fault in PRINTER_FAULTS:
@@ -305,6 +426,29 @@ class Soak:
             self.books.whole_copies += whole_copies(self.kiosk.printer.take_receipts(), self.kiosk.printer.columns)
             if fault == "psam_removed":
                 self.kiosk.insert_psam()
+
+    @contextlib.contextmanager
+    def unforeseen(self, armed: bool):
+        """With `armed`, one step of the service picked at random (in the kiosk's code: its
+        link to the backend, its outbox, its audit trail, its card service) raises an exception
+        nobody foresaw, on this thread only (the delivery worker is not the visit)."""
+        if not armed:
+            yield
+            return
+        owner, name = self.rng.choice(UNFORESEEN_STEPS)
+        original, visit_thread = getattr(owner, name), threading.get_ident()
+        fired = []
+
+        def step(*args, **kwargs):
+            if threading.get_ident() == visit_thread and not fired:
+                fired.append(name)
+                raise RuntimeError(f"soak: unforeseen failure in {owner.__name__}.{name}")
+            return original(*args, **kwargs)
+        setattr(owner, name, step)
+        try:
+            yield
+        finally:
+            setattr(owner, name, original)
 
     def pin_visit(self, visit, kind: str, fault: str | None) -> None:
         services, cards = self.kiosk.core.services, self.kiosk.core.cards
@@ -333,6 +477,10 @@ class Soak:
             self.kiosk.reinsert_card()
         if all(r.ok for r in results):
             self.pin = new
+        elif fault == "unexpected" and any(r.citizen_message == UNEXPECTED for r in results):
+            # "Not confirmed, have it checked": the card is the truth, one of the two PINs.
+            assert self.kiosk.card.profile.pin in (self.pin, new)
+            self.pin = self.kiosk.card.profile.pin
         # The card is the truth about its PIN: the kiosk must never have changed it unannounced.
         assert self.kiosk.card.profile.pin == self.pin, "the card's PIN changed without the kiosk saying so"
 
@@ -347,7 +495,10 @@ def restore_logging(handlers: list, level: int) -> None:
 
 
 PRINTER_FAULTS = ("printer_paper_out", "printer_cover_open")
-FAULTS = ("backend_down", "card_pulled", "psam_removed", *PRINTER_FAULTS)
+FAULTS = ("backend_down", "backend_trickles", "card_pulled", "psam_removed", "unexpected", *PRINTER_FAULTS)
+UNFORESEEN_STEPS = ((BackendLink, "queue"), (BackendLink, "call"), (BackendLink, "_settle_record"),
+                    (Outbox, "job_state"), (AuditTrail, "append"), (CardService, "change_pin"),
+                    (CardService, "reset_pin"))
 REFERENCE = re.compile(r"核验码：(\S+)")
 
 
@@ -405,9 +556,10 @@ def run_soak(visits: int, fault_rate: float, folder: Path, seed: int = 2026) -> 
         mismatches = receipt_mismatches(books.handouts, books.whole_copies)
     wanted = set(books.expected) | set(effects)
     lost = sum(max(0, books.expected[k] - effects[k]) for k in wanted)
-    duplicated = sum(max(0, effects[k] - books.expected[k]) for k in wanted)
+    duplicated = sum(max(0, effects[k] - books.expected[k] - books.unconfirmed[k]) for k in wanted)
     figures = {
         "visits": visits, "faults": sum(books.faults.values()), "lost": lost, "duplicated": duplicated,
+        "visits_left_open": books.left_open, "unconfirmed": sum(books.unconfirmed.values()),
         "memory_growth_pct": round(100 * (end["rss"] - baseline["rss"]) / baseline["rss"], 2),
         "thread_growth": end["threads"] - baseline["threads"], "fd_growth": end["fds"] - baseline["fds"],
         "outbox_pending": stats.pending, "outbox_dead": stats.dead, "unclear_failures": len(books.unclear),
@@ -430,7 +582,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kiosk-soak-") as tmp:
         figures, _ = run_soak(args.visits, args.fault_rate, Path(tmp), args.seed)
     print(json.dumps(figures, ensure_ascii=False))
-    print(json.dumps({key: figures[key] for key in ("visits", "faults", "lost", "duplicated", "memory_growth_pct")}))
+    print(json.dumps({key: figures[key] for key in ("visits", "faults", "lost", "duplicated", "visits_left_open",
+                                                      "memory_growth_pct")}))
 
 
 if __name__ == "__main__":

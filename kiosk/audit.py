@@ -156,17 +156,20 @@ def pseudonym(key: bytes, value: str, algorithm: str = "sm3") -> str:
     return mac.finalize()[:PSEUDONYM_BYTES].hex()
 
 
-def audit_key_from(keyring: KeyRing) -> bytes:
-    """The trail's 32-byte MAC key, derived from the kiosk's key file.
+def audit_key_from(keyring: KeyRing, secret: bytes) -> bytes:
+    """The trail's 32-byte MAC key, from the kiosk's key file and the audit secret kept apart
+    from it (kiosk/audit_secret.py): the files beside the database alone do not give it.
 
     The key ring's keyed SM3 token of a fixed label (it comes from the first key in the file,
     so it survives a change of the current key, and old entries still verify) is expanded with
-    HMAC-SM3 to 32 bytes. The label holds a NUL, which no card or person identifier does, so
-    the token is never one the outbox stores in clear as a subject.
+    HMAC-SM3, over the secret, to 32 bytes. The label holds a NUL, which no card or person
+    identifier does, so the token is never one the outbox stores in clear as a subject.
     """
+    if len(secret) < KEY_BYTES:
+        raise AuditError(f"the audit secret must be at least {KEY_BYTES} bytes")
     material = bytes.fromhex(keyring.subject_token(_KEYRING_LABEL))
     mac = hmac.HMAC(material, hashes.SM3())
-    mac.update(b"kiosk audit trail MAC key v1")
+    mac.update(b"kiosk audit trail MAC key v2\0" + secret)
     return mac.finalize()
 
 

@@ -145,6 +145,9 @@ class OutboxSection:
     give_up_attempts: int = _setting(50, _at_least(1), "a job failing this often while the backend answers "
                                      "becomes a dead letter for staff (never while the link is down)")
     give_up_days: float = _setting(7.0, _at_least(0.1), "likewise, a job failing for this long")
+    audit_secret_file: str = _setting("", None, "the second secret of the audit trail's MAC key, kept apart from "
+                                      "the database (e.g. /etc/sscard-kiosk/audit.secret); empty: the systemd "
+                                      "credential 'audit-secret' (LoadCredential=)")
 
 
 @dataclass(frozen=True)

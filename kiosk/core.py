@@ -17,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 
 from kiosk.audit import AuditError, AuditTrail, audit_key_from
+from kiosk.audit_secret import load_audit_secret
 from kiosk.backend.client import BackendClient
 from kiosk.backend.delivery import health_probe, outbox_sender
 from kiosk.backend.errors import BackendError
@@ -58,7 +59,7 @@ class KioskCore:
         refuse_a_lost_key_file(box.key_file, box.db)
         keys = KeyRing.load_or_create(box.key_file)
         self.outbox = Outbox(box.db, keys)
-        self.audit = AuditTrail(audit_key_from(keys))
+        self.audit = AuditTrail(audit_key_from(keys, load_audit_secret(config)))
         self.stats = ServiceStats()
         with self.outbox.transaction() as tx:
             self.stats.ensure_schema(tx)
@@ -113,9 +114,10 @@ class KioskCore:
                                   machine_ms=machine_ms, total_ms=total_ms,
                                   at_utc=datetime.datetime.now(datetime.timezone.utc),
                                   outbox_job_id=result.outbox_reference if result.outcome == Outcome.PENDING else None)
-        except sqlite3.Error as exc:
-            # A statistic lost to a full disk must not undo a service the citizen was told is done.
-            log.error("statistics for %s not recorded: %s", result.service_item, exc)
+        except Exception:
+            # A statistic lost (to a full disk, or a fault of ours) must not undo a service the
+            # citizen was told is done, nor turn its result into an exception.
+            log.exception("statistics for %s not recorded", result.service_item)
 
     def start(self) -> "KioskCore":
         self._recover_issuances()

@@ -22,7 +22,8 @@ class UnsafeFileError(Exception):
         super().__init__(f"{what} {self.path}: {reason}")
 
 
-def refuse_a_lost_key_file(key_file: str | os.PathLike, db: str | os.PathLike) -> None:
+def refuse_a_lost_key_file(key_file: str | os.PathLike, db: str | os.PathLike, *, what: str = "[outbox] key_file",
+                           tables: tuple[str, ...] = ("outbox_jobs", "audit_entries")) -> None:
     """A kiosk whose key file is gone while its database holds rows sealed or chained with it
     refuses to start: a new key would open none of them, and the outbox would hold work it can
     never send. Staff restore the key file (or move the database aside, knowingly)."""
@@ -30,14 +31,14 @@ def refuse_a_lost_key_file(key_file: str | os.PathLike, db: str | os.PathLike) -
         return
     try:
         with sqlite3.connect(f"file:{os.fspath(db)}?mode=ro", uri=True) as connection:
-            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            present = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             rows = sum(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                       for table in ("outbox_jobs", "audit_entries") if table in tables)
+                       for table in tables if table in present)
     except sqlite3.Error as exc:
         raise UnsafeFileError("[outbox] db", db, f"cannot be read to check it against the missing key file: {exc}") \
             from None
     if rows:
-        raise UnsafeFileError("[outbox] key_file", key_file,
+        raise UnsafeFileError(what, key_file,
                               f"is missing, and {db} holds {rows} rows sealed or chained with it; restore the "
                               "key file (a new key would open none of them)")
 

@@ -229,7 +229,8 @@ class BackendClient:
             return check_reply(operation, status, self._json_object(raw, status))
         if status == 409 or status == 429 or status >= 500:
             what = {409: "request still in progress", 429: "backend busy"}.get(status, "backend error")
-            raise BackendUnavailable(f"{status} {what}", status=status, retry_after_s=retry_after)
+            # 429 says the request was not taken on; after a 409 or a 5xx it may have been.
+            raise BackendUnavailable(f"{status} {what}", status=status, retry_after_s=retry_after, sent=status != 429)
         if 400 <= status < 500:
             code, message = self._error(raw, status)
             raise BackendRejected(code, message, status=status)
@@ -244,9 +245,9 @@ class BackendClient:
             raise BackendUnavailable("could not connect in time", link_down=True, sent=False) from None
         except requests.exceptions.ReadTimeout:
             raise BackendUnavailable(f"no answer within {self._timeout[1]:g}s") from None
-        except requests.exceptions.SSLError as exc:
+        except requests.exceptions.SSLError as exc:   # the handshake failed: no request left
             raise BackendUnavailable(f"TLS failure: {_printable(type(exc.__context__ or exc).__name__)}",
-                                     link_down=True) from None
+                                     link_down=True, sent=False) from None
         except requests.exceptions.RequestException as exc:
             raise BackendUnavailable(f"backend not reachable ({type(exc).__name__})", link_down=True,
                                      sent=not _no_connection(exc)) from None

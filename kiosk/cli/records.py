@@ -1,7 +1,7 @@
 """`kiosk audit verify` and `kiosk stats show|export`: the kiosk's records for staff and the office.
 
 Both open the database read-only: checking the trail or making a report never changes it.
-Without --db / --key-file the paths come from the configuration's [outbox] section.
+Without --db / --key-file / --audit-secret the paths come from the configuration's [outbox] section.
 
 Exit codes: 0 fine; 1 the audit trail was tampered with; 3 the records cannot be read
 (no database, not a database, no such tables, a wrong or unreadable key file, corrupted rows).
@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from kiosk.audit import ALGORITHMS, AuditError, AuditTrail, audit_key_from
+from kiosk.audit_secret import load_audit_secret
 from kiosk.cli import exits
 from kiosk.config import OutboxSection
 from kiosk.stats import ServiceStats, StatsError
@@ -53,10 +54,15 @@ def _run(handler, args) -> int:
 
 
 def cmd_audit_verify(args) -> int:
-    keyring = KeyRing.load(args.key_file or _outbox_settings(args).key_file)
-    trail = AuditTrail(audit_key_from(keyring), args.algorithm)
+    config = args.load_config()
+    if args.key_file:
+        config = config.changed(outbox={"key_file": args.key_file})
+    if args.audit_secret:
+        config = config.changed(outbox={"audit_secret_file": args.audit_secret})
     connection = _open_read_only(args)
     try:
+        keyring = KeyRing.load(config.outbox.key_file)
+        trail = AuditTrail(audit_key_from(keyring, load_audit_secret(config, create=False)), args.algorithm)
         result = trail.verify(connection)
     finally:
         connection.close()
@@ -130,6 +136,8 @@ def register(subparsers) -> None:
         dest="audit_command", required=True, metavar="ACTION")
     verify = command(audit, "verify", cmd_audit_verify, "check every entry; list what was edited, removed or moved")
     verify.add_argument("--key-file", help="the kiosk's key file (default: [outbox] key_file)")
+    verify.add_argument("--audit-secret", help="the audit secret (default: [outbox] audit_secret_file, or the "
+                                               "systemd credential)")
     verify.add_argument("--algorithm", choices=sorted(ALGORITHMS), default="sm3",
                         help="the MAC algorithm the trail was written with (default sm3)")
 

@@ -36,6 +36,9 @@ REJECTIONS = {
 }
 DEFAULT_REJECTION = N_("业务系统不予办理，请到窗口咨询。")
 STORAGE_FAILED = N_("本机存储故障，业务未受理，请到窗口办理。")
+# A request the backend may have carried out; trying again sends the very same request (its
+# Idempotency-Key is kept with it, base.py), so it can never take effect twice.
+UNCONFIRMED = N_("业务系统未及时答复，办理结果暂未确认。您可稍后再次办理（不会重复办理），或到窗口核实。")
 OVERDUE = N_("办理超时，结果未能确认，请联系工作人员核实办理结果。")
 
 
@@ -62,8 +65,13 @@ def run_action(service_item: str, action: str, work: Callable[[], ServiceResult 
         results = [ServiceResult(service_item, action, Outcome.REFUSED, REJECTIONS.get(exc.code, DEFAULT_REJECTION),
                                staff_detail=f"backend refused: {exc.code}: {exc.message}")]
     except BackendUnavailable as exc:
-        message = catalog.action(action).offline_message
-        results = [ServiceResult(service_item, action, Outcome.REFUSED, message, staff_detail=f"backend unavailable: {exc}")]
+        if exc.sent:   # it may have taken effect: neither "done" nor the offline refusal is true
+            results = [ServiceResult(service_item, action, Outcome.FAILED, UNCONFIRMED,
+                                     staff_detail=f"backend answer lost after sending (key kept): {exc}")]
+        else:
+            message = catalog.action(action).offline_message
+            results = [ServiceResult(service_item, action, Outcome.REFUSED, message,
+                                     staff_detail=f"backend unavailable: {exc}")]
     except (VisitError, WeakPin) as exc:
         results = [ServiceResult(service_item, action, Outcome.REFUSED, citizen_message(exc), staff_detail=str(exc))]
     except (CardError, CardPrinterError, IssuanceFailed) as exc:

@@ -49,6 +49,8 @@ def card_printer(tmp_path, pcscd):
 @pytest.fixture
 def config_file(tmp_path, reference_backend, pki_files, card_printer, psam_slot):
     path = tmp_path / "kiosk.toml"
+    secrets_dir = tmp_path / "etc"    # the audit secret is kept apart from the database
+    secrets_dir.mkdir(exist_ok=True)
     path.write_text(f"""
 [backend]
 url = "{reference_backend.url}"
@@ -59,6 +61,7 @@ connect_timeout_s = 1.0
 [outbox]
 db = "{tmp_path / 'kiosk.db'}"
 key_file = "{tmp_path / 'kiosk.key'}"
+audit_secret_file = "{secrets_dir / 'audit.secret'}"
 delivery_wait_s = 1.0
 [card_printer]
 port = {card_printer.port}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.soak import HOLDER, run_soak
+from bench.soak import FAULTS, HOLDER, run_soak
 
 VISITS = 200
 
@@ -23,14 +23,17 @@ def soaked(tmp_path_factory, pcscd):
 def test_every_promised_item_is_at_the_backend_exactly_once(soaked):
     _, figures, books = soaked
     assert figures["visits"] == VISITS and figures["faults"] >= 10
-    assert set(books.faults) == {"backend_down", "card_pulled", "psam_removed", "printer_paper_out",
-                                 "printer_cover_open"}
-    assert figures["lost"] == 0 and figures["duplicated"] == 0, figures
-    assert figures["expected"] == figures["at_backend"]
+    assert set(books.faults) <= set(FAULTS) and len(books.faults) >= 5, books.faults
+    assert figures["lost"] == 0 and figures["duplicated"] == 0 and figures["visits_left_open"] == 0, figures
+    # What the kiosk could not confirm (an unforeseen exception) happened once or not at all.
+    for effect in set(figures["expected"]) | set(figures["at_backend"]):
+        extra = figures["at_backend"].get(effect, 0) - figures["expected"].get(effect, 0)
+        assert 0 <= extra <= books.unconfirmed[effect], (effect, figures)
     assert figures["outbox_pending"] == 0 and figures["outbox_dead"] == 0
     assert figures["unclear_failures"] == 0
     # Every fault that stopped an item ended as `failed` with a message; the rest went through.
-    assert figures["outcomes"].get("failed", 0) == books.faults["card_pulled"] + books.faults["psam_removed"]
+    assert figures["outcomes"].get("failed", 0) == \
+        books.faults["card_pulled"] + books.faults["psam_removed"] + sum(books.unconfirmed.values())
 
 
 def test_every_receipt_came_out_whole_once_or_was_shown_on_screen(soaked):

@@ -2,6 +2,7 @@
 with the outbox the way the kiosk shares them."""
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,17 @@ def keys(key_file) -> KeyRing:
 
 
 @pytest.fixture
-def trail(keys) -> AuditTrail:
-    return AuditTrail(audit_key_from(keys))
+def audit_secret(tmp_path) -> bytes:
+    """The second secret of the MAC key, where `kiosk audit verify --key-file` looks with the
+    built-in settings (beside the key file: a deployed kiosk keeps it apart)."""
+    secret = secrets.token_bytes(32)
+    (tmp_path / "audit.secret").write_text(secret.hex())
+    return secret
+
+
+@pytest.fixture
+def trail(keys, audit_secret) -> AuditTrail:
+    return AuditTrail(audit_key_from(keys, audit_secret))
 
 
 @pytest.fixture

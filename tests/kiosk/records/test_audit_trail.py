@@ -189,9 +189,9 @@ def test_masked_values_pseudonyms_and_tokens_are_accepted(filled, trail, outbox,
     assert trail.verify(filled).ok
 
 
-def test_pseudonyms_are_keyed_and_stable(keys):
-    key = audit_key_from(keys)
-    other = audit_key_from(KeyRing.generate())
+def test_pseudonyms_are_keyed_and_stable(keys, audit_secret):
+    key = audit_key_from(keys, audit_secret)
+    other = audit_key_from(KeyRing.generate(), audit_secret)
     value = "370102198001011234"
     assert pseudonym(key, value) == pseudonym(key, value)
     assert len(pseudonym(key, value)) == 32
@@ -200,12 +200,23 @@ def test_pseudonyms_are_keyed_and_stable(keys):
     assert pseudonym(key, value) != pseudonym(key, value, "sha256")
 
 
-def test_the_audit_key_survives_a_change_of_the_current_key(tmp_path):
+def test_the_audit_key_survives_a_change_of_the_current_key(audit_secret):
     first = KeyRing({"k1": bytes(range(16))}, "k1")
     rotated = KeyRing({"k1": bytes(range(16)), "k2": bytes(range(16, 32))}, "k2")
-    assert audit_key_from(first) == audit_key_from(rotated)
-    assert len(audit_key_from(first)) == 32
-    assert audit_key_from(first) != audit_key_from(KeyRing({"k1": bytes(range(1, 17))}, "k1"))
+    assert audit_key_from(first, audit_secret) == audit_key_from(rotated, audit_secret)
+    assert len(audit_key_from(first, audit_secret)) == 32
+    assert audit_key_from(first, audit_secret) != audit_key_from(KeyRing({"k1": bytes(range(1, 17))}, "k1"),
+                                                                 audit_secret)
+
+
+def test_the_files_beside_the_database_alone_do_not_give_the_audit_key(filled, keys, audit_secret):
+    """#16: the key file is beside the database; without the audit secret kept apart, no MAC
+    can be computed, so entries can be neither forged nor re-chained."""
+    assert audit_key_from(keys, bytes(32)) != audit_key_from(keys, audit_secret)
+    with pytest.raises(WrongAuditKey):
+        AuditTrail(audit_key_from(keys, bytes(32))).verify(filled)
+    with pytest.raises(AuditError, match="at least 32 bytes"):
+        audit_key_from(keys, b"")
 
 
 def test_append_outside_a_transaction_is_refused(filled, trail):
@@ -226,13 +237,13 @@ def test_bad_arguments_are_typed_errors(filled, trail, outbox):
 
 def test_a_wrong_key_or_algorithm_is_told_apart_from_tampering(filled, trail):
     with pytest.raises(WrongAuditKey, match="key does not match"):
-        AuditTrail(audit_key_from(KeyRing.generate())).verify(filled)
+        AuditTrail(audit_key_from(KeyRing.generate(), bytes(32))).verify(filled)
     with pytest.raises(WrongAuditKey, match="written with 'sm3'"):
         AuditTrail(bytes(32), "sha256").verify(filled)
 
 
-def test_the_sha256_setting_makes_its_own_chain(outbox, connection, keys):
-    trail = AuditTrail(audit_key_from(keys), "sha256")
+def test_the_sha256_setting_makes_its_own_chain(outbox, connection, keys, audit_secret):
+    trail = AuditTrail(audit_key_from(keys, audit_secret), "sha256")
     with outbox.transaction() as tx:
         trail.ensure_schema(tx)
     append_visit(outbox, trail, "visit-a", 3)

@@ -66,6 +66,18 @@ def test_verify_with_another_kiosks_key_file_says_so(kiosk_db, tmp_path):
     assert "the key does not match this audit trail" in done.stderr
 
 
+def test_verify_without_the_audit_secret_refuses_and_with_another_says_so(kiosk_db, key_file, tmp_path):
+    (tmp_path / "audit.secret").unlink()   # the key file and the database alone
+    done = run_records_cli("audit", "verify", "--db", str(kiosk_db), "--key-file", str(key_file))
+    assert done.returncode != EXIT_OK and "audit_secret_file" in done.stderr and "does not exist" in done.stderr
+    other = tmp_path / "elsewhere" / "audit.secret"
+    other.parent.mkdir()
+    other.write_text("ab" * 32)
+    done = run_records_cli("audit", "verify", "--db", str(kiosk_db), "--key-file", str(key_file),
+                           "--audit-secret", str(other))
+    assert done.returncode == EXIT_UNREADABLE and "the key does not match this audit trail" in done.stderr
+
+
 def test_verify_with_the_wrong_algorithm_says_so(kiosk_db, key_file):
     done = run_records_cli("audit", "verify", "--db", str(kiosk_db), "--key-file", str(key_file),
                            "--algorithm", "sha256")

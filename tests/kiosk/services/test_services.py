@@ -235,6 +235,8 @@ def test_a_visit_ended_by_idle_timeout_holds_no_personal_data(kiosk, card_slot, 
 
 def kiosk_config_file(tmp_path, backend, pki_files, id_port, card_printer_port):
     path = tmp_path / "kiosk.toml"
+    secrets_dir = tmp_path / "etc"    # the audit secret is kept apart from the database
+    secrets_dir.mkdir(exist_ok=True)
     path.write_text(f"""
 [backend]
 url = "{backend.url}"
@@ -244,6 +246,7 @@ key_file = "{pki_files.kiosk_key}"
 [outbox]
 db = "{tmp_path / 'cli-kiosk.db'}"
 key_file = "{tmp_path / 'cli-kiosk.key'}"
+audit_secret_file = "{secrets_dir / 'audit.secret'}"
 delivery_wait_s = 2.0
 [card_printer]
 port = {card_printer_port}
