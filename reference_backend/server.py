@@ -55,6 +55,7 @@ def _route(method: str, path: str, name: str, call: Callable, changes_state: boo
 ROUTES = [
     _route("GET", "/v1/health", "health",
            lambda store, conn, terminal, body: {"status": "ok", "api_version": API_VERSION}, changes_state=False),
+    _route("POST", "/v1/visits", "open_visit", BackendStore.open_visit, changes_state=False),
     _route("POST", "/v1/person-queries", "query_person", BackendStore.query_person, changes_state=False),
     _route("GET", "/v1/cards/{card_id}", "card_status", BackendStore.card_status, changes_state=False),
     _route("POST", "/v1/applications", "apply_card", BackendStore.apply_card),

@@ -28,6 +28,11 @@ REVIEW_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满�
 RENEWAL_WINDOW = datetime.timedelta(days=60)
 CARD_VALIDITY_YEARS = 10
 MAX_COMMENT_CHARS = 500
+# A person's data is read only within a visit the asking terminal opened for that person: one
+# open visit per terminal (a kiosk serves one citizen at a time), for half an hour, and no more
+# visits an hour than a busy lobby sees (a terminal opening more is enumerating people).
+VISIT_SECONDS = 30 * 60
+VISITS_PER_HOUR = 60
 # The only command the HSM makes a MAC for: RELOAD PIN (80 5E 00 00), with its own key.
 HSM_MAC_COMMANDS = {("805E0000", keyscheme.KEY_PIN_RELOAD)}
 
@@ -61,6 +66,9 @@ CREATE TABLE IF NOT EXISTS audit_heads (
     terminal TEXT PRIMARY KEY, seq INTEGER NOT NULL, mac TEXT NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_flags (
     id INTEGER PRIMARY KEY, terminal TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS visits (
+    token TEXT PRIMARY KEY, terminal TEXT NOT NULL, id_number TEXT NOT NULL, opened_at REAL NOT NULL,
+    closed INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS idempotency (
     client TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, status INTEGER NOT NULL,
     body TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (client, key));
@@ -319,8 +327,30 @@ class BackendStore:
 
     # --- reads ------------------------------------------------------------------------------
 
-    def query_person(self, conn, terminal: str, body: dict) -> dict:
+    def open_visit(self, conn, terminal: str, body: dict) -> dict:
+        """The citizen the terminal has identified (by ID card) now: the one person whose data
+        it may read until the visit closes. Opening one closes the terminal's previous visit."""
         wanted = fields(body, {"id_number": ID_NUMBER})
+        now = self._clock()
+        opened = conn.execute("SELECT count(*) FROM visits WHERE terminal = ? AND opened_at > ?",
+                              (terminal, now - 3600)).fetchone()[0]
+        if opened >= VISITS_PER_HOUR:
+            raise Refusal(429, "too_many_visits", f"a terminal opens at most {VISITS_PER_HOUR} visits an hour")
+        conn.execute("UPDATE visits SET closed = 1 WHERE terminal = ? AND closed = 0", (terminal,))
+        token = secrets.token_hex(16)
+        conn.execute("INSERT INTO visits (token, terminal, id_number, opened_at) VALUES (?, ?, ?, ?)",
+                     (token, terminal, wanted["id_number"], now))
+        return {"visit_token": token, "expires_in_s": VISIT_SECONDS}
+
+    def _check_visit(self, conn, terminal: str, token: str, id_number: str) -> None:
+        row = conn.execute("SELECT 1 FROM visits WHERE token = ? AND terminal = ? AND id_number = ? AND closed = 0"
+                           " AND opened_at > ?", (token, terminal, id_number, self._clock() - VISIT_SECONDS)).fetchone()
+        if row is None:
+            raise Refusal(403, "not_this_visit", "no open visit of this terminal for this person")
+
+    def query_person(self, conn, terminal: str, body: dict) -> dict:
+        wanted = fields(body, {"id_number": ID_NUMBER, "visit_token": _text(re.compile(r"^[0-9a-f]{32}\Z"), 32)})
+        self._check_visit(conn, terminal, wanted["visit_token"], wanted["id_number"])
         row = conn.execute("SELECT name FROM persons WHERE id_number = ?", (wanted["id_number"],)).fetchone()
         if row is None:
             raise Refusal(404, "person_not_found", "no person with this ID number")

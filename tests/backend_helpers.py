@@ -13,8 +13,13 @@ class ContractClient(BackendClient):
     """The kiosk's client with the contract's operations as methods, so that the tests read as
     the contract does (the kiosk itself calls them by operation name through `call`)."""
 
-    def query_person(self, id_number: str) -> dict:
-        return self.call("query_person", {"id_number": id_number})
+    def open_visit(self, id_number: str) -> str:
+        return self.call("open_visit", {"id_number": id_number})["visit_token"]
+
+    def query_person(self, id_number: str, visit_token: str | None = None) -> dict:
+        """Within `visit_token`, or a visit opened for the person just now."""
+        token = visit_token or self.open_visit(id_number)
+        return self.call("query_person", {"id_number": id_number, "visit_token": token})
 
     def card_status(self, card_id: str) -> dict:
         return self.call("card_status", {"card_id": card_id})

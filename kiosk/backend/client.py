@@ -34,6 +34,7 @@ MAX_MESSAGE_CHARS = 300
 # an Idempotency-Key). Path parameters are taken from the payload; the rest is the JSON body.
 OPERATIONS = {
     "health": ("GET", "/v1/health", False),
+    "open_visit": ("POST", "/v1/visits", False),
     "query_person": ("POST", "/v1/person-queries", False),
     "card_status": ("GET", "/v1/cards/{card_id}", False),
     "apply_card": ("POST", "/v1/applications", True),                                          # 1.10.1

@@ -1,6 +1,7 @@
-"""The reference backend authorises per terminal (#16): an application and its personal data
-only for the terminal that made it, application ids that cannot be guessed, the HSM only for
-the operations and keys the kiosk needs, and a revoked kiosk certificate refused."""
+"""The reference backend authorises per terminal (#16): a person's data only within a visit the
+asking terminal opened for that person, an application and its personal data only for the
+terminal that made it, application ids that cannot be guessed, the HSM only for the operations
+and keys the kiosk needs, and a revoked kiosk certificate refused."""
 from __future__ import annotations
 
 import re
@@ -36,6 +37,45 @@ def test_an_application_is_only_for_the_terminal_that_made_it(client, backend, p
         assert (error.status, error.code) == (403, "other_terminal_application")
     assert client.personalisation(application["application_id"])["holder"]   # its own terminal still may
     stranger.close()
+
+
+def test_a_person_is_read_only_within_the_asking_terminal_s_own_visit(client, backend, pki):
+    holder, other = new_holder(), new_holder()
+    for person in (holder, other):
+        client.apply_card(person, "371300", channel="batch", idempotency_key=key())
+    token = client.open_visit(holder["id_number"])
+    assert client.query_person(holder["id_number"], token)["name"] == holder["name"]
+    stranger = other_kiosk(backend, pki)
+    for call, args in ((client.query_person, (other["id_number"], token)),        # another person
+                       (stranger.query_person, (holder["id_number"], token)),     # another terminal
+                       (client.query_person, (holder["id_number"], "0" * 32))):   # no such visit
+        error = refusal(call, *args)
+        assert (error.status, error.code) == (403, "not_this_visit")
+    client.open_visit(other["id_number"])   # the next citizen: the first visit is closed
+    assert refusal(client.query_person, holder["id_number"], token).code == "not_this_visit"
+    stranger.close()
+
+
+def test_a_visit_expires_and_a_terminal_cannot_open_visits_without_end(tmp_path):
+    from reference_backend.store import VISIT_SECONDS, VISITS_PER_HOUR, BackendStore, Refusal
+    now = [1_000_000.0]
+    store = BackendStore(tmp_path / "store.db", clock=lambda: now[0])
+    holder = new_holder()
+    store.seed_card(holder=holder, card_id="371300D156000005" + "0" * 16, card_number="M00000001",
+                    region_code="371300", issue_date="20240101", expiry_date="20340101")
+    conn = store._conn
+    token = store.open_visit(conn, "KIOSK-0001", {"id_number": holder["id_number"]})["visit_token"]
+    assert store.query_person(conn, "KIOSK-0001", {"id_number": holder["id_number"], "visit_token": token})
+    now[0] += VISIT_SECONDS + 1
+    with pytest.raises(Refusal, match="not_this_visit"):
+        store.query_person(conn, "KIOSK-0001", {"id_number": holder["id_number"], "visit_token": token})
+    for _ in range(VISITS_PER_HOUR - 1):
+        store.open_visit(conn, "KIOSK-0001", {"id_number": holder["id_number"]})
+    with pytest.raises(Refusal) as caught:
+        store.open_visit(conn, "KIOSK-0001", {"id_number": holder["id_number"]})
+    assert (caught.value.status, caught.value.code) == (429, "too_many_visits")
+    store.open_visit(conn, "KIOSK-0002", {"id_number": holder["id_number"]})   # per terminal
+    store.close()
 
 
 def test_application_ids_cannot_be_guessed(client):

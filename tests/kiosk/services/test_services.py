@@ -26,6 +26,11 @@ NEW_PIN = "582936"
 OLD_CARD = ZHANG_SAN_CARD_ID
 
 
+def person_cards(kiosk, id_number: str) -> dict:
+    token = kiosk.client.call("open_visit", {"id_number": id_number})["visit_token"]
+    return kiosk.client.call("query_person", {"id_number": id_number, "visit_token": token})
+
+
 def status_of(kiosk, card_id=OLD_CARD):
     return kiosk.client.call("card_status", {"card_id": card_id})["status"]
 
@@ -153,7 +158,7 @@ def test_first_card_bundle_issues_on_the_spot(kiosk, reference_backend, card_pri
     assert issued.place == "ejected" and issued.faces
     assert steps[-1] == ("制卡完成", 1.0) and [f for _, f in steps] == sorted(f for _, f in steps)
     assert status_of(kiosk, issued.identifier.hex().upper()) == "normal"
-    person = kiosk.client.call("query_person", {"id_number": WANG_WU.id_number})
+    person = person_cards(kiosk, WANG_WU.id_number)
     assert [c["status"] for c in person["cards"]] == ["normal"]
 
 
@@ -418,7 +423,7 @@ def test_a_jam_at_the_bezel_after_the_card_exists_tells_the_citizen_to_ask_staff
     assert issued.outcome == "failed" and "CardJam" in issued.staff_detail and "工作人员" in issued.citizen_message
     assert (activated.outcome, pin_set.outcome) == ("done", "done")
     assert card_printer.cards[-1].place == "jammed"
-    person = kiosk.client.call("query_person", {"id_number": WANG_WU.id_number})
+    person = person_cards(kiosk, WANG_WU.id_number)
     assert [c["status"] for c in person["cards"]] == ["normal"]  # made, reported and activated: staff hand it over
 
 
