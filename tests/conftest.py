@@ -262,6 +262,7 @@ SLOW = {
         "test_pcscd_killed_during_a_pin_change",
         "test_pcscd_killed_while_idle",
     },
+    "faults/test_fault_backend_misbehaves.py": {"test_a_misbehaving_backend_during_a_visit"},
     "faults/test_fault_issuance_crash.py": ALL,
     "faults/test_fault_sigkill_services.py": ALL,
     "faults/test_fault_unexpected.py": ALL,
