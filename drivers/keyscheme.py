@@ -8,6 +8,9 @@ backend's HSM. Real provincial schemes are not public, so this one is ours and d
   SM4 block:  K_card = SM4-ECB-Encrypt(master, card_identifier).
 * The EXTERNAL AUTHENTICATE cryptogram for an 8-byte challenge is
   SM4-ECB-Encrypt(K_card, challenge || 80 00 00 00 00 00 00 00)  (ISO/IEC 9797-1 padding 2).
+* INTERNAL AUTHENTICATE (00 88 00 03, 8-byte challenge from the terminal) is answered with
+  SM4-ECB-Encrypt(K_card, challenge || 80 00 .. 00) under key 0x03: the card proves it holds
+  its own key, which a copy of its files does not.
 * PIN RELOAD (80 5E 00 00) and UNBLOCK (00 2C 03 00) carry a 4-byte MAC made with the card's
   key 0x02: the first 4 bytes of SM4 CBC-MAC (zero IV, padding 2) over
   challenge (8 bytes from GET CHALLENGE) || CLA INS P1 P2 || command data without the MAC.
@@ -19,10 +22,12 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 BLOCK = 16
 KEY_EXTERNAL_AUTH = 0x01
 KEY_PIN_RELOAD = 0x02
+KEY_INTERNAL_AUTH = 0x03
 
 TEST_MASTER_KEYS = {
     KEY_EXTERNAL_AUTH: bytes.fromhex("6B696F736B2D73696D2D6578742D3031"),  # "kiosk-sim-ext-01"
     KEY_PIN_RELOAD: bytes.fromhex("6B696F736B2D73696D2D70696E2D3032"),     # "kiosk-sim-pin-02"
+    KEY_INTERNAL_AUTH: bytes.fromhex("6B696F736B2D73696D2D696E742D3033"),  # "kiosk-sim-int-03"
 }
 
 
@@ -45,6 +50,10 @@ def diversify(master_key: bytes, card_identifier: bytes) -> bytes:
 
 
 def external_auth_cryptogram(card_key: bytes, challenge: bytes) -> bytes:
+    return sm4_ecb_encrypt(card_key, pad_iso9797_method2(challenge))
+
+
+def internal_auth_response(card_key: bytes, challenge: bytes) -> bytes:
     return sm4_ecb_encrypt(card_key, pad_iso9797_method2(challenge))
 
 

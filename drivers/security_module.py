@@ -5,6 +5,7 @@ HSM. The card application sees only this interface, so either can be plugged in.
 """
 from __future__ import annotations
 
+import hmac
 from typing import Protocol
 
 from drivers.apdu import ApduChannel, CardError, CommandApdu
@@ -23,6 +24,9 @@ class SecurityModule(Protocol):
                     key_id: int) -> bytes:
         """The 4-byte MAC of a PIN RELOAD / UNBLOCK command (drivers/keyscheme.py)."""
 
+    def internal_auth_genuine(self, card_identifier: bytes, challenge: bytes, response: bytes, key_id: int) -> bool:
+        """Whether `response` is this card's answer to INTERNAL AUTHENTICATE of `challenge`."""
+
 
 class PsamSecurityModule:
     """A PSAM answering DELIVER KEY (80 1A: diversify a master key by the card identifier)
@@ -40,6 +44,11 @@ class PsamSecurityModule:
         if len(cryptogram) != len(padded):
             raise CardError(f"PSAM returned a {len(cryptogram)}-byte cryptogram, expected {len(padded)}")
         return cryptogram
+
+    def internal_auth_genuine(self, card_identifier: bytes, challenge: bytes, response: bytes, key_id: int) -> bool:
+        # The PSAM enciphers the challenge with the card's diversified key, as the card must have.
+        expected = self.external_auth_cryptogram(card_identifier, challenge, key_id)
+        return hmac.compare_digest(expected, bytes(response))
 
     def command_mac(self, card_identifier: bytes, challenge: bytes, header: bytes, data: bytes,
                     key_id: int) -> bytes:

@@ -6,12 +6,13 @@ before EF06 on 3.0 cards (or on any card that answers 6982).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from drivers.apdu import (ApduChannel, AuthenticationFailed, CardError, CardRemoved, CommandApdu, FileNotFound,
-                          RecordNotFound, SecurityStatusNotSatisfied, StatusWordError, VerificationFailed,
+                          MalformedResponse, RecordNotFound, SecurityStatusNotSatisfied, StatusWordError, VerificationFailed,
                           WrongParameters)
-from drivers.keyscheme import KEY_EXTERNAL_AUTH, KEY_PIN_RELOAD
+from drivers.keyscheme import KEY_EXTERNAL_AUTH, KEY_INTERNAL_AUTH, KEY_PIN_RELOAD
 from drivers.pin import Pin
 from drivers.security_module import SecurityModule, SecurityModuleRequired
 from drivers.ssse_records import (EF05_TAGS, EF06_TAGS, OPTIONAL_TAGS, SSSE_DF_NAME, TAG_CARD_IDENTIFIER,
@@ -51,6 +52,11 @@ class PersonalisationFailed(CardError):
 
 class NotABlankCard(CardError):
     pass
+
+
+class CardNotGenuine(CardError):
+    """The card did not prove it holds its own key (INTERNAL AUTHENTICATE): a copy, an emulator,
+    or a card of another scheme. Nothing it says about itself is trusted."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,21 @@ class SocialSecurityCard:
             if exc.sw == 0x6300:
                 raise AuthenticationFailed(exc.sw, "EXTERNAL AUTHENTICATE") from exc
             raise
+
+    def prove_genuine(self, identifier: bytes, key_id: int = KEY_INTERNAL_AUTH) -> None:
+        """INTERNAL AUTHENTICATE with a fresh challenge of ours, the answer checked by the
+        security module: raises CardNotGenuine unless the card holds the key of `identifier`."""
+        if self.security_module is None:
+            raise SecurityModuleRequired("checking a card needs the security module (PSAM or backend HSM)")
+        challenge = os.urandom(8)
+        try:
+            response = self.channel.send(CommandApdu(0x00, 0x88, 0x00, key_id, challenge, le=16,
+                                                     name="INTERNAL AUTHENTICATE"))
+        except (StatusWordError, MalformedResponse) as exc:
+            raise CardNotGenuine(f"INTERNAL AUTHENTICATE refused or garbled: {exc}") from exc
+        if len(response) != 16 or not self.security_module.internal_auth_genuine(identifier, challenge,
+                                                                                 response, key_id):
+            raise CardNotGenuine("the answer to INTERNAL AUTHENTICATE is not this card's")
 
     def read_holder(self, info: CardInfo) -> CardHolder:
         if info.generation >= 3:

@@ -50,6 +50,9 @@ class _PsamOnDemand:
                     key_id: int) -> bytes:
         return self._psam().command_mac(card_identifier, challenge, header, data, key_id)
 
+    def internal_auth_genuine(self, card_identifier: bytes, challenge: bytes, response: bytes, key_id: int) -> bool:
+        return self._psam().internal_auth_genuine(card_identifier, challenge, response, key_id)
+
     def _psam(self) -> PsamSecurityModule:
         if self.connection is None:
             try:
@@ -114,6 +117,15 @@ class CardService:
         with self._card(self.config.readers.card, cancel) as card:
             card.select()
             card.verify_pin(pin)
+
+    def prove_genuine(self, cancel: threading.Event | None = None) -> CardIdentifier:
+        """The card in the card reader proves it holds its own key (INTERNAL AUTHENTICATE, checked
+        by the PSAM or the HSM); returns its identifier, now to be trusted. Raises CardNotGenuine."""
+        with self._card(self.config.readers.card, cancel) as card:
+            card.select()
+            identifier = card.read_identifier()
+            card.prove_genuine(identifier.raw)
+            return identifier
 
     def change_pin(self, holder: CardHolder, old: Pin, new: Pin, cancel: threading.Event | None = None,
                    reader: str | None = None) -> None:

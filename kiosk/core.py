@@ -32,6 +32,7 @@ from kiosk.receipt import RECEIPT_FAILED, Handout, hand_out
 from kiosk.services import catalog
 from kiosk.services.base import BackendLink, ServiceResult
 from kiosk.services.runner import KioskServices
+from kiosk.staff_pin import StaffGate, StaffLockoutStore
 from kiosk.stats import ServiceStats
 from kiosk.visit import Visit
 from kiosk.services.issuance import InstantIssuance, IssuanceSettings
@@ -74,6 +75,9 @@ class KioskCore:
                                 link_up=lambda: self.worker.link_up)
         self.devices = Devices(config)
         self.identification = Identification(self.devices, self.cards)
+        # What opens diagnostics: its lockout kept in the database, each sign-in and lockout audited.
+        self.staff_gate = StaffGate(config.ui.staff_pin_scrypt, config.ui.staff_cards,
+                                    store=StaffLockoutStore(self.outbox), on_event=self._staff_event)
         self._stopping = threading.Event()
         self._heartbeat = threading.Thread(target=self._send_heartbeats, name="heartbeat", daemon=True)
         # The screens' link probe (the offline banner) runs here, always on the same thread:
@@ -91,6 +95,14 @@ class KioskCore:
         self.services = KioskServices(self.link, self.cards, self.issuance, region_code=config.terminal.region_code,
                                       terminal_number=config.terminal.terminal_number,
                                       service_phone=config.terminal.office_phone, on_result=self._count)
+
+    def _staff_event(self, event: str, detail: dict) -> None:
+        """Staff sign-ins, lockouts and staff cards that failed their proof, in the audit trail."""
+        try:
+            self.link.record("staff", "staff", event, Outcome.DONE if event == "staff_signed_in" else Outcome.REFUSED,
+                             detail)
+        except Exception:   # the gate's answer stands; staff see the line in the log
+            log.exception("staff event %s not recorded", event)
 
     def hand_out_receipt(self, visit: Visit) -> Handout | None:
         """The visit's one receipt, printed or (when it cannot be) shown on screen; None when

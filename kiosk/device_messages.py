@@ -17,7 +17,8 @@ from drivers.pcsc import ReaderServiceUnavailable, ReaderUnavailable
 from drivers.pin import InvalidPinFormat
 from drivers.receipt_printer import PrinterCoverOpen, PrinterError, PrinterPaperOut
 from drivers.security_module import SecurityModuleRequired
-from drivers.ssse import NotABlankCard, NotSocialSecurityCard, PersonalisationFailed, PinOutcomeUnknown, WrongPin
+from drivers.ssse import (CardNotGenuine, NotABlankCard, NotSocialSecurityCard, PersonalisationFailed,
+                          PinOutcomeUnknown, WrongPin)
 from drivers.ssse_records import CardNotPersonalised, MalformedRecord
 from kiosk.i18n import N_
 
@@ -41,6 +42,7 @@ DEVICE_MESSAGES: dict[type[Exception], str] = {
     CardNotPersonalised: N_("此卡尚未制作完成，不能使用，请联系工作人员。"),
     PersonalisationFailed: N_("制卡失败，卡片已回收，请联系工作人员。"),
     NotABlankCard: N_("制卡失败，卡片已回收，请联系工作人员。"),
+    CardNotGenuine: N_("此卡未通过真伪校验，不能使用。"),
     # the card printer
     CardPrinterError: N_("制卡设备故障，暂时无法制卡，请联系工作人员。"),
     CardPrinterOffline: N_("制卡设备未响应，暂时无法制卡，请联系工作人员。"),

@@ -76,6 +76,8 @@ ROUTES = [
     _route("POST", "/v1/cards/{card_id}/pin-events", "record_pin_event", BackendStore.record_pin_event),
     _route("POST", "/v1/hsm/external-authentication", "hsm_external_auth",
            BackendStore.external_auth_cryptogram, changes_state=False),
+    _route("POST", "/v1/hsm/internal-authentication", "hsm_internal_auth",
+           BackendStore.internal_auth_check, changes_state=False),
     _route("POST", "/v1/hsm/command-mac", "hsm_command_mac", BackendStore.command_mac, changes_state=False),
     _route("POST", "/v1/reviews", "submit_review", BackendStore.submit_review),
     _route("POST", "/v1/terminals/{terminal_number}/heartbeats", "record_heartbeat", BackendStore.record_heartbeat),

@@ -7,6 +7,7 @@ a completed request replays the first answer and can never act twice.
 from __future__ import annotations
 
 import datetime
+import hmac
 import json
 import re
 import secrets
@@ -387,6 +388,19 @@ class BackendStore:
         card_key = keyscheme.diversify(master, bytes.fromhex(wanted["card_id"]))
         cryptogram = keyscheme.external_auth_cryptogram(card_key, bytes.fromhex(wanted["challenge"]))
         return {"cryptogram": cryptogram.hex().upper()}
+
+    def internal_auth_check(self, conn, terminal: str, body: dict) -> dict:
+        """The backend HSM checks a card's INTERNAL AUTHENTICATE answer, with that key only."""
+        wanted = fields(body, {"card_id": CARD_ID, "challenge": _text(re.compile(r"^[0-9A-F]{16}\Z"), 16),
+                               "response": _text(re.compile(r"^[0-9A-F]{32}\Z"), 32), "key_id": _integer(1, 255)})
+        if wanted["key_id"] != keyscheme.KEY_INTERNAL_AUTH:
+            raise Refusal(403, "hsm_operation_not_allowed", "internal authentication uses its own key only")
+        master = self._master_keys.get(wanted["key_id"])
+        if master is None:
+            raise Refusal(422, "unknown_key_id", "the HSM holds no key with this id")
+        card_key = keyscheme.diversify(master, bytes.fromhex(wanted["card_id"]))
+        expected = keyscheme.internal_auth_response(card_key, bytes.fromhex(wanted["challenge"]))
+        return {"genuine": hmac.compare_digest(expected, bytes.fromhex(wanted["response"]))}
 
     def command_mac(self, conn, terminal: str, body: dict) -> dict:
         """The backend HSM's MAC for PIN RELOAD, and for nothing else: a MAC for any command a

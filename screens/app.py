@@ -23,7 +23,6 @@ from kiosk.core import KioskCore  # noqa: E402
 from kiosk.device_messages import citizen_message  # noqa: E402
 from kiosk.i18n import N_, SOURCE_LANGUAGE, translator  # noqa: E402
 from kiosk.log_export import RecentLogs  # noqa: E402
-from kiosk.staff_pin import StaffGate  # noqa: E402
 from kiosk.process import forbid_core_dumps  # noqa: E402
 from kiosk.systemd import notify  # noqa: E402
 from kiosk.card_service import (CardPresented, CardReadFailed, CardSummary, CardWatcher,  # noqa: E402
@@ -50,7 +49,7 @@ class KioskApp(App):
         self.core = core
         self.kiosk_config = core.config
         # Without a configured hash, diagnostics cannot be entered at all.
-        self.staff_gate = StaffGate(core.config.ui.staff_pin_scrypt, core.config.ui.staff_cards)
+        self.staff_gate = core.staff_gate
         self.randomise_pin_pad = core.config.ui.pin_pad_random_order
         self.theme = None        # made in build(): kivy.metrics must not run before the window is configured
         self.flow = None

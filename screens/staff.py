@@ -52,7 +52,8 @@ class StaffSignInScreen(Screen):
 
         def check() -> None:
             with pin:
-                ok, problem = app.staff_gate.sign_in(pin, staff_card, app.core.cards.verify_pin)
+                ok, problem = app.staff_gate.sign_in(pin, staff_card, app.core.cards.verify_pin,
+                                                     lambda: app.core.cards.prove_genuine().hex)
             Clock.schedule_once(lambda _dt: app.staff_signed_in() if ok else self._refused(problem))
 
         threading.Thread(target=check, name="staff-pin", daemon=True).start()

@@ -159,7 +159,7 @@ class CardProfile:
 
 class SimulatedSocialSecurityCard(SimulatedCard):
     instructions = {0xA4: "select", 0xB2: "read_record", 0xDC: "update_record", 0x84: "get_challenge",
-                    0x82: "external_authenticate", 0x20: "verify", 0x5E: "change_or_reload_pin",
+                    0x82: "external_authenticate", 0x88: "internal_authenticate", 0x20: "verify", 0x5E: "change_or_reload_pin",
                     0x2C: "unblock_pin"}
 
     def __init__(self, profile: CardProfile):
@@ -247,6 +247,14 @@ class SimulatedSocialSecurityCard(SimulatedCard):
         self.authenticated = True
         return SW_OK
 
+    def internal_authenticate(self, command: Command) -> bytes:
+        """The card proves it holds its key: the terminal's challenge enciphered (keyscheme.py)."""
+        master = self.profile.master_keys.get(command.p2)
+        if master is None or len(command.data) != 8:
+            return SW_WRONG_DATA
+        card_key = keyscheme.diversify(master, self.profile.identifier)
+        return self._with_le(keyscheme.internal_auth_response(card_key, command.data), command.le)
+
     def verify(self, command: Command) -> bytes:
         if self.current != "SSSE":
             return SW_CONDITIONS_NOT_SATISFIED
@@ -325,3 +333,23 @@ class SimulatedSocialSecurityCard(SimulatedCard):
             return SW_SM_WRONG
         self.pin_tries_left = self.profile.pin_max_tries
         return SW_OK
+
+
+class ClonedCard(SimulatedSocialSecurityCard):
+    """The files of a real card copied onto a card that does not hold its keys: it reads like
+    the original, accepts any PIN and any cryptogram, and answers INTERNAL AUTHENTICATE with
+    whatever it has."""
+
+    def __init__(self, answer: bytes, profile: str = "card_v3.toml"):
+        super().__init__(CardProfile.load(profile))
+        self.answer = answer
+
+    def external_authenticate(self, command: Command) -> bytes:
+        self.authenticated = True
+        return SW_OK
+
+    def verify(self, command: Command) -> bytes:
+        return SW_OK
+
+    def internal_authenticate(self, command: Command) -> bytes:
+        return self.answer + SW_OK

@@ -49,6 +49,7 @@ OPERATIONS = {
     "cancel_loss_report": ("POST", "/v1/cards/{card_id}/loss-report-cancellation", True),      # 1.10.6
     "apply_replacement": ("POST", "/v1/cards/{card_id}/replacements", True),                   # 1.10.7
     "hsm_external_auth": ("POST", "/v1/hsm/external-authentication", False),
+    "hsm_internal_auth": ("POST", "/v1/hsm/internal-authentication", False),
     "hsm_command_mac": ("POST", "/v1/hsm/command-mac", False),
     "submit_review": ("POST", "/v1/reviews", True),                                            # 好差评
     "record_heartbeat": ("POST", "/v1/terminals/{terminal_number}/heartbeats", True),
@@ -317,6 +318,12 @@ class BackendClient:
         if len(cryptogram) != 16:
             raise MalformedReply(f"HSM cryptogram of {len(cryptogram)} bytes, expected 16")
         return cryptogram
+
+    def hsm_internal_auth(self, card_id: str, challenge: bytes, response: bytes, key_id: int) -> bool:
+        """Whether the card's answer to INTERNAL AUTHENTICATE is its own (the HSM checks it)."""
+        reply = self.call("hsm_internal_auth", {"card_id": card_id, "challenge": challenge.hex().upper(),
+                                                "response": response.hex().upper(), "key_id": key_id})
+        return reply["genuine"]
 
     def hsm_command_mac(self, card_id: str, challenge: bytes, header: bytes, data: bytes, key_id: int) -> bytes:
         reply = self.call("hsm_command_mac", {"card_id": card_id, "challenge": challenge.hex().upper(),

@@ -7,6 +7,7 @@ import sys
 
 from drivers.apdu import CardError
 from kiosk.card_service import CardService
+from drivers.pin import PIN_LENGTH
 from kiosk.cli import exits
 from kiosk.config import describe_defaults
 from kiosk.staff_pin import hash_staff_pin, staff_card_digest
@@ -40,7 +41,8 @@ def cmd_hash_staff_card(args) -> int:
 
 
 def cmd_hash_staff_pin(args) -> int:
-    """Prints the [ui] staff_pin_scrypt value for a staff PIN of 6 to 12 digits."""
+    """Prints the [ui] staff_pin_scrypt value for a staff PIN of PIN_LENGTH digits (what the
+    staff screen's pad takes: a longer PIN could be enrolled and never typed)."""
     if args.pin_stdin:
         text = sys.stdin.readline().strip()
     else:
@@ -48,8 +50,8 @@ def cmd_hash_staff_pin(args) -> int:
         if getpass.getpass("again: ") != text:
             print("kiosk: the two entries differ", file=sys.stderr)
             return exits.USAGE
-    if not (text.isascii() and text.isdigit() and 6 <= len(text) <= 12):
-        print("kiosk: a staff PIN is 6 to 12 digits", file=sys.stderr)
+    if not (text.isascii() and text.isdigit() and len(text) == PIN_LENGTH):
+        print(f"kiosk: a staff PIN is {PIN_LENGTH} digits (what the staff screen's pad takes)", file=sys.stderr)
         return exits.USAGE
     print(hash_staff_pin([int(d) for d in text]))
     return exits.OK

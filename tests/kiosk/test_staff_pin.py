@@ -108,3 +108,56 @@ def test_config_refuses_a_malformed_staff_card_list_and_the_command_makes_an_ent
     bad = subprocess.run([sys.executable, "-m", "kiosk.cli", "config", "hash-staff-card", "--identifier", "12"],
                          capture_output=True, text=True, timeout=30)
     assert bad.returncode == 2
+
+
+def test_an_eight_digit_staff_pin_is_refused_at_enrolment_as_the_pad_takes_six():
+    made = subprocess.run([sys.executable, "-m", "kiosk.cli", "config", "hash-staff-pin", "--pin-stdin"],
+                          input="24681012\n", capture_output=True, text=True, timeout=30)
+    assert made.returncode == 2 and "6 digits" in made.stderr
+
+
+def test_the_lockout_survives_a_restart_and_grows_at_each_lockout(tmp_path):
+    from kiosk.staff_pin import StaffLockoutStore
+    from offline_queue import KeyRing, Outbox
+    now, events = [1000.0], []
+
+    def gate_on_disk():
+        outbox = Outbox(tmp_path / "kiosk.db", KeyRing.generate())
+        return outbox, StaffGate(hash_staff_pin(PIN), store=StaffLockoutStore(outbox), clock=lambda: now[0],
+                                 lockout_s=300, on_event=lambda event, detail: events.append((event, detail)))
+
+    outbox, gate = gate_on_disk()
+    for _ in range(5):
+        assert not gate.try_pin([0] * 6)
+    outbox.close()
+    outbox, gate = gate_on_disk()                  # the kiosk restarted: still locked
+    assert gate.locked and not gate.try_pin(PIN)
+    now[0] += 301
+    for _ in range(5):
+        assert not gate.try_pin([0] * 6)
+    now[0] += 301
+    assert gate.locked                             # the second lockout lasts twice as long
+    now[0] += 300
+    assert gate.try_pin(PIN) and not gate.locked
+    assert [e for e, _ in events] == ["staff_lockout", "staff_lockout", "staff_signed_in"]
+    assert [d["seconds"] for e, d in events if e == "staff_lockout"] == [300, 600]
+    outbox.close()
+
+
+def test_a_staff_card_that_fails_its_proof_is_refused_counted_and_told():
+    from drivers.ssse import CardNotGenuine
+    from kiosk.staff_pin import staff_card_digest
+    events, pin_checked = [], []
+    gate = StaffGate("", staff_card_digest(CARD), on_event=lambda event, detail: events.append(event))
+
+    def emulator():
+        raise CardNotGenuine("the answer to INTERNAL AUTHENTICATE is not this card's")
+
+    with pytest.raises(CardNotGenuine):
+        gate.try_staff_card(CARD, lambda: pin_checked.append(True), emulator)
+    assert pin_checked == [] and events == ["staff_card_not_genuine"]
+    # A genuine card of another identifier than the one the screen read is no better.
+    with pytest.raises(CardNotGenuine):
+        gate.try_staff_card(CARD, lambda: pin_checked.append(True), lambda: "371300D15600000500BF7C7A48FB4967")
+    assert gate.try_staff_card(CARD, lambda: pin_checked.append(True), lambda: CARD)
+    assert pin_checked == [True] and events[-1] == "staff_signed_in"

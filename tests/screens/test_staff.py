@@ -18,3 +18,7 @@ def test_the_sign_in_asks_for_the_staff_pin_until_a_staff_card_is_inserted(seen)
 
 def test_a_wrong_card_pin_is_refused_and_the_right_one_opens_diagnostics(seen):
     assert seen["wrong"] == "工作人员密码错误"   # and the script then reached diagnostics with the card's PIN
+
+
+def test_a_clone_of_a_staff_card_answering_9000_to_everything_does_not_open_diagnostics(seen):
+    assert seen["clone"] == "此卡未通过真伪校验，不能使用。" and seen["clone_screen"] == "staff"

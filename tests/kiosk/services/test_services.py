@@ -592,3 +592,15 @@ def test_a_card_held_at_the_bezel_is_shown_in_diagnostics_and_handed_over_by_sta
     entry = diagnostics.settle_held_issuance(kiosk, held.application_id, "resume")
     assert entry.status == "handed_out" and card_printer.cards[-1].place == "ejected"
     assert diagnostics.held_issuances(kiosk) == [] and kiosk.issuance.available()
+
+
+def test_the_staff_lockout_is_audited_and_survives_a_restart_of_the_kiosk(kiosk):
+    for _ in range(5):
+        assert not kiosk.staff_gate.try_pin([0] * 6)
+    steps = [e.step for e in kiosk.audit.entries(Outbox.connect(kiosk.config.outbox.db), "staff")]
+    assert steps == ["staff_lockout"]
+    again = KioskCore(kiosk.config)   # the same database: a restarted kiosk
+    try:
+        assert again.staff_gate.locked
+    finally:
+        again.close()

@@ -1,0 +1,47 @@
+"""INTERNAL AUTHENTICATE: a card proves it holds its own key, checked by the PSAM or by the
+backend's HSM (#13). A genuine simulated card passes; a clone of its files, or an emulator
+that answers 9000 to everything, does not."""
+from __future__ import annotations
+
+import pytest
+
+from drivers.keyscheme import KEY_INTERNAL_AUTH
+from drivers.sim.ssse_card import ClonedCard
+from drivers.ssse import CardNotGenuine
+from kiosk.card_service import CardService
+from kiosk.config import KioskConfig
+from kiosk.backend.hsm import BackendHsmSecurityModule
+
+CARD_ID = "371300D15600000500BF7C7A48FB4966"   # card_v3.toml
+
+
+@pytest.fixture
+def cards(pcscd, psam_slot):
+    return CardService(KioskConfig())
+
+
+def test_a_genuine_card_proves_itself_with_the_psam(cards, card_slot):
+    card_slot.insert_profile("card_v3.toml")
+    assert cards.prove_genuine().hex == CARD_ID
+
+
+@pytest.mark.parametrize("answer", [b"", bytes(16), bytes(range(16)), b"\x01" * 8],
+                         ids=["9000 alone", "zeros", "garbage", "short"])
+def test_a_clone_or_an_emulator_does_not(cards, card_slot, answer):
+    card_slot.insert(ClonedCard(answer))
+    assert cards.read().info.identifier.hex == CARD_ID   # it reads exactly like the original
+    with pytest.raises(CardNotGenuine):
+        cards.prove_genuine()
+
+
+def test_the_backend_hsm_checks_the_answer_too(backend_client, pcscd, card_slot):
+    card_slot.insert_profile("card_v3.toml")
+    cards = CardService(KioskConfig().changed(security={"module": "hsm"}, readers={"psam": ""}),
+                        BackendHsmSecurityModule(backend_client))
+    assert cards.prove_genuine().hex == CARD_ID
+    card_slot.remove()
+    card_slot.insert(ClonedCard(bytes(16)))
+    with pytest.raises(CardNotGenuine):
+        cards.prove_genuine()
+    # The HSM checks with the internal-authentication key only.
+    assert backend_client.hsm_internal_auth(CARD_ID, bytes(8), bytes(16), KEY_INTERNAL_AUTH) is False
