@@ -1,0 +1,158 @@
+"""A simulated camera: a person (or a photo, or nobody) in front of the kiosk, made from still
+images, at the camera's frame rate.
+
+Scenes: the right person, another person, a photo of the right person held up, nobody. A live
+person hears the kiosk's spoken challenge (`hear()`, wired to the kiosk's prompts as a person's
+ears are) and performs it: a head turn is a smooth horizontal warp of the face that moves the
+nose across it between the jaw lines and back, over about a second. A photo held up hears
+nothing and never moves, so it cannot pass; nor can a replay of frames without the motion.
+
+The faces come from image files (the test images ./run installs, see `face_test_images()`);
+they are framed as a person half a metre from the camera is.
+"""
+from __future__ import annotations
+
+import enum
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+FRAME_SIZE = (640, 480)
+FACE_WIDTH = 220          # pixels: a face half a metre from a 640x480 camera
+TURN_AMOUNT = 0.32        # how far the warp moves the middle of the face, as a fraction of its half width
+TURN_SECONDS = 1.2
+
+
+class Scene(enum.StrEnum):
+    RIGHT_PERSON = "right_person"
+    OTHER_PERSON = "other_person"
+    PHOTO_HELD_UP = "photo_held_up"
+    NOBODY = "nobody"
+
+
+def face_test_images() -> Path:
+    """Where ./run puts the test images of the face_recognition 1.3.0 source package: three
+    photos of one person (obama*.jpg, two more partial), one of another (biden.jpg)."""
+    return Path(sys.prefix) / "share" / "face-test-images"
+
+
+def _framed(image: np.ndarray) -> np.ndarray:
+    """The face of `image` centred in a camera frame at FACE_WIDTH."""
+    import cv2
+    import dlib
+    found = dlib.get_frontal_face_detector()(image, 1)
+    if len(found) != 1:
+        raise ValueError(f"a scene image needs exactly one face, it has {len(found)}")
+    face = found[0]
+    scale = FACE_WIDTH / face.width()
+    big = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    width, height = FRAME_SIZE
+    cx, cy = int((face.left() + face.right()) / 2 * scale), int((face.top() + face.bottom()) / 2 * scale)
+    padded = np.pad(big, ((height, height), (width, width), (0, 0)), mode="edge")
+    x0, y0 = cx + width - width // 2, cy + height - height // 2 + 20
+    return np.ascontiguousarray(padded[y0:y0 + height, x0:x0 + width])
+
+
+def _load(path: Path) -> np.ndarray:
+    from PIL import Image
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+class _TurnWarp:
+    """The maps that turn one framed face: the middle of the face slides sideways, the jaw
+    lines and the background stay."""
+
+    def __init__(self, frame: np.ndarray):
+        import dlib
+        import face_recognition_models as models
+        face = dlib.get_frontal_face_detector()(frame, 0)[0]
+        shape = dlib.shape_predictor(models.pose_predictor_model_location())(frame, face)
+        points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(68)], dtype=np.float32)
+        height, width = frame.shape[:2]
+        self.xs, self.ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+        left, right = points[0, 0], points[16, 0]
+        top, bottom = points[19, 1] - (points[8, 1] - points[19, 1]) * 0.3, points[8, 1]
+        cx, self.half = (left + right) / 2, (right - left) / 2 * 1.15
+        u = (self.xs - cx) / self.half
+        v = (self.ys - (top + bottom) / 2) / ((bottom - top) / 2 * 1.2)
+        inside = (np.abs(u) < 1) & (np.abs(v) < 1)
+        self.weight = (np.cos(np.clip(u, -1, 1) * np.pi / 2) * np.cos(np.clip(v, -1, 1) * np.pi / 2) * inside
+                       ).astype(np.float32)
+
+    def apply(self, frame: np.ndarray, amount: float) -> np.ndarray:
+        """amount > 0: the nose moves to the image's right (the person turns to their left)."""
+        import cv2
+        map_x = self.xs - amount * self.half * self.weight
+        return cv2.remap(frame, map_x, self.ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+class SimulatedCamera:
+    def __init__(self, right_person: Path, other_person: Path, scene: Scene = Scene.RIGHT_PERSON,
+                 fps: float = 15.0, clock=time.monotonic):
+        self.fps = fps
+        self._scene = Scene(scene)
+        self._clock = clock
+        self._frames = {Scene.RIGHT_PERSON: _framed(_load(right_person)),
+                        Scene.OTHER_PERSON: _framed(_load(other_person))}
+        self._frames[Scene.PHOTO_HELD_UP] = self._held_up(self._frames[Scene.RIGHT_PERSON])
+        self._frames[Scene.NOBODY] = np.full_like(self._frames[Scene.RIGHT_PERSON], 180)
+        self._warps = {scene: _TurnWarp(self._frames[scene]) for scene in (Scene.RIGHT_PERSON, Scene.OTHER_PERSON)}
+        self._action: tuple[float, float] | None = None   # (direction, started)
+        self._next_frame = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def scene(self) -> Scene:
+        return self._scene
+
+    @scene.setter
+    def scene(self, scene: Scene) -> None:
+        """Someone else steps up: whatever the last one was doing stops."""
+        with self._lock:
+            self._scene, self._action = Scene(scene), None
+
+    @staticmethod
+    def _held_up(frame: np.ndarray) -> np.ndarray:
+        """The right person's photo held up: the same face, a little smaller, in a white border."""
+        import cv2
+        height, width = frame.shape[:2]
+        photo = cv2.resize(frame, (int(width * 0.9), int(height * 0.9)), interpolation=cv2.INTER_AREA)
+        held = np.full_like(frame, 120)
+        y, x = (height - photo.shape[0]) // 2, (width - photo.shape[1]) // 2
+        held[y - 6:y + photo.shape[0] + 6, x - 6:x + photo.shape[1] + 6] = 245
+        held[y:y + photo.shape[0], x:x + photo.shape[1]] = photo
+        return held
+
+    def hear(self, challenge: str) -> None:
+        """The kiosk's spoken challenge reaches the person in front (a photo hears nothing)."""
+        if self.scene in (Scene.RIGHT_PERSON, Scene.OTHER_PERSON):
+            direction = {"turn_left": 1.0, "turn_right": -1.0}.get(str(challenge))
+            if direction is not None:
+                with self._lock:
+                    self._action = (direction, self._clock())
+
+    def read(self) -> np.ndarray:
+        now = self._clock()
+        if now < self._next_frame:
+            time.sleep(self._next_frame - now)
+        self._next_frame = max(now, self._next_frame) + 1 / self.fps
+        with self._lock:
+            scene, action = self._scene, self._action
+        frame = self._frames[scene]
+        if action is None or scene not in self._warps:
+            return frame.copy()
+        direction, started = action
+        progress = (self._clock() - started) / TURN_SECONDS
+        if progress >= 1:
+            with self._lock:
+                self._action = None
+            return frame.copy()
+        amount = direction * TURN_AMOUNT * np.sin(np.pi * progress)   # out and back
+        return self._warps[scene].apply(frame, float(amount))
+
+    def close(self) -> None:
+        pass
