@@ -78,6 +78,7 @@ def main() -> None:
             wait_for_card(CARD_READER, timeout=5, present=False)
             visit = core.services.new_visit()
             visit.identify(CitizenIdentity(f"110105199003070{i:02d}X", "王五", "2", 1, datetime.date(1990, 3, 7)))
+            visit.assure("face", {"score": 0.3})   # as after a face check that matched
             with Pin.from_text("582936") as new:
                 waited, start = READER_WAITS.seconds, time.perf_counter()
                 results = core.services.apply(visit, True, new)

@@ -54,6 +54,7 @@ def main() -> None:
         wait_for_card(CARD_READER, timeout=10)
         visit = services.new_visit()
         visit.identify(ZHANG_SAN)
+        visit.assure("face", {"score": 0.3})   # as after a face check that matched
         visit.present_card(cards.read())
         print("online:")
         timed((online, online_wall), "1.10.6 report temporary loss", lambda: services.report_loss(visit, "temporary"))
@@ -72,6 +73,7 @@ def main() -> None:
         settled()  # a next citizen finds the encoder's reader settled: seconds pass between visits
         first = services.new_visit()
         first.identify(CitizenIdentity("11010519900307002X", "王五", "2", 1, datetime.date(1990, 3, 7)))
+        first.assure("face", {"score": 0.3})   # as after a face check that matched
         with Pin.from_text("582936") as new:
             timed((online, online_wall), "1.10.1 apply + issue", lambda: services.apply(first, True, new))
 
@@ -79,6 +81,7 @@ def main() -> None:
         settled()
         lost = services.new_visit()
         lost.identify(ZHANG_SAN)
+        lost.assure("face", {"score": 0.3})   # as after a face check that matched
         with Pin.from_text("582936") as new:
             timed((online, online_wall), "lost_card bundle", lambda: services.bundle("lost_card", lost, True, new))
         bundle_s = online.pop("lost_card bundle") / 1000
@@ -90,6 +93,7 @@ def main() -> None:
         wait_for_card(CARD_READER, timeout=10)
         away = services.new_visit()
         away.identify(ZHANG_SAN)
+        away.assure("face", {"score": 0.3})   # as after a face check that matched
         away.present_card(cards.read())
         timed((offline, offline_wall), "1.10.6 report temporary loss", lambda: services.report_loss(away, "temporary"))
         with Pin.from_text("147258") as old, Pin.from_text("582936") as new:

@@ -75,6 +75,21 @@ def _staff_cards(value):
         return f"must be SHA-256 digests separated by commas, as `kiosk config hash-staff-card` prints them: {exc}"
 
 
+def _action_names(value):
+    from kiosk.services import catalog
+    unknown = [name.strip() for name in value.split(",") if name.strip() and not _is_action(catalog, name.strip())]
+    if unknown:
+        return f"not actions of the catalogue: {', '.join(unknown)}"
+
+
+def _is_action(catalog, name: str) -> bool:
+    try:
+        catalog.action(name)
+    except KeyError:
+        return False
+    return True
+
+
 def _between(low, high):
     def check(value):
         if not (math.isfinite(value) and low <= value <= high):
@@ -211,6 +226,24 @@ class UiSection:
 
 
 @dataclass(frozen=True)
+class CameraSection:
+    device: str = _setting("", None, "the V4L2 camera of the face check (/dev/video0 or its index); empty: "
+                           "none (face checks go the staff-assisted way)")
+    width: int = _setting(640, _at_least(160))
+    height: int = _setting(480, _at_least(120))
+    fps: int = _setting(15, _at_least(5))
+
+
+@dataclass(frozen=True)
+class IdentitySection:
+    face_required_for: str = _setting("", _action_names, "actions that need a face check beyond the catalogue's "
+                                      "own (which a configuration cannot lower), separated by commas")
+    match_threshold: float = _setting(0.5, _between(0.2, 0.6), "face embedding distance under which the live "
+                                      "face is the registered photo's (0.6 is dlib's own, lower is stricter)")
+    attempts: int = _setting(2, _at_least(1), "face checks before the kiosk offers a member of staff")
+
+
+@dataclass(frozen=True)
 class KioskConfig:
     terminal: TerminalSection = field(default_factory=TerminalSection)
     readers: ReadersSection = field(default_factory=ReadersSection)
@@ -221,6 +254,8 @@ class KioskConfig:
     receipt_printer: ReceiptPrinterSection = field(default_factory=ReceiptPrinterSection)
     id_reader: IdReaderSection = field(default_factory=IdReaderSection)
     ui: UiSection = field(default_factory=UiSection)
+    camera: CameraSection = field(default_factory=CameraSection)
+    identity: IdentitySection = field(default_factory=IdentitySection)
     source: str = "defaults"
 
     def __post_init__(self):

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
+from drivers.camera import Camera
 from kiosk.audit import AuditError, AuditTrail, audit_key_from
 from kiosk.audit_secret import load_audit_secret
 from kiosk.backend.client import BackendClient
@@ -26,7 +27,9 @@ from kiosk.card_service import CardService
 from kiosk.config import KioskConfig, refuse_open_secrets
 from kiosk.devices import Devices
 from kiosk.file_safety import refuse_a_lost_key_file
+from kiosk.face_check import FaceCheckSettings
 from kiosk.identification import Identification
+from kiosk.identity_assurance import IdentityAssurance
 from kiosk.outcome import Outcome
 from kiosk.receipt import RECEIPT_FAILED, Handout, hand_out
 from kiosk.services import catalog
@@ -46,7 +49,8 @@ SOFTWARE_VERSION = metadata.version("sscard-kiosk")
 class KioskCore:
     """Every non-UI part of a running kiosk. `start()` starts the outbox's delivery worker."""
 
-    def __init__(self, config: KioskConfig):
+    def __init__(self, config: KioskConfig, camera: Camera | None = None):
+        """`camera` stands in for [camera] device: the simulation's camera."""
         self.config = config
         if config.source != "defaults":  # a deployed kiosk's own files; the demo makes its own
             refuse_open_secrets(config)
@@ -73,7 +77,7 @@ class KioskCore:
         self.cards = CardService(config, hsm)
         self.link = BackendLink(self.client, self.outbox, self.audit, delivery_wait_s=box.delivery_wait_s,
                                 link_up=lambda: self.worker.link_up)
-        self.devices = Devices(config)
+        self.devices = Devices(config, camera)
         self.identification = Identification(self.devices, self.cards)
         # What opens diagnostics: its lockout kept in the database, each sign-in and lockout audited.
         self.staff_gate = StaffGate(config.ui.staff_pin_scrypt, config.ui.staff_cards,
@@ -92,7 +96,13 @@ class KioskCore:
                 encoder_reader=printer.encoder_reader, initial_pin=printer.initial_pin,
                 spec_version=printer.spec_version, card_type=printer.spec_version[0],
                 initialising_org=printer.initialising_org), self.issuance_journal)
-        self.services = KioskServices(self.link, self.cards, self.issuance, region_code=config.terminal.region_code,
+        identity = config.identity
+        self.assurance = IdentityAssurance(
+            self.link, self.devices, self.staff_gate, FaceCheckSettings(match_threshold=identity.match_threshold),
+            face_also_for=frozenset(n.strip() for n in identity.face_required_for.split(",") if n.strip()),
+            terminal_number=config.terminal.terminal_number)
+        self.services = KioskServices(self.link, self.cards, self.issuance, self.assurance,
+                                      region_code=config.terminal.region_code,
                                       terminal_number=config.terminal.terminal_number,
                                       service_phone=config.terminal.office_phone, on_result=self._count)
 

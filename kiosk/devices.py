@@ -8,6 +8,7 @@ keeps its connection.
 """
 from __future__ import annotations
 
+from drivers.camera import Camera, UvcCamera
 from drivers.card_printer import CardPrinter
 from drivers.id_card_reader import IdCardReader, IdReaderUnavailable
 from drivers.receipt_printer import PrinterUnavailable, ReceiptPrinter
@@ -15,8 +16,13 @@ from kiosk.config import KioskConfig
 
 
 class Devices:
-    def __init__(self, config: KioskConfig):
+    def __init__(self, config: KioskConfig, camera: Camera | None = None):
+        """`camera` stands in for [camera] device (the simulation's camera is not a V4L2 device)."""
         self.config = config
+        self.camera: Camera | None = camera
+        if camera is None and config.camera.device:
+            settings = config.camera
+            self.camera = UvcCamera(settings.device, settings.width, settings.height, settings.fps)
         printer = config.card_printer
         self.card_printer: CardPrinter | None = None
         if printer.enabled:
@@ -55,3 +61,5 @@ class Devices:
     def close(self) -> None:
         if self.card_printer is not None:
             self.card_printer.close()
+        if self.camera is not None:
+            self.camera.close()

@@ -28,6 +28,8 @@ from typing import Callable
 
 import numpy as np
 
+from kiosk.i18n import N_
+
 MODEL = "dlib_face_recognition_resnet_model_v1"
 BASELINE_FRAMES = 3
 
@@ -37,7 +39,7 @@ class Challenge(enum.StrEnum):
     TURN_RIGHT = "turn_right"
 
 
-PROMPTS = {Challenge.TURN_LEFT: "请缓慢向左转头", Challenge.TURN_RIGHT: "请缓慢向右转头"}
+PROMPTS = {Challenge.TURN_LEFT: N_("请缓慢向左转头"), Challenge.TURN_RIGHT: N_("请缓慢向右转头")}
 
 
 class Decision(enum.StrEnum):

@@ -9,6 +9,7 @@ from typing import Callable
 
 from drivers.apdu import CardError, NoCardPresent
 from drivers.id_card_reader import IdCardError, IdCardNotFound, IdReaderUnavailable
+from drivers.pcsc import card_present
 from drivers.ssse import CardReading
 from kiosk.card_service import CardService
 from kiosk.devices import Devices
@@ -62,3 +63,14 @@ class Identification:
                 on_problem(exc)
                 stop.wait(AFTER_ERROR_S)
         return None
+
+    def wait_for_card_out(self, stop: threading.Event) -> None:
+        """Waits until the card reader is empty (a staff card taken back), or `stop` is set."""
+        reader = self.cards.config.readers.card
+        while not stop.is_set():
+            try:
+                if not card_present(reader):
+                    return
+            except CardError:
+                pass
+            stop.wait(POLL_S)

@@ -34,6 +34,10 @@ class IdentityMismatch(VisitError):
     citizen_message = "卡片不属于已验证身份的本人，请插入本人的社会保障卡。"
 
 
+class IdentityNotAssured(VisitError):
+    citizen_message = "此业务需先核验是否本人：请完成人脸核验，或请工作人员协助核验。"
+
+
 class VisitEnded(VisitError):
     citizen_message = "本次办理已结束，请重新开始。"
 
@@ -91,6 +95,10 @@ class Visit:
         self.results: list = []  # ServiceResults of this visit, for its one receipt
         # "changed"/"reset" when a PIN command's answer was lost: the card must tell whether it took it
         self.unconfirmed_pin_event: str | None = None
+        # How the person in front was found to be the identified one: {"by": "face", ...} after a
+        # face check that matched, {"by": "staff", ...} after a member of staff vouched (#13).
+        self._assurance: dict | None = None
+        self.backend_visit_token: str | None = None   # the backend's visit for this person (open_visit)
 
     @property
     def ended(self) -> bool:
@@ -116,8 +124,25 @@ class Visit:
             self._check_open()
             if self._card is not None and self._card.holder.social_security_number != identity.id_number:
                 raise IdentityMismatch("the card already read belongs to another person")
+            if self._identity is not None and self._identity.id_number != identity.id_number:
+                self._assurance, self.backend_visit_token = None, None   # vouched for someone else
             self._identity = identity
             self._last_activity = self._clock()
+
+    def assure(self, how: str, details: dict) -> None:
+        """The person in front is the identified one: by `how` ("face" or "staff"). Only the
+        face check (kiosk/identification.py) and the staff authorisation (KioskServices) call it."""
+        if how not in ("face", "staff"):
+            raise ValueError(f"unknown identity assurance {how!r}")
+        with self._lock:
+            self._check_open()
+            if self._identity is None:
+                raise NotIdentified("a face or a member of staff can vouch only for an identified person")
+            self._assurance = {"by": how, **details}
+
+    @property
+    def assurance(self) -> dict | None:
+        return self._assurance
 
     def present_card(self, reading: CardReading) -> None:
         with self._lock:
@@ -167,6 +192,7 @@ class Visit:
             self._card = None
             self.card_pin_verified = False
             self.unconfirmed_pin_event = None
+            self._assurance, self.backend_visit_token = None, None
 
     def holds_personal_data(self) -> bool:
         return self._identity is not None or self._card is not None

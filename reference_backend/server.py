@@ -57,6 +57,7 @@ ROUTES = [
            lambda store, conn, terminal, body: {"status": "ok", "api_version": API_VERSION}, changes_state=False),
     _route("POST", "/v1/visits", "open_visit", BackendStore.open_visit, changes_state=False),
     _route("POST", "/v1/person-queries", "query_person", BackendStore.query_person, changes_state=False),
+    _route("POST", "/v1/person-photos", "person_photo", BackendStore.person_photo, changes_state=False),
     _route("GET", "/v1/cards/{card_id}", "card_status", BackendStore.card_status, changes_state=False),
     _route("POST", "/v1/applications", "apply_card", BackendStore.apply_card),
     _route("POST", "/v1/applications/{application_id}/instant-issuance", "mark_instant_issuance",
@@ -81,6 +82,7 @@ ROUTES = [
     _route("POST", "/v1/hsm/command-mac", "hsm_command_mac", BackendStore.command_mac, changes_state=False),
     _route("POST", "/v1/reviews", "submit_review", BackendStore.submit_review),
     _route("POST", "/v1/terminals/{terminal_number}/heartbeats", "record_heartbeat", BackendStore.record_heartbeat),
+    _route("POST", "/v1/terminals/{terminal_number}/staff-calls", "call_staff", BackendStore.call_staff),
     _route("POST", "/v1/terminals/{terminal_number}/audit-entries", "record_audit_entries",
            BackendStore.record_audit_entries),
 ]

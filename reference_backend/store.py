@@ -6,6 +6,7 @@ a completed request replays the first answer and can never act twice.
 """
 from __future__ import annotations
 
+import base64
 import datetime
 import hmac
 import json
@@ -33,6 +34,7 @@ MAX_COMMENT_CHARS = 500
 # open visit per terminal (a kiosk serves one citizen at a time), for half an hour, and no more
 # visits an hour than a busy lobby sees (a terminal opening more is enumerating people).
 VISIT_SECONDS = 30 * 60
+MAX_PHOTO_BYTES = 200_000   # a registry photo (358x441 JPEG) is some 30 KB; the contract's bound
 VISITS_PER_HOUR = 60
 # The only command the HSM makes a MAC for: RELOAD PIN (80 5E 00 00), with its own key.
 HSM_MAC_COMMANDS = {("805E0000", keyscheme.KEY_PIN_RELOAD)}
@@ -67,6 +69,10 @@ CREATE TABLE IF NOT EXISTS audit_heads (
     terminal TEXT PRIMARY KEY, seq INTEGER NOT NULL, mac TEXT NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_flags (
     id INTEGER PRIMARY KEY, terminal TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS staff_calls (
+    id INTEGER PRIMARY KEY, terminal TEXT NOT NULL, reason TEXT NOT NULL, idempotency_key TEXT, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS photos (
+    id_number TEXT PRIMARY KEY, jpeg BLOB NOT NULL, registered_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS visits (
     token TEXT PRIMARY KEY, terminal TEXT NOT NULL, id_number TEXT NOT NULL, opened_at REAL NOT NULL,
     closed INTEGER NOT NULL DEFAULT 0);
@@ -326,7 +332,24 @@ class BackendStore:
             conn.execute("INSERT OR REPLACE INTO cards VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (card_id, card_number, holder["id_number"], status, region_code, issue_date, expiry_date))
 
+    def seed_photo(self, id_number: str, jpeg: bytes) -> None:
+        """The person's registered photo (demo and tests: the registry a province already has)."""
+        ID_NUMBER("id_number", id_number)
+        if not jpeg.startswith(b"\xff\xd8") or len(jpeg) > MAX_PHOTO_BYTES:
+            raise ValueError(f"a registered photo is a JPEG of at most {MAX_PHOTO_BYTES} bytes")
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO photos VALUES (?, ?, ?)", (id_number, jpeg, self._clock()))
+
     # --- reads ------------------------------------------------------------------------------
+
+    def person_photo(self, conn, terminal: str, body: dict) -> dict:
+        """The registered photo of the person of the terminal's open visit, for its face check."""
+        wanted = fields(body, {"id_number": ID_NUMBER, "visit_token": _text(re.compile(r"^[0-9a-f]{32}\Z"), 32)})
+        self._check_visit(conn, terminal, wanted["visit_token"], wanted["id_number"])
+        row = conn.execute("SELECT jpeg FROM photos WHERE id_number = ?", (wanted["id_number"],)).fetchone()
+        if row is None:
+            raise Refusal(404, "photo_not_found", "no registered photo for this person")
+        return {"format": "jpeg", "photo": base64.b64encode(row[0]).decode("ascii")}
 
     def open_visit(self, conn, terminal: str, body: dict) -> dict:
         """The citizen the terminal has identified (by ID card) now: the one person whose data
@@ -625,6 +648,15 @@ class BackendStore:
                      " seq = excluded.seq, mac = excluded.mac, at = excluded.at",
                      (terminal, head["seq"], head["mac"], self._clock()))
         return flags
+
+    def call_staff(self, conn, terminal: str, key: str, terminal_number: str, body: dict) -> Reply:
+        """A kiosk asks for a member of staff (a citizen its face check could not vouch for)."""
+        wanted = fields(body, {"reason": _text(max_chars=60)})
+        if terminal_number != terminal:
+            raise Refusal(403, "wrong_terminal", "a kiosk calls staff for itself only")
+        call_id = conn.execute("INSERT INTO staff_calls (terminal, reason, idempotency_key, at) VALUES (?, ?, ?, ?)",
+                               (terminal, wanted["reason"], key, self._clock())).lastrowid
+        return Reply(201, {"call_id": call_id})
 
     def record_heartbeat(self, conn, terminal: str, key: str, terminal_number: str, body: dict) -> Reply:
         wanted = fields(body, {"queue_depth": _integer(0, 10**9), "software_version": _text(max_chars=40)},

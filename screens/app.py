@@ -83,12 +83,15 @@ class KioskApp(App):
         from screens.progress import ProgressScreen
         from screens.rating import RatingScreen
         from screens.result import ResultScreen
+        from screens.face import FaceScreen
         from screens.staff import StaffSignInScreen
+        from screens.staff_assist import StaffAssistScreen
 
         self.flow = VisitFlow(self)
         manager = ScreenManager(transition=CrossFade(duration=0.2))
         for name, screen in (("home", HomeScreen), ("card_holder", CardHolderScreen), ("guide", GuideScreen),
-                             ("identify", IdentifyScreen), ("confirm", ConfirmScreen), ("pin", PinScreen),
+                             ("identify", IdentifyScreen), ("face", FaceScreen), ("staff_assist", StaffAssistScreen),
+                             ("confirm", ConfirmScreen), ("pin", PinScreen),
                              ("progress", ProgressScreen), ("result", ResultScreen), ("rating", RatingScreen),
                              ("staff", StaffSignInScreen), ("diagnostics", DiagnosticsScreen)):
             manager.add_widget(screen(name=name))

@@ -1,5 +1,6 @@
-"""One citizen's way through the screens: guide -> identify -> confirm -> PIN pad -> progress
--> result -> rating -> home.
+"""One citizen's way through the screens: guide -> identify -> (face check, or staff assistance,
+where the offer needs the person vouched for) -> confirm -> PIN pad -> progress -> result ->
+rating -> home.
 
 The flow holds the visit (kiosk/visit.py) and the PINs typed for it, tells each screen what to
 show, and runs the chosen service on a worker thread; results come back through Clock. It
@@ -62,7 +63,31 @@ class VisitFlow:
             self.identified()
 
     def identified(self) -> None:
+        if self.visit.assurance is None and self._needs_face():
+            self._go("face").start(self.visit)
+        else:
+            self._go("confirm").show(self.offer, self.visit)
+
+    def _needs_face(self) -> bool:
+        """Whether what the offer will run needs the person vouched for (the catalogue and
+        [identity] say which). An application makes a card on the spot, the one that needs
+        it, only when the card printer is ready."""
+        names = [name for name in self.offer.actions
+                 if name != "apply_instant" or self.services.instant_issuance_ready()]
+        return any(self.app.core.assurance.needs_face(name) for name in names)
+
+    def face_passed(self) -> None:
         self._go("confirm").show(self.offer, self.visit)
+
+    def ask_staff(self) -> None:
+        """The citizen asked for a person, or the face check did not pass: staff vouch."""
+        self._go("staff_assist").start(self.visit, f"{self.offer.key}: identity check")
+
+    def staff_vouched(self) -> None:
+        if self.offer.needs_card:   # the citizen's card came out for the staff card: back in
+            self._go("identify").start(self.offer, self.visit)
+        else:
+            self._go("confirm").show(self.offer, self.visit)
 
     def confirmed(self) -> None:
         self._pin_index = 0

@@ -36,7 +36,7 @@ class IdentifyScreen(Screen):
         self.clear()
         self._stop = threading.Event()
         self._offer, self._visit = offer, visit
-        if offer.needs_id:
+        if offer.needs_id and not visit.has_identity:   # (back from staff assistance: the card only)
             self._wait_for_id()
         else:
             self._wait_for_card()

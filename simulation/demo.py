@@ -21,9 +21,9 @@ from screens.app import KioskApp, configure_window
 
 from kivy.clock import Clock  # noqa: E402  (after screens.app set Kivy's environment)
 
-from kiosk.core import KioskCore  # noqa: E402
 from screens.menu import AGAIN, NEW, PIN_TITLES  # noqa: E402
-from simulation.stack import STAFF_PIN, ZHANG_SAN, SimulatedKiosk, simulated_kiosk  # noqa: E402
+from simulation.stack import (LI_SI, STAFF_CARD_PIN, STAFF_PIN, ZHANG_SAN, SimulatedKiosk,  # noqa: E402
+                              simulated_kiosk)
 
 STEP_TIMEOUT_S = 20
 SETTLE_S = 0.1           # after a step without a screenshot
@@ -176,7 +176,10 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
     step("我的卡丢了: the service guide", lambda: kiosk.tap("lost_card"), lambda: kiosk.on("guide"),
          "02-guide-lost-card.png")
     step("asked for the ID card", lambda: kiosk.tap("start"), lambda: kiosk.on("identify"), "03-identify.png")
-    step("ID card laid down: confirm with the commitment", lay_id_card, lambda: kiosk.on("confirm"),
+    step("ID card laid down: the face check, challenge spoken", lay_id_card,
+         lambda: kiosk.on("face") and app.root.get_screen("face").preview is not None
+         and app.root.get_screen("face").prompt in ("请缓慢向左转头", "请缓慢向右转头"), "03b-face-check.png")
+    step("face matched: confirm with the commitment", None, lambda: kiosk.on("confirm"),
          "04-confirm-commitment.png")
     step("commitment accepted, PIN pad for the new card",
          lambda: (kiosk.tap("accept"), kiosk.tap("confirm")), lambda: kiosk.on("pin"), "05-pin-pad.png")
@@ -217,14 +220,41 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
     step("finished: home", lambda: (checks.update(offline_loss=kiosk.result_lines()), kiosk.tap("finish"),
                                     take_id_card()), home_and_cleared, None)
 
-    # 4. Elder mode, then the citizen walks away: countdown, then home, cleared.
+    # 4. The face check cannot vouch (the registry holds no photo of Li Si): a member of staff
+    #    checks the person and vouches with their staff card, then the visit goes on as any
+    #    other (a first application: Li Si has no card yet).
+    face = app.root.get_screen("face")
+    assist = app.root.get_screen("staff_assist")
+
+    def lay_li_si():
+        sim.id_reader.update(person=LI_SI)
+
+    step("network back", sim.restore_network, lambda: kiosk.on("home") and not home.offline, None)
+    step("首次申领 by someone the face check cannot vouch for", lambda: kiosk.tap("first_card"),
+         lambda: kiosk.on("guide"), None)
+    step("ID card: the face check does not pass", lambda: (lay_li_si(), kiosk.tap("start")),
+         lambda: kiosk.on("face") and face.problem != "", "22-face-not-matched.png")
+    step("请工作人员协助: staff called", lambda: kiosk.tap("staff_help"),
+         lambda: kiosk.on("staff_assist") and not assist.asking_pin, "23-staff-called.png")
+    step("staff card inserted: its PIN asked", sim.insert_staff_card, lambda: assist.asking_pin, None)
+    step("staff card PIN: vouched, take the card back", lambda: kiosk.type_pin(STAFF_CARD_PIN, "staff_assist"),
+         lambda: not assist.asking_pin and assist.prompt.startswith("核验完成"), "24-staff-vouched.png")
+    step("staff card out: confirm", sim.card.remove, lambda: kiosk.on("confirm"), None)
+    step("commitment accepted: the PIN pad", lambda: (kiosk.tap("accept"), kiosk.tap("confirm")),
+         lambda: kiosk.on("pin"), None)
+    step("new PIN", lambda: kiosk.type_pin(NEW_PIN), lambda: kiosk.asked_for_pin(AGAIN), None)
+    step("new PIN again", lambda: kiosk.type_pin(NEW_PIN), lambda: kiosk.on("result"), "25-result-staff-assisted.png")
+    step("finished: home", lambda: (checks.update(staff_assisted=kiosk.result_lines()), kiosk.tap("finish"),
+                                    take_id_card()), home_and_cleared, None)
+
+    # 5. Elder mode, then the citizen walks away: countdown, then home, cleared.
     step("长辈模式: large text, high contrast", lambda: kiosk.tap("elder"),
          lambda: kiosk.on("home") and app.theme.elder, "17-elder-home.png")
     step("elder mode: the guide", lambda: kiosk.tap("change_pin"), lambda: kiosk.on("guide"), "18-elder-guide.png")
     step("nobody touches: the countdown", None, lambda: app._countdown is not None, "19-idle-countdown.png")
     step("time out: home, elder mode off, visit cleared", None, home_and_cleared, "20-home-after-timeout.png")
 
-    # 5. Diagnostics: three taps on the hidden corner, the staff PIN, the device report.
+    # 6. Diagnostics: three taps on the hidden corner, the staff PIN, the device report.
     def staff_corner():
         for _ in range(3):
             tap(named(home, "staff_corner"))
@@ -246,7 +276,7 @@ def play(out: Path, add_steps, *, idle_timeout_s: int = IDLE_TIMEOUT_S, config_f
     change the configuration or the app; `finish(sim)` runs before the simulators stop. The
     window must be configured first (configure_window)."""
     with simulated_kiosk(out, idle_timeout_s=idle_timeout_s) as sim:
-        core = KioskCore(config_for(sim) if config_for else sim.config).start()
+        core = sim.kiosk_core(config_for(sim) if config_for else None).start()
         try:
             app = app_for(core, sim) if app_for else KioskApp(core)
             script = Script(app, out)

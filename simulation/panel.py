@@ -1,7 +1,8 @@
 """The simulator panel beside the kiosk window (`kiosk demo --panel`, what `./run demo` opens
 on a machine with a display): a person plays the citizen and the faults with it. Insert or
 take out the social security card, lay an ID card on the reader, run the receipt printer out
-of paper, open the card printer's cover, cut the network; each switch acts on the same
+of paper, open the card printer's cover, cut the network, change who stands in front of the
+camera (the right person, another, a photo held up, nobody); each switch acts on the same
 simulators the scripted demo uses, and the kiosk beside it reacts as it would to the real
 device. Device actions that wait (a card taken out waits for the reader to see it) run off the
 UI thread.
@@ -33,9 +34,15 @@ SWITCHES = (
 )
 
 
+# Who stands in front of the simulated camera, in the order the panel's button goes through.
+SCENES = (("right_person", N_("摄像头前：本人")), ("other_person", N_("摄像头前：他人")),
+          ("photo_held_up", N_("摄像头前：举着本人照片")), ("nobody", N_("摄像头前：无人")))
+
+
 class SimulatorPanel(BoxLayout):
     last_action = StringProperty("")
     staff_pin = StringProperty("")
+    scene = StringProperty(SCENES[0][1])
 
     def __init__(self, sim, **kwargs):
         self.sim = sim
@@ -73,6 +80,13 @@ class SimulatorPanel(BoxLayout):
             Clock.schedule_once(lambda _dt: setattr(self, "last_action", done))
 
         threading.Thread(target=work, name=f"panel-{button.name}", daemon=True).start()
+
+    def next_scene(self) -> None:
+        """The next person (or photo, or nobody) in front of the camera."""
+        names = [name for name, _label in SCENES]
+        following = SCENES[(names.index(str(self.sim.camera.scene)) + 1) % len(SCENES)]
+        self.sim.camera.scene = following[0]
+        self.scene = following[1]
 
     def _card(self, insert: bool) -> None:
         self.sim.card.insert() if insert else self.sim.card.remove()
@@ -118,7 +132,6 @@ class PanelKioskApp(KioskApp):
 
 
 def run_with_panel(config: KioskConfig, out_dir: str) -> int:
-    from kiosk.core import KioskCore
     from simulation.stack import simulated_kiosk
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -127,7 +140,7 @@ def run_with_panel(config: KioskConfig, out_dir: str) -> int:
     from kivy.config import Config
     Config.set("graphics", "width", str(kiosk_width + PANEL_WIDTH))
     with simulated_kiosk(out, idle_timeout_s=config.ui.idle_timeout_s) as sim:
-        core = KioskCore(sim.config).start()
+        core = sim.kiosk_core().start()
         try:
             PanelKioskApp(core, sim, kiosk_width).run()
         finally:

@@ -9,12 +9,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import io
 import tempfile
 import time
 from pathlib import Path
 
+from PIL import Image
+
 from drivers.id_card_reader import ResidentId
 from drivers.pcsc import wait_for_card
+from drivers.sim.camera import SimulatedCamera, face_test_images
 from drivers.sim.card_printer import CardPrinterSimulator, blank_social_security_card
 from drivers.sim.id_card_reader import IdReaderProfile, SimulatedIdCardReader
 from drivers.sim.pcscd import PSAM_READER, VPCD_CARD_PORT, VPCD_PSAM_PORT, pcscd_running
@@ -24,22 +28,42 @@ from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard
 from drivers.sim.vpcd import VpcdLink
 from kiosk.config import KioskConfig
 from kiosk.core import KioskCore
-from kiosk.staff_pin import hash_staff_pin
+from kiosk.staff_pin import hash_staff_pin, staff_card_digest
 from reference_backend.pki import make_test_pki
 from reference_backend.server import open_backend
 from simulation.config import config_for_simulation
 
 STAFF_PIN = "246810"   # the demo's diagnostics PIN (the panel shows it)
+STAFF_CARD_PROFILE, STAFF_CARD_PIN = "card_v2.toml", "369258"   # a member of staff's own card, enrolled
+# Zhang San's face: the face test set's person (drivers/sim/camera.py), registered with one
+# photo, in front of the camera in another; the other person is someone else.
+REGISTERED_PHOTO, CAMERA_PHOTO, OTHER_PERSON_PHOTO = "obama2.jpg", "obama.jpg", "biden.jpg"
 
 # The holder of drivers/sim/profiles/card_v3.toml, as the ID card reader presents him.
 ZHANG_SAN = ResidentId(name="张三", sex="1", ethnicity=1, birth_date=datetime.date(1980, 1, 1),
                        address="山东省临沂市兰山区沂蒙路1号", id_number="371302198001011239",
                        issuing_authority="临沂市公安局", valid_from=datetime.date(2020, 1, 1), valid_to=None)
 ZHANG_SAN_CARD_ID = "371300D15600000500BF7C7A48FB4966"   # the card of card_v3.toml
+# Someone with no card yet, and no photo in the registry: only staff can vouch for him.
+LI_SI = ResidentId(name="李四", sex="1", ethnicity=1, birth_date=datetime.date(1975, 5, 5),
+                   address="山东省临沂市兰山区沂蒙路2号", id_number="37130219750505123X",
+                   issuing_authority="临沂市公安局", valid_from=datetime.date(2021, 1, 1), valid_to=None)
+
+
+def registry_photo(image: Path) -> bytes:
+    """A photo as a province's registry holds one: at most 358x441, JPEG."""
+    with Image.open(image) as photo:
+        photo = photo.convert("RGB")
+        photo.thumbnail((358, 441))
+        out = io.BytesIO()
+        photo.save(out, "JPEG", quality=90)
+    return out.getvalue()
 
 
 def seed_zhang_san(backend, status: str = "normal") -> None:
-    """The backend knows Zhang San and his card of card_v3.toml, in `status`."""
+    """The backend knows Zhang San, his card of card_v3.toml in `status`, and his registered
+    photo (a photo of the face test set's person; the simulated camera shows another of him)."""
+    backend.store.seed_photo(ZHANG_SAN.id_number, registry_photo(face_test_images() / REGISTERED_PHOTO))
     backend.store.seed_card(
         holder={"id_number": ZHANG_SAN.id_number, "name": ZHANG_SAN.name, "sex": "1", "ethnicity": 1,
                 "birth_date": "19800101", "birthplace": "371302"},
@@ -57,6 +81,20 @@ class SimulatedKiosk:
     receipt_printer: SimulatedReceiptPrinter | None
     id_reader: SimulatedIdCardReader | None
     made_cards: list               # the cards the card printer made, newest last
+    camera: SimulatedCamera        # Zhang San in front of it; `camera.scene` changes who is
+
+    def insert_staff_card(self) -> None:
+        """A member of staff puts their own card (card_v2.toml, enrolled as a staff card) in the reader."""
+        self.card.remove()
+        self.card.card = SimulatedSocialSecurityCard(CardProfile.load(STAFF_CARD_PROFILE))
+        self.card.insert()
+
+    def kiosk_core(self, config: KioskConfig | None = None) -> KioskCore:
+        """The kiosk on this stack (not started): the simulated camera for its face checks,
+        and the simulated person hearing the challenges it speaks."""
+        core = KioskCore(config or self.config, camera=self.camera)
+        core.assurance.listeners.append(self.camera.hear)
+        return core
 
     def insert_made_card(self) -> None:
         """The citizen inserts the card the card printer made last."""
@@ -115,10 +153,13 @@ def simulated_kiosk(out: Path | None = None, *, serial_devices: bool = True, idl
             stack.callback(id_reader.stop)
         ui = changes.setdefault("ui", {})
         ui.setdefault("staff_pin_scrypt", hash_staff_pin([int(d) for d in STAFF_PIN]))
+        ui.setdefault("staff_cards", staff_card_digest(CardProfile.load(STAFF_CARD_PROFILE).identifier.hex()))
         if idle_timeout_s is not None:
             ui["idle_timeout_s"] = idle_timeout_s
         config = config_for_simulation(backend.url, pki, folder, card_printer.port, **changes)
-        sim = SimulatedKiosk(config, backend, folder, card, card_printer, receipts, id_reader, made_cards)
+        faces = face_test_images()
+        camera = SimulatedCamera(faces / CAMERA_PHOTO, faces / OTHER_PERSON_PHOTO)
+        sim = SimulatedKiosk(config, backend, folder, card, card_printer, receipts, id_reader, made_cards, camera)
         yield sim
 
 
@@ -129,7 +170,7 @@ def running_kiosk(**options):
     slots to ourselves."""
     with tempfile.TemporaryDirectory(prefix="kiosk-pcscd-") as tmp, pcscd_running(Path(tmp)), \
             simulated_kiosk(**options) as sim:
-        core = KioskCore(sim.config).start()
+        core = sim.kiosk_core().start()
         try:
             yield core, sim
         finally:

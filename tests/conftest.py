@@ -267,6 +267,7 @@ SLOW = {
     "faults/test_fault_sigkill_services.py": ALL,
     "faults/test_fault_unexpected.py": ALL,
     "kiosk/test_face_check.py": ALL,
+    "kiosk/test_identity_assurance.py": ALL,
     "kiosk/backend/test_backend_failures.py": {"test_a_reply_trickling_in_byte_by_byte_hits_the_whole_call_deadline"},
     "kiosk/records/test_audit_continuity.py": {"test_a_visit_a_crash_left_open_still_sends_its_entries"},
     "kiosk/test_cardprinter_cli.py": {"test_the_simulator_command_and_a_test_card_that_ends_in_the_reject_box"},

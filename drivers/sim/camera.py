@@ -13,6 +13,7 @@ they are framed as a person half a metre from the camera is.
 from __future__ import annotations
 
 import enum
+import functools
 import sys
 import threading
 import time
@@ -39,11 +40,18 @@ def face_test_images() -> Path:
     return Path(sys.prefix) / "share" / "face-test-images"
 
 
+@functools.lru_cache(maxsize=1)
+def _dlib_models():
+    """dlib's face detector and 68-point landmarks, once per process."""
+    import dlib
+    import face_recognition_models as models
+    return dlib.get_frontal_face_detector(), dlib.shape_predictor(models.pose_predictor_model_location())
+
+
 def _framed(image: np.ndarray) -> np.ndarray:
     """The face of `image` centred in a camera frame at FACE_WIDTH."""
     import cv2
-    import dlib
-    found = dlib.get_frontal_face_detector()(image, 1)
+    found = _dlib_models()[0](image, 1)
     if len(found) != 1:
         raise ValueError(f"a scene image needs exactly one face, it has {len(found)}")
     face = found[0]
@@ -67,10 +75,9 @@ class _TurnWarp:
     lines and the background stay."""
 
     def __init__(self, frame: np.ndarray):
-        import dlib
-        import face_recognition_models as models
-        face = dlib.get_frontal_face_detector()(frame, 0)[0]
-        shape = dlib.shape_predictor(models.pose_predictor_model_location())(frame, face)
+        detector, landmarks = _dlib_models()
+        face = detector(frame, 0)[0]
+        shape = landmarks(frame, face)
         points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(68)], dtype=np.float32)
         height, width = frame.shape[:2]
         self.xs, self.ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
@@ -96,14 +103,21 @@ class SimulatedCamera:
         self.fps = fps
         self._scene = Scene(scene)
         self._clock = clock
-        self._frames = {Scene.RIGHT_PERSON: _framed(_load(right_person)),
-                        Scene.OTHER_PERSON: _framed(_load(other_person))}
-        self._frames[Scene.PHOTO_HELD_UP] = self._held_up(self._frames[Scene.RIGHT_PERSON])
-        self._frames[Scene.NOBODY] = np.full_like(self._frames[Scene.RIGHT_PERSON], 180)
-        self._warps = {scene: _TurnWarp(self._frames[scene]) for scene in (Scene.RIGHT_PERSON, Scene.OTHER_PERSON)}
+        self._sources = (right_person, other_person)
+        self._frames: dict[Scene, np.ndarray] = {}   # made on the first read: most kiosks of the tests never look
+        self._warps: dict[Scene, _TurnWarp] = {}
         self._action: tuple[float, float] | None = None   # (direction, started)
         self._next_frame = 0.0
         self._lock = threading.Lock()
+
+    def _prepare(self) -> None:
+        with self._lock:
+            if self._frames:
+                return
+            right, other = (_framed(_load(path)) for path in self._sources)
+            self._warps = {Scene.RIGHT_PERSON: _TurnWarp(right), Scene.OTHER_PERSON: _TurnWarp(other)}
+            self._frames = {Scene.RIGHT_PERSON: right, Scene.OTHER_PERSON: other,
+                            Scene.PHOTO_HELD_UP: self._held_up(right), Scene.NOBODY: np.full_like(right, 180)}
 
     @property
     def scene(self) -> Scene:
@@ -136,6 +150,7 @@ class SimulatedCamera:
                     self._action = (direction, self._clock())
 
     def read(self) -> np.ndarray:
+        self._prepare()
         now = self._clock()
         if now < self._next_frame:
             time.sleep(self._next_frame - now)

@@ -36,6 +36,7 @@ OPERATIONS = {
     "health": ("GET", "/v1/health", False),
     "open_visit": ("POST", "/v1/visits", False),
     "query_person": ("POST", "/v1/person-queries", False),
+    "person_photo": ("POST", "/v1/person-photos", False),
     "card_status": ("GET", "/v1/cards/{card_id}", False),
     "apply_card": ("POST", "/v1/applications", True),                                          # 1.10.1
     "mark_instant_issuance": ("POST", "/v1/applications/{application_id}/instant-issuance", True),
@@ -53,6 +54,7 @@ OPERATIONS = {
     "hsm_command_mac": ("POST", "/v1/hsm/command-mac", False),
     "submit_review": ("POST", "/v1/reviews", True),                                            # 好差评
     "record_heartbeat": ("POST", "/v1/terminals/{terminal_number}/heartbeats", True),
+    "call_staff": ("POST", "/v1/terminals/{terminal_number}/staff-calls", True),
     "record_audit_entries": ("POST", "/v1/terminals/{terminal_number}/audit-entries", True),    # 可追溯
 }
 

@@ -20,7 +20,7 @@ PIN_BLOCKED = 9
 PIN_REFUSED = 10        # the PIN's format, or a weak PIN
 
 # kiosk service ...
-NO_IDENTITY = 11        # the action needs the resident ID card and no ID reader is configured
+NO_IDENTITY = 11        # the action needs the resident ID card (no ID reader) or a face check that could not pass
 
 # kiosk diag ...
 NOT_RESPONDING = 3      # port missing, device silent or not taking data, garbled answers

@@ -16,6 +16,8 @@ from kiosk.cli import exits
 from kiosk.cli.pins import PinSource
 from kiosk.core import KioskCore
 from kiosk.device_messages import citizen_message
+from kiosk.face_check import PROMPTS
+from kiosk.identity_assurance import FaceCheckUnavailable
 from kiosk.receipt import render_text
 from kiosk.services import catalog
 from kiosk.services.catalog import Proof
@@ -86,6 +88,35 @@ def _proofs(command: str) -> tuple[bool, bool]:
     return (any(Proof.ID_CARD in a.requires for a in actions), any(a.needs_card for a in actions))
 
 
+def _needs_face(core: KioskCore, args) -> bool:
+    """Whether what this command will run needs the person vouched for (#13)."""
+    if args.action == "bundle":
+        names = ["report_loss_formal", "replace"] if args.name == "lost_card" else ["apply_instant"]
+    elif args.action == "apply":
+        names = ["apply_instant" if core.services.instant_issuance_ready() else "apply_batch"]
+    elif args.action == "report-loss":
+        names = ["report_loss_formal" if args.formal else "report_loss_temporary"]
+    else:
+        names = [a.name for a in catalog.commands()[args.action]]
+    return any(core.assurance.needs_face(name) for name in names)
+
+
+def _face_check(core: KioskCore, visit: Visit) -> int | None:
+    """The face check on the configured camera, its challenges printed; an exit code when the
+    person is not vouched for (the staff-assisted path is the touchscreen's)."""
+    try:
+        result = core.assurance.check_face(visit, prompt=lambda challenge: print(PROMPTS[challenge], flush=True),
+                                           on_frame=lambda frame, analysis: None)
+    except FaceCheckUnavailable as exc:
+        print(f"kiosk: this action needs a face check, which cannot be made here: {exc}", file=sys.stderr)
+        print(citizen_message(exc))
+        return exits.NO_IDENTITY
+    if not result.passed:
+        print(f"kiosk: face check {result.decision}: {result.reason}", file=sys.stderr)
+        return exits.NO_IDENTITY
+    return None
+
+
 def cmd_service(args) -> int:
     config = args.load_config()
     if args.id_reader:
@@ -103,6 +134,10 @@ def cmd_service(args) -> int:
                 visit.identify(core.identification.read_id_card())
             if needs_card or args.action in READS_CARD_IF_PRESENT:
                 _read_card(core, visit, required=needs_card)
+            if _needs_face(core, args):
+                code = _face_check(core, visit)
+                if code is not None:
+                    return code
         except (IdCardError, CardError) as exc:
             print(f"kiosk: {type(exc).__name__}: {exc}", file=sys.stderr)
             print(citizen_message(exc))

@@ -238,3 +238,11 @@ class BackendLink:
     def read(self, operation: str, payload: dict) -> dict:
         """A read (status lookups): nothing to record."""
         return self.client.call(operation, payload)
+
+    def person_read(self, visit, operation: str) -> dict:
+        """A read of the visit's person (their cards, their photo): the backend gives it only
+        within a visit this kiosk opened for them, opened once per visit."""
+        id_number = visit.identity.id_number
+        if visit.backend_visit_token is None:
+            visit.backend_visit_token = self.read("open_visit", {"id_number": id_number})["visit_token"]
+        return self.read(operation, {"id_number": id_number, "visit_token": visit.backend_visit_token})

@@ -44,6 +44,8 @@ class Proof(enum.StrEnum):
     ID_CARD = "id_card"     # the resident ID card on the ID reader
     CARD = "card"           # the social security card in the card reader
     CARD_PIN = "card_pin"   # the social security card and its current PIN
+    FACE = "face"           # the person in front is the identified one: a live face matched to the
+                            # registered photo, or a member of staff who checked them (#13)
 
 
 @dataclass(frozen=True)
@@ -78,28 +80,28 @@ ACTIONS = [
            frozenset({Proof.ID_CARD}), "report-loss", rated=True, urgent=True),
     Action("report_loss_formal", "1.10.6", N_("正式挂失"), Offline.REFUSE,
            N_("正式挂失需联网办理。您可先办理临时挂失（离线可办），网络恢复后再办理正式挂失。"),
-           frozenset({Proof.ID_CARD}), "report-loss --formal", rated=True),
+           frozenset({Proof.ID_CARD, Proof.FACE}), "report-loss --formal", rated=True),
     Action("cancel_loss", "1.10.6", N_("解除挂失"), Offline.REFUSE,
            N_("解除挂失需联网核验，请网络恢复后再办理，或到窗口办理。"),
-           frozenset({Proof.ID_CARD, Proof.CARD}), "cancel-loss", rated=True),
+           frozenset({Proof.ID_CARD, Proof.CARD, Proof.FACE}), "cancel-loss", rated=True),
     Action("activate", "1.10.2", N_("启用"), Offline.REFUSE,
            N_("启用需联网办理，请网络恢复后再办理，或到窗口办理。"),
-           frozenset({Proof.ID_CARD, Proof.CARD}), "activate", rated=True),
+           frozenset({Proof.ID_CARD, Proof.CARD, Proof.FACE}), "activate", rated=True),
     Action("change_pin", "1.10.5", N_("修改密码"), Offline.LOCAL,
            N_("密码已在卡上修改；修改记录将在网络恢复后上报。"),
            frozenset({Proof.CARD_PIN}), "change-pin", rated=True),
     Action("reset_pin", "1.10.5", N_("重置密码"), Offline.LOCAL,
            N_("密码已在卡上重置；重置记录将在网络恢复后上报。"),
-           frozenset({Proof.ID_CARD, Proof.CARD}), "reset-pin", rated=True),
+           frozenset({Proof.ID_CARD, Proof.CARD, Proof.FACE}), "reset-pin", rated=True),
     Action("apply_instant", "1.10.1", N_("申领"), Offline.REFUSE,
            N_("即时制卡需联网办理。您可改为邮寄/网点领卡的普通申领（离线可受理）。"),
-           frozenset({Proof.ID_CARD}), "apply", rated=True, results=_INSTANT_ISSUANCE),
+           frozenset({Proof.ID_CARD, Proof.FACE}), "apply", rated=True, results=_INSTANT_ISSUANCE),
     Action("apply_batch", "1.10.1", N_("申领"), Offline.QUEUE,
            N_("网络中断，申领已受理，送达后生效。"),
            frozenset({Proof.ID_CARD}), "apply", rated=True),
     Action("replace", "1.10.7", N_("补换卡"), Offline.REFUSE,
            N_("补换卡需联网办理。如卡片丢失，可先办理临时挂失（离线可办）。"),
-           frozenset({Proof.ID_CARD}), "replace", rated=True,
+           frozenset({Proof.ID_CARD, Proof.FACE}), "replace", rated=True,
            results={"replace_lost": N_("补领（遗失）"), "replace_damaged": N_("换领（损坏）"),
                     "replace_expiring": N_("换发（到期）"), "replace_data_change": N_("换领（信息变更）"),
                     **_INSTANT_ISSUANCE}),
@@ -131,6 +133,13 @@ def receipt_name(result_name: str) -> str:
 def owner(result_name: str) -> Action:
     """The action a result belongs to."""
     return _BY_RESULT[result_name]
+
+
+def required(name: str, face_also_for: frozenset[str] = frozenset()) -> frozenset[Proof]:
+    """What action `name` requires: the catalogue's floor, plus a face check where the
+    province's configuration ([identity] face_required_for) asks for one. Never less."""
+    floor = action(name).requires
+    return floor | {Proof.FACE} if name in face_also_for else floor
 
 
 def available_offline() -> list[Action]:

@@ -37,9 +37,7 @@ class NoCardToReplace(VisitError):
 def _card_to_replace(link: BackendLink, visit: Visit, reason: str) -> str:
     if reason != "lost":
         return visit.card.info.identifier.hex
-    # The backend gives a person's cards only within a visit this kiosk opened for them.
-    token = link.read("open_visit", {"id_number": visit.identity.id_number})["visit_token"]
-    person = link.read("query_person", {"id_number": visit.identity.id_number, "visit_token": token})
+    person = link.person_read(visit, "query_person")
     live = [card for card in person.get("cards", []) if card.get("status") in LIVE_STATUSES]
     if not live:
         raise NoCardToReplace("the backend lists no live card for this person")

@@ -9,6 +9,7 @@ from typing import Callable
 
 from drivers.pin import Pin
 from kiosk.card_service import CardService
+from kiosk.identity_assurance import IdentityAssurance
 from kiosk.services import activate, apply_card, bundles, loss, pin, replace_card, review
 from kiosk.outcome import Outcome
 from kiosk.receipt import Receipt, ReceiptItem
@@ -24,12 +25,13 @@ def _no_progress(step: str, fraction: float) -> None:
 
 
 class KioskServices:
-    def __init__(self, link: BackendLink, cards: CardService, issuance: InstantIssuance | None, *,
-                 region_code: str, terminal_number: str = "", service_phone: str = "12333",
-                 on_result: Callable[[Visit, ServiceResult, float], None] | None = None):
+    def __init__(self, link: BackendLink, cards: CardService, issuance: InstantIssuance | None,
+                 assurance: IdentityAssurance, *, region_code: str, terminal_number: str = "",
+                 service_phone: str = "12333", on_result: Callable[[Visit, ServiceResult, float], None] | None = None):
         self.link = link
         self.cards = cards
         self.issuance = issuance
+        self.assurance = assurance
         self.region_code = region_code
         self.terminal_number = terminal_number
         self.service_phone = service_phone
@@ -45,7 +47,11 @@ class KioskServices:
             visit.results.append(result)
             if self._on_result is not None:
                 self._on_result(visit, result, machine_ms)
-        return run_action(item, action, work, finish)
+
+        def vouched_for_then_work():
+            self.assurance.require(visit, action)   # no way round it: refused in plain words
+            return work()
+        return run_action(item, action, vouched_for_then_work, finish)
 
     def end_visit(self, visit: Visit, reason: str) -> None:
         """The citizen is done (or walked away, or took the card): the visit's audit trail goes

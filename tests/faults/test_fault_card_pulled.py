@@ -30,6 +30,7 @@ def apdus_of(kiosk, card_slot, action: str) -> int:
     card = card_slot.insert_profile("card_v3.toml")
     visit = kiosk.services.new_visit()
     visit.identify(HOLDER)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
     visit.present_card(kiosk.cards.read())
     before = card.apdus_seen
     assert all(r.ok for r in run(kiosk, action, visit))
@@ -48,6 +49,7 @@ def test_card_pulled_at_every_apdu(kiosk, reference_backend, card_slot, action, 
             card = card_slot.insert_profile("card_v3.toml")
             visit = kiosk.services.new_visit()
             visit.identify(HOLDER)
+            visit.assure("face", {"score": 0.3})   # as after a face check that matched
             visit.present_card(kiosk.cards.read())
             card.profile.pull_out_after_apdus = card.apdus_seen + at
             card.profile.pull_out_after_processing = after_processing
@@ -99,6 +101,7 @@ def test_card_pulled_at_every_apdu_of_the_read_that_starts_a_card_service(kiosk,
         card = card_slot.insert_profile("card_v3.toml")
         visit = kiosk.services.new_visit()
         visit.identify(HOLDER)
+        visit.assure("face", {"score": 0.3})   # as after a face check that matched
         card.profile.pull_out_after_apdus = card.apdus_seen + at
         case = f"read pulled at APDU {at + 1}/{count}"
         with pytest.raises(CardError) as pulled:

@@ -71,6 +71,7 @@ def test_psam_pulled_at_each_of_its_apdus_of_a_pin_reset(kiosk, reference_backen
     def reset_once() -> None:
         visit = kiosk.services.new_visit()
         visit.identify(HOLDER)
+        visit.assure("face", {"score": 0.3})   # as after a face check that matched
         visit.present_card(kiosk.cards.read())
         psam.apdus_seen = 0                            # count the reset's own APDUs only
         with Pin.from_text(NEW_PIN) as new:
@@ -91,6 +92,7 @@ def test_psam_pulled_at_each_of_its_apdus_of_a_pin_reset(kiosk, reference_backen
         psam_slot.insert(psam)
         visit = kiosk.services.new_visit()
         visit.identify(HOLDER)
+        visit.assure("face", {"score": 0.3})   # as after a face check that matched
         visit.present_card(kiosk.cards.read())
         psam.pull_out_after_apdus = psam.apdus_seen + at
         with Pin.from_text(NEW_PIN) as new:
@@ -115,6 +117,7 @@ def test_backend_down_while_idle_then_a_visit(kiosk, reference_backend, pki_file
     time.sleep(1.0)   # idle: nothing is sent, so the kiosk learns of the outage from the visit
     visit = kiosk.services.new_visit()
     visit.identify(HOLDER)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
     visit.present_card(kiosk.cards.read())
     started = time.monotonic()
     [loss] = kiosk.services.report_loss(visit, "temporary")
@@ -135,6 +138,7 @@ def test_backend_down_while_idle_then_a_visit(kiosk, reference_backend, pki_file
         # And the next citizen is served online again.
         visit = kiosk.services.new_visit()
         visit.identify(HOLDER)
+        visit.assure("face", {"score": 0.3})   # as after a face check that matched
         [rating] = kiosk.services.review(visit, "1.10.6", 5)
         assert rating.outcome == "done", rating
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-KEYWORDS = {"additionalProperties", "allOf", "const", "description", "enum", "example", "items", "maxLength",
+KEYWORDS = {"additionalProperties", "allOf", "const", "description", "enum", "example", "items", "maxLength", "minLength",
             "maximum", "minimum", "pattern", "properties", "required", "type"}
 
 json_values = st.recursive(
@@ -52,11 +52,11 @@ def from_schema(schema: dict) -> st.SearchStrategy:
     if kind == "array":
         return st.lists(from_schema(schema.get("items", {})), max_size=3)
     if kind == "string":
-        longest = schema.get("maxLength")
+        longest, shortest = schema.get("maxLength"), schema.get("minLength", 0)
         if "pattern" in schema:
             texts = st.from_regex(schema["pattern"])
-            return texts if longest is None else texts.filter(lambda text: len(text) <= longest)
-        return st.text(max_size=24 if longest is None else longest)
+            return texts.filter(lambda text: shortest <= len(text) <= (longest or len(text)))
+        return st.text(min_size=shortest, max_size=max(shortest, 24) if longest is None else longest)
     if kind == "integer":
         return st.integers(schema.get("minimum"), schema.get("maximum"))
     if kind == "number":

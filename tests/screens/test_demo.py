@@ -36,6 +36,14 @@ def test_lost_card_bundle_through_the_screens_does_all_four_items(demo):
     assert "正式挂失已办理" in checks["lost_card"][0] and "新卡已制作完成" in checks["lost_card"][1]
 
 
+def test_the_face_check_shows_the_camera_and_staff_vouch_when_it_cannot(demo):
+    out, checks = demo
+    face = shot(out, "03b-face-check.png")
+    assert len(set(face.crop((100, 200, 600, 600)).getdata())) > 1000   # a camera picture, not a flat panel
+    assert [line.split("】")[0] for line in checks["staff_assisted"]] == ["【已办结"] * 3
+    assert (out / "23-staff-called.png").exists() and (out / "24-staff-vouched.png").exists()
+
+
 def test_pin_change_and_offline_loss_report_say_what_happened(demo):
     _out, checks = demo
     assert checks["change_pin"] == ["【已办结】社会保障卡密码修改与重置：密码已修改成功，请牢记新密码。"]
@@ -45,11 +53,11 @@ def test_pin_change_and_offline_loss_report_say_what_happened(demo):
 
 def test_receipts_are_printed_and_diagnostics_see_every_device(demo):
     out, checks = demo
-    # lost card, PIN change, offline loss report, and the staff's test page
-    assert checks["receipts"] == 4 and len(list((out / "receipts").glob("*.png"))) == 4
+    # lost card, PIN change, offline loss report, the staff-assisted application, and the staff's test page
+    assert checks["receipts"] == 5 and len(list((out / "receipts").glob("*.png"))) == 5
     report = checks["diagnostics"]
     assert "PSAM：在位" in report and "凭条打印机：online" in report and "制卡机：有空白卡" in report
-    assert "业务系统：故障" in report  # the demo cut the network before
+    assert "业务系统：可达" in report  # back after the offline visit, for the staff-assisted one
     assert "离线队列：待发送" in report and "死信 0" in report   # nothing the backend refused
 
 

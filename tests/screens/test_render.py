@@ -14,7 +14,7 @@ def rendered(pcscd):
 
 def test_every_screen_was_drawn_in_both_languages_and_modes(rendered):
     checked = rendered["checked"]
-    for screen in ("home", "card_holder", "guide/lost_card", "identify", "confirm", "pin", "progress",
+    for screen in ("home", "card_holder", "guide/lost_card", "identify", "face", "staff_assist", "confirm", "pin", "progress",
                    "result", "rating", "staff", "diagnostics", "idle"):
         for combo in ("zh", "zh, elder", "en", "en, elder"):
             assert f"{screen} [{combo}]" in checked

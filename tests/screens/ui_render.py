@@ -83,6 +83,19 @@ def contents():
     def staff(screen, _app):
         screen.problem = N_("错误次数过多，已暂时锁定")
 
+    def face(screen, _app):
+        from screens.face import PROBLEMS
+        screen.prompt = max(PROBLEMS.values(), key=len)
+        screen.problem = max((N_("未能取得您的登记照片，无法进行人脸核验，请工作人员协助核验身份。"),
+                              N_("此业务需先核验是否本人：请完成人脸核验，或请工作人员协助核验。")), key=len)
+        screen.can_retry = True
+
+    def staff_assist(screen, _app):
+        from screens.staff_assist import CALLED
+        screen.prompt = CALLED
+        screen.problem = N_("此卡不是登记的工作人员卡")
+        screen.asking_pin = True
+
     def diagnostics(screen, _app):
         lines = [(_("读卡器与PSAM"), _("{count} 个读卡器；用户卡座：{card}；PSAM：{psam}").format(
                      count=2, card=_("有卡"), psam=_("在位"))),
@@ -102,7 +115,8 @@ def contents():
 
     return ([("home", "", home), ("card_holder", "", card_holder)]
             + [("guide", offer.key, guide(offer)) for offer in OFFERS]
-            + [("identify", "", identify), ("confirm", "", confirm), ("pin", "", pin), ("progress", "", progress),
+            + [("identify", "", identify), ("face", "", face), ("staff_assist", "", staff_assist),
+               ("confirm", "", confirm), ("pin", "", pin), ("progress", "", progress),
                ("result", "", result), ("rating", "", rating), ("staff", "", staff),
                ("diagnostics", "", diagnostics), ("idle", "", None)])
 
@@ -170,7 +184,7 @@ def main() -> int:
         configure_window(KioskConfig())
         found = {"tofu": [], "overflow": [], "punctuation": [], "labels": 0, "checked": [], "error": None}
         with demo.simulated_kiosk(out, idle_timeout_s=demo.IDLE_TIMEOUT_S) as sim:
-            core = demo.KioskCore(sim.config).start()
+            core = sim.kiosk_core().start()
             try:
                 app = KioskApp(core)
                 app.render_found = found

@@ -24,31 +24,27 @@ def add_steps(script, kiosk, sim, seen):
     genuine = sim.card.card
 
     def insert_clone():
-        sim.card.card = ClonedCard(bytes(16))   # the staff card's files on an emulator
-        sim.card.insert()
-
-    def swap_for_the_genuine_card():
         sim.card.remove()
-        sim.card.card = genuine
+        sim.card.card = ClonedCard(bytes(16))   # the staff card's files on an emulator
         sim.card.insert()
 
     step("home", None, lambda: kiosk.on("home"))
     step("hidden corner: staff sign-in", corner, lambda: kiosk.on("staff"))
-    step("a clone of the staff card is read as the staff card", (lambda: (seen.update(before=staff.prompt),
-                                                                          insert_clone())),
+    step("staff card inserted: its PIN asked", (lambda: (seen.update(before=staff.prompt), sim.card.insert())),
          lambda: staff.staff_card is not None)
-    step("its PIN (any: it answers 9000) does not open diagnostics", lambda: kiosk.type_pin("000000", "staff"),
-         lambda: staff.problem != "")
-    step("the genuine staff card: its PIN asked", (lambda: (seen.update(clone=staff.problem, clone_screen=app.root.current),
-                                                           swap_for_the_genuine_card())),
-         lambda: staff.staff_card is not None and staff.problem == "")
     step("a wrong card PIN is refused", lambda: (seen.update(card_prompt=staff.prompt), kiosk.type_pin("111111", "staff")),
          lambda: staff.problem != "")
     step("the card's PIN opens diagnostics", lambda: (seen.update(wrong=staff.problem),
                                                      kiosk.type_pin(demo.CARD_PIN, "staff")),
          lambda: kiosk.on("diagnostics"))
     step("staff leaves", lambda: kiosk.tap("leave", "diagnostics"), lambda: kiosk.on("home"))
-    step("card out", sim.card.remove, lambda: kiosk.on("home"))
+    step("staff sign-in again", corner, lambda: kiosk.on("staff"))
+    step("a clone of the staff card is read as the staff card", insert_clone,
+         lambda: staff.staff_card is not None and staff.staff_card != "")
+    step("its PIN (any: it answers 9000) does not open diagnostics", lambda: kiosk.type_pin("000000", "staff"),
+         lambda: staff.problem != "")
+    step("card out", (lambda: (seen.update(clone=staff.problem, clone_screen=app.root.current), sim.card.remove(),
+                               setattr(sim.card, "card", genuine))), lambda: True)
 
 
 def main() -> int:

@@ -58,6 +58,7 @@ def test_temporary_loss_online_takes_effect_at_once(kiosk, reference_backend):
     seed_zhang_san(reference_backend)
     visit = kiosk.services.new_visit()
     visit.identify(ZHANG_SAN)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
     [result] = kiosk.services.report_loss(visit, "temporary")
     assert result.outcome == "done", result
     assert status_of(kiosk) == "temporary_loss"
@@ -69,6 +70,7 @@ def test_temporary_loss_offline_is_queued_and_lands_once_when_the_link_is_back(k
     reference_backend.stop()
     visit = kiosk.services.new_visit()
     visit.identify(ZHANG_SAN)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
     [result] = kiosk.services.report_loss(visit, "temporary")
     assert result.outcome == "pending" and result.outbox_reference is not None
     assert "送达后生效" in result.citizen_message
@@ -93,6 +95,7 @@ def test_business_rule_refusals_are_clear_results(kiosk, reference_backend, card
     card_slot.insert_profile("card_v3.toml")
     visit = kiosk.services.new_visit()
     visit.identify(ZHANG_SAN)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
     visit.present_card(kiosk.cards.read())
     [activation] = kiosk.services.activate(visit)
     assert activation.outcome == "refused" and "正式挂失" in activation.citizen_message
@@ -108,6 +111,7 @@ def test_services_refuse_without_identification_or_card(kiosk):
     [loss] = kiosk.services.report_loss(visit, "temporary")
     assert loss.outcome == "refused" and "身份证" in loss.citizen_message
     visit.identify(ZHANG_SAN)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
     [activation] = kiosk.services.activate(visit)
     assert activation.outcome == "refused" and "社会保障卡" in activation.citizen_message
 
@@ -134,6 +138,7 @@ def test_a_cancelled_card_keeps_its_pin_and_is_refused_in_plain_words(kiosk, ref
     card = card_slot.insert_profile("card_v3.toml")
     visit = kiosk.services.new_visit()
     visit.identify(ZHANG_SAN)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
     visit.present_card(kiosk.cards.read())
     before = kiosk.outbox.stats()
     with Pin.from_text("147258") as old, Pin.from_text(NEW_PIN) as new:
@@ -149,6 +154,7 @@ def test_a_cancelled_card_keeps_its_pin_and_is_refused_in_plain_words(kiosk, ref
 def test_first_card_bundle_issues_on_the_spot(kiosk, reference_backend, card_printer):
     visit = kiosk.services.new_visit()
     visit.identify(WANG_WU)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
     steps = []
     with Pin.from_text(NEW_PIN) as new:
         results = kiosk.services.bundle("first_card", visit, True, new, lambda step, f: steps.append((step, f)))
@@ -166,6 +172,7 @@ def test_lost_card_bundle(kiosk, reference_backend, card_printer):
     seed_zhang_san(reference_backend)
     visit = kiosk.services.new_visit()
     visit.identify(ZHANG_SAN)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
     with Pin.from_text(NEW_PIN) as new:
         results = kiosk.services.bundle("lost_card", visit, True, new)
     assert [(r.service_item, r.outcome) for r in results] == [
@@ -195,6 +202,7 @@ def test_a_jam_during_issuance_cancels_the_mark_and_holds_the_card_for_staff(kio
     card_printer.jam_at = jam_at
     visit = kiosk.services.new_visit()
     visit.identify(WANG_WU)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
     with Pin.from_text(NEW_PIN) as new:
         [result] = kiosk.services.apply(visit, True, new)
     assert result.outcome == "failed" and "卡片留在制卡机内" in result.citizen_message
@@ -216,6 +224,7 @@ def test_a_chip_that_fails_to_write_is_retained_and_the_journal_closes(kiosk, re
     card_printer.blank_card_factory = lambda identifier: FailingMemory(CardProfile.blank(identifier))
     visit = kiosk.services.new_visit()
     visit.identify(WANG_WU)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
     with Pin.from_text(NEW_PIN) as new:
         [result] = kiosk.services.apply(visit, True, new)
     assert result.outcome == "failed" and "已为您取消本次制卡" in result.citizen_message
@@ -229,6 +238,7 @@ def test_a_visit_ended_by_idle_timeout_holds_no_personal_data(kiosk, card_slot, 
     card_slot.insert_profile("card_v3.toml")
     visit = kiosk.services.new_visit()
     visit.identify(ZHANG_SAN)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
     visit.present_card(kiosk.cards.read())
     time.sleep(0.1)
     assert visit.idle_seconds() >= 0.1
@@ -318,10 +328,12 @@ def test_every_queued_item_offline_lands_once_when_the_backend_returns(kiosk, re
     reference_backend.stop()
     loss_visit = kiosk.services.new_visit()
     loss_visit.identify(ZHANG_SAN)
+    loss_visit.assure("face", {"score": 0.3})   # as after a face check that matched
     pin_visit = kiosk.services.new_visit()
     pin_visit.present_card(kiosk.cards.read())
     apply_visit = kiosk.services.new_visit()
     apply_visit.identify(WANG_WU)
+    apply_visit.assure("face", {"score": 0.3})   # as after a face check that matched
     with Pin.from_text("147258") as old, Pin.from_text(NEW_PIN) as new:
         results = (kiosk.services.report_loss(loss_visit, "temporary") + kiosk.services.change_pin(pin_visit, old, new)
                    + kiosk.services.apply(apply_visit, True, new) + kiosk.services.review(loss_visit, "1.10.6", 2))
@@ -355,6 +367,7 @@ def test_a_blank_pulled_out_while_it_is_written_is_retained_and_the_mark_cancell
     card_printer.blank_card_factory = blank_that_loses_contact
     visit = kiosk.services.new_visit()
     visit.identify(WANG_WU)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
     with Pin.from_text(NEW_PIN) as new:
         [result] = kiosk.services.apply(visit, True, new)
     assert result.outcome == "failed" and "卡片已回收" in result.citizen_message
@@ -371,6 +384,7 @@ def test_the_backend_lost_before_the_written_card_is_reported(kiosk, reference_b
 
     visit = kiosk.services.new_visit()
     visit.identify(WANG_WU)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
     with Pin.from_text(NEW_PIN) as new:
         [result] = kiosk.services.apply(visit, True, new, progress)
     assert result.outcome == "failed" and "已为您取消本次制卡" in result.citizen_message
@@ -404,6 +418,7 @@ def test_a_write_the_card_refuses_ends_with_the_blank_retained_and_the_mark_canc
     card_printer.blank_card_factory = lambda identifier: FailingMemory(CardProfile.blank(identifier))
     visit = kiosk.services.new_visit()
     visit.identify(WANG_WU)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
     with Pin.from_text(NEW_PIN) as new:
         [result] = kiosk.services.apply(visit, True, new)
     assert result.outcome == "failed" and "6581" in result.staff_detail
@@ -418,6 +433,7 @@ def test_a_jam_at_the_bezel_after_the_card_exists_tells_the_citizen_to_ask_staff
     card_printer.jam_at = "eject"
     visit = kiosk.services.new_visit()
     visit.identify(WANG_WU)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
     with Pin.from_text(NEW_PIN) as new:
         issued, activated, pin_set = kiosk.services.apply(visit, True, new)
     assert issued.outcome == "failed" and "CardJam" in issued.staff_detail and "工作人员" in issued.citizen_message
@@ -435,6 +451,7 @@ def test_taking_the_card_out_ends_a_visit_the_card_alone_identified(kiosk, card_
     assert by_card.ended and not by_card.holds_personal_data()
     by_id = kiosk.services.new_visit()
     by_id.identify(ZHANG_SAN)
+    by_id.assure("face", {"score": 0.3})   # as after a face check that matched
     by_id.present_card(kiosk.cards.read())
     by_id.card_pin_verified = True
     kiosk.services.card_withdrawn(by_id)
@@ -472,6 +489,7 @@ def test_reset_pin_with_the_id_card_and_tell_the_backend(kiosk, reference_backen
         [without_id] = kiosk.services.reset_pin(visit, new)
     assert without_id.outcome == "refused" and "身份证" in without_id.citizen_message
     visit.identify(ZHANG_SAN)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
     with Pin.from_text(NEW_PIN) as new:
         [result] = kiosk.services.reset_pin(visit, new)
     assert result.outcome == "done", result
@@ -484,6 +502,7 @@ def test_replace_a_damaged_card_on_the_spot(kiosk, reference_backend, card_slot,
     card_slot.insert_profile("card_v3.toml")
     visit = kiosk.services.new_visit()
     visit.identify(ZHANG_SAN)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
     visit.present_card(kiosk.cards.read())
     with Pin.from_text(NEW_PIN) as new:
         [occupied] = kiosk.services.replace(visit, "damaged", True, new)
@@ -512,6 +531,7 @@ def test_a_failed_instant_replacement_leaves_the_old_card_working_and_is_resumed
     card_slot.insert_profile("card_v3.toml")
     visit = kiosk.services.new_visit()
     visit.identify(ZHANG_SAN)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
     visit.present_card(kiosk.cards.read())
     card_slot.remove()                    # the encoder shares the slot (README)
     good_blanks = card_printer.blank_card_factory
@@ -537,6 +557,7 @@ def test_a_weak_pin_stops_a_replacement_before_the_old_card_is_cancelled(kiosk, 
     seed_zhang_san(reference_backend, status="formal_loss")
     visit = kiosk.services.new_visit()
     visit.identify(ZHANG_SAN)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
     with Pin.from_text("111111") as weak:
         [result] = kiosk.services.replace(visit, "lost", True, weak)
     assert result.outcome == "refused" and "过于简单" in result.citizen_message
@@ -579,6 +600,7 @@ def test_a_card_held_at_the_bezel_is_shown_in_diagnostics_and_handed_over_by_sta
 
     visit = kiosk.services.new_visit()
     visit.identify(WANG_WU)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
     with Pin.from_text(NEW_PIN) as new:
         issued, activated, pin_set = kiosk.services.apply(visit, True, new, progress)
     assert issued.outcome == "failed" and "工作人员" in issued.citizen_message
