@@ -4,7 +4,6 @@ from the backend, audited), and the staff-assisted path (a staff card proved gen
 audited). No action that needs it runs without one of the two."""
 from __future__ import annotations
 
-import random
 
 import pytest
 
