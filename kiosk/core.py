@@ -174,7 +174,8 @@ class KioskCore:
                     audit_head = self.audit.head(tx)
                 self.client.record_heartbeat(self.config.terminal.terminal_number, stats.pending,
                                              stats.oldest_pending_age_s, SOFTWARE_VERSION, dead_letters=stats.dead,
-                                             audit_head=audit_head, idempotency_key=secrets.token_hex(16))
+                                             audit_head=audit_head, staff_lockouts=self.staff_gate.lockouts,
+                                             idempotency_key=secrets.token_hex(16))
             except BackendError as exc:
                 log.info("heartbeat not sent: %s", exc)
             except (sqlite3.Error, AuditError) as exc:   # the next beat tries again; the thread lives on

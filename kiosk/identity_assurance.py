@@ -20,6 +20,7 @@ import binascii
 import io
 import logging
 import threading
+from importlib.metadata import entry_points
 from typing import Callable
 
 import numpy as np
@@ -82,10 +83,18 @@ class IdentityAssurance:
     # --- the face check ---------------------------------------------------------------------------
 
     def registered_embedding(self, visit: Visit) -> np.ndarray:
+        """The embedding of the photo the face is matched against: the backend's registry
+        photo, or, where the registry has none, the ID card's own photo when a licensed WLT
+        decoder is installed (the `sscard_kiosk.wlt_decoders` entry point: `decode(wlt) ->
+        PIL image`). The kiosk ships without one."""
         try:
             reply = self.link.person_read(visit, "person_photo")
         except BackendRejected as exc:
-            raise RegisteredPhotoUnusable(f"no registered photo: {exc.code}") from None
+            decode = wlt_decoder()
+            wlt = visit.identity.photo_wlt
+            if decode is None or not wlt:
+                raise RegisteredPhotoUnusable(f"no registered photo: {exc.code}; no ID card photo decoder") from None
+            return embedding_of_photo(np.asarray(decode(wlt).convert("RGB")))
         except BackendError as exc:
             raise FaceCheckOffline(f"the registered photo cannot be fetched: {exc}") from None
         return embedding_of_photo(decode_photo(reply["photo"]))
@@ -139,6 +148,15 @@ class IdentityAssurance:
         if ok:
             visit.assure("staff", {"staff_card": digest})
         return ok, problem
+
+
+WLT_DECODERS = "sscard_kiosk.wlt_decoders"
+
+
+def wlt_decoder() -> Callable | None:
+    """The installed decoder of the ID card's WLT photo, if a licensed one is installed."""
+    found = list(entry_points(group=WLT_DECODERS))
+    return found[0].load() if found else None
 
 
 def decode_photo(encoded: str) -> np.ndarray:

@@ -137,6 +137,11 @@ class StaffGate:
     def locked(self) -> bool:
         return self._clock() < self.store.load()[2]
 
+    @property
+    def lockouts(self) -> int:
+        """Lockouts in a row without a sign-in: the heartbeat tells the office."""
+        return self.store.load()[1]
+
     def try_pin(self, digit_values: list[int]) -> bool:
         with self._lock:
             if self.locked:

@@ -51,6 +51,9 @@ class CitizenIdentity:
     sex: str = field(repr=False)           # "1" male, "2" female (GB/T 2261.1)
     ethnicity: int = field(repr=False)     # GB 3304 code
     birth_date: datetime.date = field(repr=False)
+    # The ID card's photo as the chip holds it (WLT, compressed): only a licensed decoder opens
+    # it (kiosk/identity_assurance.py); it leaves with the identity when the visit ends.
+    photo_wlt: bytes = field(repr=False, default=b"")
 
     @property
     def birthplace(self) -> str:
@@ -69,7 +72,7 @@ class CitizenIdentity:
     def from_resident_id(cls, resident) -> "CitizenIdentity":
         """From the ID reader's `ResidentId` (drivers/id_card_reader.py)."""
         return cls(id_number=resident.id_number, name=resident.name, sex=resident.sex,
-                   ethnicity=resident.ethnicity, birth_date=resident.birth_date)
+                   ethnicity=resident.ethnicity, birth_date=resident.birth_date, photo_wlt=resident.photo_wlt)
 
     def holder_payload(self) -> dict:
         """The holder as the backend contract wants it (apply for a card)."""

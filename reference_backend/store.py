@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS reviews (
 CREATE TABLE IF NOT EXISTS heartbeats (
     id INTEGER PRIMARY KEY, terminal TEXT NOT NULL, queue_depth INTEGER NOT NULL,
     oldest_pending_age_s REAL, software_version TEXT NOT NULL, at REAL NOT NULL,
-    dead_letters INTEGER NOT NULL DEFAULT 0);
+    dead_letters INTEGER NOT NULL DEFAULT 0, staff_lockouts INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS audit_copies (
     terminal TEXT NOT NULL, seq INTEGER NOT NULL, at_utc TEXT NOT NULL, visit_id TEXT NOT NULL,
     service_item TEXT NOT NULL, step TEXT NOT NULL, outcome TEXT NOT NULL, details TEXT NOT NULL,
@@ -203,6 +203,7 @@ class BackendStore:
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(_SCHEMA)
         for table, column, definition in (("heartbeats", "dead_letters", "INTEGER NOT NULL DEFAULT 0"),
+                                          ("heartbeats", "staff_lockouts", "INTEGER NOT NULL DEFAULT 0"),
                                           ("applications", "terminal", "TEXT NOT NULL DEFAULT ''")):
             if column not in {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}:
                 self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")   # a store made before
@@ -661,7 +662,7 @@ class BackendStore:
     def record_heartbeat(self, conn, terminal: str, key: str, terminal_number: str, body: dict) -> Reply:
         wanted = fields(body, {"queue_depth": _integer(0, 10**9), "software_version": _text(max_chars=40)},
                         {"oldest_pending_age_s": _number, "dead_letters": _integer(0, 10**9),
-                         "audit_head": lambda name, value: value})
+                         "staff_lockouts": _integer(0, 10**6), "audit_head": lambda name, value: value})
         if terminal_number != terminal:
             raise Refusal(403, "wrong_terminal", "a kiosk reports its own heartbeat only")
         flags = []
@@ -670,7 +671,7 @@ class BackendStore:
                           {"seq": _integer(0, 2**62), "mac": _text(re.compile(r"^[0-9a-f]{64}$"), 64)})
             flags = self._check_audit_head(conn, terminal, head)
         conn.execute("INSERT INTO heartbeats (terminal, queue_depth, oldest_pending_age_s, software_version, at,"
-                     " dead_letters) VALUES (?, ?, ?, ?, ?, ?)",
+                     " dead_letters, staff_lockouts) VALUES (?, ?, ?, ?, ?, ?, ?)",
                      (terminal, wanted["queue_depth"], wanted.get("oldest_pending_age_s"), wanted["software_version"],
-                      self._clock(), wanted.get("dead_letters", 0)))
+                      self._clock(), wanted.get("dead_letters", 0), wanted.get("staff_lockouts", 0)))
         return Reply(201, {"terminal": terminal, "received_at": self._clock(), "audit_flags": flags})

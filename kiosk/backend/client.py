@@ -341,9 +341,10 @@ class BackendClient:
 
     def record_heartbeat(self, terminal_number: str, queue_depth: int, oldest_pending_age_s: float | None,
                          software_version: str, *, dead_letters: int = 0,
-                         audit_head: tuple[int, str] | None = None, idempotency_key: str) -> dict:
+                         audit_head: tuple[int, str] | None = None, staff_lockouts: int = 0,
+                         idempotency_key: str) -> dict:
         payload = {"terminal_number": terminal_number, "queue_depth": queue_depth, "dead_letters": dead_letters,
-                   "software_version": software_version}
+                   "software_version": software_version, "staff_lockouts": staff_lockouts}
         if audit_head is not None:
             payload["audit_head"] = {"seq": audit_head[0], "mac": audit_head[1]}
         if oldest_pending_age_s is not None:

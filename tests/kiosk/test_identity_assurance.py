@@ -4,6 +4,7 @@ from the backend, audited), and the staff-assisted path (a staff card proved gen
 audited). No action that needs it runs without one of the two."""
 from __future__ import annotations
 
+import dataclasses
 
 import pytest
 
@@ -102,6 +103,20 @@ def test_without_a_registered_photo_or_offline_the_face_check_says_so(kiosk, sim
         assert "联网" in caught.value.citizen_message
     finally:
         sim.restore_network()
+
+
+def test_the_id_card_photo_serves_where_the_registry_has_none_once_a_licensed_decoder_is_plugged_in(
+        kiosk, sim, monkeypatch):
+    """The plug-in point for a WLT decoder (none ships): with one, Li Si's ID card photo is
+    what the camera's face is matched against."""
+    from PIL import Image
+    from drivers.sim.camera import face_test_images
+    import kiosk.identity_assurance as assurance
+    monkeypatch.setattr(assurance, "wlt_decoder", lambda: lambda wlt: Image.open(face_test_images() / "obama3.jpg"))
+    sim.camera.scene = Scene.RIGHT_PERSON
+    visit = kiosk.services.new_visit()
+    visit.identify(dataclasses.replace(NOBODY_S_PHOTO, photo_wlt=b"WLT" + bytes(1021)))
+    assert kiosk.assurance.check_face(visit, prompt=lambda c: None, on_frame=lambda f, a: None).passed
 
 
 @pytest.mark.parametrize("payload", ["not base64!", "aGVsbG8=", "iVBORw0KGgo="])

@@ -12,12 +12,13 @@ from types import SimpleNamespace
 import pytest
 
 from kiosk.config import ConfigError, KioskConfig, parse_config
+from kiosk.face_check import Challenge
 from screens import voice
 from screens.menu import PIN_VOICE
 from tests.ui_script import run_ui_script
 
 ROOT = Path(__file__).parents[2]
-SCREENS = ("home", "card_holder", "guide", "identify", "confirm", "pin", "progress", "result", "rating",
+SCREENS = ("home", "card_holder", "guide", "identify", "face", "staff_assist", "confirm", "pin", "progress", "result", "rating",
            "staff", "diagnostics")   # as screens/app.py build() names them
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="./run installs espeak-ng")
 
@@ -33,9 +34,11 @@ def test_every_screen_has_a_prompt_or_is_silent_on_purpose():
     assert set(SCREENS) - voice.SILENT <= set(voice.PROMPTS)
     assert not set(voice.PROMPTS) & voice.SILENT
     assert voice.SILENT == {"staff", "diagnostics"}
-    # Besides the screens': one per PIN the PIN screen asks for (and why it asks again), and the
-    # idle countdown's. Each is spoken somewhere (test_the_pin_screen_speaks_each_question...).
-    assert set(voice.PROMPTS) - set(SCREENS) == set(PIN_VOICE.values()) - {"pin"} | {"idle"}
+    # Besides the screens': one per PIN the PIN screen asks for (and why it asks again), the
+    # idle countdown's, and the face check's challenges. Each is spoken somewhere
+    # (test_the_pin_screen_speaks_each_question..., screens/face.py).
+    challenges = {str(challenge) for challenge in Challenge}
+    assert set(voice.PROMPTS) - set(SCREENS) == set(PIN_VOICE.values()) - {"pin"} | {"idle"} | challenges
     assert all(text.endswith("。") and len(text) <= 30 for text in voice.PROMPTS.values())   # short, plain
 
 
