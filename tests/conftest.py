@@ -262,6 +262,8 @@ SLOW = {
         "test_pcscd_killed_during_a_pin_change",
         "test_pcscd_killed_while_idle",
     },
+    "drivers/test_internal_authenticate.py": ALL,
+    "kiosk/services/test_unclear_results.py": {"test_still_unanswered_the_key_waits_for_the_same_request_and_the_retry_replays"},
     "faults/test_fault_backend_misbehaves.py": {"test_a_misbehaving_backend_during_a_visit"},
     "faults/test_fault_issuance_crash.py": ALL,
     "faults/test_fault_sigkill_services.py": ALL,
@@ -272,6 +274,10 @@ SLOW = {
     "kiosk/records/test_audit_continuity.py": {"test_a_visit_a_crash_left_open_still_sends_its_entries"},
     "kiosk/test_cardprinter_cli.py": {"test_the_simulator_command_and_a_test_card_that_ends_in_the_reject_box"},
     "kiosk/services/test_services.py": {
+        "test_kiosk_service_command_runs_a_visit_with_the_id_card",
+        "test_a_jam_during_issuance_cancels_the_mark_and_holds_the_card_for_staff",
+        "test_a_chip_that_fails_to_write_is_retained_and_the_journal_closes",
+        "test_a_card_held_at_the_bezel_is_shown_in_diagnostics_and_handed_over_by_staff",
         "test_a_failed_instant_replacement_leaves_the_old_card_working_and_is_resumed",
         "test_a_blank_pulled_out_while_it_is_written_is_retained_and_the_mark_cancelled",
         "test_a_cancelled_card_keeps_its_pin_and_is_refused_in_plain_words",
@@ -293,6 +299,7 @@ SLOW = {
         "test_the_kiosk_sends_heartbeats_while_the_link_is_up",
     },
     "kiosk/test_cli.py": {
+        "test_sim_card_command_inserts_a_card_until_stopped",
         "test_one_line_errors_and_exit_codes",
         "test_pin_commands_from_stdin",
         "test_read_as_json_and_ireadcardbas",
