@@ -10,8 +10,10 @@ Two processes, as on a kiosk where the devices and the backend are other machine
   card and PSAM on vpcd, the card printer, receipt printer and ID reader simulators (the demo's
   `simulated_kiosk`), and takes every measurement from outside, in /proc/PID;
 - the measured child is `KioskCore` and `KioskApp` as `kiosk run` builds them, with the demo's
-  configuration for those simulators, and the demo's five scripted visits (bundle with a card
-  made, PIN change, offline loss report, elder mode left to time out, diagnostics) played
+  configuration for those simulators and the simulated camera (a kiosk's camera is its own
+  device), and the demo's six scripted visits (bundle with a face check and a card made, PIN
+  change, a staff-assisted application, offline loss report, elder mode left to time out,
+  diagnostics) played
   through the real screens by touch events, exactly as `kiosk demo` plays them. What the
   script does to the devices (lay the ID card down, insert or take out the card, stop the
   backend) goes to this process over a socket pair, one message a step. The child takes no
@@ -90,6 +92,9 @@ class _ParentLink:
     def insert_made_card(self) -> None:
         self.ask("call", "kiosk.insert_made_card", (), {})
 
+    def insert_staff_card(self) -> None:
+        self.ask("call", "kiosk.insert_staff_card", (), {})
+
     def ask(self, *message):
         with self._lock:
             self._conn.send(message)
@@ -109,7 +114,13 @@ def child(fd: int) -> int:
     from kivy.clock import Clock
 
     configure_window(config)
-    core = KioskCore(config).start()
+    # The camera is the kiosk's own device, in its process: here the simulated one, its person
+    # hearing the challenges the kiosk speaks.
+    from drivers.sim.camera import SimulatedCamera, face_test_images
+    from simulation.stack import CAMERA_PHOTO, OTHER_PERSON_PHOTO
+    camera = SimulatedCamera(face_test_images() / CAMERA_PHOTO, face_test_images() / OTHER_PERSON_PHOTO)
+    core = KioskCore(config, camera=camera).start()
+    core.assurance.listeners.append(camera.hear)
     app = KioskApp(core)
     state: dict = {"script": None}
 

@@ -4,8 +4,8 @@ It wires a whole simulated kiosk (the PSAM and the citizen's card on vpcd, the c
 receipt printer and ID card reader simulators, the reference backend over TLS) to the real
 Kivy app and plays visits against it with real touch events (Kivy's UnitTestTouch goes
 through the window's input dispatch, like a finger on the screen): the "I lost my card"
-bundle, a PIN change, a loss report while offline, an elder-mode visit left to time out, and
-a diagnostics session. Each step waits for what the screen should show and saves a
+bundle with a face check, a PIN change, a first application vouched for by a member of staff,
+a loss report while offline, an elder-mode visit left to time out, and a diagnostics session. Each step waits for what the screen should show and saves a
 screenshot (real pixels, so under Xvfb, not SDL offscreen); the printed receipts are drawn
 as PNGs by the printer simulator; `summary.txt` lists what was done.
 """
@@ -209,18 +209,7 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
          lambda: (checks.update(change_pin=kiosk.result_lines()), kiosk.tap("finish"), sim.card.remove()),
          home_and_cleared, None)
 
-    # 3. Offline: the backend goes away; a temporary loss report is queued as urgent.
-    step("backend unreachable: the offline banner", sim.backend.stop,
-         lambda: kiosk.on("home") and home.offline, "14-home-offline.png")
-    step("临时挂失 offline: guide says what happens", lambda: kiosk.tap("report_loss"), lambda: kiosk.on("guide"),
-         "15-guide-offline.png")
-    step("ID card: confirm", lambda: (lay_id_card(), kiosk.tap("start")), lambda: kiosk.on("confirm"), None)
-    step("queued: the citizen is told it takes effect on delivery", lambda: kiosk.tap("confirm"),
-         lambda: kiosk.on("result"), "16-result-offline-loss.png")
-    step("finished: home", lambda: (checks.update(offline_loss=kiosk.result_lines()), kiosk.tap("finish"),
-                                    take_id_card()), home_and_cleared, None)
-
-    # 4. The face check cannot vouch (the registry holds no photo of Li Si): a member of staff
+    # 3. The face check cannot vouch (the registry holds no photo of Li Si): a member of staff
     #    checks the person and vouches with their staff card, then the visit goes on as any
     #    other (a first application: Li Si has no card yet).
     face = app.root.get_screen("face")
@@ -229,22 +218,32 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
     def lay_li_si():
         sim.id_reader.update(person=LI_SI)
 
-    step("network back", sim.restore_network, lambda: kiosk.on("home") and not home.offline, None)
     step("首次申领 by someone the face check cannot vouch for", lambda: kiosk.tap("first_card"),
          lambda: kiosk.on("guide"), None)
     step("ID card: the face check does not pass", lambda: (lay_li_si(), kiosk.tap("start")),
-         lambda: kiosk.on("face") and face.problem != "", "22-face-not-matched.png")
+         lambda: kiosk.on("face") and face.problem != "", "13b-face-not-matched.png")
     step("请工作人员协助: staff called", lambda: kiosk.tap("staff_help"),
-         lambda: kiosk.on("staff_assist") and not assist.asking_pin, "23-staff-called.png")
+         lambda: kiosk.on("staff_assist") and not assist.asking_pin, "13c-staff-called.png")
     step("staff card inserted: its PIN asked", sim.insert_staff_card, lambda: assist.asking_pin, None)
     step("staff card PIN: vouched, take the card back", lambda: kiosk.type_pin(STAFF_CARD_PIN, "staff_assist"),
-         lambda: not assist.asking_pin and assist.prompt.startswith("核验完成"), "24-staff-vouched.png")
+         lambda: not assist.asking_pin and assist.prompt.startswith("核验完成"), "13d-staff-vouched.png")
     step("staff card out: confirm", sim.card.remove, lambda: kiosk.on("confirm"), None)
     step("commitment accepted: the PIN pad", lambda: (kiosk.tap("accept"), kiosk.tap("confirm")),
          lambda: kiosk.on("pin"), None)
     step("new PIN", lambda: kiosk.type_pin(NEW_PIN), lambda: kiosk.asked_for_pin(AGAIN), None)
-    step("new PIN again", lambda: kiosk.type_pin(NEW_PIN), lambda: kiosk.on("result"), "25-result-staff-assisted.png")
+    step("new PIN again", lambda: kiosk.type_pin(NEW_PIN), lambda: kiosk.on("result"), "13e-result-staff-assisted.png")
     step("finished: home", lambda: (checks.update(staff_assisted=kiosk.result_lines()), kiosk.tap("finish"),
+                                    take_id_card()), home_and_cleared, None)
+
+    # 4. Offline: the backend goes away; a temporary loss report is queued as urgent.
+    step("backend unreachable: the offline banner", sim.backend.stop,
+         lambda: kiosk.on("home") and home.offline, "14-home-offline.png")
+    step("临时挂失 offline: guide says what happens", lambda: kiosk.tap("report_loss"), lambda: kiosk.on("guide"),
+         "15-guide-offline.png")
+    step("ID card: confirm", lambda: (lay_id_card(), kiosk.tap("start")), lambda: kiosk.on("confirm"), None)
+    step("queued: the citizen is told it takes effect on delivery", lambda: kiosk.tap("confirm"),
+         lambda: kiosk.on("result"), "16-result-offline-loss.png")
+    step("finished: home", lambda: (checks.update(offline_loss=kiosk.result_lines()), kiosk.tap("finish"),
                                     take_id_card()), home_and_cleared, None)
 
     # 5. Elder mode, then the citizen walks away: countdown, then home, cleared.
