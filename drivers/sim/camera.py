@@ -118,6 +118,7 @@ class SimulatedCamera:
             self._warps = {Scene.RIGHT_PERSON: _TurnWarp(right), Scene.OTHER_PERSON: _TurnWarp(other)}
             self._frames = {Scene.RIGHT_PERSON: right, Scene.OTHER_PERSON: other,
                             Scene.PHOTO_HELD_UP: self._held_up(right), Scene.NOBODY: np.full_like(right, 180)}
+            _dlib_models.cache_clear()   # the frames and warps are made: the 100 MB of landmarks can go
 
     @property
     def scene(self) -> Scene:
