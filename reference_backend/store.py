@@ -345,9 +345,8 @@ class BackendStore:
 
     def person_photo(self, conn, terminal: str, body: dict) -> dict:
         """The registered photo of the person of the terminal's open visit, for its face check."""
-        wanted = fields(body, {"id_number": ID_NUMBER, "visit_token": _text(re.compile(r"^[0-9a-f]{32}\Z"), 32)})
-        self._check_visit(conn, terminal, wanted["visit_token"], wanted["id_number"])
-        row = conn.execute("SELECT jpeg FROM photos WHERE id_number = ?", (wanted["id_number"],)).fetchone()
+        id_number = self._person_of_visit(conn, terminal, body)
+        row = conn.execute("SELECT jpeg FROM photos WHERE id_number = ?", (id_number,)).fetchone()
         if row is None:
             raise Refusal(404, "photo_not_found", "no registered photo for this person")
         return {"format": "jpeg", "photo": base64.b64encode(row[0]).decode("ascii")}
@@ -367,20 +366,23 @@ class BackendStore:
                      (token, terminal, wanted["id_number"], now))
         return {"visit_token": token, "expires_in_s": VISIT_SECONDS}
 
-    def _check_visit(self, conn, terminal: str, token: str, id_number: str) -> None:
+    def _person_of_visit(self, conn, terminal: str, body: dict) -> str:
+        """The person a read names, once it is the one of an open visit of this terminal."""
+        wanted = fields(body, {"id_number": ID_NUMBER, "visit_token": _text(re.compile(r"^[0-9a-f]{32}\Z"), 32)})
         row = conn.execute("SELECT 1 FROM visits WHERE token = ? AND terminal = ? AND id_number = ? AND closed = 0"
-                           " AND opened_at > ?", (token, terminal, id_number, self._clock() - VISIT_SECONDS)).fetchone()
+                           " AND opened_at > ?", (wanted["visit_token"], terminal, wanted["id_number"],
+                                                  self._clock() - VISIT_SECONDS)).fetchone()
         if row is None:
             raise Refusal(403, "not_this_visit", "no open visit of this terminal for this person")
+        return wanted["id_number"]
 
     def query_person(self, conn, terminal: str, body: dict) -> dict:
-        wanted = fields(body, {"id_number": ID_NUMBER, "visit_token": _text(re.compile(r"^[0-9a-f]{32}\Z"), 32)})
-        self._check_visit(conn, terminal, wanted["visit_token"], wanted["id_number"])
-        row = conn.execute("SELECT name FROM persons WHERE id_number = ?", (wanted["id_number"],)).fetchone()
+        id_number = self._person_of_visit(conn, terminal, body)
+        row = conn.execute("SELECT name FROM persons WHERE id_number = ?", (id_number,)).fetchone()
         if row is None:
             raise Refusal(404, "person_not_found", "no person with this ID number")
         cards = conn.execute("SELECT card_id FROM cards WHERE id_number = ? ORDER BY issue_date",
-                             (wanted["id_number"],)).fetchall()
+                             (id_number,)).fetchall()
         return {"name": row[0], "cards": [self._public_card(self._card(conn, c[0])) for c in cards]}
 
     def card_status(self, conn, terminal: str, card_id: str, body: dict) -> dict:

@@ -31,6 +31,16 @@ def person_cards(kiosk, id_number: str) -> dict:
     return kiosk.client.call("query_person", {"id_number": id_number, "visit_token": token})
 
 
+def apply_for_wang_wu(kiosk) -> tuple:
+    """Wang Wu, vouched for, applies for a first card (made on the spot when the printer can):
+    (the visit, its results)."""
+    visit = kiosk.services.new_visit()
+    visit.identify(WANG_WU)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
+    with Pin.from_text(NEW_PIN) as new:
+        return visit, kiosk.services.apply(visit, True, new)
+
+
 def status_of(kiosk, card_id=OLD_CARD):
     return kiosk.client.call("card_status", {"card_id": card_id})["status"]
 
@@ -222,11 +232,7 @@ def test_a_chip_that_fails_to_write_is_retained_and_the_journal_closes(kiosk, re
             return b"\x65\x81"
 
     card_printer.blank_card_factory = lambda identifier: FailingMemory(CardProfile.blank(identifier))
-    visit = kiosk.services.new_visit()
-    visit.identify(WANG_WU)
-    visit.assure("face", {"score": 0.3})   # as after a face check that matched
-    with Pin.from_text(NEW_PIN) as new:
-        [result] = kiosk.services.apply(visit, True, new)
+    _visit, [result] = apply_for_wang_wu(kiosk)
     assert result.outcome == "failed" and "已为您取消本次制卡" in result.citizen_message
     assert card_printer.cards[-1].place == "retained"
     assert kiosk.issuance_journal.unfinished() == []
@@ -416,11 +422,7 @@ def test_a_write_the_card_refuses_ends_with_the_blank_retained_and_the_mark_canc
             return b"\x65\x81" if self.writes == 3 else super().update_record(command)
 
     card_printer.blank_card_factory = lambda identifier: FailingMemory(CardProfile.blank(identifier))
-    visit = kiosk.services.new_visit()
-    visit.identify(WANG_WU)
-    visit.assure("face", {"score": 0.3})   # as after a face check that matched
-    with Pin.from_text(NEW_PIN) as new:
-        [result] = kiosk.services.apply(visit, True, new)
+    visit, [result] = apply_for_wang_wu(kiosk)
     assert result.outcome == "failed" and "6581" in result.staff_detail
     assert card_printer.cards[-1].place == "retained"
     assert count(reference_backend, "SELECT count(*) FROM applications WHERE status = 'applied'") == 1
