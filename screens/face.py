@@ -8,6 +8,7 @@ for the camera or the models. Frames live in memory only and go when the screen 
 """
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from kiosk.face_check import PROMPTS, Decision
 from kiosk.i18n import N_
 from kiosk.visit import VisitError
 
+log = logging.getLogger(__name__)
 PREVIEW_FPS = 15
 LOOK = N_("请正对摄像头，将面部置于框内")
 # What a frame lacks, in the citizen's words (kiosk/face_check.py's gates).
@@ -76,8 +78,7 @@ class FaceScreen(Screen):
             except VisitError as exc:
                 result, problem = None, citizen_message(exc)
             except Exception:   # a fault of ours: the staff path remains
-                import logging
-                logging.getLogger(__name__).exception("face check failed")
+                log.exception("face check failed")
                 result, problem = None, N_("暂时无法进行人脸核验，请工作人员协助核验身份。")
             Clock.schedule_once(lambda _dt: None if cancel.is_set() else self._done(result, problem))
 
