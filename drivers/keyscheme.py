@@ -53,8 +53,9 @@ def external_auth_cryptogram(card_key: bytes, challenge: bytes) -> bytes:
     return sm4_ecb_encrypt(card_key, pad_iso9797_method2(challenge))
 
 
-def internal_auth_response(card_key: bytes, challenge: bytes) -> bytes:
-    return sm4_ecb_encrypt(card_key, pad_iso9797_method2(challenge))
+# The card's answer to INTERNAL AUTHENTICATE is the same cipher over the terminal's challenge,
+# under the card's own key 0x03.
+internal_auth_response = external_auth_cryptogram
 
 
 def cbc_mac4(key: bytes, data: bytes) -> bytes:

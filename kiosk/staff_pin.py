@@ -166,9 +166,7 @@ class StaffGate:
             return self.try_pin(pin.digit_values()), ""
         try:
             return self.try_staff_card(staff_card, lambda: verify_pin_on_card(pin), prove_card), ""
-        except CardNotGenuine as exc:
-            return False, citizen_message(exc)
-        except CardError as exc:   # the card pulled out, or it could not check the PIN
+        except CardError as exc:   # not genuine, pulled out, or it could not check the PIN
             return False, citizen_message(exc)
 
     def try_staff_card(self, card_identifier: str, verify_pin_on_card: Callable[[], None],

@@ -401,6 +401,13 @@ class BackendStore:
                 "expiry_date": expiry.strftime("%Y%m%d"),
                 "holder": dict(zip(("id_number", "name", "sex", "ethnicity", "birth_date", "birthplace"), person))}
 
+    def _card_key(self, wanted: dict) -> bytes:
+        """The card's own key: the HSM's master key `key_id`, diversified by the card identifier."""
+        master = self._master_keys.get(wanted["key_id"])
+        if master is None:
+            raise Refusal(422, "unknown_key_id", "the HSM holds no key with this id")
+        return keyscheme.diversify(master, bytes.fromhex(wanted["card_id"]))
+
     def external_auth_cryptogram(self, conn, terminal: str, body: dict) -> dict:
         """The backend HSM's step for a kiosk without PSAM (see drivers/keyscheme.py): with the
         external authentication key only."""
@@ -408,10 +415,7 @@ class BackendStore:
                                "key_id": _integer(1, 255)})
         if wanted["key_id"] != keyscheme.KEY_EXTERNAL_AUTH:
             raise Refusal(403, "hsm_operation_not_allowed", "external authentication uses its own key only")
-        master = self._master_keys.get(wanted["key_id"])
-        if master is None:
-            raise Refusal(422, "unknown_key_id", "the HSM holds no key with this id")
-        card_key = keyscheme.diversify(master, bytes.fromhex(wanted["card_id"]))
+        card_key = self._card_key(wanted)
         cryptogram = keyscheme.external_auth_cryptogram(card_key, bytes.fromhex(wanted["challenge"]))
         return {"cryptogram": cryptogram.hex().upper()}
 
@@ -421,10 +425,7 @@ class BackendStore:
                                "response": _text(re.compile(r"^[0-9A-F]{32}\Z"), 32), "key_id": _integer(1, 255)})
         if wanted["key_id"] != keyscheme.KEY_INTERNAL_AUTH:
             raise Refusal(403, "hsm_operation_not_allowed", "internal authentication uses its own key only")
-        master = self._master_keys.get(wanted["key_id"])
-        if master is None:
-            raise Refusal(422, "unknown_key_id", "the HSM holds no key with this id")
-        card_key = keyscheme.diversify(master, bytes.fromhex(wanted["card_id"]))
+        card_key = self._card_key(wanted)
         expected = keyscheme.internal_auth_response(card_key, bytes.fromhex(wanted["challenge"]))
         return {"genuine": hmac.compare_digest(expected, bytes.fromhex(wanted["response"]))}
 
@@ -438,10 +439,7 @@ class BackendStore:
                                "key_id": _integer(1, 255)})
         if (wanted["header"], wanted["key_id"]) not in HSM_MAC_COMMANDS:
             raise Refusal(403, "hsm_operation_not_allowed", "the HSM makes a MAC for PIN RELOAD with its key only")
-        master = self._master_keys.get(wanted["key_id"])
-        if master is None:
-            raise Refusal(422, "unknown_key_id", "the HSM holds no key with this id")
-        card_key = keyscheme.diversify(master, bytes.fromhex(wanted["card_id"]))
+        card_key = self._card_key(wanted)
         mac = keyscheme.command_mac(card_key, bytes.fromhex(wanted["challenge"]), bytes.fromhex(wanted["header"]),
                                     bytes.fromhex(wanted["data"]))
         return {"mac": mac.hex().upper()}
