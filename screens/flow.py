@@ -63,18 +63,10 @@ class VisitFlow:
             self.identified()
 
     def identified(self) -> None:
-        if self.visit.assurance is None and self._needs_face():
+        if self.visit.assurance is None and self.services.needs_face(self.offer.actions):
             self._go("face").start(self.visit)
         else:
             self._go("confirm").show(self.offer, self.visit)
-
-    def _needs_face(self) -> bool:
-        """Whether what the offer will run needs the person vouched for (the catalogue and
-        [identity] say which). An application makes a card on the spot, the one that needs
-        it, only when the card printer is ready."""
-        names = [name for name in self.offer.actions
-                 if name != "apply_instant" or self.services.instant_issuance_ready()]
-        return any(self.app.core.assurance.needs_face(name) for name in names)
 
     def face_passed(self) -> None:
         self._go("confirm").show(self.offer, self.visit)

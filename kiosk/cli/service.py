@@ -91,14 +91,12 @@ def _proofs(command: str) -> tuple[bool, bool]:
 def _needs_face(core: KioskCore, args) -> bool:
     """Whether what this command will run needs the person vouched for (#13)."""
     if args.action == "bundle":
-        names = ["report_loss_formal", "replace"] if args.name == "lost_card" else ["apply_instant"]
-    elif args.action == "apply":
-        names = ["apply_instant" if core.services.instant_issuance_ready() else "apply_batch"]
+        names = ["report_loss_formal", "replace"] if args.name == "lost_card" else ["apply_instant", "apply_batch"]
     elif args.action == "report-loss":
         names = ["report_loss_formal" if args.formal else "report_loss_temporary"]
     else:
         names = [a.name for a in catalog.commands()[args.action]]
-    return any(core.assurance.needs_face(name) for name in names)
+    return core.services.needs_face(names)
 
 
 def _face_check(core: KioskCore, visit: Visit) -> int | None:

@@ -70,6 +70,13 @@ class KioskServices:
         else:
             self.end_visit(visit, "card removed")
 
+    def needs_face(self, action_names) -> bool:
+        """Whether what would run of `action_names` needs the person vouched for (#13). An
+        application makes a card on the spot, the one that needs it, only when the card
+        printer is ready."""
+        names = [name for name in action_names if name != "apply_instant" or self.instant_issuance_ready()]
+        return any(self.assurance.needs_face(name) for name in names)
+
     def instant_issuance_ready(self) -> bool:
         return self.issuance is not None and self.issuance.available()
 
