@@ -237,6 +237,7 @@ class InstantIssuance:
             if registered:
                 self.journal.needs_staff(self.journal.record(entry, Step.REPORTED), REGISTERED)
                 raise JournalError(REGISTERED)
+            entry = self.journal.get(entry.id)   # the refused report put it back at face_printed
         return self._retain(entry, None)
 
     def _cancel_mark(self, entry: JournalEntry, reason: str) -> bool:
