@@ -1,8 +1,10 @@
-"""Helpers shared by the backend tests (named so as not to clash with other test folders)."""
+"""Helpers shared by the tests that talk to the reference backend (named so as not to clash
+with other test folders): the contract's client, fresh holders and keys, a kiosk's config file."""
 from __future__ import annotations
 
 import itertools
 import uuid
+from pathlib import Path
 
 from kiosk.backend.client import BackendClient
 
@@ -98,3 +100,31 @@ def issue_card(client: BackendClient, *, activate: bool = True) -> str:
     if activate:
         client.activate_card(card_id, idempotency_key=key())
     return card_id
+
+
+def kiosk_config_file(folder: Path, backend, pki_files, card_printer_port: int, *, id_reader_port: str = "",
+                      delivery_wait_s: float = 2.0, name: str = "kiosk") -> Path:
+    """A deployed kiosk's configuration file on the simulated stack, as the commands read it:
+    its database and key ring in `folder`, its audit secret kept apart (folder/etc), the file
+    private to its owner (the kiosk refuses one others can read)."""
+    path = folder / f"{name}.toml"
+    secrets_dir = folder / "etc"
+    secrets_dir.mkdir(exist_ok=True)
+    id_reader = f'[id_reader]\nport = "{id_reader_port}"\n' if id_reader_port else ""
+    path.write_text(f"""
+[backend]
+url = "{backend.url}"
+ca_file = "{pki_files.ca_cert}"
+cert_file = "{pki_files.kiosk_cert}"
+key_file = "{pki_files.kiosk_key}"
+connect_timeout_s = 1.0
+[outbox]
+db = "{folder / f'{name}.db'}"
+key_file = "{folder / f'{name}.key'}"
+audit_secret_file = "{secrets_dir / 'audit.secret'}"
+delivery_wait_s = {delivery_wait_s}
+[card_printer]
+port = {card_printer_port}
+{id_reader}""", encoding="utf-8")
+    path.chmod(0o600)
+    return path

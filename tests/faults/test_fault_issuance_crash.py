@@ -18,6 +18,7 @@ from drivers.sim.card_printer import CardPrinterSimulator
 from kiosk.cli import main as kiosk_main
 from kiosk.config import load_config
 from kiosk.core import KioskCore
+from tests.backend_helpers import kiosk_config_file
 
 CHILD = Path(__file__).with_name("issuance_crash_child.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -48,26 +49,7 @@ def card_printer(tmp_path, pcscd):
 
 @pytest.fixture
 def config_file(tmp_path, reference_backend, pki_files, card_printer, psam_slot):
-    path = tmp_path / "kiosk.toml"
-    secrets_dir = tmp_path / "etc"    # the audit secret is kept apart from the database
-    secrets_dir.mkdir(exist_ok=True)
-    path.write_text(f"""
-[backend]
-url = "{reference_backend.url}"
-ca_file = "{pki_files.ca_cert}"
-cert_file = "{pki_files.kiosk_cert}"
-key_file = "{pki_files.kiosk_key}"
-connect_timeout_s = 1.0
-[outbox]
-db = "{tmp_path / 'kiosk.db'}"
-key_file = "{tmp_path / 'kiosk.key'}"
-audit_secret_file = "{secrets_dir / 'audit.secret'}"
-delivery_wait_s = 1.0
-[card_printer]
-port = {card_printer.port}
-""")
-    path.chmod(0o600)   # it names the kiosk's key files: the kiosk refuses one others can change
-    return path
+    return kiosk_config_file(tmp_path, reference_backend, pki_files, card_printer.port, delivery_wait_s=1.0)
 
 
 def application(backend) -> tuple[str, str]:

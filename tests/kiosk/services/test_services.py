@@ -16,6 +16,7 @@ from simulation.stack import ZHANG_SAN_CARD_ID, seed_zhang_san
 from kiosk.receipt import render_text
 from offline_queue import Outbox
 from kiosk.visit import CitizenIdentity
+from tests.backend_helpers import kiosk_config_file
 
 ZHANG_SAN = CitizenIdentity.from_resident_id(simulated_holder)   # the holder of card_v3.toml
 WANG_WU = CitizenIdentity(id_number="11010519900307002X", name="王五", sex="2", ethnicity=1,
@@ -31,14 +32,14 @@ def person_cards(kiosk, id_number: str) -> dict:
     return kiosk.client.call("query_person", {"id_number": id_number, "visit_token": token})
 
 
-def apply_for_wang_wu(kiosk) -> tuple:
+def apply_for_wang_wu(kiosk, *progress) -> tuple:
     """Wang Wu, vouched for, applies for a first card (made on the spot when the printer can):
-    (the visit, its results)."""
+    (the visit, its results). `progress` is passed on to the service."""
     visit = kiosk.services.new_visit()
     visit.identify(WANG_WU)
     visit.assure("face", {"score": 0.3})   # as after a face check that matched
     with Pin.from_text(NEW_PIN) as new:
-        return visit, kiosk.services.apply(visit, True, new)
+        return visit, kiosk.services.apply(visit, True, new, *progress)
 
 
 def status_of(kiosk, card_id=OLD_CARD):
@@ -210,11 +211,7 @@ def test_lost_card_bundle(kiosk, reference_backend, card_printer):
 def test_a_jam_during_issuance_cancels_the_mark_and_holds_the_card_for_staff(kiosk, reference_backend,
                                                                             card_printer, jam_at):
     card_printer.jam_at = jam_at
-    visit = kiosk.services.new_visit()
-    visit.identify(WANG_WU)
-    visit.assure("face", {"score": 0.3})   # as after a face check that matched
-    with Pin.from_text(NEW_PIN) as new:
-        [result] = kiosk.services.apply(visit, True, new)
+    visit, [result] = apply_for_wang_wu(kiosk)
     assert result.outcome == "failed" and "卡片留在制卡机内" in result.citizen_message
     application = reference_backend.store._conn.execute(
         "SELECT status FROM applications ORDER BY created_at DESC LIMIT 1").fetchone()[0]
@@ -254,30 +251,6 @@ def test_a_visit_ended_by_idle_timeout_holds_no_personal_data(kiosk, card_slot, 
     assert after.outcome == "refused" and "重新开始" in after.citizen_message
 
 
-def kiosk_config_file(tmp_path, backend, pki_files, id_port, card_printer_port):
-    path = tmp_path / "kiosk.toml"
-    secrets_dir = tmp_path / "etc"    # the audit secret is kept apart from the database
-    secrets_dir.mkdir(exist_ok=True)
-    path.write_text(f"""
-[backend]
-url = "{backend.url}"
-ca_file = "{pki_files.ca_cert}"
-cert_file = "{pki_files.kiosk_cert}"
-key_file = "{pki_files.kiosk_key}"
-[outbox]
-db = "{tmp_path / 'cli-kiosk.db'}"
-key_file = "{tmp_path / 'cli-kiosk.key'}"
-audit_secret_file = "{secrets_dir / 'audit.secret'}"
-delivery_wait_s = 2.0
-[card_printer]
-port = {card_printer_port}
-[id_reader]
-port = "{id_port}"
-""", encoding="utf-8")
-    path.chmod(0o600)  # a config others can read is refused
-    return path
-
-
 def test_kiosk_service_command_runs_a_visit_with_the_id_card(reference_backend, pki_files, tmp_path, card_printer):
     import subprocess
     import sys
@@ -290,7 +263,8 @@ def test_kiosk_service_command_runs_a_visit_with_the_id_card(reference_backend, 
     reader = SimulatedIdCardReader(IdReaderProfile(person=person))
     port = reader.start()
     try:
-        config = kiosk_config_file(tmp_path, reference_backend, pki_files, port, card_printer.port)
+        config = kiosk_config_file(tmp_path, reference_backend, pki_files, card_printer.port, id_reader_port=port,
+                                   name="cli-kiosk")
         result = subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", str(config), "service",
                                  "report-loss"], capture_output=True, text=True, timeout=60)
     finally:
@@ -371,11 +345,7 @@ def test_a_blank_pulled_out_while_it_is_written_is_retained_and_the_mark_cancell
         return SimulatedSocialSecurityCard(profile)
 
     card_printer.blank_card_factory = blank_that_loses_contact
-    visit = kiosk.services.new_visit()
-    visit.identify(WANG_WU)
-    visit.assure("face", {"score": 0.3})   # as after a face check that matched
-    with Pin.from_text(NEW_PIN) as new:
-        [result] = kiosk.services.apply(visit, True, new)
+    visit, [result] = apply_for_wang_wu(kiosk)
     assert result.outcome == "failed" and "卡片已回收" in result.citizen_message
     assert "CardRemoved" in result.staff_detail
     assert card_printer.cards[-1].place == "retained"
@@ -388,11 +358,7 @@ def test_the_backend_lost_before_the_written_card_is_reported(kiosk, reference_b
         if step == "正在打印卡面":
             reference_backend.stop()  # the link goes while the face prints: 回盘 cannot be sent
 
-    visit = kiosk.services.new_visit()
-    visit.identify(WANG_WU)
-    visit.assure("face", {"score": 0.3})   # as after a face check that matched
-    with Pin.from_text(NEW_PIN) as new:
-        [result] = kiosk.services.apply(visit, True, new, progress)
+    visit, [result] = apply_for_wang_wu(kiosk, progress)
     assert result.outcome == "failed" and "已为您取消本次制卡" in result.citizen_message
     assert card_printer.cards[-1].place == "retained"  # never handed out without 回盘
     trail = kiosk.audit.entries(Outbox.connect(kiosk.config.outbox.db), visit.visit_id)
@@ -433,11 +399,7 @@ def test_a_write_the_card_refuses_ends_with_the_blank_retained_and_the_mark_canc
 def test_a_jam_at_the_bezel_after_the_card_exists_tells_the_citizen_to_ask_staff(kiosk, reference_backend,
                                                                                  card_printer):
     card_printer.jam_at = "eject"
-    visit = kiosk.services.new_visit()
-    visit.identify(WANG_WU)
-    visit.assure("face", {"score": 0.3})   # as after a face check that matched
-    with Pin.from_text(NEW_PIN) as new:
-        issued, activated, pin_set = kiosk.services.apply(visit, True, new)
+    visit, (issued, activated, pin_set) = apply_for_wang_wu(kiosk)
     assert issued.outcome == "failed" and "CardJam" in issued.staff_detail and "工作人员" in issued.citizen_message
     assert (activated.outcome, pin_set.outcome) == ("done", "done")
     assert card_printer.cards[-1].place == "jammed"
@@ -581,7 +543,8 @@ def test_an_id_reader_fault_during_a_visit_is_told_and_nothing_is_queued(referen
     reader = SimulatedIdCardReader(IdReaderProfile(**fault))
     port = reader.start()
     try:
-        config = kiosk_config_file(tmp_path, reference_backend, pki_files, port, card_printer.port)
+        config = kiosk_config_file(tmp_path, reference_backend, pki_files, card_printer.port, id_reader_port=port,
+                                   name="cli-kiosk")
         result = subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", str(config), "service",
                                  "report-loss"], capture_output=True, text=True, timeout=60)
     finally:
@@ -602,11 +565,7 @@ def test_a_card_held_at_the_bezel_is_shown_in_diagnostics_and_handed_over_by_sta
         if step == "请取走您的社会保障卡":
             card_printer.cover_open = True   # the eject is refused: the finished card stays inside
 
-    visit = kiosk.services.new_visit()
-    visit.identify(WANG_WU)
-    visit.assure("face", {"score": 0.3})   # as after a face check that matched
-    with Pin.from_text(NEW_PIN) as new:
-        issued, activated, pin_set = kiosk.services.apply(visit, True, new, progress)
+    visit, (issued, activated, pin_set) = apply_for_wang_wu(kiosk, progress)
     assert issued.outcome == "failed" and "工作人员" in issued.citizen_message
     [held] = diagnostics.held_issuances(kiosk)
     assert held.step == "reported" and held.holds_card and not kiosk.issuance.available()
