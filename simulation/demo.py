@@ -26,7 +26,7 @@ from simulation.stack import (LI_SI, STAFF_CARD_PIN, STAFF_PIN, ZHANG_SAN, Simul
                               simulated_kiosk)
 
 STEP_TIMEOUT_S = 20
-SETTLE_S = 0.1           # after a step without a screenshot
+SETTLE_S = 0.05          # after a step without a screenshot
 IDLE_TIMEOUT_S = 12      # short, so the demo shows the countdown without a long wait
 CARD_PIN, NEW_PIN = "147258", "582936"   # the simulated card's PIN (card_v3.toml) and a new one
 LATER_PIN = "730461"                      # the new card's PIN after the demo's PIN change
@@ -79,7 +79,7 @@ class Script:
                 return False
             return True
 
-        Clock.schedule_interval(poll, 0.1)
+        Clock.schedule_interval(poll, 0.03)
 
     def _fail(self, message: str) -> None:
         self.error = message
