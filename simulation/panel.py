@@ -36,7 +36,8 @@ SWITCHES = (
 
 # Who stands in front of the simulated camera, in the order the panel's button goes through.
 SCENES = (("right_person", N_("摄像头前：本人")), ("other_person", N_("摄像头前：他人")),
-          ("photo_held_up", N_("摄像头前：举着本人照片")), ("nobody", N_("摄像头前：无人")))
+          ("photo_held_up", N_("摄像头前：举着本人照片")), ("video_replayed", N_("摄像头前：播放本人视频")),
+          ("nobody", N_("摄像头前：无人")))
 
 
 class SimulatorPanel(BoxLayout):

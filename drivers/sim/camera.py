@@ -1,11 +1,13 @@
 """A simulated camera: a person (or a photo, or nobody) in front of the kiosk, made from still
 images, at the camera's frame rate.
 
-Scenes: the right person, another person, a photo of the right person held up, nobody. A live
+Scenes: the right person, another person, a photo of the right person held up, a video of the
+right person looking into a camera played back on a phone, nobody. A live
 person hears the kiosk's spoken challenge (`hear()`, wired to the kiosk's prompts as a person's
 ears are) and performs it: a head turn is a smooth horizontal warp of the face that moves the
 nose across it between the jaw lines and back, over about a second. A photo held up hears
-nothing and never moves, so it cannot pass; nor can a replay of frames without the motion.
+nothing and never moves, so it cannot pass; the video sways as a hand holding a phone does and
+blinks its light, but it cannot turn when asked either.
 
 The faces come from image files (the test images ./run installs, see `face_test_images()`);
 they are framed as a person half a metre from the camera is.
@@ -31,6 +33,7 @@ class Scene(enum.StrEnum):
     RIGHT_PERSON = "right_person"
     OTHER_PERSON = "other_person"
     PHOTO_HELD_UP = "photo_held_up"
+    VIDEO_REPLAYED = "video_replayed"
     NOBODY = "nobody"
 
 
@@ -116,8 +119,8 @@ class SimulatedCamera:
                 return
             right, other = (_framed(_load(path)) for path in self._sources)
             self._warps = {Scene.RIGHT_PERSON: _TurnWarp(right), Scene.OTHER_PERSON: _TurnWarp(other)}
-            self._frames = {Scene.RIGHT_PERSON: right, Scene.OTHER_PERSON: other,
-                            Scene.PHOTO_HELD_UP: self._held_up(right), Scene.NOBODY: np.full_like(right, 180)}
+            self._frames = {Scene.RIGHT_PERSON: right, Scene.OTHER_PERSON: other, Scene.PHOTO_HELD_UP: self._held_up(right),
+                            Scene.VIDEO_REPLAYED: right, Scene.NOBODY: np.full_like(right, 180)}
             _dlib_models.cache_clear()   # the frames and warps are made: the 100 MB of landmarks can go
 
     @property
@@ -142,6 +145,16 @@ class SimulatedCamera:
         held[y:y + photo.shape[0], x:x + photo.shape[1]] = photo
         return held
 
+    @staticmethod
+    def _replayed(frame: np.ndarray, now: float) -> np.ndarray:
+        """The video on a phone: the face looking straight ahead, drifting by a few pixels as the
+        hand holding the phone sways, its brightness breathing with the screen's."""
+        import cv2
+        dx, dy = 4 * np.sin(2 * np.pi * now / 2.3), 3 * np.sin(2 * np.pi * now / 3.7)
+        moved = cv2.warpAffine(frame, np.float32([[1, 0, dx], [0, 1, dy]]), frame.shape[1::-1],
+                               borderMode=cv2.BORDER_REPLICATE)
+        return cv2.convertScaleAbs(moved, alpha=1.0 + 0.05 * np.sin(2 * np.pi * now / 1.3))
+
     def hear(self, challenge: str) -> None:
         """The kiosk's spoken challenge reaches the person in front (a photo hears nothing)."""
         if self.scene in (Scene.RIGHT_PERSON, Scene.OTHER_PERSON):
@@ -159,6 +172,8 @@ class SimulatedCamera:
         with self._lock:
             scene, action = self._scene, self._action
         frame = self._frames[scene]
+        if scene == Scene.VIDEO_REPLAYED:
+            return self._replayed(frame, now)
         if action is None or scene not in self._warps:
             return frame.copy()
         direction, started = action

@@ -1,5 +1,6 @@
-"""The face check through the screens (#13): another person, a photo held up and nobody are
-refused, each in plain words, and nothing is done; the right person is vouched for."""
+"""The face check through the screens (#13): another person, a photo held up, nobody, and a video
+of the person replayed are refused, each in plain words, and nothing is done; the right person
+is vouched for."""
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,11 @@ def seen(pcscd):
     return run_ui_script(Path(__file__).with_name("ui_face.py"), timeout=180)
 
 
-def test_another_person_a_photo_and_nobody_are_refused_with_their_reasons(seen):
+def test_another_person_a_photo_nobody_and_a_video_are_refused_with_their_reasons(seen):
     assert seen["other_person"] == "未能确认是您本人。"
     assert seen["photo"] == "未检测到按提示转头的动作。"
     assert seen["nobody"] == "未检测到清晰的正脸。"
+    assert seen["video"] == "未检测到按提示转头的动作。"
     assert seen["retry_after_two"] is False   # [identity] attempts: then staff, or cancel
     assert seen["service_ran"] is False
 

@@ -1,6 +1,6 @@
 """The face check on the real screens (run by test_face.py): Zhang San asks to reset a
-forgotten PIN; in front of the camera in turn are another person, a photo of him held up, and
-nobody: each is refused with its reason and the service never runs; then the right person
+forgotten PIN; in front of the camera in turn are another person, a photo of him held up,
+nobody, and a video of him replayed on a phone: each is refused with its reason and the service never runs; then the right person
 passes and the visit goes on. Prints one JSON line."""
 import dataclasses
 import json
@@ -36,8 +36,11 @@ def add_steps(script, kiosk, sim, seen):
          lambda: (seen.update(photo=face.problem, retry_after_two=face.can_retry), scene("nobody"),
                   face.retry()),
          lambda: kiosk.on("face") and not face.checking and face.problem != "")
+    step("a video of him replayed on a phone",
+         lambda: (seen.update(nobody=face.problem), scene("video_replayed"), face.retry()),
+         lambda: kiosk.on("face") and not face.checking and face.problem != "")
     step("the right person: matched, on to confirm",
-         lambda: (seen.update(nobody=face.problem, service_ran=bool(app.flow.visit.results)), scene("right_person"),
+         lambda: (seen.update(video=face.problem, service_ran=bool(app.flow.visit.results)), scene("right_person"),
                   face.retry()),
          lambda: kiosk.on("confirm"))
     step("cancel", lambda: (seen.update(vouched=app.flow.visit.assurance["by"]), kiosk.tap("back")),
@@ -47,7 +50,7 @@ def add_steps(script, kiosk, sim, seen):
 
 def quick_checks(core, sim):
     # Short waits, so that a refusal is seen in seconds (a kiosk waits longer for a person).
-    core.assurance.settings = FaceCheckSettings(find_face_timeout_s=3, challenge_timeout_s=3)
+    core.assurance.settings = FaceCheckSettings(find_face_timeout_s=2, challenge_timeout_s=2)
     return KioskApp(core)
 
 
