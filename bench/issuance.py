@@ -1,7 +1,7 @@
 """Card writes and instant issuance on the vpcd stack: APDUs and milliseconds for change PIN,
 reset PIN and a full personalisation, and the machine time of a whole instant issuance
-(apply -> mark -> personalise -> PIN -> print -> 回盘 -> activate -> eject) with the card
-printer simulator's mechanical delays at zero.
+(apply -> mark -> personalise -> PIN -> print the face with the holder's registry photo -> 回盘
+-> activate -> eject) with the card printer simulator's mechanical delays at zero.
 
 Run from the repo root: `.venv/bin/python bench/issuance.py` (or `./run bench issuance`); it
 starts pcscd, the reference backend and the simulators itself. Targets: change PIN under 20 ms
@@ -14,12 +14,13 @@ import time
 
 from drivers.pcsc import wait_for_card
 from drivers.pin import Pin
+from drivers.sim.camera import face_test_images
 from drivers.sim.pcscd import CARD_READER, VPCD_CARD_PORT
 from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard
 from drivers.sim.vpcd import VpcdLink
 from drivers.ssse_records import CardHolder, CardIdentifier, CardInfo
 from kiosk.visit import CitizenIdentity
-from simulation.stack import ReaderWaits, running_kiosk
+from simulation.stack import REGISTERED_PHOTO, ReaderWaits, registry_photo, running_kiosk
 
 ROUNDS = 30
 READER_WAITS = ReaderWaits().install()
@@ -43,7 +44,7 @@ def removed(link):
 
 
 def main() -> None:
-    with running_kiosk(serial_devices=False) as (core, _sim):
+    with running_kiosk(serial_devices=False) as (core, sim):
         cards = core.cards
         link = inserted(SimulatedSocialSecurityCard(CardProfile.load("card_v3.toml")))
         reading = cards.read()
@@ -73,11 +74,14 @@ def main() -> None:
             removed(link)
 
         issuance, issuance_wall = [], []
+        photo = registry_photo(face_test_images() / REGISTERED_PHOTO)
         for i in range(5):
             # Seconds pass between two citizens: the encoder's reader has noticed the last card leave.
             wait_for_card(CARD_READER, timeout=5, present=False)
             visit = core.services.new_visit()
-            visit.identify(CitizenIdentity(f"110105199003070{i:02d}X", "王五", "2", 1, datetime.date(1990, 3, 7)))
+            applicant = CitizenIdentity(f"110105199003070{i:02d}X", "王五", "2", 1, datetime.date(1990, 3, 7))
+            sim.backend.store.seed_photo(applicant.id_number, photo)   # composed on the card's face
+            visit.identify(applicant)
             visit.assure("face", {"score": 0.3})   # as after a face check that matched
             with Pin.from_text("582936") as new:
                 waited, start = READER_WAITS.seconds, time.perf_counter()

@@ -4,16 +4,25 @@ Frame: preamble `AA AA AA 96 69`, a 2-byte big-endian length counting everything
 then (command) CMD PARA data, or (reply) SW1 SW2 SW3 data, then a checksum: the XOR of every
 byte after the preamble. A visit reads the card with find (`20 01`), select (`20 02`) and
 read text + photo (`30 01`); the text is 256 bytes of UCS-2LE in fixed fields, decoded here
-into a `ResidentId` whose ID number's GB 11643 check digit is verified.
+into an `IdDocument`.
+
+The same readers read three documents, told apart by the type character at text offset 248
+(#14): the resident ID card (a space there), the Hong Kong/Macao/Taiwan residents' residence
+permit (`J`, the resident layout with a pass number and an issue count at the end, and an
+18-character number with a GB 11643 check digit) and the foreigner's permanent residence ID
+card of 2017 (`I`, its own layout). The 2023 version of the latter (`Y`) is refused with
+`UnsupportedDocument`: its chip layout is not published, and a guessed one would misread it.
 
 Broken frames (checksum, length, truncation, the reader's own frame-error status) are retried
 a few times; a reader that stays silent fails within its read timeout. Nothing personal is
-logged, and `ResidentId`'s repr shows the ID number masked.
+logged, and `IdDocument`'s repr shows the ID number masked.
 """
 from __future__ import annotations
 
 import datetime
+import enum
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from functools import reduce
@@ -41,13 +50,43 @@ SW3_NO_CARD, SW3_SELECT_FAILED, SW3_READ_FAILED = 0x80, 0x81, 0x41
 SW3_FRAME_ERRORS = {0x10: "checksum error", 0x11: "length error", 0x21: "unknown command"}
 
 TEXT_BYTES, PHOTO_BYTES = 256, 1024
+TYPE_OFFSET = 248   # the document type, one UCS-2LE character
 MAX_FRAME_LENGTH = 0x0508 + 16  # the text+photo reply, with room for readers that add a little
 _MAX_GARBAGE_BEFORE_PREAMBLE = 64
 
-# (field, bytes) in the 256-byte text, UCS-2LE, space padded.
-TEXT_FIELDS = (("name", 30), ("sex", 2), ("ethnicity", 4), ("birth_date", 16), ("address", 70),
-               ("id_number", 36), ("issuing_authority", 30), ("valid_from", 16), ("valid_to", 16),
-               ("reserved", 36))
+
+
+class Document(enum.StrEnum):
+    RESIDENT_ID = "resident_id"                                  # 居民身份证
+    HMT_RESIDENCE_PERMIT = "hmt_residence_permit"                # 港澳台居民居住证
+    FOREIGN_PERMANENT_RESIDENT = "foreign_permanent_resident"    # 外国人永久居留身份证 (2017)
+
+
+DOCUMENT_TYPES = {" ": Document.RESIDENT_ID, "\x00": Document.RESIDENT_ID, "J": Document.HMT_RESIDENCE_PERMIT,
+                  "I": Document.FOREIGN_PERMANENT_RESIDENT}
+UNSUPPORTED_TYPES = {"Y": "a 2023 foreign permanent residence ID card (type Y), whose chip layout is not published"}
+
+# (field, bytes) in the 256-byte text of each document, UCS-2LE, space padded.
+TEXT_LAYOUTS = {
+    Document.RESIDENT_ID: (
+        ("name", 30), ("sex", 2), ("ethnicity", 4), ("birth_date", 16), ("address", 70), ("id_number", 36),
+        ("issuing_authority", 30), ("valid_from", 16), ("valid_to", 16), ("reserved", 28), ("type", 2),
+        ("reserved_end", 6)),
+    Document.HMT_RESIDENCE_PERMIT: (
+        ("name", 30), ("sex", 2), ("reserved", 4), ("birth_date", 16), ("address", 70), ("id_number", 36),
+        ("issuing_authority", 30), ("valid_from", 16), ("valid_to", 16), ("pass_number", 18),
+        ("issue_count", 4), ("reserved_more", 6), ("type", 2), ("reserved_end", 6)),
+    Document.FOREIGN_PERMANENT_RESIDENT: (
+        ("english_name", 120), ("sex", 2), ("id_number", 30), ("nationality", 6), ("name", 30),
+        ("valid_from", 16), ("valid_to", 16), ("birth_date", 16), ("card_version", 4), ("authority_code", 8),
+        ("type", 2), ("reserved_end", 6)),
+}
+TYPE_CHARACTERS = {Document.RESIDENT_ID: " ", Document.HMT_RESIDENCE_PERMIT: "J",
+                   Document.FOREIGN_PERMANENT_RESIDENT: "I"}
+HMT_PREFIXES = {"81": "香港", "82": "澳门", "83": "台湾"}   # the permit number's first two digits
+PERMANENT_RESIDENCE_NUMBER = re.compile(r"[A-Z]{3}[0-9]{12}")   # 2017: nationality, then 12 digits
+PASS_NUMBER = re.compile(r"[A-Z]?[0-9]{8,10}")                  # 港澳/台湾 通行证 number
+NATIONALITY = re.compile(r"[A-Z]{3}")                           # ISO 3166-1 alpha-3
 LONG_TERM = "长期"
 # Validity dates on the card are Beijing dates, whatever time zone the kiosk's clock is set to.
 CARD_TIME_ZONE = ZoneInfo("Asia/Shanghai")
@@ -105,6 +144,10 @@ class IdCardReadFailed(IdCardError):
 
 class IdCardDataInvalid(IdCardError):
     """The card's text does not decode into a valid identity (bad field, check digit...)."""
+
+
+class UnsupportedDocument(IdCardDataInvalid):
+    """A document the reader read but this kiosk cannot decode; str() names the document."""
 
 
 
@@ -179,24 +222,31 @@ def id_number_valid(number: str) -> bool:
 
 
 @dataclass(frozen=True)
-class ResidentId:
-    """What the resident ID card says. Personal data: kept out of repr, never logged.
-    `sex` and `ethnicity` are codes (GB/T 2261.1, GB 3304) like the social security card's."""
+class IdDocument:
+    """What the identity document says. Personal data: kept out of repr, never logged.
+    `sex` and `ethnicity` are codes (GB/T 2261.1, GB 3304) like the social security card's;
+    `id_number` is the document's number (for a foreigner, the permanent residence number)."""
 
-    name: str = field(repr=False)
+    name: str = field(repr=False)            # the Chinese name (a foreigner's card may have none)
     sex: str = field(repr=False)
-    ethnicity: int = field(repr=False)
+    ethnicity: int | None = field(repr=False)    # None: the document records none (J, I)
     birth_date: datetime.date = field(repr=False)
     address: str = field(repr=False)
     id_number: str = field(repr=False)
-    issuing_authority: str = field(repr=False)
+    issuing_authority: str = field(repr=False)   # for a foreigner's card, the authority's code
     valid_from: datetime.date
     valid_to: datetime.date | None  # None: 长期 (valid for life)
     photo_wlt: bytes = field(repr=False, default=b"")  # compressed; decoding needs the vendor library
+    document: Document = Document.RESIDENT_ID
+    english_name: str = field(repr=False, default="")     # I
+    nationality: str = field(repr=False, default="")      # I: ISO 3166-1 alpha-3
+    pass_number: str = field(repr=False, default="")      # J: the 通行证 number
+    issue_count: int | None = field(repr=False, default=None)   # J: how many permits were issued
+    card_version: str = field(repr=False, default="")     # I
 
     def __repr__(self) -> str:
-        return (f"ResidentId(id_number={mask_id_number(self.id_number)!r}, valid_from={self.valid_from}, "
-                f"valid_to={self.valid_to or LONG_TERM})")
+        return (f"IdDocument(document={self.document!s}, id_number={mask_id_number(self.id_number)!r}, "
+                f"valid_from={self.valid_from}, valid_to={self.valid_to or LONG_TERM})")
 
     @property
     def sex_name(self) -> str:
@@ -204,7 +254,7 @@ class ResidentId:
 
     @property
     def ethnicity_name(self) -> str:
-        return ETHNICITIES[self.ethnicity]
+        return ETHNICITIES[self.ethnicity] if self.ethnicity is not None else ""
 
     def expired(self, today: datetime.date) -> bool:
         return self.valid_to is not None and today > self.valid_to
@@ -219,52 +269,104 @@ def _date(value: str, what: str) -> datetime.date:
         raise IdCardDataInvalid(f"{what} is not a YYYYMMDD date") from None
 
 
-def decode_text(text: bytes, photo: bytes = b"") -> ResidentId:
-    """The 256-byte UCS-2LE text as a ResidentId; IdCardDataInvalid for anything inconsistent.
-    Messages name the field, never its value."""
+def document_type(text: bytes) -> Document:
+    """Which document the 256-byte text is, from its type character; UnsupportedDocument or
+    IdCardDataInvalid for one this kiosk cannot read."""
     if len(text) != TEXT_BYTES:
         raise IdCardDataInvalid(f"text is {len(text)} bytes, expected {TEXT_BYTES}")
+    try:
+        kind = text[TYPE_OFFSET:TYPE_OFFSET + 2].decode("utf-16-le")
+    except UnicodeDecodeError:
+        raise IdCardDataInvalid("the document type is not UCS-2LE text") from None
+    if kind in UNSUPPORTED_TYPES:
+        raise UnsupportedDocument(f"the reader holds {UNSUPPORTED_TYPES[kind]}")
+    if kind not in DOCUMENT_TYPES:
+        raise IdCardDataInvalid(f"document type {kind.encode('unicode_escape').decode('ascii')!r} is not one "
+                                "the kiosk knows")
+    return DOCUMENT_TYPES[kind]
+
+
+def _fields(text: bytes, document: Document) -> dict[str, str]:
     fields, offset = {}, 0
-    for name, size in TEXT_FIELDS:
+    for name, size in TEXT_LAYOUTS[document]:
         try:
             fields[name] = text[offset:offset + size].decode("utf-16-le").strip(" \x00")
         except UnicodeDecodeError:
             raise IdCardDataInvalid(f"field {name} is not UCS-2LE text") from None
         offset += size
-    if not fields["name"]:
-        raise IdCardDataInvalid("name is empty")
+    return fields
+
+
+def decode_text(text: bytes, photo: bytes = b"") -> IdDocument:
+    """The 256-byte UCS-2LE text as an IdDocument; IdCardDataInvalid for anything inconsistent.
+    Messages name the field, never its value."""
+    document = document_type(text)
+    fields = _fields(text, document)
     if fields["sex"] not in SEXES:
         raise IdCardDataInvalid("sex is not a GB/T 2261.1 code")
-    if not (fields["ethnicity"].isdigit() and fields["ethnicity"].isascii()
-            and int(fields["ethnicity"]) in ETHNICITIES):
-        raise IdCardDataInvalid("ethnicity is not a GB 3304 code")
     birth_date = _date(fields["birth_date"], "birth date")
+    valid_to = None if fields["valid_to"] == LONG_TERM else _date(fields["valid_to"], "valid-to date")
+    common = dict(sex=fields["sex"], birth_date=birth_date, id_number=fields["id_number"],
+                  valid_from=_date(fields["valid_from"], "valid-from date"), valid_to=valid_to, photo_wlt=photo,
+                  document=document)
+    if document == Document.FOREIGN_PERMANENT_RESIDENT:
+        return _foreigner(fields, common)
+    if not fields["name"]:
+        raise IdCardDataInvalid("name is empty")
     id_number = fields["id_number"]
     if not id_number_valid(id_number):
         raise IdCardDataInvalid("ID number is not 18 characters with a valid GB 11643 check digit")
     if id_number[6:14] != fields["birth_date"]:
         raise IdCardDataInvalid("ID number and birth date disagree")
-    valid_to = None if fields["valid_to"] == LONG_TERM else _date(fields["valid_to"], "valid-to date")
-    return ResidentId(name=fields["name"], sex=fields["sex"], ethnicity=int(fields["ethnicity"]),
-                      birth_date=birth_date, address=fields["address"], id_number=id_number,
-                      issuing_authority=fields["issuing_authority"],
-                      valid_from=_date(fields["valid_from"], "valid-from date"), valid_to=valid_to,
-                      photo_wlt=photo)
+    if document == Document.HMT_RESIDENCE_PERMIT:
+        if id_number[:2] not in HMT_PREFIXES:
+            raise IdCardDataInvalid("a residence permit's number does not begin with 81, 82 or 83")
+        if not PASS_NUMBER.fullmatch(fields["pass_number"]):
+            raise IdCardDataInvalid("pass number is not a 通行证 number")
+        if not (fields["issue_count"].isascii() and fields["issue_count"].isdigit()):
+            raise IdCardDataInvalid("issue count is not a number")
+        return IdDocument(name=fields["name"], ethnicity=None, address=fields["address"],
+                          issuing_authority=fields["issuing_authority"], pass_number=fields["pass_number"],
+                          issue_count=int(fields["issue_count"]), **common)
+    if not (fields["ethnicity"].isdigit() and fields["ethnicity"].isascii()
+            and int(fields["ethnicity"]) in ETHNICITIES):
+        raise IdCardDataInvalid("ethnicity is not a GB 3304 code")
+    return IdDocument(name=fields["name"], ethnicity=int(fields["ethnicity"]), address=fields["address"],
+                      issuing_authority=fields["issuing_authority"], **common)
 
 
-def encode_text(person: ResidentId) -> bytes:
+def _foreigner(fields: dict[str, str], common: dict) -> IdDocument:
+    if not fields["english_name"].isascii() or not fields["english_name"]:
+        raise IdCardDataInvalid("English name is empty or not ASCII")
+    if not PERMANENT_RESIDENCE_NUMBER.fullmatch(fields["id_number"]):
+        raise IdCardDataInvalid("permanent residence number is not three letters and twelve digits")
+    if not NATIONALITY.fullmatch(fields["nationality"]):
+        raise IdCardDataInvalid("nationality is not an ISO 3166-1 alpha-3 code")
+    if not (fields["authority_code"].isascii() and fields["authority_code"].isdigit()):
+        raise IdCardDataInvalid("authority code is not digits")
+    return IdDocument(name=fields["name"], ethnicity=None, address="", issuing_authority=fields["authority_code"],
+                      english_name=fields["english_name"], nationality=fields["nationality"],
+                      card_version=fields["card_version"], **common)
+
+
+def encode_text(person: IdDocument) -> bytes:
     """The card's 256-byte text for `person` (the simulator's side of `decode_text`)."""
     values = {
-        "name": person.name, "sex": person.sex, "ethnicity": f"{person.ethnicity:02d}",
+        "name": person.name, "sex": person.sex,
+        "ethnicity": f"{person.ethnicity:02d}" if person.ethnicity is not None else "",
         "birth_date": person.birth_date.strftime("%Y%m%d"), "address": person.address,
         "id_number": person.id_number, "issuing_authority": person.issuing_authority,
+        "authority_code": person.issuing_authority,
         "valid_from": person.valid_from.strftime("%Y%m%d"),
         "valid_to": person.valid_to.strftime("%Y%m%d") if person.valid_to else LONG_TERM,
-        "reserved": "",
+        "type": TYPE_CHARACTERS[person.document], "english_name": person.english_name,
+        "nationality": person.nationality, "pass_number": person.pass_number,
+        "issue_count": f"{person.issue_count:02d}" if person.issue_count is not None else "",
+        "card_version": person.card_version,
     }
     out = bytearray()
-    for name, size in TEXT_FIELDS:
-        encoded = values[name].encode("utf-16-le")
+    for name, size in TEXT_LAYOUTS[person.document]:
+        encoded = values.get(name, "").encode("utf-16-le")
         if len(encoded) > size:
             raise ValueError(f"{name} does not fit in {size} bytes")
         out += encoded + " ".encode("utf-16-le") * ((size - len(encoded)) // 2)
@@ -344,7 +446,7 @@ class IdCardReader:
                                     f"do not match its {len(data)} data bytes")
         return data[4:4 + text_len], data[4 + text_len:]
 
-    def read(self, today: datetime.date | None = None) -> ResidentId:
+    def read(self, today: datetime.date | None = None) -> IdDocument:
         """Find, select and read the card on the reader. Raises IdCardNotFound, IdCardExpired,
         IdCardDataInvalid, IdCardReadFailed, FrameError, IdReaderNotResponding..."""
         self.find_card()

@@ -51,9 +51,11 @@ _PSEUDONYM_LABEL = b"kiosk audit pseudonym v1\x00"
 # yields is never one the outbox writes down as a job's subject.
 _KEYRING_LABEL = "\x00kiosk audit trail MAC key v1"
 
-# An 18-character resident ID number standing alone (17 digits and a digit or X). Bounded by
-# non-alphanumerics so that hex tokens (idempotency keys, pseudonyms) are not mistaken for one.
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+# An identity document's number standing alone: 18 characters (17 digits and a digit or X: the
+# resident ID card, the residence permit) or a foreigner's permanent residence number (three
+# letters, twelve digits). Bounded by non-alphanumerics so that hex tokens (idempotency keys,
+# pseudonyms) are not mistaken for one.
+_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(?:[0-9]{17}[0-9Xx]|[A-Z]{3}[0-9]{12})(?![0-9A-Za-z])")
 # Two or more CJK ideographs in a row: a name (a masked name keeps one, `张*`). Details use
 # English codes; Chinese text belongs on screens and receipts, not in the trail.
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]{2,}")

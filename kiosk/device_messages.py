@@ -12,7 +12,7 @@ from drivers.apdu import (AuthenticationFailed, CardError, CardRemoved, NoCardPr
 from drivers.card_printer import (CardJam, CardPrinterCancelled, CardPrinterError, CardPrinterOffline, CoverOpen,
                                   EncoderCardNotSeen, HopperEmpty, RejectBinFull, RibbonOut)
 from drivers.id_card_reader import (IdCardDataInvalid, IdCardError, IdCardExpired, IdCardNotFound, IdCardReadFailed,
-                                    IdReaderUnavailable)
+                                    IdReaderUnavailable, UnsupportedDocument)
 from drivers.pcsc import ReaderServiceUnavailable, ReaderUnavailable
 from drivers.pin import InvalidPinFormat
 from drivers.receipt_printer import PrinterCoverOpen, PrinterError, PrinterPaperOut
@@ -60,6 +60,7 @@ DEVICE_MESSAGES: dict[type[Exception], str] = {
     IdCardReadFailed: N_("身份证读取失败，请拿起身份证后重新放置。"),
     IdCardDataInvalid: N_("身份证信息无法识别，请到人工窗口办理。"),
     IdCardExpired: N_("您的身份证已超过有效期，请持有效身份证件到人工窗口办理。"),
+    UnsupportedDocument: N_("本机暂不能识别此证件，请持其他有效身份证件办理，或到人工窗口办理。"),
     # the receipt printer: the service itself is done
     PrinterError: N_("凭条打印机暂不可用，您的业务已办理，请联系工作人员补打凭条。"),
     PrinterPaperOut: N_("凭条打印纸已用完，您的业务已办理，请联系工作人员补打凭条。"),

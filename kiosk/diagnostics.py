@@ -16,7 +16,7 @@ from pathlib import Path
 from drivers.apdu import CardError
 from drivers.card_printer import CardPrinterError
 from drivers.card_printer import PrinterStatus as CardPrinterStatus
-from drivers.id_card_reader import IdCardError, IdCardNotFound, ResidentId
+from drivers.id_card_reader import IdCardError, IdCardNotFound, IdDocument
 from drivers.pcsc import card_present, list_readers
 from drivers.receipt_printer import PrinterError, PrinterStatus
 from kiosk.backend.errors import BackendRejected, BackendUnavailable
@@ -47,7 +47,7 @@ def print_test_receipt(devices: Devices, terminal_number: str) -> tuple[int, Pri
 @dataclass(frozen=True)
 class IdReaderCheck:
     sam_id: str
-    person: ResidentId | None    # the ID card on the reader, if any
+    person: IdDocument | None    # the ID card on the reader, if any
 
 
 def check_id_reader(devices: Devices, *, need_card: bool = False) -> IdReaderCheck:

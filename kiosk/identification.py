@@ -27,7 +27,7 @@ class Identification:
     def read_id_card(self) -> CitizenIdentity:
         """The ID card on the reader now, or a typed IdCardError."""
         with self.devices.id_card_reader() as reader:
-            return CitizenIdentity.from_resident_id(reader.read())
+            return CitizenIdentity.from_id_document(reader.read())
 
     def wait_for_id_card(self, stop: threading.Event,
                          on_problem: Callable[[Exception], None]) -> CitizenIdentity | None:
@@ -39,7 +39,7 @@ class Identification:
             with self.devices.id_card_reader() as reader:
                 while not stop.is_set():
                     try:
-                        return CitizenIdentity.from_resident_id(reader.read())
+                        return CitizenIdentity.from_id_document(reader.read())
                     except IdCardNotFound:
                         stop.wait(POLL_S)
                     except IdReaderUnavailable:

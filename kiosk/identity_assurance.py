@@ -15,9 +15,6 @@ There is no third way: `require()` refuses an action whose requirement is not me
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 import logging
 import threading
 from importlib.metadata import entry_points
@@ -31,6 +28,7 @@ from kiosk.device_messages import citizen_message
 from kiosk.devices import Devices
 from kiosk.face_check import Challenge, FaceCheckResult, FaceCheckSettings, FrameSeen, embedding_of_photo, run_face_check
 from kiosk.outcome import Outcome
+from kiosk.registry_photo import decode_registry_photo
 from kiosk.services import catalog
 from kiosk.services.base import BackendLink
 from kiosk.staff_pin import StaffGate, staff_card_digest
@@ -38,7 +36,6 @@ from kiosk.visit import IdentityNotAssured, Visit, VisitError
 
 log = logging.getLogger(__name__)
 
-MAX_PHOTO_PIXELS = 4_000_000   # a registry photo is 358x441; a bigger "photo" is not one
 
 
 class FaceCheckUnavailable(VisitError):
@@ -97,7 +94,7 @@ class IdentityAssurance:
             return embedding_of_photo(np.asarray(decode(wlt).convert("RGB")))
         except BackendError as exc:
             raise FaceCheckOffline(f"the registered photo cannot be fetched: {exc}") from None
-        return embedding_of_photo(decode_photo(reply["photo"]))
+        return embedding_of_photo(np.asarray(decode_registry_photo(reply["photo"])))
 
     def check_face(self, visit: Visit, *, prompt: Callable[[Challenge], None], on_frame: FrameSeen,
                    cancel: threading.Event | None = None) -> FaceCheckResult:
@@ -157,17 +154,3 @@ def wlt_decoder() -> Callable | None:
     """The installed decoder of the ID card's WLT photo, if a licensed one is installed."""
     found = list(entry_points(group=WLT_DECODERS))
     return found[0].load() if found else None
-
-
-def decode_photo(encoded: str) -> np.ndarray:
-    """The registered photo from the backend's reply: base64 of a JPEG, checked to be an image
-    of a sane size before it is decoded whole (a hostile reply is a typed error)."""
-    from PIL import Image, UnidentifiedImageError
-    try:
-        raw = base64.b64decode(encoded, validate=True)
-        with Image.open(io.BytesIO(raw)) as image:
-            if image.format != "JPEG" or image.width * image.height > MAX_PHOTO_PIXELS:
-                raise ValueError(f"a {image.format} of {image.width}x{image.height}")
-            return np.asarray(image.convert("RGB"))
-    except (binascii.Error, UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"not a JPEG photo: {type(exc).__name__}") from None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from drivers.escpos import Align, Page, display_width
+from drivers.id_card_reader import Document
 from drivers.receipt_printer import PrinterError
 from kiosk.device_messages import citizen_message
 from kiosk.devices import Devices
@@ -21,6 +22,7 @@ from kiosk.i18n import N_
 from kiosk.masking import mask_card_number, mask_id_number, mask_name
 from kiosk.outcome import Outcome
 from kiosk.services.catalog import ITEMS
+from kiosk.visit import DOCUMENT_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,7 @@ class Receipt:
     holder_name: str = field(repr=False)
     id_number: str = field(repr=False)
     card_number: str | None = field(default=None, repr=False)
+    document_name: str = DOCUMENT_NAMES[Document.RESIDENT_ID]   # the document the visit was identified by
     service_phone: str = "12333"
     title: str = "社会保障卡自助服务"
 
@@ -105,7 +108,11 @@ def receipt_page(receipt: Receipt, paper_mm: int = 80, encoding: str = "gb18030"
     page.rule()
     page.line(f"时间：{receipt.local_time}")
     page.line(f"姓名：{mask_name(receipt.holder_name)}")
-    page.line(f"身份证号：{mask_id_number(receipt.id_number)}")
+    if receipt.document_name == DOCUMENT_NAMES[Document.RESIDENT_ID]:
+        page.line(f"身份证号：{mask_id_number(receipt.id_number)}")
+    else:
+        page.line(f"证件：{receipt.document_name}")
+        page.line(f"证件号码：{mask_id_number(receipt.id_number)}")
     if receipt.card_number:
         page.line(f"社保卡号：{mask_card_number(receipt.card_number)}")
     page.line(f"终端：{receipt.terminal_number}")

@@ -14,7 +14,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from drivers.id_card_reader import Document
 from drivers.ssse import CardReading
+from kiosk.i18n import N_
 from kiosk.masking import mask_id_number, mask_name
 
 
@@ -34,8 +36,17 @@ class IdentityMismatch(VisitError):
     citizen_message = "卡片不属于已验证身份的本人，请插入本人的社会保障卡。"
 
 
+# What each identity document is called on the screens (translated) and the receipt.
+DOCUMENT_NAMES = {Document.RESIDENT_ID: N_("居民身份证"), Document.HMT_RESIDENCE_PERMIT: N_("港澳台居民居住证"),
+                  Document.FOREIGN_PERMANENT_RESIDENT: N_("外国人永久居留身份证")}
+
+
 class IdentityNotAssured(VisitError):
     citizen_message = "此业务需先核验是否本人：请完成人脸核验，或请工作人员协助核验。"
+
+
+class DocumentNotAccepted(VisitError):
+    citizen_message = "使用港澳台居民居住证或外国人永久居留身份证申领、补换社会保障卡，请到窗口办理。"
 
 
 class VisitEnded(VisitError):
@@ -44,16 +55,27 @@ class VisitEnded(VisitError):
 
 @dataclass(frozen=True)
 class CitizenIdentity:
-    """Who the citizen is, from the resident ID card. Personal data: kept out of repr."""
+    """Who the citizen is, from the identity document on the ID reader (the resident ID card,
+    or a residence permit or permanent residence card: `document`). Personal data: kept out of
+    repr. `id_number` is the document's number, the person's social security number."""
 
     id_number: str = field(repr=False)
     name: str = field(repr=False)
     sex: str = field(repr=False)           # "1" male, "2" female (GB/T 2261.1)
-    ethnicity: int = field(repr=False)     # GB 3304 code
+    ethnicity: int | None = field(repr=False)     # GB 3304 code; None where the document has none
     birth_date: datetime.date = field(repr=False)
     # The ID card's photo as the chip holds it (WLT, compressed): only a licensed decoder opens
     # it (kiosk/identity_assurance.py); it leaves with the identity when the visit ends.
     photo_wlt: bytes = field(repr=False, default=b"")
+    document: Document = Document.RESIDENT_ID
+
+    @property
+    def document_name(self) -> str:
+        return DOCUMENT_NAMES[self.document]
+
+    @property
+    def resident_id_card(self) -> bool:
+        return self.document == Document.RESIDENT_ID
 
     @property
     def birthplace(self) -> str:
@@ -69,10 +91,12 @@ class CitizenIdentity:
         return mask_name(self.name)
 
     @classmethod
-    def from_resident_id(cls, resident) -> "CitizenIdentity":
-        """From the ID reader's `ResidentId` (drivers/id_card_reader.py)."""
-        return cls(id_number=resident.id_number, name=resident.name, sex=resident.sex,
-                   ethnicity=resident.ethnicity, birth_date=resident.birth_date, photo_wlt=resident.photo_wlt)
+    def from_id_document(cls, document) -> "CitizenIdentity":
+        """From the ID reader's `IdDocument` (drivers/id_card_reader.py). A foreigner's card
+        without a Chinese name is known by the English name it carries."""
+        return cls(id_number=document.id_number, name=document.name or document.english_name, sex=document.sex,
+                   ethnicity=document.ethnicity, birth_date=document.birth_date, photo_wlt=document.photo_wlt,
+                   document=document.document)
 
     def holder_payload(self) -> dict:
         """The holder as the backend contract wants it (apply for a card)."""

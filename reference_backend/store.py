@@ -112,7 +112,9 @@ class Reply:
 
 # --- field checks -------------------------------------------------------------------------
 
-_ID_NUMBER = re.compile(r"^[0-9]{17}[0-9X]$")
+# The person's number: the 18-character one of the resident ID card and the residence permit,
+# or a foreigner's permanent residence number (2017: three letters, twelve digits).
+_ID_NUMBER = re.compile(r"^(?:[0-9]{17}[0-9X]|[A-Z]{3}[0-9]{12})$")
 _CARD_ID = re.compile(r"^[0-9A-F]{32}$")
 _CARD_NUMBER = re.compile(r"^[A-Z0-9]{9}$")
 _REGION = re.compile(r"^[0-9]{6}$")
@@ -123,7 +125,7 @@ def _text(pattern: re.Pattern | None = None, max_chars: int = 200, choices: tupl
     def check(name, value):
         if not isinstance(value, str) or len(value) > max_chars:
             raise Refusal(400, "invalid_field", f"{name} must be text of at most {max_chars} characters")
-        if pattern is not None and not pattern.match(value):
+        if pattern is not None and not pattern.fullmatch(value):   # `$` would let a trailing newline in
             raise Refusal(400, "invalid_field", f"{name} is not in the expected format")
         if choices and value not in choices:
             raise Refusal(400, "invalid_field", f"{name} must be one of {', '.join(choices)}")
@@ -396,10 +398,14 @@ class BackendStore:
                               " WHERE id_number = ?", (application["id_number"],)).fetchone()
         today = self._today()
         expiry = today.replace(year=today.year + CARD_VALIDITY_YEARS)
-        return {"application_id": application_id, "card_number": application["card_number"],
-                "region_code": application["region_code"], "issue_date": today.strftime("%Y%m%d"),
-                "expiry_date": expiry.strftime("%Y%m%d"),
-                "holder": dict(zip(("id_number", "name", "sex", "ethnicity", "birth_date", "birthplace"), person))}
+        reply = {"application_id": application_id, "card_number": application["card_number"],
+                 "region_code": application["region_code"], "issue_date": today.strftime("%Y%m%d"),
+                 "expiry_date": expiry.strftime("%Y%m%d"),
+                 "holder": dict(zip(("id_number", "name", "sex", "ethnicity", "birth_date", "birthplace"), person))}
+        photo = conn.execute("SELECT jpeg FROM photos WHERE id_number = ?", (application["id_number"],)).fetchone()
+        if photo is not None:   # the card face carries the holder's registry photo (#14)
+            reply["photo"] = base64.b64encode(photo[0]).decode("ascii")
+        return reply
 
     def _card_key(self, wanted: dict) -> bytes:
         """The card's own key: the HSM's master key `key_id`, diversified by the card identifier."""

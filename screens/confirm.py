@@ -20,8 +20,13 @@ class ConfirmScreen(Screen):
         self.title = offer.heading()
         if visit.has_identity:
             identity = visit.identity
-            self.holder = _("办理人：{name}    身份证号：{id_number}").format(
-                name=identity.masked_name, id_number=identity.masked_id_number)
+            if identity.resident_id_card:
+                self.holder = _("办理人：{name}    身份证号：{id_number}").format(
+                    name=identity.masked_name, id_number=identity.masked_id_number)
+            else:   # a residence permit or a permanent residence card: named (#14)
+                self.holder = _("办理人：{name}    {document}：{id_number}").format(
+                    name=identity.masked_name, document=_(identity.document_name),
+                    id_number=identity.masked_id_number)
         elif visit.has_card:
             card = CardSummary.of(visit.card)
             self.holder = _("持卡人：{name}    社会保障号码：{number}").format(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from drivers.id_card_reader import ResidentId
+from drivers.id_card_reader import IdDocument
 from drivers.pcsc import wait_for_card
 from drivers.sim.camera import SimulatedCamera, face_test_images
 from drivers.sim.card_printer import CardPrinterSimulator, blank_social_security_card
@@ -40,12 +40,12 @@ STAFF_CARD_PROFILE, STAFF_CARD_PIN = "card_v2.toml", "369258"   # a member of st
 REGISTERED_PHOTO, CAMERA_PHOTO, OTHER_PERSON_PHOTO = "obama2.jpg", "obama.jpg", "biden.jpg"
 
 # The holder of drivers/sim/profiles/card_v3.toml, as the ID card reader presents him.
-ZHANG_SAN = ResidentId(name="张三", sex="1", ethnicity=1, birth_date=datetime.date(1980, 1, 1),
+ZHANG_SAN = IdDocument(name="张三", sex="1", ethnicity=1, birth_date=datetime.date(1980, 1, 1),
                        address="山东省临沂市兰山区沂蒙路1号", id_number="371302198001011239",
                        issuing_authority="临沂市公安局", valid_from=datetime.date(2020, 1, 1), valid_to=None)
 ZHANG_SAN_CARD_ID = "371300D15600000500BF7C7A48FB4966"   # the card of card_v3.toml
 # Someone with no card yet, and no photo in the registry: only staff can vouch for him.
-LI_SI = ResidentId(name="李四", sex="1", ethnicity=1, birth_date=datetime.date(1975, 5, 5),
+LI_SI = IdDocument(name="李四", sex="1", ethnicity=1, birth_date=datetime.date(1975, 5, 5),
                    address="山东省临沂市兰山区沂蒙路2号", id_number="37130219750505123X",
                    issuing_authority="临沂市公安局", valid_from=datetime.date(2021, 1, 1), valid_to=None)
 

@@ -17,6 +17,10 @@ Profiles are TOML (`kiosk sim idreader --profile FILE`):
     issuing_authority = "临沂市公安局兰山分局"
     valid_from = "20200101"
     valid_to = "20400101"     # or "长期"
+    # Another document (#14): document = "hmt_residence_permit" (港澳台居民居住证) with
+    # pass_number and issue_count and no ethnicity, or "foreign_permanent_resident"
+    # (外国人永久居留身份证) with english_name, nationality, card_version, issuing_authority
+    # as the authority's code, and neither ethnicity nor address.
 
     [behaviour]
     corrupt_replies = 0       # this many replies get one byte flipped
@@ -40,7 +44,7 @@ import tomllib
 from dataclasses import dataclass
 
 from drivers import id_card_reader as ga467
-from drivers.id_card_reader import ResidentId
+from drivers.id_card_reader import IdDocument
 from drivers.sim.pty_link import PtyDevice, serve_until_signalled
 
 log = logging.getLogger(__name__)
@@ -50,18 +54,31 @@ class ProfileError(ValueError):
     """A simulator profile that cannot be used; the message names the key."""
 
 
-DEMO_PERSON = ResidentId(
+DEMO_PERSON = IdDocument(
     name="李华", sex="1", ethnicity=1, birth_date=datetime.date(1990, 3, 7),
     address="山东省临沂市兰山区沂蒙路100号", id_number="37130219900307123X",
     issuing_authority="临沂市公安局兰山分局", valid_from=datetime.date(2020, 1, 1),
     valid_to=datetime.date(2040, 1, 1),
     # A real card holds a 1024-byte compressed (WLT) photo; this stands in for one.
     photo_wlt=bytes(range(256)) * 4)
+# A Hong Kong resident's residence permit, and a foreigner's permanent residence ID card (2017).
+DEMO_HMT_RESIDENT = IdDocument(
+    name="陈嘉欣", sex="2", ethnicity=None, birth_date=datetime.date(1990, 5, 6),
+    address="广东省深圳市福田区福华路1号", id_number="810000199005061235",
+    issuing_authority="深圳市公安局福田分局", valid_from=datetime.date(2022, 1, 1),
+    valid_to=datetime.date(2027, 1, 1), photo_wlt=DEMO_PERSON.photo_wlt,
+    document=ga467.Document.HMT_RESIDENCE_PERMIT, pass_number="H60123456", issue_count=1)
+DEMO_FOREIGNER = IdDocument(
+    name="史密斯", sex="1", ethnicity=None, birth_date=datetime.date(1985, 6, 12), address="",
+    id_number="USA310085061201", issuing_authority="1500", valid_from=datetime.date(2021, 3, 1),
+    valid_to=datetime.date(2031, 3, 1), photo_wlt=DEMO_PERSON.photo_wlt,
+    document=ga467.Document.FOREIGN_PERMANENT_RESIDENT, english_name="SMITH, JOHN", nationality="USA",
+    card_version="01")
 
 
 @dataclass
 class IdReaderProfile:
-    person: ResidentId | None = DEMO_PERSON
+    person: IdDocument | None = DEMO_PERSON
     sam_id: bytes = bytes.fromhex("0501000020101010000000011234ABCD")
     corrupt_replies: int = 0
     truncate_replies: int = 0
@@ -88,7 +105,7 @@ class IdReaderProfile:
         return profile
 
 
-def _person(table: dict) -> ResidentId:
+def _person(table: dict) -> IdDocument:
     def date(key: str) -> datetime.date | None:
         value = str(table.get(key, ""))
         if key == "valid_to" and value == ga467.LONG_TERM:
@@ -99,11 +116,17 @@ def _person(table: dict) -> ResidentId:
             raise ProfileError(f"person.{key} must be YYYYMMDD") from None
 
     try:
-        person = ResidentId(
-            name=table["name"], sex=str(table["sex"]), ethnicity=int(table["ethnicity"]),
-            birth_date=date("birth_date"), address=table["address"], id_number=table["id_number"],
+        document = ga467.Document(table.get("document", ga467.Document.RESIDENT_ID))
+        resident = document == ga467.Document.RESIDENT_ID
+        person = IdDocument(
+            name=table["name"], sex=str(table["sex"]), ethnicity=int(table["ethnicity"]) if resident else None,
+            birth_date=date("birth_date"), address=table.get("address", ""), id_number=table["id_number"],
             issuing_authority=table["issuing_authority"], valid_from=date("valid_from"),
-            valid_to=date("valid_to"), photo_wlt=DEMO_PERSON.photo_wlt)
+            valid_to=date("valid_to"), photo_wlt=DEMO_PERSON.photo_wlt, document=document,
+            english_name=table.get("english_name", ""), nationality=table.get("nationality", ""),
+            pass_number=table.get("pass_number", ""),
+            issue_count=int(table["issue_count"]) if "issue_count" in table else None,
+            card_version=table.get("card_version", ""))
         ga467.encode_text(person)
     except KeyError as exc:
         raise ProfileError(f"person.{exc.args[0]} is missing") from None

@@ -16,15 +16,16 @@ import sys
 from drivers import escpos
 from drivers.apdu import CardError
 from drivers.card_printer import CardPrinterError
-from drivers.id_card_reader import (FrameError, IdCardDataInvalid, IdCardError, IdCardExpired, IdCardNotFound,
-                                    IdCardReadFailed, IdReaderConfigError, IdReaderUnavailable, LONG_TERM)
+from drivers.id_card_reader import (LONG_TERM, Document, FrameError, IdCardDataInvalid, IdCardError, IdCardExpired,
+                                    IdCardNotFound, IdCardReadFailed, IdReaderConfigError, IdReaderUnavailable)
 from drivers.receipt_printer import (PrinterConfigError, PrinterCoverOpen, PrinterError, PrinterFault,
                                      PrinterPaperOut)
 from drivers.serial_port import BAUD_RATES
 from kiosk import diagnostics
 from kiosk.cli import exits
 from kiosk.devices import Devices
-from kiosk.masking import mask_address, mask_id_number, mask_name
+from kiosk.masking import mask_address, mask_card_number, mask_id_number, mask_name
+from kiosk.visit import DOCUMENT_NAMES
 
 
 def _devices(args, section: str, **overrides) -> Devices:
@@ -109,13 +110,27 @@ def cmd_diag_idreader(args) -> int:
     print(f"ID card reader on {settings.port} ({settings.baud} baud): SAM {check.sam_id}")
     person = check.person
     valid_to = person.valid_to.isoformat() if person.valid_to else LONG_TERM
-    for label, value in (("姓名", mask_name(person.name)), ("性别", person.sex_name),
-                         ("民族", person.ethnicity_name), ("身份证号", mask_id_number(person.id_number)),
-                         ("住址", mask_address(person.address)), ("签发机关", person.issuing_authority),
-                         ("有效期限", f"{person.valid_from.isoformat()} - {valid_to}"),
-                         ("照片", f"{len(person.photo_wlt)} bytes (compressed)")):
+    print(f"  证件: {DOCUMENT_NAMES[person.document]}")
+    for label, value in _document_lines(person) + [("有效期限", f"{person.valid_from.isoformat()} - {valid_to}"),
+                                                     ("照片", f"{len(person.photo_wlt)} bytes (compressed)")]:
         print(f"  {label}: {value}")
     return exits.OK
+
+
+def _document_lines(person) -> list[tuple[str, str]]:
+    """What each document says, every number and name masked."""
+    if person.document == Document.FOREIGN_PERMANENT_RESIDENT:
+        return [("英文姓名", mask_name(person.english_name)), ("中文姓名", mask_name(person.name) or "-"),
+                ("性别", person.sex_name), ("国籍", person.nationality),
+                ("永久居留身份证号码", mask_id_number(person.id_number)), ("签发机关代码", person.issuing_authority),
+                ("证件版本", person.card_version)]
+    lines = [("姓名", mask_name(person.name)), ("性别", person.sex_name)]
+    if person.document == Document.HMT_RESIDENCE_PERMIT:
+        lines += [("公民身份号码", mask_id_number(person.id_number)),
+                  ("通行证号码", mask_card_number(person.pass_number)), ("签发次数", str(person.issue_count))]
+    else:
+        lines += [("民族", person.ethnicity_name), ("身份证号", mask_id_number(person.id_number))]
+    return lines + [("住址", mask_address(person.address)), ("签发机关", person.issuing_authority)]
 
 
 def _print_status(status) -> None:

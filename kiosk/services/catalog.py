@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from drivers.id_card_reader import Document
 from kiosk.i18n import N_
 
 # The service items of bundle no. 10 (and 1.10.8 of bundle no. 9), as the policy names them.
@@ -48,6 +49,12 @@ class Proof(enum.StrEnum):
                             # registered photo, or a member of staff who checked them (#13)
 
 
+EVERY_DOCUMENT = frozenset(Document)
+# A card made from the document's data needs a holder record (ethnicity, the region of birth)
+# that only the resident ID card carries; holders of the others apply at the counter for now.
+RESIDENT_ID_ONLY = frozenset({Document.RESIDENT_ID})
+
+
 @dataclass(frozen=True)
 class Action:
     name: str
@@ -59,6 +66,7 @@ class Action:
     command: str                    # `kiosk service COMMAND`
     rated: bool                     # the citizen rates it afterwards (好差评)
     urgent: bool = False            # queued ahead of everything else (a loss report never waits)
+    documents: frozenset[Document] = EVERY_DOCUMENT   # the identity documents it accepts (#14)
     # Results it reports under a more precise name, with their names on the receipt.
     results: dict[str, str] = field(default_factory=dict)
 
@@ -95,16 +103,17 @@ ACTIONS = [
            frozenset({Proof.ID_CARD, Proof.CARD, Proof.FACE}), "reset-pin", rated=True),
     Action("apply_instant", "1.10.1", N_("申领"), Offline.REFUSE,
            N_("即时制卡需联网办理。您可改为邮寄/网点领卡的普通申领（离线可受理）。"),
-           frozenset({Proof.ID_CARD, Proof.FACE}), "apply", rated=True, results=_INSTANT_ISSUANCE),
+           frozenset({Proof.ID_CARD, Proof.FACE}), "apply", rated=True, results=_INSTANT_ISSUANCE,
+           documents=RESIDENT_ID_ONLY),
     Action("apply_batch", "1.10.1", N_("申领"), Offline.QUEUE,
            N_("网络中断，申领已受理，送达后生效。"),
-           frozenset({Proof.ID_CARD}), "apply", rated=True),
+           frozenset({Proof.ID_CARD}), "apply", rated=True, documents=RESIDENT_ID_ONLY),
     Action("replace", "1.10.7", N_("补换卡"), Offline.REFUSE,
            N_("补换卡需联网办理。如卡片丢失，可先办理临时挂失（离线可办）。"),
            frozenset({Proof.ID_CARD, Proof.FACE}), "replace", rated=True,
            results={"replace_lost": N_("补领（遗失）"), "replace_damaged": N_("换领（损坏）"),
                     "replace_expiring": N_("换发（到期）"), "replace_data_change": N_("换领（信息变更）"),
-                    **_INSTANT_ISSUANCE}),
+                    **_INSTANT_ISSUANCE}, documents=RESIDENT_ID_ONLY),
     Action("review", REVIEW_ITEM, N_("服务评价"), Offline.QUEUE,
            N_("感谢评价，评价将在网络恢复后发送。"),
            frozenset(), "review", rated=False),
@@ -162,11 +171,12 @@ def commands() -> dict[str, list[Action]]:
 
 def markdown_table() -> str:
     """The table for the README, generated so the two never disagree."""
-    lines = ["| action | item | name | identification | offline | what the citizen is told offline | command"
-             " | rated |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| action | item | name | identification | documents | offline | what the citizen is told offline"
+             " | command | rated |", "|---|---|---|---|---|---|---|---|---|"]
     for a in ACTIONS:
         proofs = " + ".join(sorted(a.requires)) or "-"
+        documents = "any" if a.documents == EVERY_DOCUMENT else ", ".join(sorted(a.documents))
         offline = f"{a.offline}{' (urgent)' if a.urgent else ''}"
-        lines.append(f"| {a.name} | {a.item} | {a.title} | {proofs} | {offline} | {a.offline_message} |"
+        lines.append(f"| {a.name} | {a.item} | {a.title} | {proofs} | {documents} | {offline} | {a.offline_message} |"
                      f" `{a.command}` | {'yes' if a.rated else 'no'} |")
     return "\n".join(lines)

@@ -22,6 +22,8 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
+from PIL import Image
+
 from drivers.card_printer import CardPosition, CardPrinter, CardPrinterError
 from drivers.apdu import NoCardPresent
 from drivers.pcsc import wait_for_card
@@ -37,6 +39,7 @@ from kiosk.services.issuance_journal import EntryStatus, IssuanceJournal, Journa
 from kiosk.services.issuance_journal import IssuanceStep as Step
 from kiosk.services.outcomes import REJECTIONS
 from kiosk.pin_policy import check_new_pin
+from kiosk.registry_photo import decode_registry_photo
 from kiosk.services.pin import report_pin_event
 from kiosk.visit import Visit, VisitError
 
@@ -132,6 +135,7 @@ class InstantIssuance:
             entry = self.journal.record(entry, Step.MARKED)
             progress(N_("正在获取制卡数据"), 0.15)
             data = self.link.read("personalisation", {"application_id": application_id})
+            photo = self._photo(data)   # a broken photo stops it here, before a blank is used
             progress(N_("正在出卡"), 0.25)
             atr = self.printer.feed_to_encoder(cancel)
             identifier = self._blank_identifier(cancel)
@@ -145,7 +149,7 @@ class InstantIssuance:
                 self.cards.change_pin(holder, initial, new_pin, cancel, reader=self.settings.encoder_reader)
             entry = self.journal.record(entry, Step.PIN_SET)
             progress(N_("正在打印卡面"), 0.6)
-            entry = self._print_face(entry, info, holder, cancel)
+            entry = self._print_face(entry, info, holder, photo, cancel)
             progress(N_("正在登记新卡"), 0.75)
             entry = self._report(entry)
         except Exception as exc:  # whatever stopped it, what can be undone is undone
@@ -183,10 +187,15 @@ class InstantIssuance:
     def _blank_identifier(self, cancel) -> bytes:
         return self.cards.blank_identifier(self.settings.encoder_reader, cancel).raw
 
-    def _print_face(self, entry: JournalEntry, info: CardInfo, holder: CardHolder,
+    @staticmethod
+    def _photo(reply: dict) -> Image.Image | None:
+        """The holder's registry photo for the card face, when the backend holds one (#14)."""
+        return decode_registry_photo(reply["photo"]) if "photo" in reply else None
+
+    def _print_face(self, entry: JournalEntry, info: CardInfo, holder: CardHolder, photo: Image.Image | None,
                     cancel: threading.Event | None) -> JournalEntry:
         self.printer.print_face(compose_face(holder.name, holder.social_security_number,
-                                             info.card_number, info.issue_date), cancel)
+                                             info.card_number, info.issue_date, photo), cancel)
         return self.journal.record(entry, Step.FACE_PRINTED)
 
     def _report(self, entry: JournalEntry) -> JournalEntry:
@@ -334,7 +343,7 @@ class InstantIssuance:
                 raise JournalError(f"the encoder holds card {identifier}, not {entry.card_id}")
             data = self.link.read("personalisation", {"application_id": application_id})
             info, holder = self._personalisation(data, bytes.fromhex(identifier))
-            entry = self._print_face(entry, info, holder, cancel)
+            entry = self._print_face(entry, info, holder, self._photo(data), cancel)
         if entry.step in (Step.FACE_PRINTED, Step.REPORTING):
             entry = self._report(entry)
         self.printer.eject(cancel)

@@ -7,6 +7,7 @@ import datetime
 import threading
 from typing import Callable
 
+from drivers.id_card_reader import Document
 from drivers.pin import Pin
 from kiosk.card_service import CardService
 from kiosk.identity_assurance import IdentityAssurance
@@ -17,7 +18,7 @@ from kiosk.services import catalog
 from kiosk.services.base import BackendLink, ServiceResult
 from kiosk.services.issuance import InstantIssuance, Progress
 from kiosk.services.outcomes import run_action
-from kiosk.visit import Visit
+from kiosk.visit import DOCUMENT_NAMES, DocumentNotAccepted, Visit
 
 
 def _no_progress(step: str, fraction: float) -> None:
@@ -49,6 +50,8 @@ class KioskServices:
                 self._on_result(visit, result, machine_ms)
 
         def vouched_for_then_work():
+            if visit.has_identity and visit.identity.document not in catalog.action(action).documents:
+                raise DocumentNotAccepted(f"{action} does not take a {visit.identity.document}")
             self.assurance.require(visit, action)   # no way round it: refused in plain words
             return work()
         return run_action(item, action, vouched_for_then_work, finish)
@@ -139,10 +142,13 @@ class KioskServices:
             return None
         if visit.has_identity:
             name, id_number = visit.identity.name, visit.identity.id_number
+            document = visit.identity.document_name
         else:
             name, id_number = visit.card.holder.name, visit.card.holder.social_security_number
+            document = DOCUMENT_NAMES[Document.RESIDENT_ID]
         return Receipt(items=items, completed_at=datetime.datetime.now(datetime.timezone.utc),
                        verification_reference=f"{self.terminal_number}-{visit.visit_id}".upper(),
                        terminal_number=self.terminal_number, holder_name=name, id_number=id_number,
+                       document_name=document,
                        card_number=visit.card.info.card_number if visit.has_card else None,
                        service_phone=self.service_phone)

@@ -11,15 +11,15 @@ from hypothesis import given, settings, strategies as st
 from drivers import id_card_reader as ga467
 from drivers.id_card_reader import (
     FrameChecksumError, FrameError, IdCardDataInvalid, IdCardExpired, IdCardNotFound, IdCardReadFailed,
-    IdCardReader, IdReaderConfigError, IdReaderNotResponding, IdReaderUnavailable, ResidentId)
-from drivers.sim.id_card_reader import DEMO_PERSON, IdReaderProfile, ProfileError
+    IdCardReader, IdReaderConfigError, IdReaderNotResponding, IdReaderUnavailable, IdDocument)
+from drivers.sim.id_card_reader import DEMO_FOREIGNER, DEMO_HMT_RESIDENT, DEMO_PERSON, IdReaderProfile, ProfileError
 from kiosk.device_messages import citizen_message
 from tests.conftest import READ_TIMEOUT
 
 TODAY = datetime.date(2026, 11, 26)
 
 
-def read_reply(person: ResidentId = DEMO_PERSON) -> bytes:
+def read_reply(person: IdDocument = DEMO_PERSON) -> bytes:
     text = ga467.encode_text(person)
     return ga467.encode_reply(0x90, b"\x01\x00\x04\x00" + text + person.photo_wlt)
 
@@ -110,6 +110,45 @@ def test_inconsistent_text_is_refused_naming_the_field_not_the_value(change, mes
     assert DEMO_PERSON.id_number[6:14] not in str(caught.value)
 
 
+@pytest.mark.parametrize("person", [DEMO_PERSON, DEMO_HMT_RESIDENT, DEMO_FOREIGNER], ids=lambda p: p.document)
+def test_each_document_round_trips_through_its_layout(person):
+    text = ga467.encode_text(person)
+    assert ga467.document_type(text) == person.document
+    assert ga467.decode_text(text, person.photo_wlt) == person
+
+
+def with_type(person: IdDocument, kind: str) -> bytes:
+    text = bytearray(ga467.encode_text(person))
+    text[ga467.TYPE_OFFSET:ga467.TYPE_OFFSET + 2] = kind.encode("utf-16-le")
+    return bytes(text)
+
+
+def test_a_2023_foreign_permanent_residence_card_is_refused_by_name():
+    with pytest.raises(ga467.UnsupportedDocument, match="2023") as caught:
+        ga467.decode_text(with_type(DEMO_FOREIGNER, "Y"))
+    assert "暂不能识别此证件" in citizen_message(caught.value)
+
+
+def test_an_unknown_document_type_is_invalid_data():
+    with pytest.raises(IdCardDataInvalid, match="document type 'Z'"):
+        ga467.decode_text(with_type(DEMO_PERSON, "Z"))
+
+
+@pytest.mark.parametrize("person, change, message", [
+    (DEMO_HMT_RESIDENT, {"id_number": DEMO_PERSON.id_number, "birth_date": DEMO_PERSON.birth_date}, "81, 82 or 83"),
+    (DEMO_HMT_RESIDENT, {"pass_number": "H6012"}, "pass number"),
+    (DEMO_HMT_RESIDENT, {"name": ""}, "name"),
+    (DEMO_FOREIGNER, {"id_number": "US3100850612011"}, "permanent residence number"),
+    (DEMO_FOREIGNER, {"nationality": "usa"}, "nationality"),
+    (DEMO_FOREIGNER, {"english_name": ""}, "English name"),
+    (DEMO_FOREIGNER, {"issuing_authority": "15A0"}, "authority code"),
+])
+def test_an_inconsistent_permit_or_foreigner_card_is_refused_naming_the_field(person, change, message):
+    with pytest.raises(IdCardDataInvalid, match=message) as caught:
+        ga467.decode_text(ga467.encode_text(dataclasses.replace(person, **change)))
+    assert person.id_number not in str(caught.value)
+
+
 @given(st.binary(min_size=256, max_size=256))
 def test_garbage_text_is_invalid_data_never_a_crash(text):
     try:
@@ -131,6 +170,14 @@ def test_reads_the_card(idreader):
     person = idreader.read(TODAY)
     assert person == DEMO_PERSON
     assert (person.sex_name, person.ethnicity_name) == ("男", "汉")
+
+
+@pytest.mark.parametrize("person", [DEMO_HMT_RESIDENT, DEMO_FOREIGNER], ids=lambda p: p.document)
+def test_reads_a_residence_permit_and_a_permanent_residence_card(idreader_sim, idreader, person):
+    idreader_sim.update(person=person)
+    read = idreader.read(TODAY)
+    assert read == person and read.ethnicity is None and read.ethnicity_name == ""
+    assert person.id_number not in repr(read) and str(person.document) in repr(read)
 
 
 def test_status_and_sam_id(idreader):
@@ -253,7 +300,27 @@ corrupt_replies = 1
     assert profile.person.valid_to is None and profile.person.ethnicity == 3 and profile.corrupt_replies == 1
 
 
+def test_a_permanent_residence_card_profile_from_toml(tmp_path):
+    path = tmp_path / "foreigner.toml"
+    path.write_text("""
+[person]
+document = "foreign_permanent_resident"
+name = "史密斯"
+english_name = "SMITH, JOHN"
+sex = "1"
+nationality = "USA"
+birth_date = "19850612"
+id_number = "USA310085061201"
+issuing_authority = "1500"
+card_version = "01"
+valid_from = "20210301"
+valid_to = "20310301"
+""", encoding="utf-8")
+    assert IdReaderProfile.load(str(path)).person == DEMO_FOREIGNER
+
+
 @pytest.mark.parametrize("toml, message", [
+    ("[person]\ndocument = \"passport\"\nname = \"王芳\"\n", "passport"),
     ("[behaviour]\nsleepy = true\n", "unknown key"),
     ("[behaviour]\nreply_delay_s = -1.0\n", "non-negative"),
     ("[person]\nname = \"王芳\"\n", "missing"),

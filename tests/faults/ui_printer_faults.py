@@ -30,7 +30,7 @@ from screens.app import configure_window
 
 
 from bench.soak import person  # noqa: E402
-from drivers.id_card_reader import ResidentId  # noqa: E402
+from drivers.id_card_reader import IdDocument  # noqa: E402
 from kiosk.masking import mask_id_number  # noqa: E402
 
 FIRST = 500   # citizens from here on; the backend knows each one
@@ -41,9 +41,9 @@ def card_id(n: int) -> str:
     return f"110100D156000005{n:016X}"
 
 
-def resident(n: int) -> ResidentId:
+def resident(n: int) -> IdDocument:
     citizen = person(n)
-    return ResidentId(name=citizen.name, sex="1", ethnicity=1, birth_date=citizen.birth_date,
+    return IdDocument(name=citizen.name, sex="1", ethnicity=1, birth_date=citizen.birth_date,
                       address="北京市朝阳区建国路1号", id_number=citizen.id_number, issuing_authority="北京市公安局朝阳分局",
                       valid_from=datetime.date(2020, 1, 1), valid_to=None)
 

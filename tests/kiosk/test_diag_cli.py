@@ -10,7 +10,7 @@ import pytest
 
 from drivers.id_card_reader import IdCardReader
 from drivers.receipt_printer import ReceiptPrinter
-from drivers.sim.id_card_reader import DEMO_PERSON
+from drivers.sim.id_card_reader import DEMO_FOREIGNER, DEMO_HMT_RESIDENT, DEMO_PERSON
 from kiosk.cli import diag as diag_cli
 from kiosk.cli import exits
 from kiosk.config import KioskConfig
@@ -65,6 +65,19 @@ def test_idreader_prints_the_card_masked(idreader_sim, capsys):
     out = capsys.readouterr().out
     assert "3713**********123X" in out and "李*" in out and "山东省临沂市****" in out
     assert DEMO_PERSON.id_number not in out and DEMO_PERSON.name not in out and "沂蒙路" not in out
+
+
+@pytest.mark.parametrize("person, shown", [
+    (DEMO_HMT_RESIDENT, ["证件: 港澳台居民居住证", "8100**********1235", "H60****56", "签发次数: 1", "陈**"]),
+    (DEMO_FOREIGNER, ["证件: 外国人永久居留身份证", "USA3*******1201", "国籍: USA", "S**********", "史**"]),
+])
+def test_idreader_names_each_document_and_masks_its_numbers(idreader_sim, capsys, person, shown):
+    idreader_sim.update(person=person)
+    assert run(["diag", "idreader", "--port", idreader_sim.path]) == exits.OK
+    out = capsys.readouterr().out
+    assert all(part in out for part in shown), out
+    for secret in (person.id_number, person.name, person.english_name, person.pass_number):
+        assert not secret or secret not in out
 
 
 def test_idreader_without_card(idreader_sim, capsys):

@@ -61,7 +61,7 @@ def test_a_visit_a_crash_left_open_still_sends_its_entries(config, reference_bac
     seed_zhang_san(reference_backend)
     kiosk = KioskCore(config)   # never started: its worker sends nothing, as after a power cut
     visit = kiosk.services.new_visit()
-    visit.identify(CitizenIdentity.from_resident_id(ZHANG_SAN))
+    visit.identify(CitizenIdentity.from_id_document(ZHANG_SAN))
     kiosk.services.report_loss(visit, "temporary")   # queued and recorded; the visit never ends
     kiosk.close()
     with Outbox.connect(config.outbox.db) as conn:

@@ -7,18 +7,20 @@ from urllib.parse import urlparse
 import pytest
 
 from drivers.pin import Pin
+from drivers.sim.camera import face_test_images
 from drivers.sim.card_printer import CardPrinterSimulator
+from drivers.sim.id_card_reader import DEMO_FOREIGNER, DEMO_HMT_RESIDENT
 from kiosk.core import KioskCore
 from reference_backend.server import open_backend
 from simulation.config import config_for_simulation
 from simulation.stack import ZHANG_SAN as simulated_holder
-from simulation.stack import ZHANG_SAN_CARD_ID, seed_zhang_san
+from simulation.stack import REGISTERED_PHOTO, ZHANG_SAN_CARD_ID, registry_photo, seed_zhang_san
 from kiosk.receipt import render_text
 from offline_queue import Outbox
-from kiosk.visit import CitizenIdentity
+from kiosk.visit import DOCUMENT_NAMES, CitizenIdentity
 from tests.backend_helpers import kiosk_config_file
 
-ZHANG_SAN = CitizenIdentity.from_resident_id(simulated_holder)   # the holder of card_v3.toml
+ZHANG_SAN = CitizenIdentity.from_id_document(simulated_holder)   # the holder of card_v3.toml
 WANG_WU = CitizenIdentity(id_number="11010519900307002X", name="王五", sex="2", ethnicity=1,
                           birth_date=datetime.date(1990, 3, 7))
 NEW_PIN = "582936"
@@ -73,6 +75,31 @@ def test_temporary_loss_online_takes_effect_at_once(kiosk, reference_backend):
     [result] = kiosk.services.report_loss(visit, "temporary")
     assert result.outcome == "done", result
     assert status_of(kiosk) == "temporary_loss"
+
+
+@pytest.mark.parametrize("document", [DEMO_HMT_RESIDENT, DEMO_FOREIGNER], ids=lambda d: d.document)
+def test_a_permit_or_permanent_residence_card_holder_reports_a_loss_and_is_sent_to_the_counter_to_apply(
+        kiosk, reference_backend, document):
+    """#14: the document identifies its holder wherever the catalogue accepts it; the receipt
+    names it; a card made from its data is for the counter."""
+    card_id = "4403" + "0" * 26 + "77"   # 32 hex characters
+    reference_backend.store.seed_card(
+        holder={"id_number": document.id_number, "name": document.name, "sex": document.sex, "ethnicity": 1,
+                "birth_date": document.birth_date.strftime("%Y%m%d"), "birthplace": "440304"},
+        card_id=card_id, card_number="G12345678", region_code="440300", issue_date="20240315",
+        expiry_date="20340315")
+    visit = kiosk.services.new_visit()
+    visit.identify(CitizenIdentity.from_id_document(document))
+    [loss] = kiosk.services.report_loss(visit, "temporary")
+    assert loss.outcome == "done", loss
+    assert status_of(kiosk, card_id) == "temporary_loss"
+    text = render_text(kiosk.services.receipt(visit))
+    assert f"证件：{DOCUMENT_NAMES[document.document]}" in text and document.id_number[:4] in text
+    assert document.id_number not in text and "身份证号" not in text
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
+    with Pin.from_text(NEW_PIN) as new:
+        [applied] = kiosk.services.apply(visit, True, new)
+    assert applied.outcome == "refused" and "请到窗口办理" in applied.citizen_message
 
 
 def test_temporary_loss_offline_is_queued_and_lands_once_when_the_link_is_back(kiosk, reference_backend,
@@ -254,10 +281,10 @@ def test_a_visit_ended_by_idle_timeout_holds_no_personal_data(kiosk, card_slot, 
 def test_kiosk_service_command_runs_a_visit_with_the_id_card(reference_backend, pki_files, tmp_path, card_printer):
     import subprocess
     import sys
-    from drivers.id_card_reader import ResidentId
+    from drivers.id_card_reader import IdDocument
     from drivers.sim.id_card_reader import IdReaderProfile, SimulatedIdCardReader
     seed_zhang_san(reference_backend)
-    person = ResidentId(name="张三", sex="1", ethnicity=1, birth_date=datetime.date(1980, 1, 1), address="山东省临沂市",
+    person = IdDocument(name="张三", sex="1", ethnicity=1, birth_date=datetime.date(1980, 1, 1), address="山东省临沂市",
                         id_number=ZHANG_SAN.id_number, issuing_authority="临沂市公安局",
                         valid_from=datetime.date(2020, 1, 1), valid_to=None)
     reader = SimulatedIdCardReader(IdReaderProfile(person=person))
@@ -481,6 +508,40 @@ def test_replace_a_damaged_card_on_the_spot(kiosk, reference_backend, card_slot,
                                                              ("1.10.5", "done")], results
     assert status_of(kiosk) == "cancelled"
     assert status_of(kiosk, card_printer.cards[-1].identifier.hex().upper()) == "normal"
+    # The face carries the holder's registry photo, scaled into its box at 300 dpi (#14).
+    [printed] = card_printer.cards[-1].faces
+    assert photo_box_difference(printed, registry_photo(face_test_images() / REGISTERED_PHOTO)) < 12
+    assert photo_box_difference(printed, None) > 40   # not the silhouette
+
+
+def photo_box_difference(printed_face, jpeg: bytes | None) -> float:
+    """Mean difference (0-255) between the printed face's photo box and `jpeg` fitted into it
+    (None: the silhouette of a face without a photo)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from kiosk.card_face import PHOTO_BOX, _fit_photo, silhouette
+    size = (PHOTO_BOX[2] - PHOTO_BOX[0], PHOTO_BOX[3] - PHOTO_BOX[1])
+    expected = silhouette(size) if jpeg is None else _fit_photo(Image.open(io.BytesIO(jpeg)), size)
+    with Image.open(printed_face) as face:
+        box = face.convert("RGB").crop(PHOTO_BOX)
+    return float(np.abs(np.asarray(box, dtype=float) - np.asarray(expected, dtype=float)).mean())
+
+
+def test_a_broken_registry_photo_stops_an_issuance_before_a_blank_is_used(kiosk, reference_backend, card_printer):
+    seed_zhang_san(reference_backend, status="formal_loss")
+    reference_backend.store.seed_photo(ZHANG_SAN.id_number, b"\xff\xd8" + bytes(500))   # a JPEG in name only
+    visit = kiosk.services.new_visit()
+    visit.identify(ZHANG_SAN)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
+    with Pin.from_text(NEW_PIN) as new:
+        [failed] = kiosk.services.replace(visit, "lost", True, new)
+    assert failed.outcome == "failed" and not card_printer.cards
+    [(status,)] = reference_backend.store._conn.execute(
+        "SELECT status FROM applications WHERE replaces_card_id = ?", (OLD_CARD,)).fetchall()
+    assert status == "applied"            # unmarked, open for the next try
 
 
 def test_a_failed_instant_replacement_leaves_the_old_card_working_and_is_resumed(kiosk, reference_backend,

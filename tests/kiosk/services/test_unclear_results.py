@@ -13,7 +13,7 @@ from kiosk.visit import CitizenIdentity
 from simulation.config import config_for_simulation
 from simulation.stack import ZHANG_SAN, ZHANG_SAN_CARD_ID, seed_zhang_san
 
-HOLDER = CitizenIdentity.from_resident_id(ZHANG_SAN)
+HOLDER = CitizenIdentity.from_id_document(ZHANG_SAN)
 
 
 @pytest.fixture
