@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from drivers.apdu import ApduChannel, CardError
+from drivers.financial import BankAccount, FinancialApplication, NoFinancialApplication
 from drivers.pcsc import CardConnection, ReaderEvent, ReaderSupervisor
 from drivers.security_module import PsamSecurityModule, SecurityModule, SecurityModuleRequired
 from drivers.pin import Pin
@@ -113,6 +114,16 @@ class CardService:
         with self._card(self.config.readers.card, cancel) as card:
             return card.read()
 
+    def bank_account(self, reader: str | None = None, cancel: threading.Event | None = None) -> BankAccount | None:
+        """The account of the card's financial application (金融社保卡, #15), or None for a card
+        without one. Raises a CardError subclass (MalformedFinancialData for data that does not
+        parse)."""
+        with self._card(reader or self.config.readers.card, cancel) as card:
+            try:
+                return FinancialApplication(card.channel).read()
+            except NoFinancialApplication:
+                return None
+
     def verify_pin(self, pin: Pin, cancel: threading.Event | None = None) -> None:
         with self._card(self.config.readers.card, cancel) as card:
             card.select()
@@ -173,6 +184,12 @@ class CardService:
         return reading.ireadcardbas(terminal.terminal_number, terminal.terminal_device_number)
 
 
+def bank_of(account: BankAccount, banks: dict[str, str]) -> str:
+    """The bank of the account by the longest BIN of the table that begins it; "" if none."""
+    matches = [prefix for prefix in banks if account.pan.startswith(prefix)]
+    return banks[max(matches, key=len)] if matches else ""
+
+
 @dataclass(frozen=True)
 class CardSummary:
     """What a screen may show of a card: personal data masked, dates as people read them, in
@@ -183,11 +200,16 @@ class CardSummary:
     card_number: str
     expiry: str
     card_version: str
+    bank_account: str = ""    # the bank and the masked account of a 金融社保卡 (#15)
 
     @classmethod
-    def of(cls, reading: CardReading) -> "CardSummary":
+    def of(cls, reading: CardReading, account: BankAccount | None = None,
+           banks: dict[str, str] | None = None) -> "CardSummary":
+        """`banks`: the configured BIN table ([bank] bins)."""
         info = reading.info
         return cls(
+            bank_account=(_("本卡无银行账户") if account is None
+                          else f"{bank_of(account, banks or {}) or _('银行账户')} {account.masked}"),
             name=mask_name(reading.holder.name),
             social_security_number=mask_id_number(reading.holder.social_security_number),
             card_number=mask_card_number(info.card_number),
@@ -200,6 +222,7 @@ class CardSummary:
 @dataclass(frozen=True)
 class CardPresented:
     reading: CardReading
+    account: BankAccount | None = None   # the financial application's, when the card has one
 
 
 @dataclass(frozen=True)
@@ -283,5 +306,10 @@ class CardWatcher:
         except CardError as exc:
             log.info("card read failed: %s", exc)
             self.on_event(CardReadFailed(exc))
-        else:
-            self.on_event(CardPresented(reading))
+            return
+        try:
+            account = self.service.bank_account(cancel=self._cancel_read)
+        except CardError as exc:   # the bank side is the bank's: the card still serves its holder
+            log.warning("the card's financial application could not be read: %s", exc)
+            account = None
+        self.on_event(CardPresented(reading, account))

@@ -102,6 +102,27 @@ def _region_code(value):
         return "must be a 6-digit administrative region code"
 
 
+def parse_bin_table(value: str) -> dict[str, str]:
+    """`621999=模拟银行, 622848=...`: the banks of the province's card accounts, by BIN (the
+    account's first 6 to 8 digits). ValueError names the entry that is not one."""
+    table = {}
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry:
+            continue
+        prefix, _, bank = (part.strip() for part in entry.partition("="))
+        if not (prefix.isascii() and prefix.isdigit() and 6 <= len(prefix) <= 8) or not bank:
+            raise ValueError(f"{entry!r} is not BIN=bank")
+        table[prefix] = bank
+    return table
+
+
+def _bin_table(value):
+    try:
+        parse_bin_table(value)
+    except ValueError as exc:
+        return f"must be BIN=bank entries separated by commas: {exc}"
+
+
 def _setting(default, check=None, doc=""):
     return field(default=default, metadata={"check": check, "doc": doc})
 
@@ -244,6 +265,12 @@ class IdentitySection:
 
 
 @dataclass(frozen=True)
+class BankSection:
+    bins: str = _setting("", _bin_table, "the banks of the cards' financial accounts, by BIN: "
+                         "'621999=某银行, 622848=...'; an account whose BIN is not listed shows no bank name")
+
+
+@dataclass(frozen=True)
 class KioskConfig:
     terminal: TerminalSection = field(default_factory=TerminalSection)
     readers: ReadersSection = field(default_factory=ReadersSection)
@@ -256,6 +283,7 @@ class KioskConfig:
     ui: UiSection = field(default_factory=UiSection)
     camera: CameraSection = field(default_factory=CameraSection)
     identity: IdentitySection = field(default_factory=IdentitySection)
+    bank: BankSection = field(default_factory=BankSection)
     source: str = "defaults"
 
     def __post_init__(self):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 
-from kiosk.config import KioskConfig
+from kiosk.config import KioskConfig, parse_bin_table
 
 from kivy.app import App  # noqa: E402
 from kivy.clock import Clock  # noqa: E402
@@ -151,7 +151,7 @@ class KioskApp(App):
         holder = self.root.get_screen("card_holder")
         if isinstance(event, CardPresented):
             home.clear_problem()
-            holder.show(CardSummary.of(event.reading))
+            holder.show(CardSummary.of(event.reading, event.account, parse_bin_table(self.kiosk_config.bank.bins)))
             self.root.current = "card_holder"
         elif isinstance(event, CardReadFailed):
             home.show_problem(citizen_message(event.error))

@@ -14,8 +14,10 @@ class CardHolderScreen(Screen):
     card_number = StringProperty("")
     expiry = StringProperty("")
     card_version = StringProperty("")
+    bank_account = StringProperty("")
 
     def show(self, summary: CardSummary) -> None:
+        self.bank_account = summary.bank_account
         self.holder_name = summary.name
         self.social_security_number = summary.social_security_number
         self.card_number = summary.card_number
@@ -24,7 +26,7 @@ class CardHolderScreen(Screen):
 
     def clear(self) -> None:
         """Personal data leaves the screen's memory as soon as the card leaves the reader."""
-        for prop in ("holder_name", "social_security_number", "card_number", "expiry", "card_version"):
+        for prop in ("holder_name", "social_security_number", "card_number", "expiry", "card_version", "bank_account"):
             setattr(self, prop, "")
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from drivers.sim.ssse_card import SIMULATED_BIN
 from kiosk.config import KioskConfig
 
 
@@ -19,6 +20,7 @@ def config_for_simulation(backend_url: str, pki, folder: Path, card_printer_port
         "outbox": {"db": str(Path(folder) / "kiosk.db"), "key_file": str(Path(folder) / "kiosk.key"),
                    "probe_interval_s": 0.5, "poll_s": 0.2, "backoff_base_s": 0.2, "delivery_wait_s": 2.0},
         "card_printer": {"port": card_printer_port} if card_printer_port else {"enabled": False},
+        "bank": {"bins": f"{SIMULATED_BIN}=模拟银行"},   # the simulated cards' bank
     }
     for name, values in changes.items():
         sections.setdefault(name, {}).update(values)

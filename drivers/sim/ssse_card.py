@@ -3,7 +3,9 @@
 It keeps a small file system (MF, the SSSE application, EF05 and EF06 as SIMPLE-TLV records),
 a PIN with its try counter, GET CHALLENGE / EXTERNAL AUTHENTICATE with the key scheme of
 drivers/keyscheme.py, and the quirks real cards have (T=0 `61xx`, `6Cxx` for a wrong Le,
-records only by tag). Profile keys are documented in drivers/sim/profiles/README.md.
+records only by tag). A card with a bank account (`[bank]`) also holds a PBOC debit
+application: SELECT by AID, GET PROCESSING OPTIONS, and two records of BER-TLV that it refuses
+to read before GPO (6985), as real cards may. Profile keys: drivers/sim/profiles/README.md.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from drivers import keyscheme
+from drivers.financial import PBOC_AIDS, luhn_valid
 from drivers.sim.iso7816 import (SW_AUTH_FAILED, SW_CONDITIONS_NOT_SATISFIED, SW_FILE_NOT_FOUND,
                                  SW_OK, SW_PIN_BLOCKED, SW_RECORD_NOT_FOUND,
                                  SW_SECURITY_NOT_SATISFIED, SW_SM_WRONG, SW_WRONG_DATA, SW_WRONG_LENGTH,
@@ -63,6 +66,7 @@ class CardProfile:
     pull_out_after_apdus: int | None = None
     pull_out_after_processing: bool = False
     master_keys: dict[int, bytes] = field(default_factory=lambda: dict(keyscheme.TEST_MASTER_KEYS))
+    bank: "BankApplication | None" = None
 
     @classmethod
     def blank(cls, identifier: bytes, generation: int = 3) -> "CardProfile":
@@ -73,7 +77,7 @@ class CardProfile:
         ef05 = [encode_simple_tlv(TAG_CARD_IDENTIFIER, identifier)] + [blank_record(t) for t in EF05_TAGS[1:]]
         ef06 = [blank_record(t) for t in ef06_tags(generation)]
         return cls(ef05=ef05, ef06=ef06, identifier=identifier, generation=generation,
-                   pin="123456", pin_tries_left=6)
+                   pin="123456", pin_tries_left=6, bank=BankApplication.for_blank(identifier))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "CardProfile":
@@ -147,6 +151,7 @@ class CardProfile:
                                                      "behaviour.pull_out_after_apdus"),
                 pull_out_after_processing=bool(behaviour.get("pull_out_after_processing", False)),
                 master_keys=master_keys,
+                bank=BankApplication.from_dict(data["bank"]) if "bank" in data else None,
             )
         except KeyError as exc:
             raise ProfileError(f"missing key {exc.args[0]!r}") from None
@@ -157,10 +162,50 @@ class CardProfile:
             raise ProfileError(str(exc)) from None
 
 
+SIMULATED_BIN = "621999"   # the simulation's bank (simulation/bank_bins.toml names it)
+
+
+def _tlv(tag: bytes, value: bytes) -> bytes:
+    return tag + bytes((len(value),)) + value
+
+
+@dataclass
+class BankApplication:
+    """The PBOC debit application of a 金融社保卡: the account the bank opened for the card."""
+
+    account: str
+    expiry: str            # YYMM
+    holder_name: str = ""
+
+    @classmethod
+    def from_dict(cls, table: dict) -> "BankApplication":
+        bank = cls(str(table["account"]), str(table["expiry"]), str(table.get("name", "")))
+        if not luhn_valid(bank.account) or not 16 <= len(bank.account) <= 19:
+            raise ProfileError("bank.account: 16 to 19 digits with a valid Luhn check digit")
+        if not (len(bank.expiry) == 4 and bank.expiry.isdigit() and 1 <= int(bank.expiry[2:]) <= 12):
+            raise ProfileError("bank.expiry: YYMM")
+        return bank
+
+    @classmethod
+    def for_blank(cls, identifier: bytes) -> "BankApplication":
+        """The account a bank puts on a blank before it reaches the kiosk: one per card."""
+        stem = SIMULATED_BIN + str(int.from_bytes(identifier[-6:], "big") % 10**12).zfill(12)
+        return cls(stem + next(d for d in "0123456789" if luhn_valid(stem + d)), "3512")
+
+    def records(self) -> list[bytes]:
+        """SFI 1: the track 2 equivalent and the name; then the PAN and its dates."""
+        digits = self.account + "D" + self.expiry + "220" + "0000000000"
+        track_2 = bytes.fromhex(digits + "F" * (len(digits) % 2))
+        pan = bytes.fromhex(self.account + "F" * (len(self.account) % 2))
+        first = _tlv(b"\x57", track_2) + _tlv(b"\x5f\x20", self.holder_name.encode("ascii"))
+        second = _tlv(b"\x5a", pan) + _tlv(b"\x5f\x24", bytes.fromhex(self.expiry + "31"))
+        return [_tlv(b"\x70", first), _tlv(b"\x70", second)]
+
+
 class SimulatedSocialSecurityCard(SimulatedCard):
     instructions = {0xA4: "select", 0xB2: "read_record", 0xDC: "update_record", 0x84: "get_challenge",
                     0x82: "external_authenticate", 0x88: "internal_authenticate", 0x20: "verify", 0x5E: "change_or_reload_pin",
-                    0x2C: "unblock_pin"}
+                    0x2C: "unblock_pin", 0xA8: "get_processing_options"}
 
     def __init__(self, profile: CardProfile):
         super().__init__(t0_get_response=profile.t0_get_response)
@@ -177,6 +222,7 @@ class SimulatedSocialSecurityCard(SimulatedCard):
         self.authenticated = False
         self.pin_verified = False
         self.challenge: bytes | None = None
+        self.processing = False   # GET PROCESSING OPTIONS done in the financial application
 
     def process_apdu(self, apdu: bytes) -> bytes:
         self.apdus_seen += 1
@@ -200,10 +246,30 @@ class SimulatedSocialSecurityCard(SimulatedCard):
             if self.profile.requires_mf_first and self.current != "MF":
                 return SW_FILE_NOT_FOUND
             self.current = "SSSE"
+        elif command.p1 == 0x04 and command.data == PBOC_AIDS[0] and self.profile.bank is not None:
+            self.current, self.authenticated, self.processing = "PBOC", False, False
+            return self._with_le(self._fci(), command.le)
         else:
             return SW_FILE_NOT_FOUND
         self.authenticated = False
         return SW_OK
+
+    @staticmethod
+    def _fci() -> bytes:
+        """6F: the AID, and in A5 the label and a PDOL asking for the terminal's country and a
+        random number."""
+        proprietary = _tlv(b"\x50", b"PBOC DEBIT") + _tlv(b"\x9f\x38", bytes.fromhex("9F1A029F3704"))
+        return _tlv(b"\x6f", _tlv(b"\x84", PBOC_AIDS[0]) + _tlv(b"\xa5", proprietary))
+
+    def get_processing_options(self, command: Command) -> bytes:
+        if self.current != "PBOC" or command.cla != 0x80:
+            return SW_CONDITIONS_NOT_SATISFIED
+        if command.data[:1] != b"\x83" or len(command.data) != 2 + 6 or command.data[1] != 6:
+            return SW_WRONG_LENGTH   # the PDOL asked for 2 + 4 bytes
+        self.processing = True
+        records = len(self.profile.bank.records())
+        answer = _tlv(b"\x77", _tlv(b"\x82", b"\x7c\x00") + _tlv(b"\x94", bytes((1 << 3, 1, records, 0))))
+        return self._with_le(answer, command.le)
 
     def _records(self, sfi: int) -> list[bytes] | None:
         if self.current != "SSSE":
@@ -212,6 +278,13 @@ class SimulatedSocialSecurityCard(SimulatedCard):
 
     def read_record(self, command: Command) -> bytes:
         sfi, mode = command.p2 >> 3, command.p2 & 0x07
+        if self.current == "PBOC":
+            if not self.processing:
+                return SW_CONDITIONS_NOT_SATISFIED
+            bank = self.profile.bank.records()
+            if sfi != 1 or mode != 0x04 or not 1 <= command.p1 <= len(bank):
+                return SW_RECORD_NOT_FOUND
+            return self._with_le(bank[command.p1 - 1], command.le)
         records = self._records(sfi)
         if records is None:
             return SW_FILE_NOT_FOUND

@@ -37,7 +37,7 @@ def card_error_exit(exc: CardError) -> int:
     return exits.FAILED
 
 
-def _reading_as_json(reading, ireadcardbas: str) -> str:
+def _reading_as_json(reading, ireadcardbas: str, account) -> str:
     info, holder = reading.info, reading.holder
     return json.dumps({
         "card": {
@@ -60,6 +60,8 @@ def _reading_as_json(reading, ireadcardbas: str) -> str:
             "birth_date": holder.birth_date.isoformat(),
         },
         "ireadcardbas": ireadcardbas,
+        # The financial application's account, masked: the full number never leaves the card (#15).
+        "bank_account_masked": account.masked if account is not None else None,
     }, ensure_ascii=False, indent=2)
 
 
@@ -74,10 +76,11 @@ def cmd_read(args) -> int:
     service = _card_service(args)
     try:
         reading = service.read()
+        account = service.bank_account() if args.format == "json" else None
     except CardError as exc:
         return card_error_exit(exc)
     line = service.ireadcardbas(reading)
-    print(line if args.format == "ireadcardbas" else _reading_as_json(reading, line))
+    print(line if args.format == "ireadcardbas" else _reading_as_json(reading, line, account))
     return exits.OK
 
 

@@ -19,6 +19,8 @@ def test_read_as_json_and_ireadcardbas(card_slot, psam_slot):
     data = json.loads(result.stdout)
     assert data["holder"]["name"] == "张三"
     assert data["card"]["spec_version"] == "3.00"
+    assert data["bank_account_masked"] == "621999*********3452"   # card_v3.toml's account, masked
+    assert "6219993713000123452" not in result.stdout
     result = kiosk("card", "read", "--format", "ireadcardbas")
     assert result.stdout.startswith("371300|371302198001011239|M12345678|")
     assert result.stdout.strip().endswith("|KIOSK-0001|371300-0001|")
