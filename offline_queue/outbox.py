@@ -271,6 +271,14 @@ class Outbox:
             raise OutboxError("this outbox was opened without the key file")
         return self._keys
 
+    def seal(self, plaintext: bytes, associated_data: bytes) -> Sealed:
+        """Seals a value another table of this database keeps (with the jobs' key): nothing
+        personal is written in clear."""
+        return self._need_keys().seal(plaintext, associated_data)
+
+    def open_sealed(self, sealed: Sealed, associated_data: bytes) -> bytes:
+        return self._need_keys().open(sealed, associated_data)
+
     def notify_enqueued(self) -> None:
         self._notify()
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from drivers import keyscheme
+from drivers.financial import luhn_valid
 
 NORMAL, TEMPORARY_LOSS, FORMAL_LOSS, SEALED, CANCELLED = (
     "normal", "temporary_loss", "formal_loss", "sealed", "cancelled")
@@ -71,6 +72,8 @@ CREATE TABLE IF NOT EXISTS audit_flags (
     id INTEGER PRIMARY KEY, terminal TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS staff_calls (
     id INTEGER PRIMARY KEY, terminal TEXT NOT NULL, reason TEXT NOT NULL, idempotency_key TEXT, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS card_accounts (
+    card_id TEXT PRIMARY KEY, bank_account TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS photos (
     id_number TEXT PRIMARY KEY, jpeg BLOB NOT NULL, registered_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS visits (
@@ -119,6 +122,10 @@ _CARD_ID = re.compile(r"^[0-9A-F]{32}$")
 _CARD_NUMBER = re.compile(r"^[A-Z0-9]{9}$")
 _REGION = re.compile(r"^[0-9]{6}$")
 _DATE = re.compile(r"^[0-9]{8}$")
+_BANK_ACCOUNT = re.compile(r"^[0-9]{16,19}$")
+# The bank that co-issues the province's cards: the blanks it supplies carry its accounts (the
+# simulation's bank, drivers/sim/ssse_card.py).
+CARD_BANK_BIN = "621999"
 
 
 def _text(pattern: re.Pattern | None = None, max_chars: int = 200, choices: tuple = ()):
@@ -399,6 +406,7 @@ class BackendStore:
         today = self._today()
         expiry = today.replace(year=today.year + CARD_VALIDITY_YEARS)
         reply = {"application_id": application_id, "card_number": application["card_number"],
+                 "bank_bin": CARD_BANK_BIN,
                  "region_code": application["region_code"], "issue_date": today.strftime("%Y%m%d"),
                  "expiry_date": expiry.strftime("%Y%m%d"),
                  "holder": dict(zip(("id_number", "name", "sex", "ethnicity", "birth_date", "birthplace"), person))}
@@ -496,10 +504,14 @@ class BackendStore:
         return Reply(200, {"application_id": application_id, "status": "applied", "reason": wanted["reason"]})
 
     def report_written_card(self, conn, terminal: str, key: str, application_id: str, body: dict) -> Reply:
-        wanted = fields(body, {"card_id": CARD_ID, "card_number": _text(_CARD_NUMBER, 9)})
+        wanted = fields(body, {"card_id": CARD_ID, "card_number": _text(_CARD_NUMBER, 9)},
+                        {"bank_account": _text(_BANK_ACCOUNT, 19)})
         application = self._application(conn, application_id, terminal)
         if application["status"] != "marked":
             raise Refusal(422, "not_marked_for_instant_issuance", "the application is not marked for this card")
+        account = wanted.get("bank_account")
+        if account is not None and not (luhn_valid(account) and account.startswith(CARD_BANK_BIN)):
+            raise Refusal(422, "not_the_banks_account", "the bank account is not a valid account of the card's bank")
         if wanted["card_number"] != application["card_number"]:
             raise Refusal(422, "card_number_mismatch", "the written card number is not the one assigned")
         if conn.execute("SELECT 1 FROM cards WHERE card_id = ?", (wanted["card_id"],)).fetchone():
@@ -511,6 +523,8 @@ class BackendStore:
                       today.replace(year=today.year + CARD_VALIDITY_YEARS).strftime("%Y%m%d")))
         conn.execute("UPDATE applications SET status = 'written', card_id = ? WHERE application_id = ?",
                      (wanted["card_id"], application_id))
+        if account is not None:
+            conn.execute("INSERT INTO card_accounts VALUES (?, ?)", (wanted["card_id"], account))
         if application["replaces_card_id"]:
             self._cancel_replaced(conn, application["replaces_card_id"], application["reason"], terminal, key)
         self._event(conn, wanted["card_id"], "written", terminal, key, application_id)

@@ -25,7 +25,8 @@ from typing import Callable
 from PIL import Image
 
 from drivers.card_printer import CardPosition, CardPrinter, CardPrinterError
-from drivers.apdu import NoCardPresent
+from drivers.apdu import CardError, NoCardPresent
+from drivers.financial import BankAccount
 from drivers.pcsc import wait_for_card
 from drivers.pin import Pin
 from drivers.ssse_records import CardHolder, CardIdentifier, CardInfo
@@ -53,6 +54,10 @@ REGISTERED = ("the backend holds this card as the holder's (a replaced card is c
               " rejected; take it out with `resume` and hand it to the holder")
 HELD_FOR_STAFF = ("the card holds the citizen's own PIN and was not handed out: `resume` to finish it and hand"
                   " it over, or `reject`")
+
+
+class BlankOfAnotherBank(CardError):
+    """The blank's financial application is not the application's bank's (or it has none)."""
 
 
 class EncoderOccupied(VisitError):
@@ -140,6 +145,9 @@ class InstantIssuance:
             atr = self.printer.feed_to_encoder(cancel)
             identifier = self._blank_identifier(cancel)
             entry = self.journal.record(entry, Step.BLANK_FED, holds_card=True, card_id=identifier.hex().upper())
+            account = self._blank_account(data, cancel)
+            if account is not None:
+                self.journal.keep_account(entry, account.pan)
             progress(N_("正在写入芯片"), 0.4)
             info, holder = self._personalisation(data, identifier)
             reading = self.cards.personalise(self.settings.encoder_reader, info, holder, cancel)
@@ -187,6 +195,16 @@ class InstantIssuance:
     def _blank_identifier(self, cancel) -> bytes:
         return self.cards.blank_identifier(self.settings.encoder_reader, cancel).raw
 
+    def _blank_account(self, data: dict, cancel: threading.Event | None) -> BankAccount | None:
+        """The account the bank put on the blank (#15). A blank of another bank than the
+        application's is refused before anything is written on it, and retained."""
+        account = self.cards.bank_account(self.settings.encoder_reader, cancel)
+        wanted = data.get("bank_bin")
+        if wanted and (account is None or not account.pan.startswith(wanted)):
+            held = f"an account of BIN {account.bin}" if account is not None else "no bank account"
+            raise BlankOfAnotherBank(f"the blank holds {held}; the application's bank is BIN {wanted}")
+        return account
+
     @staticmethod
     def _photo(reply: dict) -> Image.Image | None:
         """The holder's registry photo for the card face, when the backend holds one (#14)."""
@@ -202,10 +220,12 @@ class InstantIssuance:
         """回盘: the written card, under the key the journal chose, so that a report whose answer
         was lost (or whose kiosk died) is sent again as the same request, never as a second one."""
         entry = self.journal.record(entry, Step.REPORTING)
+        written = {"application_id": entry.application_id, "card_id": entry.card_id, "card_number": entry.card_number}
+        account = self.journal.account_of(entry)
+        if account is not None:
+            written["bank_account"] = account   # the bank's account on the card, for the backend to link
         try:
-            self.link.call(entry.visit_id, entry.service_item, "report_written_card", "report_written_card",
-                           {"application_id": entry.application_id, "card_id": entry.card_id,
-                            "card_number": entry.card_number},
+            self.link.call(entry.visit_id, entry.service_item, "report_written_card", "report_written_card", written,
                            {"application": entry.application_id, "card": entry.card_id},
                            idempotency_key=entry.report_key)
         except (BackendRejected, BackendUnavailable) as exc:

@@ -26,7 +26,7 @@ import os
 import secrets
 from dataclasses import dataclass
 
-from offline_queue import Outbox
+from offline_queue import Outbox, Sealed
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS issuance_journal (
@@ -42,7 +42,9 @@ CREATE TABLE IF NOT EXISTS issuance_journal (
     report_key      TEXT NOT NULL,       -- the Idempotency-Key of report_written_card, chosen up front
     pid             INTEGER NOT NULL,    -- the process at work on it
     note            TEXT NOT NULL DEFAULT '',     -- for staff: why it stopped, what is left
-    updated_utc     TEXT NOT NULL
+    updated_utc     TEXT NOT NULL,
+    account_key_id  TEXT,                -- the card's bank account, sealed with the outbox's key (#15)
+    account_sealed  BLOB
 )
 """
 
@@ -137,6 +139,30 @@ class IssuanceJournal:
         self.outbox = outbox
         with outbox.transaction() as tx:
             tx.execute(_SCHEMA)
+            columns = {row[1] for row in tx.execute("PRAGMA table_info(issuance_journal)")}
+            for column, kind in (("account_key_id", "TEXT"), ("account_sealed", "BLOB")):
+                if column not in columns:   # a journal made before the bank side
+                    tx.execute(f"ALTER TABLE issuance_journal ADD COLUMN {column} {kind}")
+
+    def keep_account(self, entry: JournalEntry, account: str) -> None:
+        """The card's bank account, for its report (and that report's resend after a crash),
+        sealed: the database never holds it in clear."""
+        sealed = self.outbox.seal(account.encode("ascii"), self._account_label(entry))
+        with self.outbox.transaction() as tx:
+            tx.execute("UPDATE issuance_journal SET account_key_id = ?, account_sealed = ? WHERE id = ?",
+                       (sealed.key_id, sealed.blob, entry.id))
+
+    def account_of(self, entry: JournalEntry) -> str | None:
+        with self.outbox.transaction() as tx:
+            row = tx.execute("SELECT account_key_id, account_sealed FROM issuance_journal WHERE id = ?",
+                             (entry.id,)).fetchone()
+        if row is None or row[1] is None:
+            return None
+        return self.outbox.open_sealed(Sealed(row[0], row[1]), self._account_label(entry)).decode("ascii")
+
+    @staticmethod
+    def _account_label(entry: JournalEntry) -> bytes:
+        return f"issuance-journal/{entry.id}/{entry.report_key}/bank-account".encode("ascii")
 
     def open(self, application_id: str, visit_id: str, service_item: str) -> JournalEntry:
         with self.outbox.transaction() as tx:

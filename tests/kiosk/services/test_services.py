@@ -2,6 +2,7 @@
 the card printer simulator, the reference backend over TLS, the outbox and its worker)."""
 import datetime
 import time
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -10,6 +11,7 @@ from drivers.pin import Pin
 from drivers.sim.camera import face_test_images
 from drivers.sim.card_printer import CardPrinterSimulator
 from drivers.sim.id_card_reader import DEMO_FOREIGNER, DEMO_HMT_RESIDENT
+from drivers.sim.ssse_card import BankApplication
 from kiosk.core import KioskCore
 from reference_backend.server import open_backend
 from simulation.config import config_for_simulation
@@ -204,6 +206,44 @@ def test_first_card_bundle_issues_on_the_spot(kiosk, reference_backend, card_pri
     assert status_of(kiosk, issued.identifier.hex().upper()) == "normal"
     person = person_cards(kiosk, WANG_WU.id_number)
     assert [c["status"] for c in person["cards"]] == ["normal"]
+    # The written card's report carried the account the bank put on the blank (#15); the
+    # kiosk's database kept it only sealed.
+    account = BankApplication.for_blank(issued.identifier).account
+    assert reference_backend.store._conn.execute("SELECT bank_account FROM card_accounts WHERE card_id = ?",
+                                                 (issued.identifier.hex().upper(),)).fetchone() == (account,)
+    database = Path(kiosk.config.outbox.db)
+    for path in (database, database.with_name(database.name + "-wal")):
+        assert not path.exists() or account.encode() not in path.read_bytes()
+
+
+OTHER_BANKS_ACCOUNT = "6228480000000000000"   # a BIN that is not the card bank's
+
+
+def test_a_blank_of_another_bank_is_retained_before_anything_is_written_on_it(kiosk, reference_backend,
+                                                                              card_printer, caplog):
+    from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard
+
+    def other_banks_blank(identifier):
+        profile = CardProfile.blank(identifier)
+        profile.bank = BankApplication(OTHER_BANKS_ACCOUNT, "3512")
+        return SimulatedSocialSecurityCard(profile)
+
+    card_printer.blank_card_factory = other_banks_blank
+    visit = kiosk.services.new_visit()
+    visit.identify(WANG_WU)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
+    with Pin.from_text(NEW_PIN) as new:
+        [failed] = kiosk.services.apply(visit, True, new)
+    assert failed.outcome == "failed"
+    blank = card_printer.cards[-1]
+    assert blank.place == "retained" and not blank.faces
+    [entry] = kiosk.issuance_journal.recent(1)
+    assert entry.status == "rejected" and entry.step == "blank_fed"
+    assert "an account of BIN 622848; the application's bank is BIN 621999" in caplog.text
+    assert OTHER_BANKS_ACCOUNT not in caplog.text
+    [(status,)] = reference_backend.store._conn.execute(
+        "SELECT status FROM applications WHERE id_number = ?", (WANG_WU.id_number,)).fetchall()
+    assert status == "applied"   # the mark cancelled: the next blank may serve
 
 
 def test_lost_card_bundle(kiosk, reference_backend, card_printer):
