@@ -265,6 +265,17 @@ class IdentitySection:
 
 
 @dataclass(frozen=True)
+class PinPadSection:
+    port: str = _setting("", None, "serial device of the encrypting PIN pad (bank PINs); empty: none, and no "
+                         "bank activation at this kiosk")
+    baud: int = _setting(9600, _one_of(9600, 19200, 38400, 57600, 115200))
+    key_set: int = _setting(0, _between(0, 7), "the pad's PIN key set that the bank's gateway shares")
+    read_timeout_s: float = _setting(1.0, _at_least(0.05))
+    write_timeout_s: float = _setting(1.0, _at_least(0.05))
+    entry_timeout_s: float = _setting(60.0, _at_least(5.0), "the citizen's time to type a PIN on the pad")
+
+
+@dataclass(frozen=True)
 class BankSection:
     bins: str = _setting("", _bin_table, "the banks of the cards' financial accounts, by BIN: "
                          "'621999=某银行, 622848=...'; an account whose BIN is not listed shows no bank name")
@@ -284,6 +295,7 @@ class KioskConfig:
     camera: CameraSection = field(default_factory=CameraSection)
     identity: IdentitySection = field(default_factory=IdentitySection)
     bank: BankSection = field(default_factory=BankSection)
+    pin_pad: PinPadSection = field(default_factory=PinPadSection)
     source: str = "defaults"
 
     def __post_init__(self):

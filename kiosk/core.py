@@ -104,7 +104,8 @@ class KioskCore:
         self.services = KioskServices(self.link, self.cards, self.issuance, self.assurance,
                                       region_code=config.terminal.region_code,
                                       terminal_number=config.terminal.terminal_number,
-                                      service_phone=config.terminal.office_phone, on_result=self._count)
+                                      service_phone=config.terminal.office_phone, on_result=self._count,
+                                      pin_pad_key_set=config.pin_pad.key_set)
 
     def _staff_event(self, event: str, detail: dict) -> None:
         """Staff sign-ins, lockouts and staff cards that failed their proof, in the audit trail."""

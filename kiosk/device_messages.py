@@ -15,6 +15,7 @@ from drivers.id_card_reader import (IdCardDataInvalid, IdCardError, IdCardExpire
                                     IdReaderUnavailable, UnsupportedDocument)
 from drivers.pcsc import ReaderServiceUnavailable, ReaderUnavailable
 from drivers.pin import InvalidPinFormat
+from drivers.pin_pad import PinEntryCancelled, PinEntryTimedOut, PinPadError, PinPadKeyMissing
 from drivers.receipt_printer import PrinterCoverOpen, PrinterError, PrinterPaperOut
 from drivers.security_module import SecurityModuleRequired
 from drivers.ssse import (CardNotGenuine, NotABlankCard, NotSocialSecurityCard, PersonalisationFailed,
@@ -61,6 +62,10 @@ DEVICE_MESSAGES: dict[type[Exception], str] = {
     IdCardDataInvalid: N_("身份证信息无法识别，请到人工窗口办理。"),
     IdCardExpired: N_("您的身份证已超过有效期，请持有效身份证件到人工窗口办理。"),
     UnsupportedDocument: N_("本机暂不能识别此证件，请持其他有效身份证件办理，或到人工窗口办理。"),
+    PinPadError: N_("密码键盘暂不可用，请联系工作人员。"),
+    PinPadKeyMissing: N_("密码键盘未就绪，请联系工作人员。"),
+    PinEntryCancelled: N_("您已取消密码输入，本项业务未办理。"),
+    PinEntryTimedOut: N_("密码输入超时，本项业务未办理。"),
     # the receipt printer: the service itself is done
     PrinterError: N_("凭条打印机暂不可用，您的业务已办理，请联系工作人员补打凭条。"),
     PrinterPaperOut: N_("凭条打印纸已用完，您的业务已办理，请联系工作人员补打凭条。"),

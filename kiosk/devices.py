@@ -9,6 +9,7 @@ keeps its connection.
 from __future__ import annotations
 
 from drivers.camera import Camera, UvcCamera
+from drivers.pin_pad import PinPad, PinPadUnavailable
 from drivers.card_printer import CardPrinter
 from drivers.id_card_reader import IdCardReader, IdReaderUnavailable
 from drivers.receipt_printer import PrinterUnavailable, ReceiptPrinter
@@ -57,6 +58,19 @@ class Devices:
             raise IdReaderUnavailable("no ID card reader configured ([id_reader] port)")
         return IdCardReader(settings.port, baudrate=settings.baud, read_timeout=settings.read_timeout_s,
                             write_timeout=settings.write_timeout_s, retries=settings.retries)
+
+    @property
+    def has_pin_pad(self) -> bool:
+        return bool(self.config.pin_pad.port)
+
+    def pin_pad(self) -> PinPad:
+        """The encrypting PIN pad, opened (use it in a `with`). PinPadUnavailable when none is
+        configured."""
+        settings = self.config.pin_pad
+        if not settings.port:
+            raise PinPadUnavailable("no PIN pad configured ([pin_pad] port)")
+        return PinPad(settings.port, baudrate=settings.baud, read_timeout=settings.read_timeout_s,
+                      write_timeout=settings.write_timeout_s, entry_timeout_s=settings.entry_timeout_s)
 
     def close(self) -> None:
         if self.card_printer is not None:

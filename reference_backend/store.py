@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 import hmac
 import json
 import re
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from drivers import keyscheme
+from drivers import pin_block
 from drivers.financial import luhn_valid
 
 NORMAL, TEMPORARY_LOSS, FORMAL_LOSS, SEALED, CANCELLED = (
@@ -74,6 +76,11 @@ CREATE TABLE IF NOT EXISTS staff_calls (
     id INTEGER PRIMARY KEY, terminal TEXT NOT NULL, reason TEXT NOT NULL, idempotency_key TEXT, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS card_accounts (
     card_id TEXT PRIMARY KEY, bank_account TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS bank_accounts (
+    bank_account TEXT PRIMARY KEY, card_id TEXT NOT NULL, pin_hash TEXT NOT NULL, consent_at REAL NOT NULL,
+    terminal TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pad_keys (
+    terminal TEXT NOT NULL, key_set INTEGER NOT NULL, pin_key BLOB NOT NULL, PRIMARY KEY (terminal, key_set));
 CREATE TABLE IF NOT EXISTS photos (
     id_number TEXT PRIMARY KEY, jpeg BLOB NOT NULL, registered_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS visits (
@@ -529,6 +536,52 @@ class BackendStore:
             self._cancel_replaced(conn, application["replaces_card_id"], application["reason"], terminal, key)
         self._event(conn, wanted["card_id"], "written", terminal, key, application_id)
         return Reply(201, self._public_card(self._card(conn, wanted["card_id"])))
+
+    def seed_pad_key(self, terminal: str, key_set: int, pin_key: bytes) -> None:
+        """The key ceremony's bank half: the PIN key the terminal's pad holds in `key_set`, as the
+        bank's HSM keeps it (the pad's half is `kiosk pinpad load-key`)."""
+        if len(pin_key) != 16 or not 0 <= key_set <= 7:
+            raise ValueError("a PIN key is 16 bytes (SM4) in key set 0..7")
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO pad_keys VALUES (?, ?, ?)", (terminal, key_set, pin_key))
+
+    def activate_bank_account(self, conn, terminal: str, key: str, card_id: str, body: dict) -> Reply:
+        """1.10.2, the bank's half (the bank gateway): the card's financial account is activated
+        with the transaction PIN the citizen typed twice on the terminal's encrypting pad. The
+        PIN blocks open only here, under the pad's key; the PIN is kept as a hash."""
+        block = _text(re.compile(r"^[0-9A-F]{32}$"), 32)
+        wanted = fields(body, {"bank_account": _text(_BANK_ACCOUNT, 19), "pin_block": block, "confirm_block": block,
+                               "key_set": _integer(0, 7), "consent": lambda name, value: value})
+        if wanted["consent"] is not True:
+            raise Refusal(422, "consent_required", "the citizen's consent to open the account is required")
+        card = self._card(conn, card_id)
+        if card["status"] != NORMAL:
+            raise Refusal(422, "card_not_active", "activate the social security application first")
+        account = wanted["bank_account"]
+        known = conn.execute("SELECT bank_account FROM card_accounts WHERE card_id = ?", (card_id,)).fetchone()
+        if (known is not None and known[0] != account) or not (luhn_valid(account) and account.startswith(CARD_BANK_BIN)):
+            raise Refusal(422, "not_the_cards_account", "the account is not this card's account at the card's bank")
+        if conn.execute("SELECT 1 FROM bank_accounts WHERE bank_account = ?", (account,)).fetchone():
+            raise Refusal(422, "bank_account_already_active", "the account is already active")
+        pin_key = conn.execute("SELECT pin_key FROM pad_keys WHERE terminal = ? AND key_set = ?",
+                               (terminal, wanted["key_set"])).fetchone()
+        if pin_key is None:
+            raise Refusal(422, "no_pad_key", "the bank holds no PIN key for this terminal's pad")
+        try:
+            pins = [pin_block.open_block(pin_key[0], bytes.fromhex(wanted[name]), account)
+                    for name in ("pin_block", "confirm_block")]
+        except pin_block.PinBlockError:
+            raise Refusal(422, "pin_block_invalid", "the PIN block does not open under the pad's key") from None
+        if pins[0] != pins[1]:
+            raise Refusal(422, "bank_pins_differ", "the two PIN entries differ")
+        if len(pins[0]) != 6 or len(set(pins[0])) == 1 or pins[0] in "01234567890" or pins[0] in "98765432109":
+            raise Refusal(422, "bank_pin_too_simple", "the transaction PIN is six digits, not all alike or in a row")
+        salt = secrets.token_bytes(16)
+        digest = hashlib.scrypt(pins[0].encode("ascii"), salt=salt, n=2**14, r=8, p=1).hex()
+        conn.execute("INSERT INTO bank_accounts VALUES (?, ?, ?, ?, ?)",
+                     (account, card_id, f"scrypt${salt.hex()}${digest}", self._clock(), terminal))
+        self._event(conn, card_id, "bank_account_activated", terminal, key)
+        return Reply(200, {"card_id": card_id, "bank_account_active": True})
 
     def activate_card(self, conn, terminal: str, key: str, card_id: str, body: dict) -> Reply:
         fields(body, {})

@@ -18,11 +18,13 @@ from PIL import Image
 
 from drivers.id_card_reader import IdDocument
 from drivers.pcsc import wait_for_card
+from drivers.pin_pad import PinPad
 from drivers.sim.camera import SimulatedCamera, face_test_images
 from drivers.sim.card_printer import CardPrinterSimulator, blank_social_security_card
 from drivers.sim.id_card_reader import IdReaderProfile, SimulatedIdCardReader
 from drivers.sim.pcscd import PSAM_READER, VPCD_CARD_PORT, VPCD_PSAM_PORT, pcscd_running
 from drivers.sim.psam import SimulatedPsam
+from drivers.sim.pin_pad import SimulatedPinPad
 from drivers.sim.receipt_printer import SimulatedReceiptPrinter
 from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard
 from drivers.sim.vpcd import VpcdLink
@@ -82,6 +84,7 @@ class SimulatedKiosk:
     id_reader: SimulatedIdCardReader | None
     made_cards: list               # the cards the card printer made, newest last
     camera: SimulatedCamera        # Zhang San in front of it; `camera.scene` changes who is
+    pin_pad: SimulatedPinPad | None = None   # `pin_pad.press("...\r")`: the citizen at its keys
 
     def insert_staff_card(self) -> None:
         """A member of staff puts their own card (card_v2.toml, enrolled as a staff card) in the reader."""
@@ -139,7 +142,7 @@ def simulated_kiosk(out: Path | None = None, *, serial_devices: bool = True, idl
 
         card_printer = stack.enter_context(CardPrinterSimulator(
             delay=0.0, out_dir=out / "card-faces" if out else folder / "card-faces", blank_card_factory=blank_card))
-        receipts = id_reader = None
+        receipts = id_reader = pin_pad = None
         if serial_devices:
             png_dir = None
             if out is not None:
@@ -151,6 +154,10 @@ def simulated_kiosk(out: Path | None = None, *, serial_devices: bool = True, idl
             id_reader = SimulatedIdCardReader(IdReaderProfile(person=None))
             changes.setdefault("id_reader", {})["port"] = id_reader.start()
             stack.callback(id_reader.stop)
+            pin_pad = SimulatedPinPad(folder / "pin-pad-keys.json")
+            changes.setdefault("pin_pad", {})["port"] = pin_pad.start()
+            stack.callback(pin_pad.stop)
+            share_pad_key(pin_pad.path, backend)
         ui = changes.setdefault("ui", {})
         ui.setdefault("staff_pin_scrypt", hash_staff_pin([int(d) for d in STAFF_PIN]))
         ui.setdefault("staff_cards", staff_card_digest(CardProfile.load(STAFF_CARD_PROFILE).identifier.hex()))
@@ -159,8 +166,21 @@ def simulated_kiosk(out: Path | None = None, *, serial_devices: bool = True, idl
         config = config_for_simulation(backend.url, pki, folder, card_printer.port, **changes)
         faces = face_test_images()
         camera = SimulatedCamera(faces / CAMERA_PHOTO, faces / OTHER_PERSON_PHOTO)
-        sim = SimulatedKiosk(config, backend, folder, card, card_printer, receipts, id_reader, made_cards, camera)
+        sim = SimulatedKiosk(config, backend, folder, card, card_printer, receipts, id_reader, made_cards, camera,
+                             pin_pad)
         yield sim
+
+
+# The PIN key of the simulated pad's key set 0, and of the bank's HSM for this terminal.
+PAD_PIN_KEY = b"kiosk-sim-pad-40"
+
+
+def share_pad_key(pad_port: str, backend, terminal: str = "KIOSK-0001") -> None:
+    """The key ceremony, both halves: the bank's key custodian loads the PIN key into the pad
+    (as `kiosk pinpad load-key` does) and the bank's HSM keeps it for the terminal."""
+    with PinPad(pad_port) as pad:
+        pad.load_pin_key(0, PAD_PIN_KEY)
+    backend.store.seed_pad_key(terminal, 0, PAD_PIN_KEY)
 
 
 @contextlib.contextmanager

@@ -102,8 +102,8 @@ def issue_card(client: BackendClient, *, activate: bool = True) -> str:
     return card_id
 
 
-def kiosk_config_file(folder: Path, backend, pki_files, card_printer_port: int, *, id_reader_port: str = "",
-                      delivery_wait_s: float = 2.0, name: str = "kiosk") -> Path:
+def kiosk_config_file(folder: Path, backend, pki_files, card_printer_port: int | None, *, id_reader_port: str = "",
+                      pin_pad_port: str = "", delivery_wait_s: float = 2.0, name: str = "kiosk") -> Path:
     """A deployed kiosk's configuration file on the simulated stack, as the commands read it:
     its database and key ring in `folder`, its audit secret kept apart (folder/etc), the file
     private to its owner (the kiosk refuses one others can read)."""
@@ -111,6 +111,7 @@ def kiosk_config_file(folder: Path, backend, pki_files, card_printer_port: int, 
     secrets_dir = folder / "etc"
     secrets_dir.mkdir(exist_ok=True)
     id_reader = f'[id_reader]\nport = "{id_reader_port}"\n' if id_reader_port else ""
+    pin_pad = f'[pin_pad]\nport = "{pin_pad_port}"\n' if pin_pad_port else ""
     path.write_text(f"""
 [backend]
 url = "{backend.url}"
@@ -124,7 +125,7 @@ key_file = "{folder / f'{name}.key'}"
 audit_secret_file = "{secrets_dir / 'audit.secret'}"
 delivery_wait_s = {delivery_wait_s}
 [card_printer]
-port = {card_printer_port}
-{id_reader}""", encoding="utf-8")
+{f"port = {card_printer_port}" if card_printer_port else "enabled = false"}
+{id_reader}{pin_pad}""", encoding="utf-8")
     path.chmod(0o600)
     return path

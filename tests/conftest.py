@@ -307,6 +307,8 @@ SLOW = {
         "test_pin_commands_from_stdin",
         "test_read_as_json_and_ireadcardbas",
     },
+    "kiosk/services/test_bank.py": ALL,
+    "kiosk/test_pinpad_cli.py": ALL,
     "offline_queue/test_outbox_crash.py": ALL,
     "screens/test_demo.py": ALL,
     "security/test_soak_at_rest.py": ALL,

@@ -58,6 +58,13 @@ def _replace(services, visit, args, pins):
         return services.replace(visit, args.reason, args.commitment, new)
 
 
+def _activate_bank(services, visit, args, pins):
+    """The bank PIN is typed on the PIN pad ([pin_pad] port), never here."""
+    words = {"bank_pin": "enter the bank PIN on the PIN pad, then Enter",
+             "bank_pin_again": "enter the same bank PIN again on the PIN pad, then Enter"}
+    return services.activate_bank(visit, args.consent, prompt=lambda step: print(words[step], flush=True))
+
+
 def _bundle(services, visit, args, pins):
     with pins.ask("PIN for the new card: ", confirm=True) as new:
         return services.bundle(args.name, visit, args.commitment, new)
@@ -69,6 +76,7 @@ RUNNERS = {
     "report-loss": _report_loss,
     "cancel-loss": lambda services, visit, args, pins: services.cancel_loss(visit),
     "activate": lambda services, visit, args, pins: services.activate(visit),
+    "activate-bank": _activate_bank,
     "change-pin": _change_pin,
     "reset-pin": _reset_pin,
     "apply": _apply,
@@ -168,6 +176,9 @@ def register(subparsers) -> None:
             _commitment_option(parser)
         if command == "replace":
             parser.add_argument("--reason", required=True, choices=sorted(REASONS))
+        if command == "activate-bank":
+            parser.add_argument("--consent", action="store_true", required=True,
+                                help="the citizen has read and accepts the bank's account terms")
         if command == "review":
             parser.add_argument("--item", required=True, choices=catalog.rated_items())
             parser.add_argument("--level", required=True, type=int, choices=range(1, 6))

@@ -8,6 +8,7 @@ from typing import Callable
 
 from drivers.apdu import CardError
 from drivers.card_printer import CardPrinterError
+from drivers.pin_pad import PinPadError
 from kiosk.backend.errors import BackendRejected, BackendUnavailable
 from kiosk.device_messages import UNEXPECTED, citizen_message
 from kiosk.i18n import N_
@@ -33,6 +34,13 @@ REJECTIONS = {
     "no_live_card": N_("未查到您名下可办理的社会保障卡。"),
     "person_not_found": N_("未查到您的参保信息，请到窗口办理。"),
     "card_not_found": N_("未查到此卡的信息，请到窗口办理。"),
+    "bank_pins_differ": N_("两次输入的银行交易密码不一致，银行账户未激活，请重新办理。"),
+    "bank_pin_too_simple": N_("银行交易密码过于简单（如相同或连续的数字），请重新办理并设置其他密码。"),
+    "pin_block_invalid": N_("密码键盘与银行的密钥不一致，银行账户未激活，请联系工作人员。"),
+    "no_pad_key": N_("密码键盘与银行的密钥不一致，银行账户未激活，请联系工作人员。"),
+    "bank_account_already_active": N_("此卡的银行账户已经激活，无需再次激活。"),
+    "card_not_active": N_("请先启用社会保障卡，再激活银行账户。"),
+    "not_the_cards_account": N_("此卡的银行账户信息与银行记录不符，请到银行网点办理。"),
 }
 DEFAULT_REJECTION = N_("业务系统不予办理，请到窗口咨询。")
 STORAGE_FAILED = N_("本机存储故障，业务未受理，请到窗口办理。")
@@ -74,7 +82,7 @@ def run_action(service_item: str, action: str, work: Callable[[], ServiceResult 
                                      staff_detail=f"backend unavailable: {exc}")]
     except (VisitError, WeakPin) as exc:
         results = [ServiceResult(service_item, action, Outcome.REFUSED, citizen_message(exc), staff_detail=str(exc))]
-    except (CardError, CardPrinterError, IssuanceFailed) as exc:
+    except (CardError, CardPrinterError, IssuanceFailed, PinPadError) as exc:
         results = [ServiceResult(service_item, action, Outcome.FAILED, citizen_message(exc),
                                  staff_detail=f"{type(exc).__name__}: {exc}")]
     except sqlite3.Error as exc:

@@ -11,7 +11,7 @@ from drivers.id_card_reader import Document
 from drivers.pin import Pin
 from kiosk.card_service import CardService
 from kiosk.identity_assurance import IdentityAssurance
-from kiosk.services import activate, apply_card, bundles, loss, pin, replace_card, review
+from kiosk.services import activate, apply_card, bank, bundles, loss, pin, replace_card, review
 from kiosk.outcome import Outcome
 from kiosk.receipt import Receipt, ReceiptItem
 from kiosk.services import catalog
@@ -28,9 +28,12 @@ def _no_progress(step: str, fraction: float) -> None:
 class KioskServices:
     def __init__(self, link: BackendLink, cards: CardService, issuance: InstantIssuance | None,
                  assurance: IdentityAssurance, *, region_code: str, terminal_number: str = "",
-                 service_phone: str = "12333", on_result: Callable[[Visit, ServiceResult, float], None] | None = None):
+                 service_phone: str = "12333", on_result: Callable[[Visit, ServiceResult, float], None] | None = None,
+                 pin_pad_key_set: int = 0):
         self.link = link
         self.cards = cards
+        self.devices = assurance.devices
+        self.pin_pad_key_set = pin_pad_key_set
         self.issuance = issuance
         self.assurance = assurance
         self.region_code = region_code
@@ -93,6 +96,13 @@ class KioskServices:
     # 1.10.2
     def activate(self, visit: Visit) -> list[ServiceResult]:
         return self._run(visit, "1.10.2", "activate", lambda: activate.activate(self.link, visit))
+
+    def activate_bank(self, visit: Visit, consent: bool, prompt: bank.Prompt = lambda step: None,
+                      on_key: bank.KeyPressed = lambda kind: None,
+                      cancel: threading.Event | None = None) -> list[ServiceResult]:
+        """1.10.2, the card's bank account (#15): the PIN on the encrypting pad, twice."""
+        return self._run(visit, "1.10.2", "activate_bank", lambda: bank.activate_bank(
+            self.link, self.cards, self.devices, visit, consent, self.pin_pad_key_set, prompt, on_key, cancel))
 
     # 1.10.5
     def change_pin(self, visit: Visit, old: Pin, new: Pin) -> list[ServiceResult]:

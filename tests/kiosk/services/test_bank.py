@@ -1,0 +1,110 @@
+"""1.10.2, the card's bank account (#15), end to end on the simulated kiosk: the account read
+from the card, the consent, the transaction PIN typed twice on the simulated encrypting PIN pad
+(a pty, its keys in a file), the bank gateway of the reference backend opening the SM4 blocks.
+A cancelled, unplugged or garbled pad, two different PINs, a pad with another key, no consent
+and no face check are each refused in plain words; no account number or PIN block is left in
+the kiosk's database or audit trail."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from drivers.pcsc import wait_for_card
+from drivers.pin_pad import PinPad
+from drivers.sim.pcscd import CARD_READER
+from simulation.stack import ZHANG_SAN, simulated_kiosk
+from kiosk.visit import CitizenIdentity
+from offline_queue import Outbox
+
+ACCOUNT = "6219993713000123452"   # card_v3.toml's
+NEW_BANK_PIN = "582936"
+
+
+@pytest.fixture
+def sim(pcscd):
+    with simulated_kiosk() as sim:
+        sim.card.insert()
+        wait_for_card(CARD_READER, timeout=5)
+        yield sim
+    # The slot empties as the stack closes: the next test's card must not meet this one's.
+    wait_for_card(CARD_READER, timeout=5, present=False)
+
+
+@pytest.fixture
+def kiosk(sim):
+    core = sim.kiosk_core().start()
+    yield core
+    core.close()
+
+
+def visit_of(kiosk, vouched: bool = True):
+    visit = kiosk.services.new_visit()
+    visit.identify(CitizenIdentity.from_id_document(ZHANG_SAN))
+    if vouched:
+        visit.assure("face", {"score": 0.3})   # as after a face check that matched
+    visit.present_card(kiosk.cards.read())
+    return visit
+
+
+def test_the_bank_account_is_activated_with_the_pin_typed_twice_on_the_pad(sim, kiosk):
+    sim.pin_pad.press(f"{NEW_BANK_PIN}\r{NEW_BANK_PIN}\r")
+    prompts, keys = [], []
+    visit = visit_of(kiosk)
+    [result] = kiosk.services.activate_bank(visit, True, prompts.append, keys.append)
+    assert result.outcome == "done", result
+    assert result.data == {"account": "621999*********3452"}
+    assert prompts == ["bank_pin", "bank_pin_again"] and keys == ["digit"] * 12
+    [(card_id, pin_hash)] = sim.backend.store._conn.execute(
+        "SELECT card_id, pin_hash FROM bank_accounts WHERE bank_account = ?", (ACCOUNT,)).fetchall()
+    assert card_id == visit.card.info.identifier.hex and NEW_BANK_PIN not in pin_hash
+    # The audit trail keeps the account masked; the kiosk's database holds neither it nor a block.
+    trail = [e.details for e in kiosk.audit.entries(Outbox.connect(sim.config.outbox.db), visit.visit_id)
+             if e.step == "activate_bank"]
+    assert trail and all(d["account"] == "621999*********3452" and d["consent"] for d in trail)
+    database = Path(sim.config.outbox.db)
+    stored = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
+    assert ACCOUNT.encode() not in stored and NEW_BANK_PIN.encode() not in stored
+    # Once active, it is not activated again.
+    sim.pin_pad.press(f"{NEW_BANK_PIN}\r{NEW_BANK_PIN}\r")
+    [refused] = kiosk.services.activate_bank(visit_of(kiosk), True)
+    assert refused.outcome == "refused" and "已经激活" in refused.citizen_message
+
+
+@pytest.mark.parametrize("keys, told", [
+    (f"{NEW_BANK_PIN}\r{NEW_BANK_PIN[::-1]}\r", "两次输入的银行交易密码不一致"),
+    ("111111\r111111\r", "过于简单"),
+    ("58\x1b", "您已取消密码输入"),
+])
+def test_what_the_bank_or_the_citizen_refuses_is_told_and_nothing_is_activated(sim, kiosk, keys, told):
+    sim.pin_pad.press(keys)
+    [result] = kiosk.services.activate_bank(visit_of(kiosk), True)
+    assert result.outcome in ("refused", "failed") and told in result.citizen_message, result
+    assert sim.backend.store._conn.execute("SELECT count(*) FROM bank_accounts").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("fault", ["unplugged", "garbage"])
+def test_a_pad_unplugged_or_answering_garbage_mid_entry_fails_in_plain_words(sim, kiosk, fault):
+    sim.pin_pad.press(NEW_BANK_PIN[:3])
+    visit = visit_of(kiosk)
+    import threading
+    threading.Timer(0.3, lambda: setattr(sim.pin_pad, fault, True)).start()   # mid-entry
+    sim.pin_pad.press(NEW_BANK_PIN[3:] + "\r" + NEW_BANK_PIN + "\r")
+    [result] = kiosk.services.activate_bank(visit, True)
+    assert result.outcome == "failed" and "密码键盘暂不可用" in result.citizen_message, result
+    assert sim.backend.store._conn.execute("SELECT count(*) FROM bank_accounts").fetchone() == (0,)
+
+
+def test_a_pad_holding_another_key_than_the_banks_is_refused_by_the_bank(sim, kiosk):
+    with PinPad(sim.pin_pad.path) as pad:
+        pad.load_pin_key(0, b"another-pad-key!")
+    sim.pin_pad.press(f"{NEW_BANK_PIN}\r{NEW_BANK_PIN}\r")
+    [result] = kiosk.services.activate_bank(visit_of(kiosk), True)
+    assert result.outcome == "refused" and "密钥不一致" in result.citizen_message
+
+
+def test_no_consent_or_no_face_check_is_refused_before_the_pad_asks(sim, kiosk):
+    [no_consent] = kiosk.services.activate_bank(visit_of(kiosk), False)
+    assert no_consent.outcome == "refused" and "同意" in no_consent.citizen_message
+    [no_face] = kiosk.services.activate_bank(visit_of(kiosk, vouched=False), True)
+    assert no_face.outcome == "refused" and "人脸核验" in no_face.citizen_message
