@@ -72,6 +72,13 @@ class Offer:
 COMMITMENT = (N_("本人承诺：所提供的身份信息真实有效，申请的社会保障卡由本人使用；"
               "如有不实，本人承担相应法律责任。（告知承诺制，无需另交证明材料）"))
 
+# 1.10.2's bank side: the consent the citizen accepts on the confirm screen, and what the
+# progress screen says while the encrypting PIN pad takes the bank PIN (#15).
+BANK_CONSENT = N_("本人同意激活社会保障卡的银行账户，已阅读发卡银行的开户须知。交易密码只在密码键盘上输入，"
+                  "本机不会获知。")
+BANK_PIN_STEPS = {"bank_pin": (N_("请在密码键盘上输入6位银行交易密码，按确认键结束"), 0.3),
+                  "bank_pin_again": (N_("请在密码键盘上再次输入银行交易密码，按确认键结束"), 0.6)}
+
 OFFERS = [
     Offer("lost_card", N_("我的卡丢了\n挂失·补卡·启用一次办"), "1.10.6 + 1.10.7 + 1.10.2 + 1.10.5",
           ("report_loss_formal", "replace"),
@@ -97,6 +104,12 @@ OFFERS = [
           Guide(N_("领到的新卡尚未启用。"), N_("居民身份证和新社会保障卡。"), N_("即时办结；银行账户由发卡银行启用。")),
           pins=(),
           run=lambda s, visit, pins, progress, cancel: s.activate(visit)),
+    Offer("activate_bank", N_("银行账户激活"), "1.10.2", ("activate_bank",),
+          Guide(N_("社会保障卡已启用，卡上的银行账户尚未激活。"), N_("居民身份证和社会保障卡。"),
+                N_("即时办结；交易密码在密码键盘上输入两次。")),
+          pins=(), commitment=BANK_CONSENT,
+          run=lambda s, visit, pins, progress, cancel: s.activate_bank(
+              visit, True, prompt=lambda step: progress(*BANK_PIN_STEPS[step]), cancel=cancel)),
     Offer("change_pin", N_("修改密码"), "1.10.5", ("change_pin",),
           Guide(N_("记得当前密码，想换一个新密码。"), N_("社会保障卡。"), N_("即时办结。")),
           pins=(OLD, NEW, AGAIN),
