@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import datetime
 import io
+import logging
 import tempfile
 import time
 from pathlib import Path
@@ -17,12 +18,12 @@ from pathlib import Path
 from PIL import Image
 
 from drivers.id_card_reader import IdDocument
-from drivers.pcsc import wait_for_card
+from drivers.pcsc import PcscError, wait_for_card
 from drivers.pin_pad import PinPad
 from drivers.sim.camera import SimulatedCamera, face_test_images
 from drivers.sim.card_printer import CardPrinterSimulator, blank_social_security_card
 from drivers.sim.id_card_reader import IdReaderProfile, SimulatedIdCardReader
-from drivers.sim.pcscd import PSAM_READER, VPCD_CARD_PORT, VPCD_PSAM_PORT, pcscd_running
+from drivers.sim.pcscd import CARD_READER, PSAM_READER, VPCD_CARD_PORT, VPCD_PSAM_PORT, pcscd_running
 from drivers.sim.psam import SimulatedPsam
 from drivers.sim.pin_pad import SimulatedPinPad
 from drivers.sim.receipt_printer import SimulatedReceiptPrinter
@@ -35,6 +36,7 @@ from reference_backend.pki import make_test_pki
 from reference_backend.server import open_backend
 from simulation.config import config_for_simulation
 
+log = logging.getLogger(__name__)
 STAFF_PIN = "246810"   # the demo's diagnostics PIN (the panel shows it)
 STAFF_CARD_PROFILE, STAFF_CARD_PIN = "card_v2.toml", "369258"   # a member of staff's own card, enrolled
 # Zhang San's face: the face test set's person (drivers/sim/camera.py), registered with one
@@ -115,6 +117,18 @@ class SimulatedKiosk:
                                     Path(self.config.backend.ca_file).parent).start()
 
 
+def _take_out(link: VpcdLink, reader: str) -> None:
+    """The card out of its slot, and pcscd has seen it go (it polls vpcd every 400 ms): the next
+    stack's card in that slot must not be taken for this one, nor this one's leaving for its."""
+    inserted = link.connected.is_set()
+    link.remove()
+    if inserted:
+        try:
+            wait_for_card(reader, timeout=5, present=False)
+        except PcscError as exc:   # pcscd itself gone (a test stopped it): nothing left to see
+            log.warning("%s: %s", reader, exc)
+
+
 @contextlib.contextmanager
 def simulated_kiosk(out: Path | None = None, *, serial_devices: bool = True, idle_timeout_s: float | None = None,
                     **changes: dict):
@@ -130,10 +144,10 @@ def simulated_kiosk(out: Path | None = None, *, serial_devices: bool = True, idl
         stack.callback(lambda: (sim.backend if sim else backend).stop())   # the one running at the end
         seed_zhang_san(backend)
         psam = VpcdLink(SimulatedPsam(), port=VPCD_PSAM_PORT).insert()
-        stack.callback(psam.remove)
+        stack.callback(_take_out, psam, PSAM_READER)
         wait_for_card(PSAM_READER, timeout=10)
         card = VpcdLink(SimulatedSocialSecurityCard(CardProfile.load("card_v3.toml")), port=VPCD_CARD_PORT)
-        stack.callback(card.remove)
+        stack.callback(_take_out, card, CARD_READER)
         made_cards = []
 
         def blank_card(identifier: bytes):

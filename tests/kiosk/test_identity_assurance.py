@@ -21,7 +21,7 @@ from simulation.stack import LI_SI, STAFF_CARD_PIN, STAFF_CARD_PROFILE, ZHANG_SA
 
 HOLDER = CitizenIdentity.from_id_document(ZHANG_SAN)
 NOBODY_S_PHOTO = CitizenIdentity.from_id_document(LI_SI)
-FLOOR = {"reset_pin", "replace", "apply_instant", "activate", "cancel_loss", "report_loss_formal"}
+FLOOR = {"reset_pin", "replace", "apply_instant", "activate", "activate_bank", "cancel_loss", "report_loss_formal"}
 
 
 def test_the_catalogue_keeps_the_floor_and_a_province_may_only_add():
