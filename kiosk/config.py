@@ -150,6 +150,9 @@ def _https_url(value):
 class SecuritySection:
     module: str = _setting("psam", _one_of("psam", "hsm", "none"),
                            "who computes card cryptograms: the PSAM, the backend's HSM, or nobody")
+    hsm_pin_key_file: str = _setting("", None, "with module = 'hsm': the terminal's PIN key shared with the HSM "
+                                     "(32 hex digits, SM4; a file only the kiosk's user reads): a new PIN goes to "
+                                     "the HSM as a PIN block under it, never as digits")
 
 
 @dataclass(frozen=True)

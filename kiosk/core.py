@@ -22,7 +22,7 @@ from kiosk.audit_secret import load_audit_secret
 from kiosk.backend.client import BackendClient
 from kiosk.backend.delivery import health_probe, outbox_sender
 from kiosk.backend.errors import BackendError
-from kiosk.backend.hsm import BackendHsmSecurityModule
+from kiosk.backend.hsm import BackendHsmSecurityModule, load_terminal_pin_key
 from kiosk.card_service import CardService
 from kiosk.config import KioskConfig, refuse_open_secrets
 from kiosk.devices import Devices
@@ -73,7 +73,8 @@ class KioskCore:
                                      poll_s=box.poll_s, probe_interval_s=box.probe_interval_s,
                                      backoff=Backoff(box.backoff_base_s, box.backoff_cap_s),
                                      give_up_attempts=box.give_up_attempts, give_up_s=box.give_up_days * 86400)
-        hsm = BackendHsmSecurityModule(self.client) if config.security.module == "hsm" else None
+        hsm = (BackendHsmSecurityModule(self.client, load_terminal_pin_key(config))
+               if config.security.module == "hsm" else None)
         self.cards = CardService(config, hsm)
         self.link = BackendLink(self.client, self.outbox, self.audit, delivery_wait_s=box.delivery_wait_s,
                                 link_up=lambda: self.worker.link_up)

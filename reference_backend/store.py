@@ -79,6 +79,8 @@ CREATE TABLE IF NOT EXISTS card_accounts (
 CREATE TABLE IF NOT EXISTS bank_accounts (
     bank_account TEXT PRIMARY KEY, card_id TEXT NOT NULL, pin_hash TEXT NOT NULL, consent_at REAL NOT NULL,
     terminal TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS terminal_pin_keys (
+    terminal TEXT PRIMARY KEY, pin_key BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS pad_keys (
     terminal TEXT NOT NULL, key_set INTEGER NOT NULL, pin_key BLOB NOT NULL, PRIMARY KEY (terminal, key_set));
 CREATE TABLE IF NOT EXISTS photos (
@@ -452,17 +454,25 @@ class BackendStore:
 
     def command_mac(self, conn, terminal: str, body: dict) -> dict:
         """The backend HSM's MAC for PIN RELOAD, and for nothing else: a MAC for any command a
-        terminal names would let it write the card at will. The data may hold the new PIN in
-        BCD: it is used for this computation only, never stored, logged or echoed."""
+        terminal names would let it write the card at will. The new PIN arrives as an SM4 PIN
+        block under the terminal's key; opened here for this computation only, never stored,
+        logged or echoed."""
         wanted = fields(body, {"card_id": CARD_ID, "challenge": _text(re.compile(r"^[0-9A-F]{16}$"), 16),
                                "header": _text(re.compile(r"^[0-9A-F]{8}$"), 8),
-                               "data": _text(re.compile(r"^([0-9A-F]{2}){0,16}$"), 32),
+                               "pin_block": _text(re.compile(r"^[0-9A-F]{32}$"), 32),
                                "key_id": _integer(1, 255)})
         if (wanted["header"], wanted["key_id"]) not in HSM_MAC_COMMANDS:
             raise Refusal(403, "hsm_operation_not_allowed", "the HSM makes a MAC for PIN RELOAD with its key only")
+        key = conn.execute("SELECT pin_key FROM terminal_pin_keys WHERE terminal = ?", (terminal,)).fetchone()
+        if key is None:
+            raise Refusal(422, "no_terminal_pin_key", "the HSM holds no PIN key for this terminal")
+        try:
+            new_pin = pin_block.open_card_pin(key[0], bytes.fromhex(wanted["pin_block"]))
+        except pin_block.PinBlockError:
+            raise Refusal(422, "pin_block_invalid", "the PIN block does not open under the terminal's key") from None
         card_key = self._card_key(wanted)
         mac = keyscheme.command_mac(card_key, bytes.fromhex(wanted["challenge"]), bytes.fromhex(wanted["header"]),
-                                    bytes.fromhex(wanted["data"]))
+                                    new_pin)
         return {"mac": mac.hex().upper()}
 
     # --- changes (each runs inside `change`, so with its Idempotency-Key) -------------------
@@ -536,6 +546,14 @@ class BackendStore:
             self._cancel_replaced(conn, application["replaces_card_id"], application["reason"], terminal, key)
         self._event(conn, wanted["card_id"], "written", terminal, key, application_id)
         return Reply(201, self._public_card(self._card(conn, wanted["card_id"])))
+
+    def seed_terminal_pin_key(self, terminal: str, pin_key: bytes) -> None:
+        """The HSM's copy of the key under which the terminal seals a new social security PIN
+        (its [security] hsm_pin_key_file)."""
+        if len(pin_key) != 16:
+            raise ValueError("a terminal PIN key is 16 bytes (SM4)")
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO terminal_pin_keys VALUES (?, ?)", (terminal, pin_key))
 
     def seed_pad_key(self, terminal: str, key_set: int, pin_key: bytes) -> None:
         """The key ceremony's bank half: the PIN key the terminal's pad holds in `key_set`, as the

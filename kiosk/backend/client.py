@@ -328,9 +328,10 @@ class BackendClient:
                                                 "response": response.hex().upper(), "key_id": key_id})
         return reply["genuine"]
 
-    def hsm_command_mac(self, card_id: str, challenge: bytes, header: bytes, data: bytes, key_id: int) -> bytes:
+    def hsm_command_mac(self, card_id: str, challenge: bytes, header: bytes, pin_block: bytes, key_id: int) -> bytes:
+        """The MAC of PIN RELOAD, whose new PIN goes as an SM4 PIN block under the terminal's key."""
         reply = self.call("hsm_command_mac", {"card_id": card_id, "challenge": challenge.hex().upper(),
-                                              "header": header.hex().upper(), "data": data.hex().upper(),
+                                              "header": header.hex().upper(), "pin_block": pin_block.hex().upper(),
                                               "key_id": key_id})
         try:
             mac = bytes.fromhex(reply["mac"])

@@ -1,5 +1,6 @@
 """PIN verify, change, reset and unblock through pcscd + vpcd, and where the PIN must never go."""
 import dataclasses
+import json
 import logging
 
 import pytest
@@ -156,15 +157,39 @@ def hsm_config():
     return dataclasses.replace(CONFIG, security=SecuritySection(module="hsm"))
 
 
-def test_the_backend_hsm_path_reads_a_3_0_card_and_resets_its_pin(card_slot, backend_client):
+TERMINAL_PIN_KEY = b"kiosk-terminal-1"
+
+
+def test_the_backend_hsm_path_reads_a_3_0_card_and_resets_its_pin(card_slot, backend_client, reference_backend,
+                                                                  monkeypatch):
     from kiosk.backend.hsm import BackendHsmSecurityModule
+    reference_backend.store.seed_terminal_pin_key("KIOSK-0001", TERMINAL_PIN_KEY)
     card = card_slot.insert_profile("card_v3.toml")  # no PSAM in its slot: the HSM does the work
-    service = CardService(hsm_config(), BackendHsmSecurityModule(backend_client))
+    sent = []
+    call = backend_client.call
+    monkeypatch.setattr(backend_client, "call", lambda op, payload, **kw: (sent.append(payload), call(op, payload, **kw))[1])
+    service = CardService(hsm_config(), BackendHsmSecurityModule(backend_client, TERMINAL_PIN_KEY))
     reading = service.read()
     assert reading.holder.name == "张三"
     card.pin_tries_left = 0
     service.reset_pin(reading, pin(NEW))
     service.verify_pin(pin(NEW))
+    # The new PIN reached the HSM only as a PIN block: its digits are in no request (#15).
+    assert sent and all(NEW not in json.dumps(payload) for payload in sent)
+    [mac_request] = [p for p in sent if "pin_block" in p]
+    assert set(mac_request) == {"card_id", "challenge", "header", "pin_block", "key_id"}
+
+
+def test_the_hsm_refuses_a_pin_block_under_another_terminals_key(card_slot, backend_client, reference_backend):
+    from kiosk.backend.hsm import BackendHsmSecurityModule
+    reference_backend.store.seed_terminal_pin_key("KIOSK-0001", TERMINAL_PIN_KEY)
+    card_slot.insert_profile("card_v3.toml")
+    service = CardService(hsm_config(), BackendHsmSecurityModule(backend_client, b"another-terminal"))
+    with pytest.raises(SecurityModuleRequired, match="pin_block_invalid"):
+        service.reset_pin(service.read(), pin(NEW))
+    without_key = CardService(hsm_config(), BackendHsmSecurityModule(backend_client))
+    with pytest.raises(SecurityModuleRequired, match="hsm_pin_key_file"):
+        without_key.reset_pin(without_key.read(), pin(NEW))
 
 
 def test_hsm_path_without_the_backend_says_so(card_slot, backend_client, reference_backend):

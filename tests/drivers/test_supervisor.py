@@ -59,8 +59,10 @@ def test_watcher_recovers_when_pcscd_is_killed_and_restarted(pcscd, card_slot, p
         restarted = time.monotonic()
         next_event(events, ReadersAvailable)
         # The simulated cards reconnect to the new pcscd by themselves, as real cards stay put.
-        presented = next_event(events, CardPresented, timeout=5)
-        assert time.monotonic() - restarted < 5
+        # About a second here alone; the bound leaves room for the rest of the suite running
+        # beside it on the other core (./run test), which slows pcscd's own start.
+        presented = next_event(events, CardPresented, timeout=10)
+        assert time.monotonic() - restarted < 10
         assert presented.reading.info.card_number == "M12345678"
 
         card_slot.remove()
