@@ -118,6 +118,7 @@ class Visit:
         self._identity: CitizenIdentity | None = None
         self._card: CardReading | None = None
         self.card_pin_verified = False
+        self.card_proven = False   # the card answered INTERNAL AUTHENTICATE with its own key (#15)
         self.end_reason: str | None = None
         self.results: list = []  # ServiceResults of this visit, for its one receipt
         # "changed"/"reset" when a PIN command's answer was lost: the card must tell whether it took it
@@ -177,14 +178,15 @@ class Visit:
             if self._identity is not None and reading.holder.social_security_number != self._identity.id_number:
                 raise IdentityMismatch("the card belongs to another person than the ID card")
             if self._card is None or self._card.info.identifier != reading.info.identifier:
-                self.card_pin_verified = False
+                self.card_pin_verified = self.card_proven = False
             self._card = reading
             self._last_activity = self._clock()
 
     def card_withdrawn(self) -> None:
-        """The card left the reader: its PIN check no longer holds."""
+        """The card left the reader: its PIN check and its proof no longer hold (the card that
+        comes back may be another with the same identifier)."""
         with self._lock:
-            self.card_pin_verified = False
+            self.card_pin_verified = self.card_proven = False
 
     @property
     def identity(self) -> CitizenIdentity:
@@ -217,7 +219,7 @@ class Visit:
                 self.end_reason = reason
             self._identity = None
             self._card = None
-            self.card_pin_verified = False
+            self.card_pin_verified = self.card_proven = False
             self.unconfirmed_pin_event = None
             self._assurance, self.backend_visit_token = None, None
 

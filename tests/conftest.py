@@ -282,6 +282,7 @@ SLOW = {
         "test_a_blank_pulled_out_while_it_is_written_is_retained_and_the_mark_cancelled",
         "test_a_broken_registry_photo_stops_an_issuance_before_a_blank_is_used",
         "test_a_blank_of_another_bank_is_retained_before_anything_is_written_on_it",
+        "test_a_cloned_card_is_kept_out_of_every_service",
         "test_a_permit_or_permanent_residence_card_holder_reports_a_loss_and_is_sent_to_the_counter_to_apply",
         "test_a_cancelled_card_keeps_its_pin_and_is_refused_in_plain_words",
         "test_a_jam_at_the_bezel_after_the_card_exists_tells_the_citizen_to_ask_staff",

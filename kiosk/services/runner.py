@@ -9,7 +9,7 @@ from typing import Callable
 
 from drivers.id_card_reader import Document
 from drivers.pin import Pin
-from kiosk.card_service import CardService
+from kiosk.card_service import CardService, DifferentCard
 from kiosk.identity_assurance import IdentityAssurance
 from kiosk.services import activate, apply_card, bank, bundles, loss, pin, replace_card, review
 from kiosk.outcome import Outcome
@@ -56,8 +56,19 @@ class KioskServices:
             if visit.has_identity and visit.identity.document not in catalog.action(action).documents:
                 raise DocumentNotAccepted(f"{action} does not take a {visit.identity.document}")
             self.assurance.require(visit, action)   # no way round it: refused in plain words
+            self._prove_card(visit, action)
             return work()
         return run_action(item, action, vouched_for_then_work, finish)
+
+    def _prove_card(self, visit: Visit, action: str) -> None:
+        """The card a service acts on proves it holds its own key first, once a visit (#15): a
+        copy of a holder's files, or an emulator answering 9000, is kept out of every service
+        (CardNotGenuine, in plain words)."""
+        if not catalog.action(action).needs_card or not visit.has_card or visit.card_proven:
+            return
+        if self.cards.prove_genuine() != visit.card.info.identifier:
+            raise DifferentCard("the card in the reader is not the one the visit read")
+        visit.card_proven = True
 
     def end_visit(self, visit: Visit, reason: str) -> None:
         """The citizen is done (or walked away, or took the card): the visit's audit trail goes

@@ -41,7 +41,7 @@ def apdus_of(kiosk, card_slot, action: str) -> int:
 @pytest.mark.parametrize("action, event", [("change_pin", "pin_changed"), ("reset_pin", "pin_reset")])
 def test_card_pulled_at_every_apdu(kiosk, reference_backend, card_slot, action, event):
     count = apdus_of(kiosk, card_slot, action)
-    assert 1 <= count <= 6
+    assert 1 <= count <= 9   # the card's proof of genuineness (#15) comes first: a pull there changes nothing
     expected_events = backend_events(reference_backend).count(event)
     unannounced = []   # cases where the card took the new PIN and the kiosk said it failed
     for at in range(count):

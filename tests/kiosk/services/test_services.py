@@ -620,6 +620,26 @@ def test_a_failed_instant_replacement_leaves_the_old_card_working_and_is_resumed
     assert status_of(kiosk) == "cancelled"   # now that the new card is written
 
 
+def test_a_cloned_card_is_kept_out_of_every_service(kiosk, reference_backend, card_slot):
+    """#15: the holder's files copied onto a card without its keys read as the holder's card,
+    but it cannot answer INTERNAL AUTHENTICATE: no service acts on it."""
+    from drivers.sim.ssse_card import ClonedCard
+    from kiosk.device_messages import DEVICE_MESSAGES
+    from drivers.ssse import CardNotGenuine
+    seed_zhang_san(reference_backend)
+    card_slot.insert(ClonedCard(bytes(16)))
+    visit = kiosk.services.new_visit()
+    visit.identify(ZHANG_SAN)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
+    visit.present_card(kiosk.cards.read())   # its files read like the holder's card
+    with Pin.from_text(NEW_PIN) as new, Pin.from_text("147258") as old:
+        results = (kiosk.services.change_pin(visit, old, new) + kiosk.services.reset_pin(visit, new)
+                   + kiosk.services.activate(visit) + kiosk.services.cancel_loss(visit))
+    assert [r.outcome for r in results] == ["failed"] * 4, results
+    assert all(r.citizen_message == DEVICE_MESSAGES[CardNotGenuine] for r in results)
+    assert status_of(kiosk) == "normal" and not visit.card_proven
+
+
 def test_a_weak_pin_stops_a_replacement_before_the_old_card_is_cancelled(kiosk, reference_backend, card_printer):
     seed_zhang_san(reference_backend, status="formal_loss")
     visit = kiosk.services.new_visit()
