@@ -30,6 +30,11 @@ TEST_MASTER_KEYS = {
     KEY_INTERNAL_AUTH: bytes.fromhex("6B696F736B2D73696D2D696E742D3033"),  # "kiosk-sim-int-03"
 }
 
+# Another province's test keys (Shenzhen's cards, region 440300): the simulated PSAM does not
+# hold them; the reference backend's HSM does, as a national platform holds every region's.
+OTHER_REGION = "440300"
+OTHER_REGION_TEST_MASTER_KEYS = {key_id: bytes(b ^ 0x5A for b in key) for key_id, key in TEST_MASTER_KEYS.items()}
+
 
 def sm4_ecb_encrypt(key: bytes, data: bytes) -> bytes:
     if len(key) != BLOCK or len(data) % BLOCK:

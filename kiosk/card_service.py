@@ -36,23 +36,35 @@ class DifferentCard(CardError):
 
 
 class _PsamOnDemand:
-    """Connects to the PSAM only when a card needs a cryptogram: 1.0/2.0 reads never do."""
+    """Connects to the PSAM only when a card needs a cryptogram: 1.0/2.0 reads never do. A card
+    of a region whose keys the PSAM lacks ([security] hsm_regions) goes to the backend's HSM."""
 
-    def __init__(self, reader: str, cancel: threading.Event | None):
+    def __init__(self, reader: str, cancel: threading.Event | None, hsm: SecurityModule | None = None,
+                 hsm_regions: frozenset[str] = frozenset()):
         self.reader = reader
         self.cancel = cancel
+        self.hsm = hsm
+        self.hsm_regions = hsm_regions
         self.connection: CardConnection | None = None
         self.channel: ApduChannel | None = None
 
     def external_auth_cryptogram(self, card_identifier: bytes, challenge: bytes, key_id: int) -> bytes:
-        return self._psam().external_auth_cryptogram(card_identifier, challenge, key_id)
+        return self._for(card_identifier).external_auth_cryptogram(card_identifier, challenge, key_id)
 
     def command_mac(self, card_identifier: bytes, challenge: bytes, header: bytes, data: bytes,
                     key_id: int) -> bytes:
-        return self._psam().command_mac(card_identifier, challenge, header, data, key_id)
+        return self._for(card_identifier).command_mac(card_identifier, challenge, header, data, key_id)
 
     def internal_auth_genuine(self, card_identifier: bytes, challenge: bytes, response: bytes, key_id: int) -> bool:
-        return self._psam().internal_auth_genuine(card_identifier, challenge, response, key_id)
+        return self._for(card_identifier).internal_auth_genuine(card_identifier, challenge, response, key_id)
+
+    def _for(self, card_identifier: bytes) -> SecurityModule:
+        region = CardIdentifier(card_identifier).region_code
+        if region not in self.hsm_regions:
+            return self._psam()
+        if self.hsm is None:
+            raise SecurityModuleRequired(f"a card of region {region}, whose keys the PSAM lacks, needs the backend's HSM")
+        return self.hsm
 
     def _psam(self) -> PsamSecurityModule:
         if self.connection is None:
@@ -83,6 +95,7 @@ class CardService:
     module, required when the config says [security] module = "hsm"."""
 
     def __init__(self, config: KioskConfig, hsm: SecurityModule | None = None):
+        """`hsm`: the backend's security module, for module = 'hsm' and for [security] hsm_regions."""
         if config.security.module == "hsm" and hsm is None:
             raise ValueError("[security] module = 'hsm' needs the backend's security module")
         self.config = config
@@ -90,7 +103,8 @@ class CardService:
         self.last_stats = CardReadStats(0, 0)
 
     def _security_module(self, cancel: threading.Event | None):
-        return {"psam": lambda: _PsamOnDemand(self.config.readers.psam, cancel),
+        regions = frozenset(r.strip() for r in self.config.security.hsm_regions.split(",") if r.strip())
+        return {"psam": lambda: _PsamOnDemand(self.config.readers.psam, cancel, self.hsm, regions),
                 "hsm": lambda: self.hsm, "none": lambda: None}[self.config.security.module]()
 
     @contextlib.contextmanager

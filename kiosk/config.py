@@ -123,6 +123,12 @@ def _bin_table(value):
         return f"must be BIN=bank entries separated by commas: {exc}"
 
 
+def _region_codes(value):
+    for code in (part.strip() for part in value.split(",")):
+        if code and _region_code(code):
+            return f"{code!r} is not a 6-digit administrative region code"
+
+
 def _setting(default, check=None, doc=""):
     return field(default=default, metadata={"check": check, "doc": doc})
 
@@ -150,6 +156,8 @@ def _https_url(value):
 class SecuritySection:
     module: str = _setting("psam", _one_of("psam", "hsm", "none"),
                            "who computes card cryptograms: the PSAM, the backend's HSM, or nobody")
+    hsm_regions: str = _setting("", _region_codes, "with module = 'psam': the regions (6-digit codes, separated by "
+                                "commas) whose cards' keys the PSAM lacks; their cards go to the backend's HSM")
     hsm_pin_key_file: str = _setting("", None, "with module = 'hsm': the terminal's PIN key shared with the HSM "
                                      "(32 hex digits, SM4; a file only the kiosk's user reads): a new PIN goes to "
                                      "the HSM as a PIN block under it, never as digits")

@@ -73,8 +73,10 @@ class KioskCore:
                                      poll_s=box.poll_s, probe_interval_s=box.probe_interval_s,
                                      backoff=Backoff(box.backoff_base_s, box.backoff_cap_s),
                                      give_up_attempts=box.give_up_attempts, give_up_s=box.give_up_days * 86400)
+        # The backend's HSM: the security module in HSM mode, and with a PSAM, for the cards of
+        # the regions whose keys it lacks ([security] hsm_regions).
         hsm = (BackendHsmSecurityModule(self.client, load_terminal_pin_key(config))
-               if config.security.module == "hsm" else None)
+               if config.security.module == "hsm" or config.security.hsm_regions.strip() else None)
         self.cards = CardService(config, hsm)
         self.link = BackendLink(self.client, self.outbox, self.audit, delivery_wait_s=box.delivery_wait_s,
                                 link_up=lambda: self.worker.link_up)

@@ -213,6 +213,7 @@ class BackendStore:
         self._clock = clock
         # The reference HSM holds the published test master keys of drivers/keyscheme.py.
         self._master_keys = master_keys or dict(keyscheme.TEST_MASTER_KEYS)
+        self._regional_master_keys = {keyscheme.OTHER_REGION: dict(keyscheme.OTHER_REGION_TEST_MASTER_KEYS)}
         self._lock = threading.Lock()
         self._in_flight: set[tuple[str, str]] = set()
         self._in_flight_lock = threading.Lock()
@@ -425,8 +426,10 @@ class BackendStore:
         return reply
 
     def _card_key(self, wanted: dict) -> bytes:
-        """The card's own key: the HSM's master key `key_id`, diversified by the card identifier."""
-        master = self._master_keys.get(wanted["key_id"])
+        """The card's own key: the HSM's master key `key_id` of the card's region, diversified by
+        the card identifier."""
+        keys = self._regional_master_keys.get(wanted["card_id"][:6], self._master_keys)
+        master = keys.get(wanted["key_id"])
         if master is None:
             raise Refusal(422, "unknown_key_id", "the HSM holds no key with this id")
         return keyscheme.diversify(master, bytes.fromhex(wanted["card_id"]))

@@ -45,3 +45,33 @@ def test_the_backend_hsm_checks_the_answer_too(backend_client, pcscd, card_slot)
         cards.prove_genuine()
     # The HSM checks with the internal-authentication key only.
     assert backend_client.hsm_internal_auth(CARD_ID, bytes(8), bytes(16), KEY_INTERNAL_AUTH) is False
+
+
+def another_regions_card():
+    """Zhang San's card as Shenzhen's cards are: its identifier begins 440300 and it holds that
+    province's keys, which the local PSAM does not."""
+    import dataclasses
+    import tomllib
+
+    from drivers.keyscheme import OTHER_REGION, OTHER_REGION_TEST_MASTER_KEYS
+    from drivers.sim.ssse_card import PROFILE_DIR, CardProfile, SimulatedSocialSecurityCard
+    data = tomllib.loads((PROFILE_DIR / "card_v3.toml").read_text(encoding="utf-8"))
+    data["card"]["identifier"] = OTHER_REGION + data["card"]["identifier"][6:]
+    profile = dataclasses.replace(CardProfile.from_dict(data), master_keys=dict(OTHER_REGION_TEST_MASTER_KEYS))
+    return SimulatedSocialSecurityCard(profile)
+
+
+def test_a_card_of_another_region_is_served_through_the_backend_hsm(backend_client, pcscd, psam_slot, card_slot):
+    from drivers.apdu import AuthenticationFailed
+    card_slot.insert(another_regions_card())
+    with pytest.raises(AuthenticationFailed):   # the local PSAM holds no key of Shenzhen's cards
+        CardService(KioskConfig()).read()
+    cards = CardService(KioskConfig().changed(security={"hsm_regions": "440300"}), BackendHsmSecurityModule(backend_client))
+    reading = cards.read()   # EF06 after external authentication by the HSM
+    assert reading.holder.name == "张三" and reading.info.identifier.region_code == "440300"
+    assert cards.prove_genuine() == reading.info.identifier
+    assert cards.last_stats.psam_apdus == 0   # the PSAM was not asked
+    card_slot.remove()
+    card_slot.insert(ClonedCard(bytes(16)))   # a card of the local region still goes to the PSAM
+    with pytest.raises(CardNotGenuine):
+        cards.prove_genuine()

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from backend_helpers import ContractClient, key, new_holder
-from drivers import keyscheme
+from drivers import keyscheme, pin_block
 from kiosk.backend.errors import BackendRejected
 from reference_backend.pki import RevokedCertificates
 
@@ -85,15 +85,18 @@ def test_application_ids_cannot_be_guessed(client):
     assert numbers[1] - numbers[0] != numbers[2] - numbers[1]   # not a counter
 
 
-def test_the_hsm_serves_only_the_operations_and_keys_the_kiosk_needs(client):
+def test_the_hsm_serves_only_the_operations_and_keys_the_kiosk_needs(client, backend):
     card_id = "371300D15600000500BF7C7A48FB4966"
+    terminal_key = b"kiosk-terminal-1"
+    backend.store.seed_terminal_pin_key("KIOSK-0001", terminal_key)
+    new_pin = pin_block.seal_card_pin(terminal_key, b"\x12\x34\x56")
     assert len(client.hsm_external_auth(card_id, bytes(8), keyscheme.KEY_EXTERNAL_AUTH)) == 16
-    assert len(client.hsm_command_mac(card_id, bytes(8), bytes.fromhex("805E0000"), b"\x12\x34\x56",
+    assert len(client.hsm_command_mac(card_id, bytes(8), bytes.fromhex("805E0000"), new_pin,
                                       keyscheme.KEY_PIN_RELOAD)) == 4
     for call, args in ((client.hsm_external_auth, (card_id, bytes(8), keyscheme.KEY_PIN_RELOAD)),
-                       (client.hsm_command_mac, (card_id, bytes(8), bytes.fromhex("00DC0104"), b"\x01",
+                       (client.hsm_command_mac, (card_id, bytes(8), bytes.fromhex("00DC0104"), new_pin,
                                                  keyscheme.KEY_PIN_RELOAD)),     # UPDATE RECORD: writing the card
-                       (client.hsm_command_mac, (card_id, bytes(8), bytes.fromhex("805E0000"), b"",
+                       (client.hsm_command_mac, (card_id, bytes(8), bytes.fromhex("805E0000"), new_pin,
                                                  keyscheme.KEY_EXTERNAL_AUTH))):
         error = refusal(call, *args)
         assert (error.status, error.code) == (403, "hsm_operation_not_allowed")
