@@ -287,6 +287,13 @@ class PinPadSection:
 
 
 @dataclass(frozen=True)
+class PinEntrySection:
+    device: str = _setting("touchscreen", _one_of("touchscreen", "pad"),
+                           "where the citizen types the social security card's PIN: the touchscreen's own pad, "
+                           "or the encrypting PIN pad ([pin_pad] port)")
+
+
+@dataclass(frozen=True)
 class BankSection:
     bins: str = _setting("", _bin_table, "the banks of the cards' financial accounts, by BIN: "
                          "'621999=某银行, 622848=...'; an account whose BIN is not listed shows no bank name")
@@ -307,11 +314,14 @@ class KioskConfig:
     identity: IdentitySection = field(default_factory=IdentitySection)
     bank: BankSection = field(default_factory=BankSection)
     pin_pad: PinPadSection = field(default_factory=PinPadSection)
+    pin_entry: PinEntrySection = field(default_factory=PinEntrySection)
     source: str = "defaults"
 
     def __post_init__(self):
         if self.security.module == "psam" and not self.readers.psam:
             raise ConfigError(self.source, ["[security] module: 'psam' needs [readers] psam"])
+        if self.pin_entry.device == "pad" and not self.pin_pad.port:
+            raise ConfigError(self.source, ["[pin_entry] device: 'pad' needs [pin_pad] port"])
 
     def changed(self, **sections: dict) -> "KioskConfig":
         """A copy with some settings changed, section by section: changed(id_reader={"port": p})."""

@@ -15,8 +15,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
+from typing import Callable
 
 from drivers.camera import Camera
+from drivers.pin import Pin
 from kiosk.audit import AuditError, AuditTrail, audit_key_from
 from kiosk.audit_secret import load_audit_secret
 from kiosk.backend.client import BackendClient
@@ -109,6 +111,12 @@ class KioskCore:
                                       terminal_number=config.terminal.terminal_number,
                                       service_phone=config.terminal.office_phone, on_result=self._count,
                                       pin_pad_key_set=config.pin_pad.key_set)
+
+    def read_card_pin_on_pad(self, on_key: Callable[[str], None], cancel: threading.Event) -> Pin:
+        """The social security card's PIN typed on the encrypting PIN pad ([pin_entry] device =
+        'pad'), in its plain-text mode: the card checks it, so the pad hands it over, into a Pin."""
+        with self.devices.pin_pad() as pad:
+            return pad.read_card_pin(on_key=on_key, cancel=cancel)
 
     def _staff_event(self, event: str, detail: dict) -> None:
         """Staff sign-ins, lockouts and staff cards that failed their proof, in the audit trail."""

@@ -73,7 +73,11 @@ class PinPad(BoxLayout):
         self._show()
 
     def _show(self) -> None:
-        self.entered = len(self._digits)
+        self.show_count(len(self._digits))
+
+    def show_count(self, entered: int) -> None:
+        """The dots for `entered` digits (typed here, or on the encrypting PIN pad)."""
+        self.entered = max(0, min(entered, PIN_LENGTH))
         self.dots = "●" * self.entered + "○" * (PIN_LENGTH - self.entered)
 
     def _confirm(self) -> None:

@@ -32,6 +32,10 @@ def test_a_valid_file(tmp_path):
     ("[terminal]\nterminal_number = '  '", "[terminal] terminal_number: must not be empty"),
     ("readers = 5", "readers: must be a [section] table"),
     ("[security]\nmodule = 'psam'\n[readers]\npsam = ''", "'psam' needs [readers] psam"),
+    ("[pin_entry]\ndevice = 'pad'", "[pin_entry] device: 'pad' needs [pin_pad] port"),
+    ("[security]\nhsm_regions = '440300, 4403'", "'4403' is not a 6-digit administrative region code"),
+    ("[bank]\nbins = '62=short'", "[bank] bins: must be BIN=bank entries"),
+    ("[pin_pad]\nkey_set = 9", "[pin_pad] key_set: must be from 0 to 7"),
     ("[ui\n", "is not valid TOML"),
 ])
 def test_bad_values_are_refused_with_key_and_reason(tmp_path, text, problem):
