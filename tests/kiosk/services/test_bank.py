@@ -14,6 +14,7 @@ from drivers.pcsc import wait_for_card
 from drivers.pin_pad import PinPad
 from drivers.sim.pcscd import CARD_READER
 from simulation.stack import ZHANG_SAN, simulated_kiosk
+from kiosk.receipt import render_text
 from kiosk.visit import CitizenIdentity
 from offline_queue import Outbox
 
@@ -45,7 +46,7 @@ def visit_of(kiosk, vouched: bool = True):
     return visit
 
 
-def test_the_bank_account_is_activated_with_the_pin_typed_twice_on_the_pad(sim, kiosk):
+def test_the_bank_account_is_activated_with_the_pin_typed_twice_on_the_pad(sim, kiosk, caplog):
     sim.pin_pad.press(f"{NEW_BANK_PIN}\r{NEW_BANK_PIN}\r")
     prompts, keys = [], []
     visit = visit_of(kiosk)
@@ -63,6 +64,11 @@ def test_the_bank_account_is_activated_with_the_pin_typed_twice_on_the_pad(sim, 
     database = Path(sim.config.outbox.db)
     stored = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
     assert ACCOUNT.encode() not in stored and NEW_BANK_PIN.encode() not in stored
+    # Nor the log, nor the receipt: the account there only masked, no PIN block anywhere.
+    receipt = render_text(kiosk.services.receipt(visit))
+    for text in (caplog.text, receipt):
+        assert ACCOUNT not in text and ACCOUNT[6:-4] not in text and NEW_BANK_PIN not in text
+    assert "银行账户激活" in receipt
     # Once active, it is not activated again.
     sim.pin_pad.press(f"{NEW_BANK_PIN}\r{NEW_BANK_PIN}\r")
     [refused] = kiosk.services.activate_bank(visit_of(kiosk), True)
