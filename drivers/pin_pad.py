@@ -180,6 +180,7 @@ class PinPad:
             raise PinPadConfigError("the account for a PIN block is 13 or more digits")
         key = PIN_KEY_BASE + 8 * key_set
         self._command(f"6{key:02X}{ISO9564_FORMAT_0}0{length:02d}{pan[-13:-1]}".encode("ascii"), "PIN entry")
+        self.beep()   # the pad takes keys now: a sound where the citizen's hands are
         self._await_enter(HIDDEN_DIGIT, length, on_key, cancel)
         text = self._command(b"7", "get PIN block")
         try:
@@ -195,6 +196,7 @@ class PinPad:
         """The social security card's PIN in plain-text mode: the digits go straight into a
         `Pin` (wiped after its one APDU), never into a str of ours."""
         self._command(b"50" + b"3".hex().upper().encode(), "input on")
+        self.beep()
         digits = bytearray()
         try:
             self._await_enter(None, PIN_LENGTH, on_key, cancel, digits)

@@ -50,6 +50,7 @@ def test_the_block_the_pad_sends_opens_to_the_digits_typed_with_a_correction(sim
     sent = pad.read_pin_block(ACCOUNT, on_key=keys.append)
     assert pin_block.open_block(KEY, sent.block, ACCOUNT) == "582936"
     assert keys == ["digit"] * 5 + ["backspace"] + ["digit"] * 2
+    assert sim.beeps == 1   # the pad called the citizen's attention as it began to take keys
     assert "582936" not in repr(sent) and sent.block.hex() not in repr(sent)
 
 
