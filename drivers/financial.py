@@ -217,7 +217,10 @@ class FinancialApplication:
                 record = self._read_record(sfi[0], number)
             except RecordNotFound:
                 break
-            for entry in parse_tlv(parse_tlv(record)[0].value) if record else []:
+            template = parse_tlv(record)
+            if not template or template[0].tag != TAG_RECORD:
+                raise MalformedFinancialData("a directory record is not a 70 template")
+            for entry in parse_tlv(template[0].value):
                 aid = find_tag(entry.value, TAG_AID) if entry.tag == TAG_DIRECTORY_ENTRY else None
                 if aid in PBOC_AIDS:
                     return aid, self._select(aid)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from drivers.apdu import ApduChannel
-from drivers.financial import (BankAccount, FinancialApplication, MalformedFinancialData, NoFinancialApplication,
+from drivers.financial import (PBOC_AIDS, BankAccount, FinancialApplication, MalformedFinancialData, NoFinancialApplication,
                                account_of, find_tag, luhn_valid, mask_account, parse_tlv)
 from drivers.sim.ssse_card import BankApplication, CardProfile, SimulatedSocialSecurityCard
 from kiosk.card_service import CardService, CardSummary, bank_of
@@ -105,3 +105,36 @@ def test_garbage_is_malformed_data_never_a_crash(data):
 def test_luhn_and_masking():
     assert luhn_valid(ACCOUNT) and not luhn_valid(ACCOUNT[:-1] + "0") and not luhn_valid("12345")
     assert mask_account(ACCOUNT) == "621999*********3452" and mask_account("1234") == "****"
+
+
+class DirectoryFirst(SimulatedSocialSecurityCard):
+    """A card that answers its debit AID only once it was found in the 1PAY.SYS.DDF01 directory
+    (a card whose AID the kiosk did not guess), and a directory record that is `directory`."""
+
+    def __init__(self, directory: bytes):
+        super().__init__(CardProfile.load("card_v3.toml"))
+        self.directory, self.listed = directory, False
+
+    def select(self, command):
+        if command.data == b"1PAY.SYS.DDF01":
+            self.current, self.listed = "PSE", True
+            return bytes.fromhex("6F08840131A503880101") + b"\x90\x00"   # its FCI: the directory in SFI 1
+        if command.data == PBOC_AIDS[0] and not self.listed:
+            return b"\x6a\x82"
+        return super().select(command)
+
+    def read_record(self, command):
+        if self.current == "PSE":
+            return (self.directory if command.p1 == 1 else b"") + (b"\x90\x00" if command.p1 == 1 else b"\x6a\x83")
+        return super().read_record(command)
+
+
+def test_an_application_found_in_the_directory_is_read():
+    entry = b"\x61\x0a\x4f\x08" + PBOC_AIDS[0]
+    card = DirectoryFirst(b"\x70" + bytes((len(entry),)) + entry)
+    assert FinancialApplication(ApduChannel(Direct(card))).read().pan == ACCOUNT
+
+
+def test_a_broken_directory_record_is_malformed_data():
+    with pytest.raises(MalformedFinancialData, match="70 template"):
+        FinancialApplication(ApduChannel(Direct(DirectoryFirst(b"\x61\x00")))).read()
