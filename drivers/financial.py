@@ -23,7 +23,7 @@ PBOC_AIDS = (bytes.fromhex("A000000333010101"),   # debit (借记), the one a so
 PSE = b"1PAY.SYS.DDF01"
 MAX_RECORDS = 16   # an AFL naming more is broken or hostile: a debit application has a handful
 
-TAG_FCI, TAG_FCI_PROPRIETARY, TAG_SFI, TAG_PDOL = 0x6F, 0xA5, 0x88, 0x9F38
+TAG_SFI, TAG_PDOL = 0x88, 0x9F38
 TAG_DIRECTORY_ENTRY, TAG_AID = 0x61, 0x4F
 TAG_GPO_FORMAT_1, TAG_GPO_FORMAT_2, TAG_AFL = 0x80, 0x77, 0x94
 TAG_RECORD, TAG_PAN, TAG_TRACK_2, TAG_EXPIRY, TAG_HOLDER_NAME = 0x70, 0x5A, 0x57, 0x5F24, 0x5F20

@@ -43,6 +43,19 @@ def sm4_ecb_encrypt(key: bytes, data: bytes) -> bytes:
     return encryptor.update(data) + encryptor.finalize()
 
 
+def sm4_ecb_decrypt(key: bytes, data: bytes) -> bytes:
+    if len(key) != BLOCK or len(data) % BLOCK:
+        raise ValueError("SM4-ECB needs a 16-byte key and whole 16-byte blocks")
+    decryptor = Cipher(algorithms.SM4(key), modes.ECB()).decryptor()
+    return decryptor.update(data) + decryptor.finalize()
+
+
+def check_value(key: bytes) -> str:
+    """A key's check value (KCV): the first 4 bytes of SM4 over zeros, in hex. Staff and the
+    pad compare it; it tells nothing of the key."""
+    return sm4_ecb_encrypt(key, bytes(BLOCK))[:4].hex().upper()
+
+
 def pad_iso9797_method2(data: bytes) -> bytes:
     padded = data + b"\x80"
     return padded + b"\x00" * (-len(padded) % BLOCK)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 
-from drivers.keyscheme import sm4_ecb_encrypt
+from drivers.keyscheme import sm4_ecb_decrypt, sm4_ecb_encrypt
 
 FILL = b"\xff" * 8
 
@@ -74,11 +74,9 @@ def open_card_pin(key: bytes, encrypted: bytes) -> bytes:
 
 
 def _decrypt(key: bytes, encrypted: bytes) -> bytes:
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     if len(encrypted) != 16:
         raise PinBlockError(f"an SM4 PIN block is 16 bytes, not {len(encrypted)}")
-    decryptor = Cipher(algorithms.SM4(key), modes.ECB()).decryptor()
-    plain = decryptor.update(encrypted) + decryptor.finalize()
+    plain = sm4_ecb_decrypt(key, encrypted)
     if plain[8:] != FILL:
         raise PinBlockError("the block was not made under this key")
     return plain

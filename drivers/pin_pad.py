@@ -29,6 +29,7 @@ from typing import Callable
 
 import serial
 
+from drivers import pin_block
 from drivers.pin import PIN_LENGTH, InvalidPinFormat, Pin
 from drivers.serial_port import SerialSettingError, open_port
 
@@ -176,10 +177,12 @@ class PinPad:
         """The citizen types the bank PIN on the pad; what comes back is the block encrypted
         under key set `key_set` for account `pan`. Raises PinEntryCancelled, PinEntryTimedOut,
         PinPadKeyMissing, PinPadUnavailable..."""
-        if not (pan.isascii() and pan.isdigit() and len(pan) >= 13):
-            raise PinPadConfigError("the account for a PIN block is 13 or more digits")
+        try:
+            account = pin_block.account_digits(pan)
+        except pin_block.PinBlockError as exc:
+            raise PinPadConfigError(f"PIN entry: {exc}") from None
         key = PIN_KEY_BASE + 8 * key_set
-        self._command(f"6{key:02X}{ISO9564_FORMAT_0}0{length:02d}{pan[-13:-1]}".encode("ascii"), "PIN entry")
+        self._command(f"6{key:02X}{ISO9564_FORMAT_0}0{length:02d}{account}".encode("ascii"), "PIN entry")
         self.beep()   # the pad takes keys now: a sound where the citizen's hands are
         self._await_enter(HIDDEN_DIGIT, length, on_key, cancel)
         text = self._command(b"7", "get PIN block")

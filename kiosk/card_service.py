@@ -103,8 +103,8 @@ class CardService:
         self.last_stats = CardReadStats(0, 0)
 
     def _security_module(self, cancel: threading.Event | None):
-        regions = frozenset(r.strip() for r in self.config.security.hsm_regions.split(",") if r.strip())
-        return {"psam": lambda: _PsamOnDemand(self.config.readers.psam, cancel, self.hsm, regions),
+        return {"psam": lambda: _PsamOnDemand(self.config.readers.psam, cancel, self.hsm,
+                                              self.config.security.hsm_region_codes),
                 "hsm": lambda: self.hsm, "none": lambda: None}[self.config.security.module]()
 
     @contextlib.contextmanager

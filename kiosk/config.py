@@ -162,6 +162,10 @@ class SecuritySection:
                                      "(32 hex digits, SM4; a file only the kiosk's user reads): a new PIN goes to "
                                      "the HSM as a PIN block under it, never as digits")
 
+    @property
+    def hsm_region_codes(self) -> frozenset[str]:
+        return frozenset(code.strip() for code in self.hsm_regions.split(",") if code.strip())
+
 
 @dataclass(frozen=True)
 class BackendSection:

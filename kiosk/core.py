@@ -78,7 +78,7 @@ class KioskCore:
         # The backend's HSM: the security module in HSM mode, and with a PSAM, for the cards of
         # the regions whose keys it lacks ([security] hsm_regions).
         hsm = (BackendHsmSecurityModule(self.client, load_terminal_pin_key(config))
-               if config.security.module == "hsm" or config.security.hsm_regions.strip() else None)
+               if config.security.module == "hsm" or config.security.hsm_region_codes else None)
         self.cards = CardService(config, hsm)
         self.link = BackendLink(self.client, self.outbox, self.audit, delivery_wait_s=box.delivery_wait_s,
                                 link_up=lambda: self.worker.link_up)
@@ -109,8 +109,7 @@ class KioskCore:
         self.services = KioskServices(self.link, self.cards, self.issuance, self.assurance,
                                       region_code=config.terminal.region_code,
                                       terminal_number=config.terminal.terminal_number,
-                                      service_phone=config.terminal.office_phone, on_result=self._count,
-                                      pin_pad_key_set=config.pin_pad.key_set)
+                                      service_phone=config.terminal.office_phone, on_result=self._count)
 
     def read_card_pin_on_pad(self, on_key: Callable[[str], None], cancel: threading.Event) -> Pin:
         """The social security card's PIN typed on the encrypting PIN pad ([pin_entry] device =

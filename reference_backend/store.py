@@ -137,6 +137,11 @@ _BANK_ACCOUNT = re.compile(r"^[0-9]{16,19}$")
 CARD_BANK_BIN = "621999"
 
 
+def _of_the_card_bank(account: str) -> bool:
+    """A valid account (its Luhn check digit) of the bank that co-issues the cards."""
+    return luhn_valid(account) and account.startswith(CARD_BANK_BIN)
+
+
 def _text(pattern: re.Pattern | None = None, max_chars: int = 200, choices: tuple = ()):
     def check(name, value):
         if not isinstance(value, str) or len(value) > max_chars:
@@ -198,6 +203,7 @@ def fields(body: dict, required: dict, optional: dict | None = None) -> dict:
 
 ID_NUMBER = _text(_ID_NUMBER, 18)
 CARD_ID = _text(_CARD_ID, 32)
+PIN_BLOCK = _text(re.compile(r"^[0-9A-F]{32}$"), 32)   # an SM4 PIN block, hex
 HOLDER_FIELDS = {"id_number": ID_NUMBER, "name": _text(max_chars=30), "sex": _text(choices=("1", "2")),
                  "ethnicity": _integer(1, 99), "birth_date": _date, "birthplace": _text(_REGION, 6)}
 AUDIT_ENTRY_FIELDS = {"seq": _integer(1, 2**62), "at_utc": _text(max_chars=40), "visit_id": _text(max_chars=40),
@@ -462,7 +468,7 @@ class BackendStore:
         logged or echoed."""
         wanted = fields(body, {"card_id": CARD_ID, "challenge": _text(re.compile(r"^[0-9A-F]{16}$"), 16),
                                "header": _text(re.compile(r"^[0-9A-F]{8}$"), 8),
-                               "pin_block": _text(re.compile(r"^[0-9A-F]{32}$"), 32),
+                               "pin_block": PIN_BLOCK,
                                "key_id": _integer(1, 255)})
         if (wanted["header"], wanted["key_id"]) not in HSM_MAC_COMMANDS:
             raise Refusal(403, "hsm_operation_not_allowed", "the HSM makes a MAC for PIN RELOAD with its key only")
@@ -530,7 +536,7 @@ class BackendStore:
         if application["status"] != "marked":
             raise Refusal(422, "not_marked_for_instant_issuance", "the application is not marked for this card")
         account = wanted.get("bank_account")
-        if account is not None and not (luhn_valid(account) and account.startswith(CARD_BANK_BIN)):
+        if account is not None and not _of_the_card_bank(account):
             raise Refusal(422, "not_the_banks_account", "the bank account is not a valid account of the card's bank")
         if wanted["card_number"] != application["card_number"]:
             raise Refusal(422, "card_number_mismatch", "the written card number is not the one assigned")
@@ -570,8 +576,7 @@ class BackendStore:
         """1.10.2, the bank's half (the bank gateway): the card's financial account is activated
         with the transaction PIN the citizen typed twice on the terminal's encrypting pad. The
         PIN blocks open only here, under the pad's key; the PIN is kept as a hash."""
-        block = _text(re.compile(r"^[0-9A-F]{32}$"), 32)
-        wanted = fields(body, {"bank_account": _text(_BANK_ACCOUNT, 19), "pin_block": block, "confirm_block": block,
+        wanted = fields(body, {"bank_account": _text(_BANK_ACCOUNT, 19), "pin_block": PIN_BLOCK, "confirm_block": PIN_BLOCK,
                                "key_set": _integer(0, 7), "consent": lambda name, value: value})
         if wanted["consent"] is not True:
             raise Refusal(422, "consent_required", "the citizen's consent to open the account is required")
@@ -580,7 +585,7 @@ class BackendStore:
             raise Refusal(422, "card_not_active", "activate the social security application first")
         account = wanted["bank_account"]
         known = conn.execute("SELECT bank_account FROM card_accounts WHERE card_id = ?", (card_id,)).fetchone()
-        if (known is not None and known[0] != account) or not (luhn_valid(account) and account.startswith(CARD_BANK_BIN)):
+        if (known is not None and known[0] != account) or not _of_the_card_bank(account):
             raise Refusal(422, "not_the_cards_account", "the account is not this card's account at the card's bank")
         if conn.execute("SELECT 1 FROM bank_accounts WHERE bank_account = ?", (account,)).fetchone():
             raise Refusal(422, "bank_account_already_active", "the account is already active")

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from drivers import pin_block
-from drivers.keyscheme import sm4_ecb_encrypt
+from drivers.keyscheme import check_value
 from drivers.pin_pad import ETX, PIN_KEY_BASE, STX, checksum, encode_frame
 from drivers.sim.pty_link import PtyDevice, serve_until_signalled
 
@@ -154,7 +154,7 @@ class SimulatedPinPad(PtyDevice):
             if text.startswith("1") and len(text) == 1 + 2 + 1 + 1 + 32:
                 index, key = int(text[1:3], 16), bytes.fromhex(text[5:])
                 self._store_key(index, key)
-                return b"0" + sm4_ecb_encrypt(key, bytes(16))[:4].hex().upper().encode()
+                return b"0" + check_value(key).encode()
             if text.startswith("6") and len(text) == 1 + 2 + 1 + 1 + 2 + 12:
                 return self._start_pin_entry(int(text[1:3], 16), text[3], int(text[5:7]), text[7:])
             if text == "7":

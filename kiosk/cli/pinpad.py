@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from drivers.keyscheme import sm4_ecb_encrypt
+from drivers.keyscheme import check_value
 from drivers.pin_pad import PinPadError
 from kiosk.cli import exits
 from kiosk.core import KioskCore
@@ -43,7 +43,7 @@ def cmd_load_key(args) -> int:
     if len(key) != 16:
         print("kiosk: the PIN key is 32 hex digits (16 bytes, SM4) on stdin", file=sys.stderr)
         return exits.USAGE
-    check_value = sm4_ecb_encrypt(key, bytes(16))[:4].hex().upper()
+    kcv = check_value(key)
     core = KioskCore(args.load_config())
     try:
         if not core.devices.has_pin_pad:
@@ -54,14 +54,14 @@ def cmd_load_key(args) -> int:
                 pad.load_pin_key(args.key_set, key)
         except PinPadError as exc:
             core.link.record("staff", "staff", "pin_pad_key_load", Outcome.FAILED,
-                             {"key_set": args.key_set, "check_value": check_value, "error": type(exc).__name__})
+                             {"key_set": args.key_set, "check_value": kcv, "error": type(exc).__name__})
             print(f"kiosk: PIN pad: {type(exc).__name__}: {exc}", file=sys.stderr)
             return exits.FAILED
         core.link.record("staff", "staff", "pin_pad_key_load", Outcome.DONE,
-                         {"key_set": args.key_set, "check_value": check_value, "custodian": args.custodian})
+                         {"key_set": args.key_set, "check_value": kcv, "custodian": args.custodian})
     finally:
         core.close(drain_s=5.0)
-    print(f"PIN key set {args.key_set} loaded, check value {check_value}")
+    print(f"PIN key set {args.key_set} loaded, check value {kcv}")
     return exits.OK
 
 

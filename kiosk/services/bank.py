@@ -39,12 +39,13 @@ KeyPressed = Callable[[str], None]
 
 
 def activate_bank(link: BackendLink, cards: CardService, devices: Devices, visit: Visit, consent: bool,
-                  key_set: int, prompt: Prompt, on_key: KeyPressed, cancel: threading.Event | None) -> ServiceResult:
+                  prompt: Prompt, on_key: KeyPressed, cancel: threading.Event | None) -> ServiceResult:
     card = visit.card
     if not consent:
         raise ConsentMissing("the citizen did not accept the account terms")
     if not devices.has_pin_pad:
         raise NoPinPad("[pin_pad] port is not set")
+    key_set = devices.config.pin_pad.key_set   # the set whose key the bank's gateway shares
     account = cards.bank_account(cancel=cancel)
     if account is None:
         raise NoBankAccount("the card has no financial application")

@@ -28,12 +28,10 @@ def _no_progress(step: str, fraction: float) -> None:
 class KioskServices:
     def __init__(self, link: BackendLink, cards: CardService, issuance: InstantIssuance | None,
                  assurance: IdentityAssurance, *, region_code: str, terminal_number: str = "",
-                 service_phone: str = "12333", on_result: Callable[[Visit, ServiceResult, float], None] | None = None,
-                 pin_pad_key_set: int = 0):
+                 service_phone: str = "12333", on_result: Callable[[Visit, ServiceResult, float], None] | None = None):
         self.link = link
         self.cards = cards
         self.devices = assurance.devices
-        self.pin_pad_key_set = pin_pad_key_set
         self.issuance = issuance
         self.assurance = assurance
         self.region_code = region_code
@@ -113,7 +111,7 @@ class KioskServices:
                       cancel: threading.Event | None = None) -> list[ServiceResult]:
         """1.10.2, the card's bank account (#15): the PIN on the encrypting pad, twice."""
         return self._run(visit, "1.10.2", "activate_bank", lambda: bank.activate_bank(
-            self.link, self.cards, self.devices, visit, consent, self.pin_pad_key_set, prompt, on_key, cancel))
+            self.link, self.cards, self.devices, visit, consent, prompt, on_key, cancel))
 
     # 1.10.5
     def change_pin(self, visit: Visit, old: Pin, new: Pin) -> list[ServiceResult]:
