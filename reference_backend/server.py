@@ -69,6 +69,8 @@ ROUTES = [
     _route("POST", "/v1/applications/{application_id}/written-card", "report_written_card",
            BackendStore.report_written_card),
     _route("POST", "/v1/cards/{card_id}/activation", "activate_card", BackendStore.activate_card),
+    _route("POST", "/v1/cards/{card_id}/bank-account-state", "bank_account_state", BackendStore.bank_account_state,
+           changes_state=False),
     _route("POST", "/v1/cards/{card_id}/bank-activation", "activate_bank_account", BackendStore.activate_bank_account),
     _route("POST", "/v1/cards/{card_id}/loss-reports", "report_loss", BackendStore.report_loss),
     _route("POST", "/v1/person-loss-reports", "report_person_loss", BackendStore.report_person_loss),

@@ -79,6 +79,8 @@ CREATE TABLE IF NOT EXISTS card_accounts (
 CREATE TABLE IF NOT EXISTS bank_accounts (
     bank_account TEXT PRIMARY KEY, card_id TEXT NOT NULL, pin_hash TEXT NOT NULL, consent_at REAL NOT NULL,
     terminal TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS bank_issued_pins (
+    bank_account TEXT PRIMARY KEY, pin_hash TEXT NOT NULL, tries_left INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS terminal_pin_keys (
     terminal TEXT PRIMARY KEY, pin_key BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS pad_keys (
@@ -135,6 +137,20 @@ _BANK_ACCOUNT = re.compile(r"^[0-9]{16,19}$")
 # The bank that co-issues the province's cards: the blanks it supplies carry its accounts (the
 # simulation's bank, drivers/sim/ssse_card.py).
 CARD_BANK_BIN = "621999"
+
+
+BANK_PIN_TRIES = 3   # wrong issued PINs before the bank's branch must unlock it
+
+
+def _pin_hash(pin: str) -> str:
+    salt = secrets.token_bytes(16)
+    return f"scrypt${salt.hex()}${hashlib.scrypt(pin.encode('ascii'), salt=salt, n=2**14, r=8, p=1).hex()}"
+
+
+def _pin_matches(pin: str, stored: str) -> bool:
+    _scheme, salt, digest = stored.split("$")
+    candidate = hashlib.scrypt(pin.encode("ascii"), salt=bytes.fromhex(salt), n=2**14, r=8, p=1).hex()
+    return hmac.compare_digest(candidate, digest)
 
 
 def _of_the_card_bank(account: str) -> bool:
@@ -572,40 +588,83 @@ class BackendStore:
         with self._transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO pad_keys VALUES (?, ?, ?)", (terminal, key_set, pin_key))
 
+    def issue_bank_pin(self, account: str, pin: str) -> None:
+        """The bank's own PIN mailer (密码函): an initial transaction PIN the bank issued with
+        the card, which the citizen must give before choosing their own at activation."""
+        if not _of_the_card_bank(account) or not re.fullmatch(r"[0-9]{6}", pin):
+            raise ValueError("an account of the card's bank and a six-digit PIN")
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO bank_issued_pins VALUES (?, ?, ?)",
+                         (account, _pin_hash(pin), BANK_PIN_TRIES))
+
+    def _account_of_card(self, conn, card_id: str, account: str) -> None:
+        """Refuses unless `account` is the card's account at the card's bank."""
+        known = conn.execute("SELECT bank_account FROM card_accounts WHERE card_id = ?", (card_id,)).fetchone()
+        if (known is not None and known[0] != account) or not _of_the_card_bank(account):
+            raise Refusal(422, "not_the_cards_account", "the account is not this card's account at the card's bank")
+
+    def bank_account_state(self, conn, terminal: str, card_id: str, body: dict) -> dict:
+        """What activating the card's account will ask: nothing when it is active already; the
+        PIN the bank issued with the card (and its tries left) before the citizen's own."""
+        account = fields(body, {"bank_account": _text(_BANK_ACCOUNT, 19)})["bank_account"]
+        self._card(conn, card_id)
+        self._account_of_card(conn, card_id, account)
+        if conn.execute("SELECT 1 FROM bank_accounts WHERE bank_account = ?", (account,)).fetchone():
+            return {"active": True, "issued_pin": False, "tries_left": 0}
+        issued = conn.execute("SELECT tries_left FROM bank_issued_pins WHERE bank_account = ?", (account,)).fetchone()
+        return {"active": False, "issued_pin": issued is not None, "tries_left": issued[0] if issued else 0}
+
     def activate_bank_account(self, conn, terminal: str, key: str, card_id: str, body: dict) -> Reply:
         """1.10.2, the bank's half (the bank gateway): the card's financial account is activated
-        with the transaction PIN the citizen typed twice on the terminal's encrypting pad. The
-        PIN blocks open only here, under the pad's key; the PIN is kept as a hash."""
+        with the transaction PIN the citizen typed twice on the terminal's encrypting pad, after
+        the PIN the bank issued with the card when it issued one (`current_block`). The PIN
+        blocks open only here, under the pad's key; the PIN is kept as a hash. A wrong issued
+        PIN counts a try, and that answer is kept (a resend of it counts nothing more)."""
         wanted = fields(body, {"bank_account": _text(_BANK_ACCOUNT, 19), "pin_block": PIN_BLOCK, "confirm_block": PIN_BLOCK,
-                               "key_set": _integer(0, 7), "consent": lambda name, value: value})
+                               "key_set": _integer(0, 7), "consent": lambda name, value: value},
+                        optional={"current_block": PIN_BLOCK})
         if wanted["consent"] is not True:
             raise Refusal(422, "consent_required", "the citizen's consent to open the account is required")
         card = self._card(conn, card_id)
         if card["status"] != NORMAL:
             raise Refusal(422, "card_not_active", "activate the social security application first")
         account = wanted["bank_account"]
-        known = conn.execute("SELECT bank_account FROM card_accounts WHERE card_id = ?", (card_id,)).fetchone()
-        if (known is not None and known[0] != account) or not _of_the_card_bank(account):
-            raise Refusal(422, "not_the_cards_account", "the account is not this card's account at the card's bank")
+        self._account_of_card(conn, card_id, account)
         if conn.execute("SELECT 1 FROM bank_accounts WHERE bank_account = ?", (account,)).fetchone():
             raise Refusal(422, "bank_account_already_active", "the account is already active")
         pin_key = conn.execute("SELECT pin_key FROM pad_keys WHERE terminal = ? AND key_set = ?",
                                (terminal, wanted["key_set"])).fetchone()
         if pin_key is None:
             raise Refusal(422, "no_pad_key", "the bank holds no PIN key for this terminal's pad")
-        try:
-            pins = [pin_block.open_block(pin_key[0], bytes.fromhex(wanted[name]), account)
-                    for name in ("pin_block", "confirm_block")]
-        except pin_block.PinBlockError:
-            raise Refusal(422, "pin_block_invalid", "the PIN block does not open under the pad's key") from None
+
+        def opened(name: str) -> str:
+            try:
+                return pin_block.open_block(pin_key[0], bytes.fromhex(wanted[name]), account)
+            except pin_block.PinBlockError:
+                raise Refusal(422, "pin_block_invalid", "the PIN block does not open under the pad's key") from None
+
+        issued = conn.execute("SELECT pin_hash, tries_left FROM bank_issued_pins WHERE bank_account = ?",
+                              (account,)).fetchone()
+        if issued is not None:
+            if issued[1] <= 0:
+                raise Refusal(422, "bank_pin_locked", "the issued PIN is locked; the bank's branch unlocks it")
+            if wanted.get("current_block") is None:
+                raise Refusal(422, "bank_pin_required", "give the PIN the bank issued with the card (current_block)")
+            if not _pin_matches(opened("current_block"), issued[0]):
+                tries_left = issued[1] - 1
+                conn.execute("UPDATE bank_issued_pins SET tries_left = ? WHERE bank_account = ?", (tries_left, account))
+                return Reply(422, {"error": {"code": "wrong_bank_pin" if tries_left else "bank_pin_locked",
+                                             "message": f"the issued PIN is wrong; {tries_left} tries left"}})
+        elif wanted.get("current_block") is not None:
+            raise Refusal(422, "no_issued_pin", "the bank issued no PIN with this card; leave out current_block")
+        pins = [opened(name) for name in ("pin_block", "confirm_block")]
         if pins[0] != pins[1]:
             raise Refusal(422, "bank_pins_differ", "the two PIN entries differ")
         if len(pins[0]) != 6 or len(set(pins[0])) == 1 or pins[0] in "01234567890" or pins[0] in "98765432109":
             raise Refusal(422, "bank_pin_too_simple", "the transaction PIN is six digits, not all alike or in a row")
-        salt = secrets.token_bytes(16)
-        digest = hashlib.scrypt(pins[0].encode("ascii"), salt=salt, n=2**14, r=8, p=1).hex()
+        conn.execute("DELETE FROM bank_issued_pins WHERE bank_account = ?", (account,))
         conn.execute("INSERT INTO bank_accounts VALUES (?, ?, ?, ?, ?)",
-                     (account, card_id, f"scrypt${salt.hex()}${digest}", self._clock(), terminal))
+                     (account, card_id, _pin_hash(pins[0]), self._clock(), terminal))
         self._event(conn, card_id, "bank_account_activated", terminal, key)
         return Reply(200, {"card_id": card_id, "bank_account_active": True})
 

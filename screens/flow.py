@@ -127,8 +127,8 @@ class VisitFlow:
             # kiosk (README: two vpcd slots): the watcher must not read the blank being written.
             self.app.pause_card_watcher()
 
-        def report(step: str, fraction: float) -> None:   # on the worker thread
-            Clock.schedule_once(lambda _dt: progress.update(step, fraction))
+        def report(step: str, fraction: float, voice: str = "") -> None:   # on the worker thread
+            Clock.schedule_once(lambda _dt: progress.update(step, fraction, voice))
 
         def work() -> None:
             results, handout = [], None

@@ -73,10 +73,12 @@ COMMITMENT = (N_("本人承诺：所提供的身份信息真实有效，申请�
               "如有不实，本人承担相应法律责任。（告知承诺制，无需另交证明材料）"))
 
 # 1.10.2's bank side: the consent the citizen accepts on the confirm screen, and what the
-# progress screen says while the encrypting PIN pad takes the bank PIN (#15).
+# progress screen says (and the voice, screens/voice.py) while the encrypting PIN pad takes the
+# bank PIN (#15).
 BANK_CONSENT = N_("本人同意激活社会保障卡的银行账户，已阅读发卡银行的开户须知。交易密码只在密码键盘上输入，"
                   "本机不会获知。")
-BANK_PIN_STEPS = {"bank_pin": (N_("请在密码键盘上输入6位银行交易密码，按确认键结束"), 0.3),
+BANK_PIN_STEPS = {"bank_pin_issued": (N_("请在密码键盘上输入发卡银行密码函中的初始交易密码，按确认键结束"), 0.2),
+                  "bank_pin": (N_("请在密码键盘上输入6位银行交易密码，按确认键结束"), 0.3),
                   "bank_pin_again": (N_("请在密码键盘上再次输入银行交易密码，按确认键结束"), 0.6)}
 
 OFFERS = [
@@ -109,7 +111,7 @@ OFFERS = [
                 N_("即时办结；交易密码在密码键盘上输入两次。")),
           pins=(), commitment=BANK_CONSENT,
           run=lambda s, visit, pins, progress, cancel: s.activate_bank(
-              visit, True, prompt=lambda step: progress(*BANK_PIN_STEPS[step]), cancel=cancel)),
+              visit, True, prompt=lambda step: progress(*BANK_PIN_STEPS[step], voice=step), cancel=cancel)),
     Offer("change_pin", N_("修改密码"), "1.10.5", ("change_pin",),
           Guide(N_("记得当前密码，想换一个新密码。"), N_("社会保障卡。"), N_("即时办结。")),
           pins=(OLD, NEW, AGAIN),

@@ -56,6 +56,10 @@ PROMPTS = {
     "pin_again": N_("请再次输入新密码。"),
     "pin_differ": N_("两次输入的新密码不一致，请重新设置。"),
     "progress": N_("正在办理，请稍候，不要取走证件和卡片。"),
+    # the bank PIN, on the encrypting pad (screens/menu.py BANK_PIN_STEPS)
+    "bank_pin_issued": N_("请在密码键盘上输入密码函中的初始交易密码，按确认键结束。"),
+    "bank_pin": N_("请在密码键盘上输入六位交易密码，按确认键结束。"),
+    "bank_pin_again": N_("请在密码键盘上再次输入银行交易密码，按确认键结束。"),
     "result": N_("办理结果已显示在屏幕上，请查看。"),
     "rating": N_("请您评价本次服务。离开时请带好证件和卡片。"),
     "idle": N_("还在办理吗？请点击屏幕继续。"),

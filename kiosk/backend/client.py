@@ -44,6 +44,7 @@ OPERATIONS = {
     "personalisation": ("GET", "/v1/applications/{application_id}/personalisation", False),
     "report_written_card": ("POST", "/v1/applications/{application_id}/written-card", True),   # 回盘
     "activate_card": ("POST", "/v1/cards/{card_id}/activation", True),                         # 1.10.2
+    "bank_account_state": ("POST", "/v1/cards/{card_id}/bank-account-state", False),
     "activate_bank_account": ("POST", "/v1/cards/{card_id}/bank-activation", True),            # 1.10.2, bank
     "record_pin_event": ("POST", "/v1/cards/{card_id}/pin-events", True),                      # 1.10.5
     "report_loss": ("POST", "/v1/cards/{card_id}/loss-reports", True),                         # 1.10.6

@@ -60,7 +60,8 @@ def _replace(services, visit, args, pins):
 
 def _activate_bank(services, visit, args, pins):
     """The bank PIN is typed on the PIN pad ([pin_pad] port), never here."""
-    words = {"bank_pin": "enter the bank PIN on the PIN pad, then Enter",
+    words = {"bank_pin_issued": "enter the PIN from the bank's PIN mailer on the PIN pad, then Enter",
+             "bank_pin": "enter the bank PIN on the PIN pad, then Enter",
              "bank_pin_again": "enter the same bank PIN again on the PIN pad, then Enter"}
     return services.activate_bank(visit, args.consent, prompt=lambda step: print(words[step], flush=True))
 

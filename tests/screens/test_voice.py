@@ -14,7 +14,7 @@ import pytest
 from kiosk.config import ConfigError, KioskConfig, parse_config
 from kiosk.face_check import Challenge
 from screens import voice
-from screens.menu import PIN_VOICE
+from screens.menu import BANK_PIN_STEPS, PIN_VOICE
 from tests.ui_script import run_ui_script
 
 ROOT = Path(__file__).parents[2]
@@ -35,10 +35,11 @@ def test_every_screen_has_a_prompt_or_is_silent_on_purpose():
     assert not set(voice.PROMPTS) & voice.SILENT
     assert voice.SILENT == {"staff", "diagnostics"}
     # Besides the screens': one per PIN the PIN screen asks for (and why it asks again), the
-    # idle countdown's, and the face check's challenges. Each is spoken somewhere
-    # (test_the_pin_screen_speaks_each_question..., screens/face.py).
+    # idle countdown's, the face check's challenges and the bank PIN pad's steps. Each is spoken
+    # somewhere (test_the_pin_screen_speaks_each_question..., screens/face.py, test_bank_screens.py).
     challenges = {str(challenge) for challenge in Challenge}
-    assert set(voice.PROMPTS) - set(SCREENS) == set(PIN_VOICE.values()) - {"pin"} | {"idle"} | challenges
+    assert set(voice.PROMPTS) - set(SCREENS) == (set(PIN_VOICE.values()) - {"pin"} | {"idle"} | challenges
+                                                 | set(BANK_PIN_STEPS))
     assert all(text.endswith("。") and len(text) <= 30 for text in voice.PROMPTS.values())   # short, plain
 
 

@@ -112,3 +112,33 @@ def test_no_consent_or_no_face_check_is_refused_before_the_pad_asks(sim, kiosk):
     assert no_consent.outcome == "refused" and "同意" in no_consent.citizen_message
     [no_face] = kiosk.services.activate_bank(visit_of(kiosk, vouched=False), True)
     assert no_face.outcome == "refused" and "人脸核验" in no_face.citizen_message
+
+
+ISSUED_BANK_PIN = "730516"   # from the bank's PIN mailer (密码函)
+
+
+def test_a_pin_the_bank_issued_with_the_card_is_asked_first_and_checked_by_the_bank(sim, kiosk):
+    sim.backend.store.issue_bank_pin(ACCOUNT, ISSUED_BANK_PIN)
+    sim.pin_pad.press(f"{ISSUED_BANK_PIN}\r{NEW_BANK_PIN}\r{NEW_BANK_PIN}\r")
+    prompts = []
+    [result] = kiosk.services.activate_bank(visit_of(kiosk), True, prompts.append)
+    assert result.outcome == "done", result
+    assert prompts == ["bank_pin_issued", "bank_pin", "bank_pin_again"]
+    store = sim.backend.store._conn
+    assert store.execute("SELECT count(*) FROM bank_issued_pins").fetchone() == (0,)   # replaced by theirs
+    assert store.execute("SELECT count(*) FROM bank_accounts").fetchone() == (1,)
+
+
+def test_a_wrong_issued_pin_is_refused_by_the_bank_counted_and_locks_at_the_last_try(sim, kiosk):
+    sim.backend.store.issue_bank_pin(ACCOUNT, ISSUED_BANK_PIN)
+    store = sim.backend.store._conn
+    for tries_left, told in ((2, "初始交易密码不正确"), (1, "初始交易密码不正确"), (0, "已锁定")):
+        sim.pin_pad.press(f"111222\r{NEW_BANK_PIN}\r{NEW_BANK_PIN}\r")
+        [refused] = kiosk.services.activate_bank(visit_of(kiosk), True)
+        assert refused.outcome == "refused" and told in refused.citizen_message, refused
+        assert store.execute("SELECT tries_left FROM bank_issued_pins").fetchone() == (tries_left,)
+    # Locked: refused before the pad asks for anything, the right PIN no longer enough.
+    prompts = []
+    [locked] = kiosk.services.activate_bank(visit_of(kiosk), True, prompts.append)
+    assert locked.outcome == "refused" and "银行网点" in locked.citizen_message and prompts == []
+    assert store.execute("SELECT count(*) FROM bank_accounts").fetchone() == (0,)
