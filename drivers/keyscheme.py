@@ -8,15 +8,21 @@ backend's HSM. Real provincial schemes are not public, so this one is ours and d
   SM4 block:  K_card = SM4-ECB-Encrypt(master, card_identifier).
 * The EXTERNAL AUTHENTICATE cryptogram for an 8-byte challenge is
   SM4-ECB-Encrypt(K_card, challenge || 80 00 00 00 00 00 00 00)  (ISO/IEC 9797-1 padding 2).
-* INTERNAL AUTHENTICATE (00 88 00 03, 8-byte challenge from the terminal) is answered with
-  SM4-ECB-Encrypt(K_card, challenge || 80 00 .. 00) under key 0x03: the card proves it holds
-  its own key, which a copy of its files does not.
+* INTERNAL AUTHENTICATE (00 88 00 03, 8-byte challenge from the terminal) is answered under key
+  0x03 in the cipher the card declares by its specification version (EF05 record 3): a
+  third-generation card (3.00) uses the national SM4 and answers
+  SM4-ECB-Encrypt(K_card, challenge || 80 00 .. 00), 16 bytes; a 1.00 or 2.00 card uses two-key
+  3DES with the same 16-byte K_card and answers 3DES-ECB-Encrypt(K_card, challenge), 8 bytes.
+  The card proves it holds its own key, which a copy of its files does not. (External
+  authentication and the PIN MAC stay SM4 on every generation here: only the PSAM or the HSM
+  computes them, while the kiosk must know how to ask for the card's own proof.)
 * PIN RELOAD (80 5E 00 00) and UNBLOCK (00 2C 03 00) carry a 4-byte MAC made with the card's
   key 0x02: the first 4 bytes of SM4 CBC-MAC (zero IV, padding 2) over
   challenge (8 bytes from GET CHALLENGE) || CLA INS P1 P2 || command data without the MAC.
 
 The test master keys below are published on purpose: they are for simulators and tests only.
 """
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 BLOCK = 16
@@ -71,9 +77,30 @@ def external_auth_cryptogram(card_key: bytes, challenge: bytes) -> bytes:
     return sm4_ecb_encrypt(card_key, pad_iso9797_method2(challenge))
 
 
-# The card's answer to INTERNAL AUTHENTICATE is the same cipher over the terminal's challenge,
-# under the card's own key 0x03.
-internal_auth_response = external_auth_cryptogram
+# The ciphers a card may declare for its own keys, and the length of its INTERNAL AUTHENTICATE
+# answer in each.
+SM4 = "SM4"
+TDES = "3DES"
+ANSWER_LENGTHS = {SM4: 16, TDES: 8}
+
+
+def declared_cipher(generation: int) -> str:
+    """The cipher of a card's own keys, as its specification version declares it: the third
+    generation's national SM4, two-key 3DES before it."""
+    return SM4 if generation >= 3 else TDES
+
+
+def internal_auth_response(card_key: bytes, challenge: bytes, cipher: str = SM4) -> bytes:
+    """The card's answer to INTERNAL AUTHENTICATE of an 8-byte `challenge`, under its own key 0x03."""
+    if cipher == SM4:
+        return external_auth_cryptogram(card_key, challenge)
+    if cipher == TDES:
+        if len(card_key) != BLOCK or len(challenge) != 8:
+            raise ValueError("3DES here takes a 16-byte (two-key) key and one 8-byte block")
+        # Two-key 3DES is K1 K2 K1: written out as three keys, the form `cryptography` keeps.
+        encryptor = Cipher(TripleDES(card_key + card_key[:8]), modes.ECB()).encryptor()
+        return encryptor.update(challenge) + encryptor.finalize()
+    raise ValueError(f"no cipher {cipher!r}: {SM4} or {TDES}")
 
 
 def cbc_mac4(key: bytes, data: bytes) -> bytes:

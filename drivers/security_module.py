@@ -9,7 +9,7 @@ import hmac
 from typing import Protocol
 
 from drivers.apdu import ApduChannel, CardError, CommandApdu
-from drivers.keyscheme import pad_iso9797_method2
+from drivers.keyscheme import SM4, pad_iso9797_method2
 
 
 class SecurityModuleRequired(CardError):
@@ -24,14 +24,19 @@ class SecurityModule(Protocol):
                     key_id: int) -> bytes:
         """The 4-byte MAC of a PIN RELOAD / UNBLOCK command (drivers/keyscheme.py)."""
 
-    def internal_auth_genuine(self, card_identifier: bytes, challenge: bytes, response: bytes, key_id: int) -> bool:
-        """Whether `response` is this card's answer to INTERNAL AUTHENTICATE of `challenge`."""
+    def internal_auth_genuine(self, card_identifier: bytes, challenge: bytes, response: bytes, key_id: int,
+                              cipher: str) -> bool:
+        """Whether `response` is this card's answer to INTERNAL AUTHENTICATE of `challenge` in
+        `cipher` (keyscheme.SM4 or TDES)."""
+
+
+PSAM_TDES = 0x01   # CIPHER DATA's P2 for 3DES (00: SM4)
 
 
 class PsamSecurityModule:
     """A PSAM answering DELIVER KEY (80 1A: diversify a master key by the card identifier)
-    and CIPHER DATA (80 FA, P1=00 encrypt, P1=05 MAC, with the diversified key), as in
-    drivers/keyscheme.py."""
+    and CIPHER DATA (80 FA, P1=00 encrypt, P1=05 MAC, with the diversified key; P2=01 encrypts
+    with it as a two-key 3DES key), as in drivers/keyscheme.py."""
 
     def __init__(self, channel: ApduChannel):
         self.channel = channel
@@ -45,9 +50,16 @@ class PsamSecurityModule:
             raise CardError(f"PSAM returned a {len(cryptogram)}-byte cryptogram, expected {len(padded)}")
         return cryptogram
 
-    def internal_auth_genuine(self, card_identifier: bytes, challenge: bytes, response: bytes, key_id: int) -> bool:
-        # The PSAM enciphers the challenge with the card's diversified key, as the card must have.
-        expected = self.external_auth_cryptogram(card_identifier, challenge, key_id)
+    def internal_auth_genuine(self, card_identifier: bytes, challenge: bytes, response: bytes, key_id: int,
+                              cipher: str) -> bool:
+        # The PSAM enciphers the challenge with the card's diversified key, as the card must have:
+        # SM4 over the padded challenge, or (P2 = 01) two-key 3DES over the challenge alone.
+        if cipher == SM4:
+            expected = self.external_auth_cryptogram(card_identifier, challenge, key_id)
+        else:
+            self.channel.send(CommandApdu(0x80, 0x1A, 0x00, key_id, card_identifier, name="PSAM DELIVER KEY"))
+            expected = self.channel.send(CommandApdu(0x80, 0xFA, 0x00, PSAM_TDES, challenge, le=len(challenge),
+                                                     name="PSAM CIPHER DATA 3DES"))
         return hmac.compare_digest(expected, bytes(response))
 
     def command_mac(self, card_identifier: bytes, challenge: bytes, header: bytes, data: bytes,

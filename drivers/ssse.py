@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from drivers.apdu import (ApduChannel, AuthenticationFailed, CardError, CardRemoved, CommandApdu, FileNotFound,
                           MalformedResponse, RecordNotFound, SecurityStatusNotSatisfied, StatusWordError, VerificationFailed,
                           WrongParameters)
-from drivers.keyscheme import KEY_EXTERNAL_AUTH, KEY_INTERNAL_AUTH, KEY_PIN_RELOAD
+from drivers.keyscheme import ANSWER_LENGTHS, KEY_EXTERNAL_AUTH, KEY_INTERNAL_AUTH, KEY_PIN_RELOAD, declared_cipher
 from drivers.pin import Pin
 from drivers.security_module import SecurityModule, SecurityModuleRequired
 from drivers.ssse_records import (EF05_TAGS, EF06_TAGS, OPTIONAL_TAGS, SSSE_DF_NAME, TAG_CARD_IDENTIFIER,
@@ -164,20 +164,22 @@ class SocialSecurityCard:
                 raise AuthenticationFailed(exc.sw, "EXTERNAL AUTHENTICATE") from exc
             raise
 
-    def prove_genuine(self, identifier: bytes, key_id: int = KEY_INTERNAL_AUTH) -> None:
-        """INTERNAL AUTHENTICATE with a fresh challenge of ours, the answer checked by the
-        security module: raises CardNotGenuine unless the card holds the key of `identifier`."""
+    def prove_genuine(self, info: CardInfo, key_id: int = KEY_INTERNAL_AUTH) -> None:
+        """INTERNAL AUTHENTICATE with a fresh challenge of ours, in the cipher the card declares
+        (its spec version, keyscheme.declared_cipher), the answer checked by the security module:
+        raises CardNotGenuine unless the card holds the key of its identifier."""
         if self.security_module is None:
             raise SecurityModuleRequired("checking a card needs the security module (PSAM or backend HSM)")
+        cipher = declared_cipher(info.generation)
         challenge = os.urandom(8)
         try:
-            response = self.channel.send(CommandApdu(0x00, 0x88, 0x00, key_id, challenge, le=16,
+            response = self.channel.send(CommandApdu(0x00, 0x88, 0x00, key_id, challenge, le=ANSWER_LENGTHS[cipher],
                                                      name="INTERNAL AUTHENTICATE"))
         except (StatusWordError, MalformedResponse) as exc:
             raise CardNotGenuine(f"INTERNAL AUTHENTICATE refused or garbled: {exc}") from exc
-        if len(response) != 16 or not self.security_module.internal_auth_genuine(identifier, challenge,
-                                                                                 response, key_id):
-            raise CardNotGenuine("the answer to INTERNAL AUTHENTICATE is not this card's")
+        if len(response) != ANSWER_LENGTHS[cipher] or not self.security_module.internal_auth_genuine(
+                info.identifier.raw, challenge, response, key_id, cipher):
+            raise CardNotGenuine(f"the answer to INTERNAL AUTHENTICATE ({cipher}) is not this card's")
 
     def read_holder(self, info: CardInfo) -> CardHolder:
         if info.generation >= 3:

@@ -55,8 +55,9 @@ class _PsamOnDemand:
                     key_id: int) -> bytes:
         return self._for(card_identifier).command_mac(card_identifier, challenge, header, data, key_id)
 
-    def internal_auth_genuine(self, card_identifier: bytes, challenge: bytes, response: bytes, key_id: int) -> bool:
-        return self._for(card_identifier).internal_auth_genuine(card_identifier, challenge, response, key_id)
+    def internal_auth_genuine(self, card_identifier: bytes, challenge: bytes, response: bytes, key_id: int,
+                              cipher: str) -> bool:
+        return self._for(card_identifier).internal_auth_genuine(card_identifier, challenge, response, key_id, cipher)
 
     def _for(self, card_identifier: bytes) -> SecurityModule:
         region = CardIdentifier(card_identifier).region_code
@@ -145,12 +146,13 @@ class CardService:
 
     def prove_genuine(self, cancel: threading.Event | None = None) -> CardIdentifier:
         """The card in the card reader proves it holds its own key (INTERNAL AUTHENTICATE, checked
-        by the PSAM or the HSM); returns its identifier, now to be trusted. Raises CardNotGenuine."""
+        by the PSAM or the HSM, in the cipher its EF05 declares); returns its identifier, now to be
+        trusted. Raises CardNotGenuine."""
         with self._card(self.config.readers.card, cancel) as card:
             card.select()
-            identifier = card.read_identifier()
-            card.prove_genuine(identifier.raw)
-            return identifier
+            info = card.read_info()
+            card.prove_genuine(info)
+            return info.identifier
 
     def change_pin(self, holder: CardHolder, old: Pin, new: Pin, cancel: threading.Event | None = None,
                    reader: str | None = None) -> None:

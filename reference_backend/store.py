@@ -470,11 +470,13 @@ class BackendStore:
     def internal_auth_check(self, conn, terminal: str, body: dict) -> dict:
         """The backend HSM checks a card's INTERNAL AUTHENTICATE answer, with that key only."""
         wanted = fields(body, {"card_id": CARD_ID, "challenge": _text(re.compile(r"^[0-9A-F]{16}\Z"), 16),
-                               "response": _text(re.compile(r"^[0-9A-F]{32}\Z"), 32), "key_id": _integer(1, 255)})
+                               "response": _text(re.compile(r"^(?:[0-9A-F]{16}|[0-9A-F]{32})\Z"), 32),
+                               "key_id": _integer(1, 255),
+                               "cipher": _text(choices=tuple(keyscheme.ANSWER_LENGTHS))})
         if wanted["key_id"] != keyscheme.KEY_INTERNAL_AUTH:
             raise Refusal(403, "hsm_operation_not_allowed", "internal authentication uses its own key only")
         card_key = self._card_key(wanted)
-        expected = keyscheme.internal_auth_response(card_key, bytes.fromhex(wanted["challenge"]))
+        expected = keyscheme.internal_auth_response(card_key, bytes.fromhex(wanted["challenge"]), wanted["cipher"])
         return {"genuine": hmac.compare_digest(expected, bytes.fromhex(wanted["response"]))}
 
     def command_mac(self, conn, terminal: str, body: dict) -> dict:

@@ -56,6 +56,10 @@ class SimulatedPsam(SimulatedCard):
             return SW_CONDITIONS_NOT_SATISFIED
         if command.p1 == 0x05:  # MAC mode: the PSAM pads, the caller gets 4 bytes
             return keyscheme.cbc_mac4(self.session_key, command.data) + SW_OK
+        if command.p2 == 0x01:  # the card's key as two-key 3DES, over one 8-byte block
+            if len(command.data) != 8:
+                return SW_WRONG_DATA
+            return keyscheme.internal_auth_response(self.session_key, command.data, keyscheme.TDES) + SW_OK
         if not command.data or len(command.data) % keyscheme.BLOCK:
             return SW_WRONG_DATA
         return keyscheme.sm4_ecb_encrypt(self.session_key, command.data) + SW_OK

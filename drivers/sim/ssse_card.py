@@ -321,12 +321,14 @@ class SimulatedSocialSecurityCard(SimulatedCard):
         return SW_OK
 
     def internal_authenticate(self, command: Command) -> bytes:
-        """The card proves it holds its key: the terminal's challenge enciphered (keyscheme.py)."""
+        """The card proves it holds its key: the terminal's challenge enciphered in the cipher its
+        generation declares (keyscheme.py)."""
         master = self.profile.master_keys.get(command.p2)
         if master is None or len(command.data) != 8:
             return SW_WRONG_DATA
         card_key = keyscheme.diversify(master, self.profile.identifier)
-        return self._with_le(keyscheme.internal_auth_response(card_key, command.data), command.le)
+        cipher = keyscheme.declared_cipher(self.profile.generation)
+        return self._with_le(keyscheme.internal_auth_response(card_key, command.data, cipher), command.le)
 
     def verify(self, command: Command) -> bytes:
         if self.current != "SSSE":

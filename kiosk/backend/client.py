@@ -323,10 +323,12 @@ class BackendClient:
             raise MalformedReply(f"HSM cryptogram of {len(cryptogram)} bytes, expected 16")
         return cryptogram
 
-    def hsm_internal_auth(self, card_id: str, challenge: bytes, response: bytes, key_id: int) -> bool:
-        """Whether the card's answer to INTERNAL AUTHENTICATE is its own (the HSM checks it)."""
+    def hsm_internal_auth(self, card_id: str, challenge: bytes, response: bytes, key_id: int, cipher: str) -> bool:
+        """Whether the card's answer to INTERNAL AUTHENTICATE in `cipher` (the one the card
+        declares, "SM4" or "3DES") is its own (the HSM checks it)."""
         reply = self.call("hsm_internal_auth", {"card_id": card_id, "challenge": challenge.hex().upper(),
-                                                "response": response.hex().upper(), "key_id": key_id})
+                                                "response": response.hex().upper(), "key_id": key_id,
+                                                "cipher": cipher})
         return reply["genuine"]
 
     def hsm_command_mac(self, card_id: str, challenge: bytes, header: bytes, pin_block: bytes, key_id: int) -> bytes:

@@ -48,9 +48,10 @@ class BackendHsmSecurityModule:
             # Without the backend this kiosk cannot authenticate to the card: say so plainly.
             raise SecurityModuleRequired(f"backend HSM unavailable: {exc}") from None
 
-    def internal_auth_genuine(self, card_identifier: bytes, challenge: bytes, response: bytes, key_id: int) -> bool:
+    def internal_auth_genuine(self, card_identifier: bytes, challenge: bytes, response: bytes, key_id: int,
+                              cipher: str) -> bool:
         try:
-            return self.client.hsm_internal_auth(card_identifier.hex().upper(), challenge, response, key_id)
+            return self.client.hsm_internal_auth(card_identifier.hex().upper(), challenge, response, key_id, cipher)
         except BackendError as exc:
             raise SecurityModuleRequired(f"backend HSM unavailable: {exc}") from None
 

@@ -1,6 +1,7 @@
 """INTERNAL AUTHENTICATE: a card proves it holds its own key, checked by the PSAM or by the
-backend's HSM (#13). A genuine simulated card passes; a clone of its files, or an emulator
-that answers 9000 to everything, does not."""
+backend's HSM (#13, #15), in the cipher the card declares by its spec version (SM4 on 3.0
+cards, 3DES on 2.0 and 1.0). A genuine simulated card passes; a clone of its files, an emulator
+that answers 9000 to everything, or a card answering in another cipher than it declares does not."""
 from __future__ import annotations
 
 import pytest
@@ -25,6 +26,24 @@ def test_a_genuine_card_proves_itself_with_the_psam(cards, card_slot):
     assert cards.prove_genuine().hex == CARD_ID
 
 
+@pytest.mark.parametrize("profile", ["card_v2.toml", "card_v1.toml"])
+def test_an_older_card_proves_itself_in_the_3des_it_declares(cards, card_slot, backend_client, profile):
+    card_slot.insert_profile(profile)
+    identifier = cards.read().info.identifier
+    assert cards.prove_genuine() == identifier   # the PSAM, in 3DES
+    hsm = CardService(KioskConfig().changed(security={"module": "hsm"}, readers={"psam": ""}),
+                      BackendHsmSecurityModule(backend_client))
+    assert hsm.prove_genuine() == identifier     # the backend's HSM, in 3DES
+
+
+def test_a_card_answering_in_another_cipher_than_it_declares_is_not_genuine(cards, card_slot):
+    """EF05 says 2.00 (3DES), the chip answers in SM4 as a 3.0 card does: not a genuine 2.0 card."""
+    card_slot.insert_profile("card_v2.toml", generation=3)
+    assert cards.read().info.spec_version == "2.00"
+    with pytest.raises(CardNotGenuine):
+        cards.prove_genuine()
+
+
 @pytest.mark.parametrize("answer", [b"", bytes(16), bytes(range(16)), b"\x01" * 8],
                          ids=["9000 alone", "zeros", "garbage", "short"])
 def test_a_clone_or_an_emulator_does_not(cards, card_slot, answer):
@@ -44,7 +63,7 @@ def test_the_backend_hsm_checks_the_answer_too(backend_client, pcscd, card_slot)
     with pytest.raises(CardNotGenuine):
         cards.prove_genuine()
     # The HSM checks with the internal-authentication key only.
-    assert backend_client.hsm_internal_auth(CARD_ID, bytes(8), bytes(16), KEY_INTERNAL_AUTH) is False
+    assert backend_client.hsm_internal_auth(CARD_ID, bytes(8), bytes(16), KEY_INTERNAL_AUTH, "SM4") is False
 
 
 def another_regions_card():
