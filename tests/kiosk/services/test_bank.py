@@ -13,7 +13,8 @@ import pytest
 from drivers.pcsc import wait_for_card
 from drivers.pin_pad import PinPad
 from drivers.sim.pcscd import CARD_READER
-from simulation.stack import ZHANG_SAN, simulated_kiosk
+from drivers import pin_block
+from simulation.stack import PAD_PIN_KEY, ZHANG_SAN, simulated_kiosk
 from kiosk.receipt import render_text
 from kiosk.visit import CitizenIdentity
 from offline_queue import Outbox
@@ -61,13 +62,19 @@ def test_the_bank_account_is_activated_with_the_pin_typed_twice_on_the_pad(sim, 
     trail = [e.details for e in kiosk.audit.entries(Outbox.connect(sim.config.outbox.db), visit.visit_id)
              if e.step == "activate_bank"]
     assert trail and all(d["account"] == "621999*********3452" and d["consent"] for d in trail)
+    block = pin_block.encrypt(PAD_PIN_KEY, NEW_BANK_PIN, pin_block.account_digits(ACCOUNT))   # what the pad sent
     database = Path(sim.config.outbox.db)
     stored = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
-    assert ACCOUNT.encode() not in stored and NEW_BANK_PIN.encode() not in stored
+    for secret in (ACCOUNT.encode(), NEW_BANK_PIN.encode(), block, block.hex().upper().encode()):
+        assert secret not in stored
     # Nor the log, nor the receipt: the account there only masked, no PIN block anywhere.
     receipt = render_text(kiosk.services.receipt(visit))
     for text in (caplog.text, receipt):
         assert ACCOUNT not in text and ACCOUNT[6:-4] not in text and NEW_BANK_PIN not in text
+        assert block.hex().upper() not in text and block.hex() not in text
+    # The bank keeps the account, and of the PIN a salted hash only: no block, no digits.
+    bank = b"".join(p.read_bytes() for p in Path(sim.backend.store.path).parent.glob("backend.db*"))
+    assert block not in bank and block.hex().upper().encode() not in bank and NEW_BANK_PIN.encode() not in bank
     assert "银行账户激活" in receipt
     # Once active, it is not activated again.
     sim.pin_pad.press(f"{NEW_BANK_PIN}\r{NEW_BANK_PIN}\r")
