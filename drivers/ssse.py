@@ -16,10 +16,10 @@ from drivers.keyscheme import ANSWER_LENGTHS, KEY_EXTERNAL_AUTH, KEY_INTERNAL_AU
 from drivers.pin import Pin
 from drivers.security_module import SecurityModule, SecurityModuleRequired
 from drivers.ssse_records import (EF05_TAGS, EF06_TAGS, OPTIONAL_TAGS, SSSE_DF_NAME, TAG_CARD_IDENTIFIER,
-                                  TAG_CARD_TYPE, CardHolder, CardIdentifier, CardInfo,
+                                  TAG_CARD_TYPE, TAG_SPEC_VERSION, CardHolder, CardIdentifier, CardInfo,
                                   MalformedRecord, atr_historical_bytes, blank_record, decode_card_holder,
-                                  decode_card_info, encode_card_holder, encode_card_info,
-                                  parse_simple_tlv)
+                                  decode_card_info, decode_spec_version, encode_card_holder, encode_card_info,
+                                  generation_of, parse_simple_tlv)
 
 EF05_SFI = 5
 EF06_SFI = 6
@@ -164,13 +164,21 @@ class SocialSecurityCard:
                 raise AuthenticationFailed(exc.sw, "EXTERNAL AUTHENTICATE") from exc
             raise
 
-    def prove_genuine(self, info: CardInfo, key_id: int = KEY_INTERNAL_AUTH) -> None:
-        """INTERNAL AUTHENTICATE with a fresh challenge of ours, in the cipher the card declares
-        (its spec version, keyscheme.declared_cipher), the answer checked by the security module:
-        raises CardNotGenuine unless the card holds the key of its identifier."""
+    def read_generation(self) -> int:
+        """The card's generation, from its spec version (EF05 record 3): what it declares of
+        its layout and of its keys' cipher."""
+        tag, value = parse_simple_tlv(self._read_record_by_number(EF05_SFI, 3))
+        if tag != TAG_SPEC_VERSION:
+            raise MalformedRecord(f"EF05 record 3 holds tag {tag:02X}, not the spec version")
+        return generation_of(decode_spec_version(value))
+
+    def prove_genuine(self, identifier: bytes, generation: int, key_id: int = KEY_INTERNAL_AUTH) -> None:
+        """INTERNAL AUTHENTICATE with a fresh challenge of ours, in the cipher the card's
+        `generation` declares (keyscheme.declared_cipher), the answer checked by the security
+        module: raises CardNotGenuine unless the card holds the key of `identifier`."""
         if self.security_module is None:
             raise SecurityModuleRequired("checking a card needs the security module (PSAM or backend HSM)")
-        cipher = declared_cipher(info.generation)
+        cipher = declared_cipher(generation)
         challenge = os.urandom(8)
         try:
             response = self.channel.send(CommandApdu(0x00, 0x88, 0x00, key_id, challenge, le=ANSWER_LENGTHS[cipher],
@@ -178,7 +186,7 @@ class SocialSecurityCard:
         except (StatusWordError, MalformedResponse) as exc:
             raise CardNotGenuine(f"INTERNAL AUTHENTICATE refused or garbled: {exc}") from exc
         if len(response) != ANSWER_LENGTHS[cipher] or not self.security_module.internal_auth_genuine(
-                info.identifier.raw, challenge, response, key_id, cipher):
+                identifier, challenge, response, key_id, cipher):
             raise CardNotGenuine(f"the answer to INTERNAL AUTHENTICATE ({cipher}) is not this card's")
 
     def read_holder(self, info: CardInfo) -> CardHolder:

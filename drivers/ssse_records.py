@@ -184,7 +184,7 @@ class CardInfo:
     @property
     def generation(self) -> int:
         """1, 2 or 3, from the spec version ("1.00", "2.00", "3.00")."""
-        return int(self.spec_version.split(".")[0])
+        return generation_of(self.spec_version)
 
 
 @dataclass(frozen=True)
@@ -227,12 +227,23 @@ def _records_by_tag(records: list[bytes], wanted: tuple[int, ...], file: str) ->
     return values
 
 
+def decode_spec_version(value: bytes) -> str:
+    """EF05's spec version ("1.00", "2.00", "3.00"): the card's generation, and so its layout and
+    the cipher of its keys."""
+    version = decode_ascii(TAG_SPEC_VERSION, value)
+    if version[:1] not in ("1", "2", "3") or version[1:2] != ".":
+        raise MalformedRecord(f"spec version {version!r} is not 1.x, 2.x or 3.x")
+    return version
+
+
+def generation_of(spec_version: str) -> int:
+    return int(spec_version.split(".")[0])
+
+
 def decode_card_info(records: list[bytes]) -> CardInfo:
     """EF05 from its records, in whatever order the card keeps them."""
     v = _records_by_tag(records, EF05_TAGS, "EF05")
-    version = decode_ascii(TAG_SPEC_VERSION, v[TAG_SPEC_VERSION])
-    if version[:1] not in ("1", "2", "3") or version[1:2] != ".":
-        raise MalformedRecord(f"spec version {version!r} is not 1.x, 2.x or 3.x")
+    version = decode_spec_version(v[TAG_SPEC_VERSION])
     _expect_length(TAG_CARD_TYPE, v[TAG_CARD_TYPE], 1)
     card_type = v[TAG_CARD_TYPE]
     return CardInfo(

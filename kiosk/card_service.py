@@ -150,9 +150,9 @@ class CardService:
         trusted. Raises CardNotGenuine."""
         with self._card(self.config.readers.card, cancel) as card:
             card.select()
-            info = card.read_info()
-            card.prove_genuine(info)
-            return info.identifier
+            identifier = card.read_identifier()
+            card.prove_genuine(identifier.raw, card.read_generation())
+            return identifier
 
     def change_pin(self, holder: CardHolder, old: Pin, new: Pin, cancel: threading.Event | None = None,
                    reader: str | None = None) -> None:
