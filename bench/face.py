@@ -2,7 +2,8 @@
 
     face_check_ms_median  detection, landmarks and embedding of one 640x480 frame
     preview_fps           frames the check takes in and analyses per second (the camera offers 30)
-    liveness_s_median     a whole check of the right person: finding the face, two turns, the match
+    liveness_s_median     a whole check of the right person: finding the face, two challenges (a
+                          blink, turns), the match
     far_pct / frr_pct     false accepts (the other person's photo against each of the person's)
                           and false rejects (each pair of the person's photos, partial faces
                           included) at the configured threshold
@@ -27,7 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from drivers.sim.camera import Scene, SimulatedCamera, _load, face_test_images  # noqa: E402
-from kiosk.face_check import (FaceCheckSettings, FaceModels, analyse, embedding,  # noqa: E402
+from kiosk.face_check import (FaceCheckSettings, FaceModels, analyse, embedding, landmark_models,  # noqa: E402
                               embedding_of_photo, run_face_check)
 
 CHECKS = 10
@@ -45,7 +46,7 @@ def main() -> None:
     images = face_test_images()
     settings = FaceCheckSettings()
     models = FaceModels.shared()
-    camera = SimulatedCamera(images / "obama.jpg", images / OTHER, fps=30)   # faster than needed: what the check keeps up with
+    camera = SimulatedCamera(images / "obama.jpg", images / OTHER, fps=30, landmarks=landmark_models)   # faster than needed: what the check keeps up with
     frame = camera.read()
 
     per_frame = []

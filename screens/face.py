@@ -31,7 +31,7 @@ LOOK = N_("请正对摄像头，将面部置于框内")
 PROBLEMS = {"no_face": LOOK, "several_faces": N_("请确保画面中只有您一人"), "too_far": N_("请再靠近一些"),
             "not_frontal": N_("请正对摄像头"), "blurred": N_("请保持不动"), "too_dark": N_("光线不足，请调整位置"),
             "too_bright": N_("光线过强，请调整位置")}
-DECISIONS = {Decision.NO_MATCH: N_("未能确认是您本人。"), Decision.NOT_LIVE: N_("未检测到按提示转头的动作。"),
+DECISIONS = {Decision.NO_MATCH: N_("未能确认是您本人。"), Decision.NOT_LIVE: N_("未检测到按提示转头或眨眼的动作。"),
              Decision.NO_FACE: N_("未检测到清晰的正脸。")}
 
 

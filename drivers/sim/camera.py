@@ -5,9 +5,11 @@ Scenes: the right person, another person, a photo of the right person held up, a
 right person looking into a camera played back on a phone, nobody. A live
 person hears the kiosk's spoken challenge (`hear()`, wired to the kiosk's prompts as a person's
 ears are) and performs it: a head turn is a smooth horizontal warp of the face that moves the
-nose across it between the jaw lines and back, over about a second. A photo held up hears
-nothing and never moves, so it cannot pass; the video sways as a hand holding a phone does and
-blinks its light, but it cannot turn when asked either.
+nose across it between the jaw lines and back, over about a second; a blink shuts both eyes
+for half a second, each upper lid's skin slid down to the lower lid along the landmarks, the
+lashes drawn where the lids meet. A photo held up hears nothing and never moves, so it cannot
+pass; the video sways as a hand holding a phone does and its light breathes, but it cannot
+turn or blink when asked either.
 
 The faces come from image files (the test images ./run installs, see `face_test_images()`);
 they are framed as a person half a metre from the camera is.
@@ -15,11 +17,11 @@ they are framed as a person half a metre from the camera is.
 from __future__ import annotations
 
 import enum
-import functools
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -27,6 +29,13 @@ FRAME_SIZE = (640, 480)
 FACE_WIDTH = 220          # pixels: a face half a metre from a 640x480 camera
 TURN_AMOUNT = 0.32        # how far the warp moves the middle of the face, as a fraction of its half width
 TURN_SECONDS = 1.2
+BLINK_SECONDS = 0.8       # a deliberate blink, as asked: the eyes shut for the middle 60 % of it
+# dlib's 68 points of each eye: outer corner, upper lid (two), inner corner, lower lid (two)
+EYES = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))
+
+
+# What a live person does when asked, and how long it takes.
+ACTIONS = {"turn_left": TURN_SECONDS, "turn_right": TURN_SECONDS, "blink": BLINK_SECONDS}
 
 
 class Scene(enum.StrEnum):
@@ -43,18 +52,21 @@ def face_test_images() -> Path:
     return Path(sys.prefix) / "share" / "face-test-images"
 
 
-@functools.lru_cache(maxsize=1)
-def _dlib_models():
-    """dlib's face detector and 68-point landmarks, once per process."""
+Landmarks = Callable[[], tuple]   # () -> (dlib's face detector, its 68-point shape predictor)
+
+
+def own_landmarks() -> tuple:
+    """dlib's face detector and 68-point landmarks, loaded for the camera alone (about 100 MB,
+    dropped once its frames are made). A simulated kiosk passes the kiosk's own instead."""
     import dlib
     import face_recognition_models as models
     return dlib.get_frontal_face_detector(), dlib.shape_predictor(models.pose_predictor_model_location())
 
 
-def _framed(image: np.ndarray) -> np.ndarray:
+def _framed(image: np.ndarray, detector) -> np.ndarray:
     """The face of `image` centred in a camera frame at FACE_WIDTH."""
     import cv2
-    found = _dlib_models()[0](image, 1)
+    found = detector(image, 1)
     if len(found) != 1:
         raise ValueError(f"a scene image needs exactly one face, it has {len(found)}")
     face = found[0]
@@ -67,21 +79,47 @@ def _framed(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(padded[y0:y0 + height, x0:x0 + width])
 
 
+def _landmarks_of(frame: np.ndarray, detector, predictor) -> np.ndarray:
+    shape = predictor(frame, detector(frame, 0)[0])
+    return np.array([(shape.part(i).x, shape.part(i).y) for i in range(68)], dtype=np.float32)
+
+
 def _load(path: Path) -> np.ndarray:
     from PIL import Image
     with Image.open(path) as image:
         return np.asarray(image.convert("RGB"))
 
 
+def _eyes_shut(frame: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """`frame` with both eyes shut: in each column of an eye, the skin between a band above it
+    and the upper lid is stretched down to the lower lid (so the lid covers the eye as a lid
+    does), and the lashes are drawn along the lower lid, where the lids meet."""
+    import cv2
+    height, width = frame.shape[:2]
+    xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    map_y = ys.copy()
+    lash_lines = []
+    for corner, up1, up2, inner, low1, low2 in EYES:
+        upper = points[[corner, up1, up2, inner]]
+        lower = points[[corner, low2, low1, inner]]   # 41 lies under 37, 40 under 38
+        eye_width = upper[-1, 0] - upper[0, 0]
+        top = upper[:, 1].min() - 0.35 * eye_width    # below the brow
+        for x in range(int(upper[0, 0]), int(np.ceil(upper[-1, 0])) + 1):
+            lid = np.interp(x, upper[:, 0], upper[:, 1])
+            meet = max(np.interp(x, lower[:, 0], lower[:, 1]), lid) + 1
+            rows = np.arange(int(top), int(meet) + 1)
+            map_y[rows, x] = top + (rows - top) * (lid - top) / (meet - top)
+        lash_lines.append(lower.astype(np.int32))
+    shut = cv2.remap(frame, xs, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    lashes = cv2.polylines(shut.copy(), lash_lines, False, (45, 35, 35), 2, cv2.LINE_AA)
+    return cv2.addWeighted(lashes, 0.75, shut, 0.25, 0)
+
+
 class _TurnWarp:
     """The maps that turn one framed face: the middle of the face slides sideways, the jaw
     lines and the background stay."""
 
-    def __init__(self, frame: np.ndarray):
-        detector, landmarks = _dlib_models()
-        face = detector(frame, 0)[0]
-        shape = landmarks(frame, face)
-        points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(68)], dtype=np.float32)
+    def __init__(self, frame: np.ndarray, points: np.ndarray):
         height, width = frame.shape[:2]
         self.xs, self.ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
         left, right = points[0, 0], points[16, 0]
@@ -102,14 +140,16 @@ class _TurnWarp:
 
 class SimulatedCamera:
     def __init__(self, right_person: Path, other_person: Path, scene: Scene = Scene.RIGHT_PERSON,
-                 fps: float = 15.0, clock=time.monotonic):
+                 fps: float = 15.0, clock=time.monotonic, landmarks: Landmarks = own_landmarks):
         self.fps = fps
+        self._landmarks = landmarks
         self._scene = Scene(scene)
         self._clock = clock
         self._sources = (right_person, other_person)
         self._frames: dict[Scene, np.ndarray] = {}   # made on the first read: most kiosks of the tests never look
         self._warps: dict[Scene, _TurnWarp] = {}
-        self._action: tuple[float, float] | None = None   # (direction, started)
+        self._shut: dict[Scene, np.ndarray] = {}   # each live scene's face with its eyes shut
+        self._action: tuple[str, float] | None = None   # (challenge, started)
         self._next_frame = 0.0
         self._lock = threading.Lock()
 
@@ -117,11 +157,13 @@ class SimulatedCamera:
         with self._lock:
             if self._frames:
                 return
-            right, other = (_framed(_load(path)) for path in self._sources)
-            self._warps = {Scene.RIGHT_PERSON: _TurnWarp(right), Scene.OTHER_PERSON: _TurnWarp(other)}
+            detector, predictor = self._landmarks()   # dropped when this returns (own_landmarks: 100 MB)
+            right, other = (_framed(_load(path), detector) for path in self._sources)
+            for scene, frame in ((Scene.RIGHT_PERSON, right), (Scene.OTHER_PERSON, other)):
+                points = _landmarks_of(frame, detector, predictor)
+                self._warps[scene], self._shut[scene] = _TurnWarp(frame, points), _eyes_shut(frame, points)
             self._frames = {Scene.RIGHT_PERSON: right, Scene.OTHER_PERSON: other, Scene.PHOTO_HELD_UP: self._held_up(right),
                             Scene.VIDEO_REPLAYED: right, Scene.NOBODY: np.full_like(right, 180)}
-            _dlib_models.cache_clear()   # the frames and warps are made: the 100 MB of landmarks can go
 
     @property
     def scene(self) -> Scene:
@@ -157,11 +199,9 @@ class SimulatedCamera:
 
     def hear(self, challenge: str) -> None:
         """The kiosk's spoken challenge reaches the person in front (a photo hears nothing)."""
-        if self.scene in (Scene.RIGHT_PERSON, Scene.OTHER_PERSON):
-            direction = {"turn_left": 1.0, "turn_right": -1.0}.get(str(challenge))
-            if direction is not None:
-                with self._lock:
-                    self._action = (direction, self._clock())
+        if self.scene in (Scene.RIGHT_PERSON, Scene.OTHER_PERSON) and str(challenge) in ACTIONS:
+            with self._lock:
+                self._action = (str(challenge), self._clock())
 
     def read(self) -> np.ndarray:
         self._prepare()
@@ -176,12 +216,15 @@ class SimulatedCamera:
             return self._replayed(frame, now)
         if action is None or scene not in self._warps:
             return frame.copy()
-        direction, started = action
-        progress = (self._clock() - started) / TURN_SECONDS
+        challenge, started = action
+        progress = (self._clock() - started) / ACTIONS[challenge]
         if progress >= 1:
             with self._lock:
                 self._action = None
             return frame.copy()
+        if challenge == "blink":
+            return (self._shut[scene] if 0.2 <= progress < 0.8 else frame).copy()
+        direction = 1.0 if challenge == "turn_left" else -1.0
         amount = direction * TURN_AMOUNT * np.sin(np.pi * progress)   # out and back
         return self._warps[scene].apply(frame, float(amount))
 

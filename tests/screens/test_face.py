@@ -15,9 +15,9 @@ def seen(pcscd):
 
 def test_another_person_a_photo_nobody_and_a_video_are_refused_with_their_reasons(seen):
     assert seen["other_person"] == "未能确认是您本人。"
-    assert seen["photo"] == "未检测到按提示转头的动作。"
+    assert seen["photo"] == "未检测到按提示转头或眨眼的动作。"
     assert seen["nobody"] == "未检测到清晰的正脸。"
-    assert seen["video"] == "未检测到按提示转头的动作。"
+    assert seen["video"] == "未检测到按提示转头或眨眼的动作。"
     assert seen["retry_after_two"] is False   # [identity] attempts: then staff, or cancel
     assert seen["service_ran"] is False
 
