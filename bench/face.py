@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from drivers.sim.camera import Scene, SimulatedCamera, _load, face_test_images  # noqa: E402
-from kiosk.face_check import (FaceCheckSettings, FaceModels, analyse, embedding, landmark_models,  # noqa: E402
+from kiosk.face_check import (FaceCheckSettings, FaceModels, analyse, embedding,  # noqa: E402
                               embedding_of_photo, run_face_check)
 
 CHECKS = 10
@@ -46,7 +46,7 @@ def main() -> None:
     images = face_test_images()
     settings = FaceCheckSettings()
     models = FaceModels.shared()
-    camera = SimulatedCamera(images / "obama.jpg", images / OTHER, fps=30, landmarks=landmark_models)   # faster than needed: what the check keeps up with
+    camera = SimulatedCamera(images / "obama.jpg", images / OTHER, fps=30)   # faster than needed: what the check keeps up with
     frame = camera.read()
 
     per_frame = []

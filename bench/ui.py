@@ -118,10 +118,7 @@ def child(fd: int) -> int:
     # hearing the challenges the kiosk speaks.
     from drivers.sim.camera import SimulatedCamera, face_test_images
     from simulation.stack import CAMERA_PHOTO, OTHER_PERSON_PHOTO
-    from kiosk.face_check import landmark_models
-    # (its person found with the kiosk's own landmark model, not a second copy of it)
-    camera = SimulatedCamera(face_test_images() / CAMERA_PHOTO, face_test_images() / OTHER_PERSON_PHOTO,
-                             landmarks=landmark_models)
+    camera = SimulatedCamera(face_test_images() / CAMERA_PHOTO, face_test_images() / OTHER_PERSON_PHOTO)
     core = KioskCore(config, camera=camera).start()
     core.assurance.listeners.append(camera.hear)
     app = KioskApp(core)

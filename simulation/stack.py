@@ -31,7 +31,6 @@ from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard
 from drivers.sim.vpcd import VpcdLink
 from kiosk.config import KioskConfig
 from kiosk.core import KioskCore
-from kiosk.face_check import landmark_models
 from kiosk.staff_pin import hash_staff_pin, staff_card_digest
 from reference_backend.pki import make_test_pki
 from reference_backend.server import open_backend
@@ -180,7 +179,7 @@ def simulated_kiosk(out: Path | None = None, *, serial_devices: bool = True, idl
             ui["idle_timeout_s"] = idle_timeout_s
         config = config_for_simulation(backend.url, pki, folder, card_printer.port, **changes)
         faces = face_test_images()
-        camera = SimulatedCamera(faces / CAMERA_PHOTO, faces / OTHER_PERSON_PHOTO, landmarks=landmark_models)
+        camera = SimulatedCamera(faces / CAMERA_PHOTO, faces / OTHER_PERSON_PHOTO)
         sim = SimulatedKiosk(config, backend, folder, card, card_printer, receipts, id_reader, made_cards, camera,
                              pin_pad)
         yield sim

@@ -21,13 +21,12 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 FRAME_SIZE = (640, 480)
 FACE_WIDTH = 220          # pixels: a face half a metre from a 640x480 camera
-TURN_AMOUNT = 0.32        # how far the warp moves the middle of the face, as a fraction of its half width
+TURN_AMOUNT = 0.45        # how far the warp moves the middle of the face, as a fraction of its half width
 TURN_SECONDS = 1.2
 BLINK_SECONDS = 0.8       # a deliberate blink, as asked: the eyes shut for the middle 60 % of it
 # dlib's 68 points of each eye: outer corner, upper lid (two), inner corner, lower lid (two)
@@ -52,15 +51,22 @@ def face_test_images() -> Path:
     return Path(sys.prefix) / "share" / "face-test-images"
 
 
-Landmarks = Callable[[], tuple]   # () -> (dlib's face detector, its 68-point shape predictor)
-
-
-def own_landmarks() -> tuple:
-    """dlib's face detector and 68-point landmarks, loaded for the camera alone (about 100 MB,
-    dropped once its frames are made). A simulated kiosk passes the kiosk's own instead."""
+def _landmark_models() -> tuple:
+    """dlib's face detector and 68-point landmarks (jaw lines, lids), loaded for the camera
+    alone while it makes its frames: about 70 MB, handed back to the system afterwards."""
     import dlib
     import face_recognition_models as models
     return dlib.get_frontal_face_detector(), dlib.shape_predictor(models.pose_predictor_model_location())
+
+
+def _give_back_freed_memory() -> None:
+    """glibc keeps freed memory for the process unless asked to return it: the camera's 68-point
+    model would otherwise stay counted in the kiosk's resident memory."""
+    import ctypes
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):   # not glibc: nothing to ask
+        pass
 
 
 def _framed(image: np.ndarray, detector) -> np.ndarray:
@@ -140,9 +146,8 @@ class _TurnWarp:
 
 class SimulatedCamera:
     def __init__(self, right_person: Path, other_person: Path, scene: Scene = Scene.RIGHT_PERSON,
-                 fps: float = 15.0, clock=time.monotonic, landmarks: Landmarks = own_landmarks):
+                 fps: float = 15.0, clock=time.monotonic):
         self.fps = fps
-        self._landmarks = landmarks
         self._scene = Scene(scene)
         self._clock = clock
         self._sources = (right_person, other_person)
@@ -157,11 +162,13 @@ class SimulatedCamera:
         with self._lock:
             if self._frames:
                 return
-            detector, predictor = self._landmarks()   # dropped when this returns (own_landmarks: 100 MB)
+            detector, predictor = _landmark_models()
             right, other = (_framed(_load(path), detector) for path in self._sources)
             for scene, frame in ((Scene.RIGHT_PERSON, right), (Scene.OTHER_PERSON, other)):
                 points = _landmarks_of(frame, detector, predictor)
                 self._warps[scene], self._shut[scene] = _TurnWarp(frame, points), _eyes_shut(frame, points)
+            del detector, predictor
+            _give_back_freed_memory()
             self._frames = {Scene.RIGHT_PERSON: right, Scene.OTHER_PERSON: other, Scene.PHOTO_HELD_UP: self._held_up(right),
                             Scene.VIDEO_REPLAYED: right, Scene.NOBODY: np.full_like(right, 180)}
 
