@@ -304,6 +304,21 @@ class BankSection:
 
 
 @dataclass(frozen=True)
+class MetricsSection:
+    exporter: str = _setting("off", _one_of("off", "http", "textfile"),
+                             "how Prometheus gets the kiosk's metrics (kiosk/metrics.py): served on listen:port, or "
+                             "written to `textfile` for node_exporter's textfile collector")
+    listen: str = _setting("127.0.0.1", _non_empty, "with exporter = 'http': the address served on")
+    port: int = _setting(9464, _between(0, 65535), "with exporter = 'http': the port (0: any free one)")
+    textfile: str = _setting("/var/lib/prometheus/node-exporter/sscard_kiosk.prom", _non_empty,
+                             "with exporter = 'textfile': the file, rewritten whole every interval_s")
+    interval_s: float = _setting(60.0, _at_least(1.0), "how often the textfile is written; devices are probed at "
+                                 "most this often for the metrics")
+    disk_low_bytes: int = _setting(1073741824, _at_least(0), "free disk under this is the disk-low alert "
+                                   "(deploy/prometheus)")
+
+
+@dataclass(frozen=True)
 class KioskConfig:
     terminal: TerminalSection = field(default_factory=TerminalSection)
     readers: ReadersSection = field(default_factory=ReadersSection)
@@ -319,6 +334,7 @@ class KioskConfig:
     bank: BankSection = field(default_factory=BankSection)
     pin_pad: PinPadSection = field(default_factory=PinPadSection)
     pin_entry: PinEntrySection = field(default_factory=PinEntrySection)
+    metrics: MetricsSection = field(default_factory=MetricsSection)
     source: str = "defaults"
 
     def __post_init__(self):

@@ -13,7 +13,6 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
@@ -37,6 +36,8 @@ from kiosk.receipt import RECEIPT_FAILED, Handout, hand_out
 from kiosk.services import catalog
 from kiosk.services.base import BackendLink, ServiceResult
 from kiosk.services.runner import KioskServices
+from kiosk.health import SOFTWARE_VERSION, HealthMonitor
+from kiosk.metrics import MetricsExporter
 from kiosk.staff_pin import StaffGate, StaffLockoutStore
 from kiosk.stats import ServiceStats
 from kiosk.visit import Visit
@@ -45,7 +46,6 @@ from kiosk.services.issuance_journal import IssuanceJournal
 from offline_queue import Backoff, DeliveryWorker, KeyRing, Outbox
 
 log = logging.getLogger(__name__)
-SOFTWARE_VERSION = metadata.version("sscard-kiosk")
 
 
 class KioskCore:
@@ -110,6 +110,8 @@ class KioskCore:
                                       region_code=config.terminal.region_code,
                                       terminal_number=config.terminal.terminal_number,
                                       service_phone=config.terminal.office_phone, on_result=self._count)
+        self.health = HealthMonitor(self, busy=self.services.busy)
+        self.metrics = MetricsExporter(self)
 
     def read_card_pin_on_pad(self, on_key: Callable[[str], None], cancel: threading.Event) -> Pin:
         """The social security card's PIN typed on the encrypting PIN pad ([pin_entry] device =
@@ -158,6 +160,7 @@ class KioskCore:
         self.link.send_audit_trail(self.config.terminal.terminal_number)
         self.worker.start()
         self._heartbeat.start()
+        self.metrics.start()
         return self
 
     def _recover_issuances(self) -> None:
@@ -172,25 +175,30 @@ class KioskCore:
             log.exception("the interrupted issuances could not be recovered")
 
     def _send_heartbeats(self) -> None:
-        """Tells the backend every so often that this kiosk lives and how its outbox stands, so
-        the fleet's staff see a silent kiosk. Sent directly: a heartbeat that waited in the
-        outbox through an outage would say nothing true when it arrived."""
         interval = self.config.backend.heartbeat_interval_s
         while not self._stopping.wait(interval):
-            if not self.worker.link_up:
-                continue
-            try:
-                stats = self.outbox.stats()
-                with self.outbox.transaction() as tx:
-                    audit_head = self.audit.head(tx)
-                self.client.record_heartbeat(self.config.terminal.terminal_number, stats.pending,
-                                             stats.oldest_pending_age_s, SOFTWARE_VERSION, dead_letters=stats.dead,
-                                             audit_head=audit_head, staff_lockouts=self.staff_gate.lockouts,
-                                             idempotency_key=secrets.token_hex(16))
-            except BackendError as exc:
-                log.info("heartbeat not sent: %s", exc)
-            except (sqlite3.Error, AuditError) as exc:   # the next beat tries again; the thread lives on
-                log.error("heartbeat not made: %s", exc)
+            if self.worker.link_up:
+                self.send_heartbeat()
+
+    def send_heartbeat(self) -> bool:
+        """Tells the backend that this kiosk lives, how its devices, supplies and outbox stand
+        (kiosk/health.py), so the fleet's staff see a silent kiosk or one out of paper. Sent
+        directly: a heartbeat that waited in the outbox through an outage would say nothing
+        true when it arrived. Whether it was sent; a failure is logged, the next beat tries again."""
+        try:
+            stats = self.outbox.stats()
+            with self.outbox.transaction() as tx:
+                audit_head = self.audit.head(tx)
+            self.client.record_heartbeat(self.config.terminal.terminal_number, stats.pending,
+                                         stats.oldest_pending_age_s, SOFTWARE_VERSION, dead_letters=stats.dead,
+                                         audit_head=audit_head, staff_lockouts=self.staff_gate.lockouts,
+                                         health=self.health.snapshot(), idempotency_key=secrets.token_hex(16))
+            return True
+        except BackendError as exc:
+            log.info("heartbeat not sent: %s", exc)
+        except (sqlite3.Error, AuditError) as exc:   # the thread lives on
+            log.error("heartbeat not made: %s", exc)
+        return False
 
     def close(self, drain_s: float = 0.0) -> None:
         """Stops the kiosk's parts. With `drain_s`, first gives the worker that long to deliver
@@ -200,6 +208,7 @@ class KioskCore:
         while self.outbox.stats().pending and self.worker.link_up and time.monotonic() < deadline:
             time.sleep(0.05)
         self._stopping.set()
+        self.metrics.stop()
         if self._heartbeat.is_alive():
             self._heartbeat.join(5)
         self.link_prober.shutdown(wait=False, cancel_futures=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import importlib.metadata
 import shutil
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from drivers.apdu import CardError
 from drivers.card_printer import CardPrinterError
 from drivers.card_printer import PrinterStatus as CardPrinterStatus
 from drivers.id_card_reader import IdCardError, IdCardNotFound, IdDocument
+from drivers.pin_pad import PinPadError
 from drivers.pcsc import card_present, list_readers
 from drivers.receipt_printer import PrinterError, PrinterStatus
 from kiosk.backend.errors import BackendRejected, BackendUnavailable
@@ -27,8 +29,11 @@ from kiosk.receipt import printer_test_page
 from kiosk.services.issuance_journal import EntryStatus, JournalEntry, JournalError
 
 # What a check may raise: it stands for the device's answer in the report.
-DEVICE_ERRORS = (CardError, CardPrinterError, PrinterError, IdCardError, BackendUnavailable, BackendRejected,
-                 OSError)
+DEVICE_ERRORS = (CardError, CardPrinterError, PrinterError, IdCardError, PinPadError, BackendUnavailable,
+                 BackendRejected, OSError)
+# One probe of the devices at a time: the heartbeat's (kiosk/health.py) and the diagnostics
+# screen's would otherwise meet on a serial port.
+PROBING = threading.Lock()
 
 
 def receipt_printer_status(devices: Devices) -> PrinterStatus:
@@ -171,8 +176,9 @@ def report(core) -> list[tuple[str, str]]:
         usage = shutil.disk_usage(Path(config.outbox.db).resolve().parent)
         return _("剩余 {free:.1f} GB / 共 {total:.1f} GB").format(free=usage.free / 2**30, total=usage.total / 2**30)
 
-    return [_line(_("读卡器与PSAM"), readers), _line(_("凭条打印机"), receipt_printer),
-            _line(_("身份证读卡器"), id_reader), _line(_("制卡机"), card_printer),
-            _line(_("待处理的即时制卡"), issuances), _line(_("业务系统"), backend),
-            _line(_("离线队列"), outbox), _line(_("磁盘空间"), disk),
-            (_("软件版本"), importlib.metadata.version("sscard-kiosk"))]
+    with PROBING:
+        return [_line(_("读卡器与PSAM"), readers), _line(_("凭条打印机"), receipt_printer),
+                _line(_("身份证读卡器"), id_reader), _line(_("制卡机"), card_printer),
+                _line(_("待处理的即时制卡"), issuances), _line(_("业务系统"), backend),
+                _line(_("离线队列"), outbox), _line(_("磁盘空间"), disk),
+                (_("软件版本"), importlib.metadata.version("sscard-kiosk"))]

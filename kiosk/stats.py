@@ -186,12 +186,15 @@ class ServiceStats:
 
     def prometheus_text(self, connection: Executor, *, now: datetime.datetime | None = None) -> bytes:
         """The statistics in the Prometheus text format, for fleet monitoring."""
-        # Imported here: the running kiosk never exports, and the library costs it some 2 MB.
+        # Imported here: a kiosk that exports nothing never loads the library (some 2 MB).
         from prometheus_client import CollectorRegistry, generate_latest
         registry = CollectorRegistry()
-        registry.register(_StatsCollector(self._rows(connection), local_day(now or datetime.datetime.now(
-            datetime.timezone.utc))))
+        registry.register(self.collector(connection, local_day(now or datetime.datetime.now(datetime.timezone.utc))))
         return generate_latest(registry)
+
+    def collector(self, connection: Executor, today: datetime.date) -> "_StatsCollector":
+        """The statistics as a Prometheus collector (read now, from `connection`)."""
+        return _StatsCollector(self._rows(connection), today)
 
 
 def _item_day(day_text: str, item: str, rows: list[_Row]) -> ItemDay:

@@ -36,7 +36,7 @@ def cmd_serve(args) -> int:
 def cmd_certs(args) -> int:
     from reference_backend.pki import make_test_pki
     files = make_test_pki(args.dir, kiosk_name=args.kiosk_name)
-    print(f"test CA, server and kiosk certificates in {files.directory}")
+    print(f"test CA, server, kiosk and operations certificates in {files.directory}")
     return 0
 
 

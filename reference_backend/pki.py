@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 VALID_FOR = datetime.timedelta(days=825)
+OPERATIONS_NAME = "OPS-0001"   # reference_backend/store.py serves the fleet status to OPS-... only
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,15 @@ class PkiFiles:
     @property
     def kiosk_key(self) -> Path:
         return self.directory / "kiosk.key"
+
+    @property
+    def operations_cert(self) -> Path:
+        """The operations team's client certificate (common name OPS-0001): the fleet status."""
+        return self.directory / "operations.pem"
+
+    @property
+    def operations_key(self) -> Path:
+        return self.directory / "operations.key"
 
     def other_kiosk(self, name: str) -> tuple[Path, Path]:
         """(certificate, key) of another terminal's kiosk (tests of what one kiosk may see)."""
@@ -114,8 +124,8 @@ def _write_key(path: Path, key) -> None:
 
 
 def make_test_pki(directory: str | Path, kiosk_name: str = "KIOSK-0001", other_kiosks: tuple[str, ...] = ()) -> PkiFiles:
-    """Makes a fresh CA, server and kiosk certificate in `directory` (overwriting), and for
-    each of `other_kiosks` a certificate and key of its own (`PkiFiles.other_kiosk`)."""
+    """Makes a fresh CA, server, kiosk and operations certificate in `directory` (overwriting),
+    and for each of `other_kiosks` a certificate and key of its own (`PkiFiles.other_kiosk`)."""
     files = PkiFiles(Path(directory))
     files.directory.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -136,12 +146,12 @@ def make_test_pki(directory: str | Path, kiosk_name: str = "KIOSK-0001", other_k
                                       x509.IPAddress(ipaddress.ip_address("::1"))]), False),
         (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
     ])
-    for name in other_kiosks:
+    for name, (certificate, key) in ((OPERATIONS_NAME, (files.operations_cert, files.operations_key)),
+                                     *((name, files.other_kiosk(name)) for name in other_kiosks)):
         other_key = ec.generate_private_key(ec.SECP256R1())
         other = _issue(name, other_key, ca_name, ca_key, leaf_common + [
             (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False),
         ])
-        certificate, key = files.other_kiosk(name)
         certificate.write_bytes(other.public_bytes(serialization.Encoding.PEM))
         _write_key(key, other_key)
     kiosk_key = ec.generate_private_key(ec.SECP256R1())

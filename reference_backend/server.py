@@ -86,6 +86,7 @@ ROUTES = [
     _route("POST", "/v1/reviews", "submit_review", BackendStore.submit_review),
     _route("POST", "/v1/terminals/{terminal_number}/heartbeats", "record_heartbeat", BackendStore.record_heartbeat),
     _route("POST", "/v1/terminals/{terminal_number}/staff-calls", "call_staff", BackendStore.call_staff),
+    _route("GET", "/v1/fleet", "fleet_status", BackendStore.fleet_status, changes_state=False),
     _route("POST", "/v1/terminals/{terminal_number}/audit-entries", "record_audit_entries",
            BackendStore.record_audit_entries),
 ]

@@ -11,6 +11,7 @@ import datetime
 import hashlib
 import hmac
 import json
+import math
 import re
 import secrets
 import sqlite3
@@ -37,6 +38,10 @@ MAX_COMMENT_CHARS = 500
 # open visit per terminal (a kiosk serves one citizen at a time), for half an hour, and no more
 # visits an hour than a busy lobby sees (a terminal opening more is enumerating people).
 VISIT_SECONDS = 30 * 60
+# A terminal whose last heartbeat is older than this is silent: three of the kiosk's default
+# intervals (300 s) missed.
+SILENT_AFTER_S = 900.0
+OPERATIONS_PREFIX = "OPS-"   # the common name of an operations team's certificate
 MAX_PHOTO_BYTES = 200_000   # a registry photo (358x441 JPEG) is some 30 KB; the contract's bound
 VISITS_PER_HOUR = 60
 # The only command the HSM makes a MAC for: RELOAD PIN (80 5E 00 00), with its own key.
@@ -64,6 +69,8 @@ CREATE TABLE IF NOT EXISTS heartbeats (
     id INTEGER PRIMARY KEY, terminal TEXT NOT NULL, queue_depth INTEGER NOT NULL,
     oldest_pending_age_s REAL, software_version TEXT NOT NULL, at REAL NOT NULL,
     dead_letters INTEGER NOT NULL DEFAULT 0, staff_lockouts INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS terminal_health (
+    terminal TEXT PRIMARY KEY, health TEXT NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_copies (
     terminal TEXT NOT NULL, seq INTEGER NOT NULL, at_utc TEXT NOT NULL, visit_id TEXT NOT NULL,
     service_item TEXT NOT NULL, step TEXT NOT NULL, outcome TEXT NOT NULL, details TEXT NOT NULL,
@@ -184,6 +191,23 @@ def _number(name, value):
     return float(value)
 
 
+def _finite(name, value):
+    number = _number(name, value)
+    if not math.isfinite(number):
+        raise Refusal(400, "invalid_field", f"{name} must be a finite number")
+    return number
+
+
+def _optional(check):
+    return lambda name, value: None if value is None else check(name, value)
+
+
+def _object(name, value):
+    if not isinstance(value, dict):
+        raise Refusal(400, "invalid_field", f"{name} must be an object")
+    return value
+
+
 def _boolean(name, value):
     if not isinstance(value, bool):
         raise Refusal(400, "invalid_field", f"{name} must be true or false")
@@ -217,6 +241,30 @@ def fields(body: dict, required: dict, optional: dict | None = None) -> dict:
     return checked
 
 
+# A heartbeat's health (#18, the contract's Health): each device's state and supplies.
+DEVICE_NAMES = ("card_reader", "psam", "id_reader", "receipt_printer", "card_printer", "camera", "pin_pad")
+DEVICE_FIELDS = {"detail": _text(max_chars=200), "paper": _text(choices=("ok", "near_end", "out")),
+                 "ribbon_remaining": _optional(_integer(0, 10**6)), "ribbon_capacity": _optional(_integer(0, 10**6)),
+                 "blank_cards": _boolean, "reject_box_full": _boolean}
+
+
+def _health(name, value) -> dict:
+    """Checked field by field: the fleet status serves only what the contract allows."""
+    health = fields(_object(name, value), {"devices": _object, "disk": _object},
+                    {"probed_at": _optional(_finite), "outbox": _object, "software_version": _text(max_chars=40)})
+    unknown = sorted(set(health["devices"]) - set(DEVICE_NAMES))
+    if unknown:
+        raise Refusal(400, "invalid_field", f"unknown device(s): {', '.join(unknown)}")
+    health["devices"] = {device: fields(_object(device, state), {"state": _text(choices=("ok", "warning", "fault", "absent"))},
+                                        DEVICE_FIELDS)
+                         for device, state in health["devices"].items()}
+    health["disk"] = fields(health["disk"], {"free_bytes": _integer(0, 2**62), "total_bytes": _integer(0, 2**62)})
+    if "outbox" in health:
+        health["outbox"] = fields(health["outbox"], {"pending": _integer(0, 10**9), "dead": _integer(0, 10**9)},
+                                  {"oldest_pending_age_s": _optional(_finite)})
+    return health
+
+
 ID_NUMBER = _text(_ID_NUMBER, 18)
 CARD_ID = _text(_CARD_ID, 32)
 PIN_BLOCK = _text(re.compile(r"^[0-9A-F]{32}$"), 32)   # an SM4 PIN block, hex
@@ -233,6 +281,7 @@ class BackendStore:
                  master_keys: dict[int, bytes] | None = None):
         self.path = Path(path)
         self._clock = clock
+        self.silent_after_s = SILENT_AFTER_S
         # The reference HSM holds the published test master keys of drivers/keyscheme.py.
         self._master_keys = master_keys or dict(keyscheme.TEST_MASTER_KEYS)
         self._regional_master_keys = {keyscheme.OTHER_REGION: dict(keyscheme.OTHER_REGION_TEST_MASTER_KEYS)}
@@ -373,6 +422,12 @@ class BackendStore:
                          " :birth_date, :birthplace)", holder)
             conn.execute("INSERT OR REPLACE INTO cards VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (card_id, card_number, holder["id_number"], status, region_code, issue_date, expiry_date))
+
+    def seed_heartbeat(self, terminal: str, *, at: float, software_version: str, queue_depth: int = 0) -> None:
+        """A kiosk's last heartbeat at `at` (demo and tests: a kiosk that went silent then)."""
+        with self._transaction() as conn:
+            conn.execute("INSERT INTO heartbeats (terminal, queue_depth, software_version, at) VALUES (?, ?, ?, ?)",
+                         (terminal, queue_depth, software_version, at))
 
     def seed_photo(self, id_number: str, jpeg: bytes) -> None:
         """The person's registered photo (demo and tests: the registry a province already has)."""
@@ -822,7 +877,8 @@ class BackendStore:
     def record_heartbeat(self, conn, terminal: str, key: str, terminal_number: str, body: dict) -> Reply:
         wanted = fields(body, {"queue_depth": _integer(0, 10**9), "software_version": _text(max_chars=40)},
                         {"oldest_pending_age_s": _number, "dead_letters": _integer(0, 10**9),
-                         "staff_lockouts": _integer(0, 10**6), "audit_head": lambda name, value: value})
+                         "staff_lockouts": _integer(0, 10**6), "audit_head": lambda name, value: value,
+                         "health": _health})
         if terminal_number != terminal:
             raise Refusal(403, "wrong_terminal", "a kiosk reports its own heartbeat only")
         flags = []
@@ -834,4 +890,28 @@ class BackendStore:
                      " dead_letters, staff_lockouts) VALUES (?, ?, ?, ?, ?, ?, ?)",
                      (terminal, wanted["queue_depth"], wanted.get("oldest_pending_age_s"), wanted["software_version"],
                       self._clock(), wanted.get("dead_letters", 0), wanted.get("staff_lockouts", 0)))
+        if "health" in wanted:
+            conn.execute("INSERT OR REPLACE INTO terminal_health VALUES (?, ?, ?)",
+                         (terminal, json.dumps(wanted["health"], ensure_ascii=False), self._clock()))
         return Reply(201, {"terminal": terminal, "received_at": self._clock(), "audit_flags": flags})
+
+    def fleet_status(self, conn, client: str, body: dict) -> dict:
+        """The province's operations team's view (#18): each terminal's last heartbeat, its
+        health, its audit head, and whether it has gone silent. Operations certificates only
+        (common name OPS-...): a kiosk sees no other kiosk."""
+        fields(body, {})
+        if not client.startswith(OPERATIONS_PREFIX):
+            raise Refusal(403, "operations_only", "the fleet status is for operations certificates")
+        now = self._clock()
+        rows = conn.execute(
+            "SELECT h.terminal, h.at, h.software_version, h.queue_depth, h.oldest_pending_age_s, h.dead_letters,"
+            " h.staff_lockouts, t.health, a.seq FROM heartbeats h"
+            " JOIN (SELECT terminal, MAX(id) AS id FROM heartbeats GROUP BY terminal) latest ON latest.id = h.id"
+            " LEFT JOIN terminal_health t ON t.terminal = h.terminal"
+            " LEFT JOIN audit_heads a ON a.terminal = h.terminal ORDER BY h.terminal").fetchall()
+        return {"silent_after_s": self.silent_after_s, "terminals": [
+            {"terminal": terminal, "last_seen_at": at, "silent": now - at > self.silent_after_s,
+             "software_version": version, "queue_depth": depth, "oldest_pending_age_s": oldest,
+             "dead_letters": dead, "staff_lockouts": lockouts, "audit_head_seq": audit_seq,
+             **({"health": json.loads(health)} if health else {})}
+            for terminal, at, version, depth, oldest, dead, lockouts, health, audit_seq in rows]}

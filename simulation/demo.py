@@ -264,16 +264,26 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
          "21-diagnostics.png")
     step("test receipt printed", lambda: kiosk.tap("test_receipt"),
          lambda: "测试页" in kiosk.text_of("diagnostics", "action"), None)
+
+    def run_low() -> None:
+        sim.receipt_printer.set_state(paper_out=True, paper_near_end=True)
+        sim.card_printer.ribbon_remaining = 12   # of 250
+        kiosk.tap("refresh")
+
+    step("the paper runs out, the ribbon runs low: refreshed", run_low,
+         lambda: "paper out" in kiosk.text_of("diagnostics", "report")
+         and "色带余量 12" in kiosk.text_of("diagnostics", "report"), "22-diagnostics-supplies.png")
     step("staff leaves: home", lambda: (checks.update(diagnostics=kiosk.text_of("diagnostics", "report")),
                                         kiosk.tap("leave")), lambda: kiosk.on("home"), None)
 
 
 def play(out: Path, add_steps, *, idle_timeout_s: int = IDLE_TIMEOUT_S, config_for=None, app_for=None,
-         finish=None) -> Script:
+         core_done=None, finish=None) -> Script:
     """Plays `add_steps(script, kiosk, sim)` through the real app against a simulated kiosk and
     returns the script once the app has stopped. `config_for(sim)` and `app_for(core, sim)`
-    change the configuration or the app; `finish(sim)` runs before the simulators stop. The
-    window must be configured first (configure_window)."""
+    change the configuration or the app; `core_done(core, sim)` runs once the app has stopped,
+    before the kiosk's core closes; `finish(sim)` runs before the simulators stop. The window
+    must be configured first (configure_window)."""
     with simulated_kiosk(out, idle_timeout_s=idle_timeout_s) as sim:
         core = sim.kiosk_core(config_for(sim) if config_for else None).start()
         try:
@@ -282,11 +292,31 @@ def play(out: Path, add_steps, *, idle_timeout_s: int = IDLE_TIMEOUT_S, config_f
             # The screens exist once the app has built them: script the visits then.
             Clock.schedule_once(lambda _dt: (add_steps(script, Kiosk(app), sim), script.start()), 1.0)
             app.run()
+            if core_done is not None:
+                core_done(core, sim)
         finally:
             core.close()
         if finish is not None:
             finish(sim)
     return script
+
+
+def write_fleet_status(sim, path: Path) -> list[str]:
+    """What the province's operations team sees (`kiosk fleet status`) after the demo: this
+    kiosk, out of paper with its ribbon low, and another that went silent an hour ago."""
+    from kiosk.backend.client import BackendClient
+    from kiosk.cli.fleet import table
+    from reference_backend.pki import PkiFiles
+    sim.backend.store.seed_heartbeat("KIOSK-0002", at=time.time() - 3600, software_version="0.9.0")
+    pki = PkiFiles(Path(sim.config.backend.ca_file).parent)
+    client = BackendClient(sim.backend.url, ca_file=str(pki.ca_cert), cert_file=str(pki.operations_cert),
+                           key_file=str(pki.operations_key))
+    try:
+        lines = table(client.call("fleet_status", {}), time.time())
+    finally:
+        client.close()
+    path.write_text("$ kiosk fleet status\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return lines
 
 
 def run_demo(config: KioskConfig, out_dir: str) -> int:
@@ -302,8 +332,12 @@ def run_demo(config: KioskConfig, out_dir: str) -> int:
         app.link_probe_s = 1.0
         return app
 
+    def finish(sim) -> None:
+        checks.update(receipts=len(sim.receipt_printer.receipts))
+        checks.update(fleet=write_fleet_status(sim, out / "fleet-status.txt"))
+
     script = play(out, lambda script, kiosk, sim: add_visits(script, kiosk, sim, checks), app_for=demo_app,
-                  finish=lambda sim: checks.update(receipts=len(sim.receipt_printer.receipts)))
+                  core_done=lambda core, sim: (sim.restore_network(), core.send_heartbeat()), finish=finish)
     summary = "\n".join(script.log + ([f"FAILED: {script.error}"] if script.error else []))
     (out / "summary.txt").write_text(summary + "\n\n" + json.dumps(checks, ensure_ascii=False, indent=2) + "\n",
                                      encoding="utf-8")

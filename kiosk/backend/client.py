@@ -55,6 +55,7 @@ OPERATIONS = {
     "hsm_internal_auth": ("POST", "/v1/hsm/internal-authentication", False),
     "hsm_command_mac": ("POST", "/v1/hsm/command-mac", False),
     "submit_review": ("POST", "/v1/reviews", True),                                            # 好差评
+    "fleet_status": ("GET", "/v1/fleet", False),                                               # operations
     "record_heartbeat": ("POST", "/v1/terminals/{terminal_number}/heartbeats", True),
     "call_staff": ("POST", "/v1/terminals/{terminal_number}/staff-calls", True),
     "record_audit_entries": ("POST", "/v1/terminals/{terminal_number}/audit-entries", True),    # 可追溯
@@ -347,9 +348,11 @@ class BackendClient:
     def record_heartbeat(self, terminal_number: str, queue_depth: int, oldest_pending_age_s: float | None,
                          software_version: str, *, dead_letters: int = 0,
                          audit_head: tuple[int, str] | None = None, staff_lockouts: int = 0,
-                         idempotency_key: str) -> dict:
+                         health: dict | None = None, idempotency_key: str) -> dict:
         payload = {"terminal_number": terminal_number, "queue_depth": queue_depth, "dead_letters": dead_letters,
                    "software_version": software_version, "staff_lockouts": staff_lockouts}
+        if health is not None:
+            payload["health"] = health
         if audit_head is not None:
             payload["audit_head"] = {"seq": audit_head[0], "mac": audit_head[1]}
         if oldest_pending_age_s is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import threading
+import weakref
 from typing import Callable
 
 from drivers.id_card_reader import Document
@@ -25,6 +26,9 @@ def _no_progress(step: str, fraction: float) -> None:
     pass
 
 
+BUSY_S = 300.0   # a visit untouched this long is no longer someone at the kiosk
+
+
 class KioskServices:
     def __init__(self, link: BackendLink, cards: CardService, issuance: InstantIssuance | None,
                  assurance: IdentityAssurance, *, region_code: str, terminal_number: str = "",
@@ -38,9 +42,18 @@ class KioskServices:
         self.terminal_number = terminal_number
         self.service_phone = service_phone
         self._on_result = on_result
+        self._visits: weakref.WeakSet[Visit] = weakref.WeakSet()   # begun, not ended (see busy())
 
     def new_visit(self) -> Visit:
-        return Visit()
+        visit = Visit()
+        self._visits.add(visit)
+        return visit
+
+    def busy(self) -> bool:
+        """Whether a citizen is using the kiosk now: a visit not ended, touched within the last
+        BUSY_S (a visit the screens forgot to end stops counting, so the devices are probed
+        again)."""
+        return any(not visit.ended and visit.idle_seconds() < BUSY_S for visit in list(self._visits))
 
     def _run(self, visit: Visit, item: str, action: str, work) -> list[ServiceResult]:
         visit.touch()
@@ -73,6 +86,7 @@ class KioskServices:
         to the backend through the outbox, and every personal field is dropped."""
         self.link.send_audit_trail(self.terminal_number)
         visit.end(reason)
+        self._visits.discard(visit)
 
     def card_withdrawn(self, visit: Visit) -> None:
         """The card left the reader. A visit the card alone identified (a PIN change) ends with

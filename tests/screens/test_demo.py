@@ -56,9 +56,16 @@ def test_receipts_are_printed_and_diagnostics_see_every_device(demo):
     # lost card, PIN change, offline loss report, the staff-assisted application, and the staff's test page
     assert checks["receipts"] == 5 and len(list((out / "receipts").glob("*.png"))) == 5
     report = checks["diagnostics"]
-    assert "PSAM：在位" in report and "凭条打印机：online" in report and "制卡机：有空白卡" in report
+    assert "PSAM：在位" in report and "凭条打印机：offline, paper out" in report and "制卡机：有空白卡" in report
     assert "业务系统：故障" in report  # the demo cut the network before
     assert "离线队列：待发送" in report and "死信 0" in report   # nothing the backend refused
+    # The paper ran out and the ribbon ran low before staff left: diagnostics and the fleet see both,
+    # and the fleet sees the other kiosk that went silent an hour ago.
+    assert "paper out" in report and "色带余量 12" in report and (out / "22-diagnostics-supplies.png").exists()
+    this_kiosk, silent = (next(line for line in checks["fleet"] if line.startswith(name))
+                          for name in ("KIOSK-0001", "KIOSK-0002"))
+    assert "receipt printer FAULT (paper out)" in this_kiosk and "card printer WARNING (ribbon 12/250)" in this_kiosk
+    assert "SILENT 1h0m" in silent and "fleet status" in (out / "fleet-status.txt").read_text(encoding="utf-8")
 
 
 def test_screens_have_real_pixels_elder_mode_is_dark_and_the_countdown_shows(demo):

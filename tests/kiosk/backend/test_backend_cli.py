@@ -84,7 +84,7 @@ def test_a_missing_outbox_is_reported_not_created(tmp_path, capsys):
 def test_certs_and_seed_prepare_the_demo_backend(tmp_path):
     assert run(backend_cli.register, ["backend", "certs", "--dir", str(tmp_path / "certs")]) == 0
     assert sorted(p.name for p in (tmp_path / "certs").iterdir()) == [
-        "ca.pem", "kiosk.key", "kiosk.pem", "server.key", "server.pem"]
+        "ca.pem", "kiosk.key", "kiosk.pem", "operations.key", "operations.pem", "server.key", "server.pem"]
     db = tmp_path / "backend.db"
     assert run(backend_cli.register, ["backend", "seed", "--db", str(db), "--profile", "card_v3.toml"]) == 0
     store = BackendStore(db)

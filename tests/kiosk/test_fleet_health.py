@@ -1,0 +1,119 @@
+"""The fleet's view of a kiosk (#18), end to end on the simulated stack: the heartbeat carries
+each device's state and supplies, the backend keeps the latest per terminal and serves them to
+an operations certificate only, and `kiosk fleet status` prints paper out, a ribbon running low
+and a kiosk gone silent. Devices are not probed while a citizen uses the kiosk."""
+from __future__ import annotations
+
+import pytest
+
+from drivers.pcsc import wait_for_card
+from drivers.sim.pcscd import CARD_READER
+from kiosk.backend.client import BackendClient
+from kiosk.backend.errors import BackendRejected
+from kiosk.cli import main
+from kiosk.visit import CitizenIdentity
+from reference_backend.pki import PkiFiles
+from simulation.stack import ZHANG_SAN, simulated_kiosk
+
+
+@pytest.fixture
+def sim(pcscd):
+    with simulated_kiosk() as sim:
+        yield sim
+
+
+@pytest.fixture
+def kiosk(sim):
+    core = sim.kiosk_core()   # not started: the test sends the heartbeats
+    yield core
+    core.close()
+
+
+def pki_of(sim) -> PkiFiles:
+    return PkiFiles(sim.folder / "pki")
+
+
+def fleet(sim) -> dict:
+    pki = pki_of(sim)
+    client = BackendClient(sim.backend.url, ca_file=str(pki.ca_cert), cert_file=str(pki.operations_cert),
+                           key_file=str(pki.operations_key))
+    try:
+        return client.call("fleet_status", {})
+    finally:
+        client.close()
+
+
+def test_the_heartbeat_carries_devices_and_supplies_to_the_fleet_status(sim, kiosk):
+    sim.receipt_printer.set_state(paper_out=True, paper_near_end=True)
+    sim.card_printer.ribbon_remaining = 12   # of 250: under a tenth
+    assert kiosk.send_heartbeat()
+    [terminal] = fleet(sim)["terminals"]
+    assert terminal["terminal"] == "KIOSK-0001" and not terminal["silent"]
+    devices = terminal["health"]["devices"]
+    assert devices["receipt_printer"]["state"] == "fault" and devices["receipt_printer"]["paper"] == "out"
+    assert devices["card_printer"]["state"] == "warning" and devices["card_printer"]["ribbon_remaining"] == 12
+    assert devices["card_reader"]["state"] == "ok" and devices["psam"]["state"] == "ok"
+    assert devices["id_reader"]["state"] == "ok" and devices["pin_pad"]["state"] == "ok"
+    assert devices["camera"]["state"] == "ok"
+    assert terminal["health"]["disk"]["free_bytes"] > 0 and terminal["audit_head_seq"] is not None
+    # Refilled: the next heartbeat says so.
+    sim.receipt_printer.set_state(paper_out=False, paper_near_end=False)
+    assert kiosk.send_heartbeat()
+    assert fleet(sim)["terminals"][0]["health"]["devices"]["receipt_printer"] == {
+        "state": "ok", "detail": "online", "paper": "ok"}
+
+
+def test_devices_are_not_probed_while_a_citizen_uses_the_kiosk(sim, kiosk):
+    assert kiosk.send_heartbeat()
+    probed = kiosk.health.devices()[1]
+    visit = kiosk.services.new_visit()
+    visit.identify(CitizenIdentity.from_id_document(ZHANG_SAN))
+    sim.receipt_printer.set_state(paper_out=True)
+    devices, probed_at = kiosk.health.devices()
+    assert probed_at == probed and devices["receipt_printer"].state == "ok"   # the last findings stand
+    kiosk.services.end_visit(visit, "done")
+    assert kiosk.health.devices()[0]["receipt_printer"].state == "fault"
+
+
+def test_the_fleet_status_is_for_operations_certificates_only(sim, kiosk):
+    assert kiosk.send_heartbeat()
+    with pytest.raises(BackendRejected) as refused:
+        kiosk.client.call("fleet_status", {})
+    assert (refused.value.status, refused.value.code) == (403, "operations_only")
+
+
+def test_kiosk_fleet_status_prints_paper_out_ribbon_low_and_a_silent_kiosk(sim, kiosk, capsys):
+    sim.card.insert()
+    wait_for_card(CARD_READER, timeout=5)
+    sim.receipt_printer.set_state(paper_out=True, paper_near_end=True)
+    sim.card_printer.ribbon_remaining = 12
+    assert kiosk.send_heartbeat()
+    pki = pki_of(sim)
+    args = ["fleet", "status", "--url", sim.backend.url, "--pki", str(pki.directory)]
+    assert main(args) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("KIOSK-0001"))
+    assert "receipt printer FAULT (paper out)" in line and "card printer WARNING (ribbon 12/250)" in line
+    assert "SILENT" not in line
+    sim.backend.store.silent_after_s = 0.0   # as if fifteen minutes had passed without a beat
+    assert main(args) == 0
+    assert "SILENT" in next(line for line in capsys.readouterr().out.splitlines() if line.startswith("KIOSK-0001"))
+    # A kiosk's own certificate does not open the fleet.
+    assert main(["fleet", "status", "--url", sim.backend.url, "--ca", str(pki.ca_cert), "--cert", str(pki.kiosk_cert),
+                 "--key", str(pki.kiosk_key)]) == 1
+
+
+@pytest.mark.parametrize("health, told", [
+    ({"devices": {"toaster": {"state": "ok"}}, "disk": {"free_bytes": 1, "total_bytes": 2}}, "unknown device"),
+    ({"devices": {"camera": {"state": "fine"}}, "disk": {"free_bytes": 1, "total_bytes": 2}}, "state"),
+    ({"devices": {}, "disk": {"free_bytes": -1, "total_bytes": 2}}, "free_bytes"),
+    ({"devices": {}, "disk": {"free_bytes": 1, "total_bytes": 2}, "probed_at": float("inf")}, "probed_at"),
+    ({"devices": {"card_printer": {"state": "ok", "ribbon_remaining": "lots"}},
+      "disk": {"free_bytes": 1, "total_bytes": 2}}, "ribbon_remaining"),
+    ({"devices": [], "disk": {}}, "devices"),
+])
+def test_a_malformed_health_is_refused_and_nothing_of_it_kept(sim, kiosk, health, told):
+    with pytest.raises(BackendRejected) as refused:
+        kiosk.client.call("record_heartbeat", {"terminal_number": "KIOSK-0001", "queue_depth": 0,
+                                               "software_version": "1", "health": health}, idempotency_key="k" * 32)
+    assert refused.value.status == 400 and told in refused.value.message
+    assert sim.backend.store._conn.execute("SELECT count(*) FROM terminal_health").fetchone() == (0,)
