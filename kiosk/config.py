@@ -319,6 +319,21 @@ class MetricsSection:
 
 
 @dataclass(frozen=True)
+class UpdateSection:
+    repository_url: str = _setting("", None, "the province's TUF repository (https://...; metadata/ and targets/ "
+                                   "below it); empty: updates come from a USB stick only")
+    usb_path: str = _setting("/media/sscard-update", _non_empty, "where a stick's copy of the repository is mounted")
+    trusted_root: str = _setting("/etc/sscard-kiosk/update-root.json", _non_empty,
+                                 "the province's root metadata: the keys every update must be signed with")
+    root: str = _setting("/opt/sscard-kiosk", _non_empty, "holds releases/a, releases/b and the `current` symlink")
+    state_dir: str = _setting("/var/lib/sscard-kiosk/update", _non_empty, "TUF's metadata cache, downloads, state.json")
+    health_check_timeout_s: float = _setting(120.0, _at_least(1.0), "a release's install or health check longer "
+                                             "than this fails it")
+    restart_command: str = _setting("systemctl restart sscard-kiosk.service", None,
+                                    "run after each switch of `current`, before the health check (empty: none)")
+
+
+@dataclass(frozen=True)
 class KioskConfig:
     terminal: TerminalSection = field(default_factory=TerminalSection)
     readers: ReadersSection = field(default_factory=ReadersSection)
@@ -335,6 +350,7 @@ class KioskConfig:
     pin_pad: PinPadSection = field(default_factory=PinPadSection)
     pin_entry: PinEntrySection = field(default_factory=PinEntrySection)
     metrics: MetricsSection = field(default_factory=MetricsSection)
+    update: UpdateSection = field(default_factory=UpdateSection)
     source: str = "defaults"
 
     def __post_init__(self):

@@ -36,9 +36,10 @@ from kiosk.receipt import RECEIPT_FAILED, Handout, hand_out
 from kiosk.services import catalog
 from kiosk.services.base import BackendLink, ServiceResult
 from kiosk.services.runner import KioskServices
-from kiosk.health import SOFTWARE_VERSION, HealthMonitor
+from kiosk.health import HealthMonitor
 from kiosk.metrics import MetricsExporter
 from kiosk.staff_pin import StaffGate, StaffLockoutStore
+from kiosk.version import SOFTWARE_VERSION
 from kiosk.stats import ServiceStats
 from kiosk.visit import Visit
 from kiosk.services.issuance import InstantIssuance, IssuanceSettings

@@ -7,7 +7,6 @@ The checks raise the drivers' typed errors; `report()` turns each into a line of
 from __future__ import annotations
 
 import datetime
-import importlib.metadata
 import shutil
 import threading
 import time
@@ -113,6 +112,25 @@ def settle_held_issuance(core, application_id: str, action: str) -> JournalEntry
     return {"resume": core.issuance.resume, "reject": core.issuance.reject}[action](application_id)
 
 
+# What the last update did (kiosk/update.py's state), for staff.
+UPDATE_STATES = {"updated": N_("已更新"), "up_to_date": N_("已是最新"), "rolled_back": N_("新版本健康检查未通过，已自动回退"),
+                 "rolled_back_by_staff": N_("已由工作人员回退"), "failed": N_("新版本安装失败，未切换"),
+                 "refused": N_("更新包未通过签名校验，已拒绝")}
+
+
+def software_update(config) -> str:
+    """The version running and what the last update did (its state file; nothing is fetched)."""
+    from kiosk.update import UpdateManager
+    manager = UpdateManager(config.update)
+    state = manager.state()
+    text = manager.installed_version()
+    if state.get("state") in UPDATE_STATES:
+        text += _("；更新：{state}").format(state=_(UPDATE_STATES[state["state"]]))
+        if state.get("offered"):
+            text += _("（{version}）").format(version=state["offered"])
+    return text
+
+
 def _line(what: str, probe) -> tuple[str, str]:
     try:
         return what, probe()
@@ -181,4 +199,4 @@ def report(core) -> list[tuple[str, str]]:
                 _line(_("身份证读卡器"), id_reader), _line(_("制卡机"), card_printer),
                 _line(_("待处理的即时制卡"), issuances), _line(_("业务系统"), backend),
                 _line(_("离线队列"), outbox), _line(_("磁盘空间"), disk),
-                (_("软件版本"), importlib.metadata.version("sscard-kiosk"))]
+                (_("软件版本"), software_update(config))]

@@ -14,7 +14,6 @@ here, by configuration).
 from __future__ import annotations
 
 import enum
-import importlib.metadata
 import os
 import shutil
 import threading
@@ -25,9 +24,9 @@ from pathlib import Path
 from drivers.camera import UvcCamera
 from drivers.pcsc import card_present, list_readers
 from kiosk.diagnostics import DEVICE_ERRORS, PROBING, card_printer_status, check_id_reader, receipt_printer_status
+from kiosk.version import SOFTWARE_VERSION
 
 RIBBON_LOW_FRACTION = 0.1   # under a tenth of the ribbon's panels left: order one now
-SOFTWARE_VERSION = importlib.metadata.version("sscard-kiosk")
 
 
 class State(enum.StrEnum):

@@ -14,12 +14,12 @@ import os
 import sys
 from importlib.metadata import entry_points
 
-from kiosk.cli import card, config, diag, exits, fleet, issuance, pinpad, queue, records, service
+from kiosk.cli import card, config, diag, exits, fleet, issuance, pinpad, queue, records, service, update
 from kiosk.config import ConfigError, load_config
 from kiosk.file_safety import UnsafeFileError
 from kiosk.logging_setup import configure_logging
 
-COMMAND_GROUPS = (card, service, queue, issuance, pinpad, records, diag, config, fleet)
+COMMAND_GROUPS = (card, service, queue, issuance, pinpad, records, diag, config, fleet, update)
 PLUGIN_GROUP = "sscard_kiosk.commands"
 
 
