@@ -4,6 +4,8 @@ an operations certificate only, and `kiosk fleet status` prints paper out, a rib
 and a kiosk gone silent. Devices are not probed while a citizen uses the kiosk."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from drivers.pcsc import wait_for_card
@@ -100,3 +102,22 @@ def test_kiosk_fleet_status_prints_paper_out_ribbon_low_and_a_silent_kiosk(sim, 
     # A kiosk's own certificate does not open the fleet.
     assert main(["fleet", "status", "--url", sim.backend.url, "--ca", str(pki.ca_cert), "--cert", str(pki.kiosk_cert),
                  "--key", str(pki.kiosk_key)]) == 1
+
+
+def test_the_metrics_are_written_for_node_exporters_textfile_collector(sim, tmp_path):
+    from prometheus_client.parser import text_string_to_metric_families
+    textfile = tmp_path / "sscard_kiosk.prom"
+    config = sim.config.changed(metrics={"exporter": "textfile", "textfile": str(textfile), "interval_s": 1.0})
+    sim.receipt_printer.set_state(paper_out=True, paper_near_end=True)
+    core = sim.kiosk_core(config).start()
+    try:
+        deadline = time.monotonic() + 10
+        while not textfile.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        samples = {sample.name: sample.value for family in text_string_to_metric_families(textfile.read_text())
+                   for sample in family.samples if not sample.labels or sample.name == "kiosk_info"}
+    finally:
+        core.close()
+    assert samples["kiosk_receipt_printer_paper_out"] == 1.0 and samples["kiosk_outbox_dead"] == 0.0
+    assert samples["kiosk_disk_free_bytes"] > 0 and samples["kiosk_info"] == 1.0
+    assert not list(tmp_path.glob("*.prom.*"))   # written whole: no partial file left beside it
