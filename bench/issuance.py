@@ -20,7 +20,7 @@ from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard
 from drivers.sim.vpcd import VpcdLink
 from drivers.ssse_records import CardHolder, CardIdentifier, CardInfo
 from kiosk.visit import CitizenIdentity
-from simulation.stack import REGISTERED_PHOTO, ReaderWaits, registry_photo, running_kiosk
+from simulation.stack import APPLICATION, REGISTERED_PHOTO, ReaderWaits, registry_photo, running_kiosk
 
 ROUNDS = 30
 READER_WAITS = ReaderWaits().install()
@@ -83,6 +83,7 @@ def main() -> None:
             sim.backend.store.seed_photo(applicant.id_number, photo)   # composed on the card's face
             visit.identify(applicant)
             visit.assure("face", {"score": 0.3})   # as after a face check that matched
+            visit.application = APPLICATION
             with Pin.from_text("582936") as new:
                 waited, start = READER_WAITS.seconds, time.perf_counter()
                 results = core.services.apply(visit, True, new)

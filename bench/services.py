@@ -22,7 +22,7 @@ from drivers.sim.pcscd import CARD_READER, VPCD_CARD_PORT
 from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard
 from drivers.sim.vpcd import VpcdLink
 from kiosk.visit import CitizenIdentity
-from simulation.stack import ReaderWaits, running_kiosk, seed_zhang_san
+from simulation.stack import APPLICATION, ReaderWaits, running_kiosk, seed_zhang_san
 
 READER_WAITS = ReaderWaits().install()
 ZHANG_SAN = CitizenIdentity("371302198001011239", "张三", "1", 1, datetime.date(1980, 1, 1))
@@ -74,6 +74,7 @@ def main() -> None:
         first = services.new_visit()
         first.identify(CitizenIdentity("11010519900307002X", "王五", "2", 1, datetime.date(1990, 3, 7)))
         first.assure("face", {"score": 0.3})   # as after a face check that matched
+        first.application = APPLICATION
         with Pin.from_text("582936") as new:
             timed((online, online_wall), "1.10.1 apply + issue", lambda: services.apply(first, True, new))
 

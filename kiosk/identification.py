@@ -51,6 +51,31 @@ class Identification:
             on_problem(exc)
         return None
 
+    def wait_for_other_id_card(self, holder_id: str, stop: threading.Event,
+                               on_problem: Callable[[Exception], None]) -> CitizenIdentity | None:
+        """Waits for another person's ID card (a minor's guardian, #14): the holder's own, still
+        on the reader, is waited past."""
+        while not stop.is_set():
+            identity = self.wait_for_id_card(stop, on_problem)
+            if identity is None or identity.id_number != holder_id:
+                return identity
+            stop.wait(POLL_S)
+        return None
+
+    def read_other_id_card(self, holder_id: str, timeout_s: float = 60.0) -> CitizenIdentity:
+        """The command line's wait for another person's ID card; IdCardNotFound after `timeout_s`."""
+        stop = threading.Event()
+        timer = threading.Timer(timeout_s, stop.set)
+        timer.start()
+        problems: list[Exception] = []
+        try:
+            identity = self.wait_for_other_id_card(holder_id, stop, problems.append)
+        finally:
+            timer.cancel()
+        if identity is None:
+            raise problems[-1] if problems else IdCardNotFound("no other ID card was put on the reader")
+        return identity
+
     def wait_for_card(self, stop: threading.Event, on_problem: Callable[[Exception], None]) -> CardReading | None:
         """Waits for a social security card in the reader: its reading, or None once `stop` is
         set. A card that cannot be read goes to `on_problem` and is tried again."""

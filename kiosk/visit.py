@@ -68,6 +68,7 @@ class CitizenIdentity:
     # it (kiosk/identity_assurance.py); it leaves with the identity when the visit ends.
     photo_wlt: bytes = field(repr=False, default=b"")
     document: Document = Document.RESIDENT_ID
+    address: str = field(repr=False, default="")   # the document's (a card may be mailed there, #14)
 
     @property
     def document_name(self) -> str:
@@ -96,7 +97,7 @@ class CitizenIdentity:
         without a Chinese name is known by the English name it carries."""
         return cls(id_number=document.id_number, name=document.name or document.english_name, sex=document.sex,
                    ethnicity=document.ethnicity, birth_date=document.birth_date, photo_wlt=document.photo_wlt,
-                   document=document.document)
+                   document=document.document, address=document.address)
 
     def holder_payload(self) -> dict:
         """The holder as the backend contract wants it (apply for a card)."""
@@ -127,6 +128,8 @@ class Visit:
         # face check that matched, {"by": "staff", ...} after a member of staff vouched (#13).
         self._assurance: dict | None = None
         self.backend_visit_token: str | None = None   # the backend's visit for this person (open_visit)
+        # What an application says besides the holder (kiosk/application.py), once given (#14).
+        self.application = None
 
     @property
     def ended(self) -> bool:
@@ -222,6 +225,7 @@ class Visit:
             self.card_pin_verified = self.card_proven = False
             self.unconfirmed_pin_event = None
             self._assurance, self.backend_visit_token = None, None
+            self.application = None
 
     def holds_personal_data(self) -> bool:
-        return self._identity is not None or self._card is not None
+        return self._identity is not None or self._card is not None or self.application is not None

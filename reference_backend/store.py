@@ -38,6 +38,15 @@ MAX_COMMENT_CHARS = 500
 # open visit per terminal (a kiosk serves one citizen at a time), for half an hour, and no more
 # visits an hour than a busy lobby sees (a terminal opening more is enumerating people).
 VISIT_SECONDS = 30 * 60
+# What an application says besides the holder (#14, kiosk/application.py): the person's category
+# and the place it names, a mobile number, where a card not made on the spot goes, a guardian.
+CATEGORIES = {"employee": "employer", "resident": "community", "student": "school", "retiree": None}
+OFFICES = ("聊城市社会保障卡服务中心", "东昌府区社保服务大厅", "经济技术开发区便民服务中心")   # where cards are collected
+GUARDIAN_BELOW_AGE, ADULT_AGE = 16, 18
+# Where a card applied for (not made on the spot) is (制卡进度, #14): the card factory's and the
+# offices' systems report each step; the reference backend takes them through advance_production.
+PRODUCTION_STATES = ("received", "in_production", "sent_to_office", "ready", "collected")
+PROGRESS_LISTED = 5   # the person's latest applications a progress query answers with
 # A terminal whose last heartbeat is older than this is silent: three of the kiosk's default
 # intervals (300 s) missed.
 SILENT_AFTER_S = 900.0
@@ -69,6 +78,10 @@ CREATE TABLE IF NOT EXISTS heartbeats (
     id INTEGER PRIMARY KEY, terminal TEXT NOT NULL, queue_depth INTEGER NOT NULL,
     oldest_pending_age_s REAL, software_version TEXT NOT NULL, at REAL NOT NULL,
     dead_letters INTEGER NOT NULL DEFAULT 0, staff_lockouts INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS insurance (
+    id_number TEXT PRIMARY KEY, category TEXT NOT NULL, place TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS production (
+    application_id TEXT PRIMARY KEY, state TEXT NOT NULL, office TEXT, updated_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS terminal_health (
     terminal TEXT PRIMARY KEY, health TEXT NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_copies (
@@ -266,6 +279,18 @@ def _health(name, value) -> dict:
 
 
 ID_NUMBER = _text(_ID_NUMBER, 18)
+
+
+def _age(birth: datetime.date, today: datetime.date) -> int:
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+def _birth_of(id_number: str) -> datetime.date | None:
+    """The birth date an 18-digit ID number carries (None for a foreigner's number)."""
+    try:
+        return datetime.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    except ValueError:
+        return None
 CARD_ID = _text(_CARD_ID, 32)
 PIN_BLOCK = _text(re.compile(r"^[0-9A-F]{32}$"), 32)   # an SM4 PIN block, hex
 HOLDER_FIELDS = {"id_number": ID_NUMBER, "name": _text(max_chars=30), "sex": _text(choices=("1", "2")),
@@ -294,7 +319,8 @@ class BackendStore:
         self._conn.executescript(_SCHEMA)
         for table, column, definition in (("heartbeats", "dead_letters", "INTEGER NOT NULL DEFAULT 0"),
                                           ("heartbeats", "staff_lockouts", "INTEGER NOT NULL DEFAULT 0"),
-                                          ("applications", "terminal", "TEXT NOT NULL DEFAULT ''")):
+                                          ("applications", "terminal", "TEXT NOT NULL DEFAULT ''"),
+                                          ("applications", "details", "TEXT NOT NULL DEFAULT '{}'")):
             if column not in {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}:
                 self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")   # a store made before
 
@@ -423,6 +449,14 @@ class BackendStore:
             conn.execute("INSERT OR REPLACE INTO cards VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (card_id, card_number, holder["id_number"], status, region_code, issue_date, expiry_date))
 
+    def seed_insurance(self, id_number: str, category: str, place: str = "") -> None:
+        """The person's social insurance record: their category and its place (demo and tests)."""
+        ID_NUMBER("id_number", id_number)
+        if category not in CATEGORIES or bool(CATEGORIES[category]) != bool(place):
+            raise ValueError(f"{category!r} with {'a' if CATEGORIES.get(category) else 'no'} place")
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO insurance VALUES (?, ?, ?)", (id_number, category, place))
+
     def seed_heartbeat(self, terminal: str, *, at: float, software_version: str, queue_depth: int = 0) -> None:
         """A kiosk's last heartbeat at `at` (demo and tests: a kiosk that went silent then)."""
         with self._transaction() as conn:
@@ -480,6 +514,35 @@ class BackendStore:
         cards = conn.execute("SELECT card_id FROM cards WHERE id_number = ? ORDER BY issue_date",
                              (id_number,)).fetchall()
         return {"name": row[0], "cards": [self._public_card(self._card(conn, c[0])) for c in cards]}
+
+    def application_progress(self, conn, terminal: str, body: dict) -> dict:
+        """Where the person's cards applied for are (制卡进度查询, #14), latest first: made on the
+        spot (collected at once), or received, in production, sent to the office, ready to
+        collect there, collected."""
+        id_number = self._person_of_visit(conn, terminal, body)
+        rows = conn.execute(
+            "SELECT a.channel, a.reason, a.status, a.created_at, p.state, p.office FROM applications a"
+            " LEFT JOIN production p ON p.application_id = a.application_id WHERE a.id_number = ?"
+            " ORDER BY a.created_at DESC LIMIT ?", (id_number, PROGRESS_LISTED)).fetchall()
+        applications = []
+        for channel, reason, status, created_at, state, office in rows:
+            if status == "written":   # made on the spot and handed over
+                state, office = "collected", None
+            applications.append({
+                "applied_on": datetime.datetime.fromtimestamp(created_at, datetime.timezone.utc).date().isoformat(),
+                "channel": channel, "reason": reason, "state": state or "received",
+                **({"office": office} if office and state in ("sent_to_office", "ready") else {})})
+        return {"applications": applications}
+
+    def advance_production(self, application_id: str, state: str, office: str | None = None) -> None:
+        """The card factory's or an office's report of an application's card (demo and tests)."""
+        if state not in PRODUCTION_STATES or (state in ("sent_to_office", "ready") and not office):
+            raise ValueError(f"{state!r}: one of {PRODUCTION_STATES}, with the office where it is sent or ready")
+        with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM applications WHERE application_id = ?", (application_id,)).fetchone() is None:
+                raise ValueError("no such application")
+            conn.execute("INSERT OR REPLACE INTO production VALUES (?, ?, ?, ?)",
+                         (application_id, state, office, self._clock()))
 
     def card_status(self, conn, terminal: str, card_id: str, body: dict) -> dict:
         return self._public_card(self._card(conn, CARD_ID("card_id", card_id)))
@@ -561,7 +624,8 @@ class BackendStore:
 
     def apply_card(self, conn, terminal: str, key: str, body: dict) -> Reply:
         wanted = fields(body, {"holder": lambda n, v: v, "region_code": _text(_REGION, 6),
-                               "channel": _text(choices=("instant", "batch")), "commitment": _boolean})
+                               "channel": _text(choices=("instant", "batch")), "commitment": _boolean,
+                               "application": lambda n, v: v})
         holder = fields(wanted["holder"] if isinstance(wanted["holder"], dict) else {}, HOLDER_FIELDS)
         live = conn.execute("SELECT count(*) FROM cards WHERE id_number = ? AND status != ?",
                             (holder["id_number"], CANCELLED)).fetchone()[0]
@@ -575,11 +639,62 @@ class BackendStore:
                 raise Refusal(422, "application_open", "this person already has an open application")
             # An instant issuance that failed (or was cut off) here left it open: this terminal resumes it.
             return Reply(201, {"application_id": already[0], "status": "applied"})
+        details = self._application_details(holder, wanted["application"], wanted["channel"])
         conn.execute("INSERT OR REPLACE INTO persons VALUES (:id_number, :name, :sex, :ethnicity, :birth_date,"
                      " :birthplace)", holder)
         application_id = self._new_application(conn, terminal, holder["id_number"], wanted["region_code"],
                                                wanted["channel"], "first", wanted["commitment"])
+        conn.execute("UPDATE applications SET details = ? WHERE application_id = ?",
+                     (json.dumps(details, ensure_ascii=False), application_id))
         return Reply(201, {"application_id": application_id, "status": "applied"})
+
+    def _application_details(self, holder: dict, value, channel: str) -> dict:
+        """An application's `application` object (#14), every rule a card-management system keeps."""
+        details = fields(_object("application", value),
+                         {"phone": _text(re.compile(r"1[3-9][0-9]{9}"), 11), "category": _text(choices=tuple(CATEGORIES))},
+                         {"employer": _text(max_chars=100), "school": _text(max_chars=100),
+                          "community": _text(max_chars=100), "mailing": _object, "guardian": _object})
+        place = CATEGORIES[details["category"]]
+        extra = sorted({"employer", "school", "community"} & set(details) - {place})
+        if extra or (place and not details.get(place, "").strip()):
+            raise Refusal(422, "place_required", f"a {details['category']} names its {place} and no other place"
+                          if place else f"a {details['category']} names no place")
+        if channel == "batch":
+            if "mailing" not in details:
+                raise Refusal(422, "mailing_required", "a card not made on the spot needs mailing (collect or mail)")
+            mailing = fields(details["mailing"], {"method": _text(choices=("collect", "mail"))},
+                             {"office": _text(choices=OFFICES), "address": _text(max_chars=100)})
+            if (mailing["method"] == "collect") != ("office" in mailing) or \
+                    (mailing["method"] == "mail") != bool(mailing.get("address", "").strip()):
+                raise Refusal(422, "mailing_invalid", "collect names an office, mail an address, and nothing else")
+        elif "mailing" in details:
+            raise Refusal(422, "mailing_invalid", "a card made on the spot is handed over, not mailed")
+        today = self._today()
+        birth = datetime.datetime.strptime(holder["birth_date"], "%Y%m%d").date()
+        if _age(birth, today) < GUARDIAN_BELOW_AGE:
+            if "guardian" not in details:
+                raise Refusal(422, "guardian_required", "an applicant under 16 applies through a guardian")
+            guardian = fields(details["guardian"], {"id_number": ID_NUMBER, "name": _text(max_chars=30),
+                                                    "relation": _text(choices=("parent", "other"))})
+            guardian_birth = _birth_of(guardian["id_number"])
+            if guardian["id_number"] == holder["id_number"] or guardian_birth is None \
+                    or _age(guardian_birth, today) < ADULT_AGE:
+                raise Refusal(422, "guardian_invalid", "the guardian is another person, an adult")
+        elif "guardian" in details:
+            raise Refusal(422, "guardian_invalid", "an applicant of 16 or more applies in person")
+        return details
+
+    def application_options(self, conn, terminal: str, body: dict) -> dict:
+        """What the kiosk offers a person applying (#14): their category and place as their social
+        insurance record holds them (absent when it holds none), and the offices cards are
+        collected at."""
+        id_number = self._person_of_visit(conn, terminal, body)
+        row = conn.execute("SELECT category, place FROM insurance WHERE id_number = ?", (id_number,)).fetchone()
+        reply = {"offices": list(OFFICES)}
+        if row is not None:
+            place = CATEGORIES[row[0]]
+            reply["insured"] = {"category": row[0], **({place: row[1]} if place else {})}
+        return reply
 
     def mark_instant_issuance(self, conn, terminal: str, key: str, application_id: str, body: dict) -> Reply:
         fields(body, {})

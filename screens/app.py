@@ -72,6 +72,7 @@ class KioskApp(App):
         # Screen modules load their .kv rules on import, after the font is in place.
         from screens import widgets  # noqa: F401  (shared rules the other .kv files use)
         from screens import pinpad  # noqa: F401
+        from screens.application import ApplicationScreen
         from screens.card_holder import CardHolderScreen
         from screens.confirm import ConfirmScreen
         from screens.diagnostics import DiagnosticsScreen
@@ -91,7 +92,7 @@ class KioskApp(App):
         manager = ScreenManager(transition=CrossFade(duration=0.2))
         for name, screen in (("home", HomeScreen), ("card_holder", CardHolderScreen), ("guide", GuideScreen),
                              ("identify", IdentifyScreen), ("face", FaceScreen), ("staff_assist", StaffAssistScreen),
-                             ("confirm", ConfirmScreen), ("pin", PinScreen),
+                             ("application", ApplicationScreen), ("confirm", ConfirmScreen), ("pin", PinScreen),
                              ("progress", ProgressScreen), ("result", ResultScreen), ("rating", RatingScreen),
                              ("staff", StaffSignInScreen), ("diagnostics", DiagnosticsScreen)):
             manager.add_widget(screen(name=name))

@@ -1,6 +1,6 @@
 """One citizen's way through the screens: guide -> identify -> (face check, or staff assistance,
-where the offer needs the person vouched for) -> confirm -> PIN pad -> progress -> result ->
-rating -> home.
+where the offer needs the person vouched for) -> (the application's details, for an
+application) -> confirm -> PIN pad -> progress -> result -> rating -> home.
 
 The flow holds the visit (kiosk/visit.py) and the PINs typed for it, tells each screen what to
 show, and runs the chosen service on a worker thread; results come back through Clock. It
@@ -66,9 +66,21 @@ class VisitFlow:
         if self.visit.assurance is None and self.services.needs_face(self.offer.actions):
             self._go("face").start(self.visit)
         else:
-            self._go("confirm").show(self.offer, self.visit)
+            self._to_confirm()
 
     def face_passed(self) -> None:
+        self._to_confirm()
+
+    def _to_confirm(self) -> None:
+        """An application first says what it needs besides the holder (#14), then the confirmation."""
+        if self.offer.asks_application and self.visit.application is None:
+            self._go("application").start(self.offer, self.visit, self.services, self.app.core.identification,
+                                          instant=self.services.instant_issuance_ready())
+        else:
+            self._go("confirm").show(self.offer, self.visit)
+
+    def application_given(self, details) -> None:
+        self.visit.application = details
         self._go("confirm").show(self.offer, self.visit)
 
     def ask_staff(self) -> None:
@@ -79,7 +91,7 @@ class VisitFlow:
         if self.offer.needs_card:   # the citizen's card came out for the staff card: back in
             self._go("identify").start(self.offer, self.visit)
         else:
-            self._go("confirm").show(self.offer, self.visit)
+            self._to_confirm()
 
     def confirmed(self) -> None:
         self._pin_index = 0

@@ -40,6 +40,7 @@ class Offer:
     pins: tuple[str, ...]       # PIN entries, in order
     commitment: str = ""        # 告知承诺 text the citizen accepts, where the item takes one
     uses_card_printer: bool = False
+    asks_application: bool = False   # the application's details step (screens/application.py)
     run: Callable = None        # (services, visit, pins, progress, cancel) -> list[ServiceResult]
 
     def heading(self) -> str:
@@ -91,7 +92,7 @@ OFFERS = [
     Offer("first_card", N_("首次申领\n申领·制卡·启用一次办"), "1.10.1 + 1.10.2 + 1.10.5", ("apply_instant", "apply_batch"),
           Guide(N_("本人持有效居民身份证；尚未办理过社会保障卡。"), N_("居民身份证（原件）。"),
                 N_("联网时现场制卡（立等可取）；离线时受理普通申领，30个工作日内邮寄或网点领卡。")),
-          pins=(NEW, AGAIN), commitment=COMMITMENT, uses_card_printer=True,
+          pins=(NEW, AGAIN), commitment=COMMITMENT, uses_card_printer=True, asks_application=True,
           run=lambda s, visit, pins, progress, cancel: s.bundle("first_card", visit, True, pins[NEW], progress, cancel)),
     Offer("report_loss", N_("临时挂失"), "1.10.6", ("report_loss_temporary",),
           Guide(N_("卡片遗失或被盗，需立即停用。"), N_("居民身份证（原件）。"),
@@ -120,6 +121,11 @@ OFFERS = [
           Guide(N_("忘记密码，或密码输错6次已锁定。"), N_("居民身份证和社会保障卡。"), N_("即时办结。")),
           pins=(NEW, AGAIN),
           run=lambda s, visit, pins, progress, cancel: s.reset_pin(visit, pins[NEW])),
+    Offer("progress", N_("制卡进度查询"), "1.10.1", ("query_progress",),
+          Guide(N_("已申领社会保障卡，想知道卡片制作到哪一步、到哪里领取。"), N_("居民身份证（原件）。"),
+                N_("即时查询，需联网。")),
+          pins=(),
+          run=lambda s, visit, pins, progress, cancel: s.query_progress(visit)),
 ]
 
 OFFERS_BY_KEY = {offer.key: offer for offer in OFFERS}

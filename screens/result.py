@@ -7,7 +7,7 @@ from pathlib import Path
 from kivy.factory import Factory
 from kivy.lang import Builder
 from kivy.graphics.texture import Texture
-from kivy.properties import ObjectProperty, StringProperty
+from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
 from kiosk.i18n import N_, _
@@ -49,15 +49,17 @@ class ResultScreen(Screen):
     receipt_text = StringProperty("")
     receipt_qr = ObjectProperty(None, allownone=True)
     next_step = StringProperty("")
+    rated = BooleanProperty(True)   # the citizen may rate what was done
 
     def show(self, offer, results, receipt_note: str, receipt_text: str) -> None:
         self.title = offer.heading()
+        self.rated = catalog.action(offer.actions[0]).rated   # a question answered is not rated
         box = self.ids.results
         box.clear_widgets()
         for result in results:
             line = Factory.BodyLabel(text=_("【{outcome}】{item}：{message}").format(
                 outcome=_(OUTCOME_WORDS[result.outcome]), item=_(catalog.ITEMS.get(result.service_item, "")),
-                message=_(result.citizen_message)))
+                message=result.message(_)))
             line.color = self.theme_colour(result.ok)
             line.outcome = result.outcome
             box.add_widget(line)

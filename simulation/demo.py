@@ -227,11 +227,21 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
     step("staff card inserted: its PIN asked", sim.insert_staff_card, lambda: assist.asking_pin, None)
     step("staff card PIN: vouched, take the card back", lambda: kiosk.type_pin(STAFF_CARD_PIN, "staff_assist"),
          lambda: not assist.asking_pin and assist.prompt.startswith("核验完成"), "13d-staff-vouched.png")
-    step("staff card out: confirm", sim.card.remove, lambda: kiosk.on("confirm"), None)
+    application = app.root.get_screen("application")
+
+    def type_phone() -> None:
+        for digit in APPLICANT_PHONE:
+            kiosk.tap(f"digit_{digit}")
+
+    step("staff card out: the application's details, his employer from his insurance record",
+         sim.card.remove, lambda: kiosk.on("application") and application.category == "employee", None)
+    step("mobile number typed: confirm", type_phone, lambda: application.phone == APPLICANT_PHONE,
+         "13e-application.png")
+    step("details given: confirm", lambda: kiosk.tap("next"), lambda: kiosk.on("confirm"), None)
     step("commitment accepted: the PIN pad", lambda: (kiosk.tap("accept"), kiosk.tap("confirm")),
          lambda: kiosk.on("pin"), None)
     step("new PIN", lambda: kiosk.type_pin(NEW_PIN), lambda: kiosk.asked_for_pin(AGAIN), None)
-    step("new PIN again", lambda: kiosk.type_pin(NEW_PIN), lambda: kiosk.on("result"), "13e-result-staff-assisted.png")
+    step("new PIN again", lambda: kiosk.type_pin(NEW_PIN), lambda: kiosk.on("result"), "13f-result-staff-assisted.png")
     step("finished: home", lambda: (checks.update(staff_assisted=kiosk.result_lines()), kiosk.tap("finish"),
                                     take_id_card()), home_and_cleared, None)
 
@@ -275,6 +285,9 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
          and "色带余量 12" in kiosk.text_of("diagnostics", "report"), "22-diagnostics-supplies.png")
     step("staff leaves: home", lambda: (checks.update(diagnostics=kiosk.text_of("diagnostics", "report")),
                                         kiosk.tap("leave")), lambda: kiosk.on("home"), None)
+
+
+APPLICANT_PHONE = "13905356688"
 
 
 def play(out: Path, add_steps, *, idle_timeout_s: int = IDLE_TIMEOUT_S, config_for=None, app_for=None,

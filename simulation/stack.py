@@ -29,6 +29,7 @@ from drivers.sim.pin_pad import SimulatedPinPad
 from drivers.sim.receipt_printer import SimulatedReceiptPrinter
 from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard
 from drivers.sim.vpcd import VpcdLink
+from kiosk.application import ApplicationDetails, Category, Mailing
 from kiosk.config import KioskConfig
 from kiosk.core import KioskCore
 from kiosk.staff_pin import hash_staff_pin, staff_card_digest
@@ -48,10 +49,13 @@ ZHANG_SAN = IdDocument(name="张三", sex="1", ethnicity=1, birth_date=datetime.
                        address="山东省临沂市兰山区沂蒙路1号", id_number="371302198001011239",
                        issuing_authority="临沂市公安局", valid_from=datetime.date(2020, 1, 1), valid_to=None)
 ZHANG_SAN_CARD_ID = "371300D15600000500BF7C7A48FB4966"   # the card of card_v3.toml
-# Someone with no card yet, and no photo in the registry: only staff can vouch for him.
+# Someone with no card yet, and no photo in the registry: only staff can vouch for him. His
+# insurance record names his employer (the application's details step shows it, #14).
 LI_SI = IdDocument(name="李四", sex="1", ethnicity=1, birth_date=datetime.date(1975, 5, 5),
                    address="山东省临沂市兰山区沂蒙路2号", id_number="37130219750505123X",
                    issuing_authority="临沂市公安局", valid_from=datetime.date(2021, 1, 1), valid_to=None)
+
+LI_SI_EMPLOYER = "聊城市鲁西机械制造有限公司"
 
 
 def registry_photo(image: Path) -> bytes:
@@ -143,6 +147,7 @@ def simulated_kiosk(out: Path | None = None, *, serial_devices: bool = True, idl
         sim = None
         stack.callback(lambda: (sim.backend if sim else backend).stop())   # the one running at the end
         seed_zhang_san(backend)
+        backend.store.seed_insurance(LI_SI.id_number, "employee", LI_SI_EMPLOYER)
         psam = VpcdLink(SimulatedPsam(), port=VPCD_PSAM_PORT).insert()
         stack.callback(_take_out, psam, PSAM_READER)
         wait_for_card(PSAM_READER, timeout=10)
@@ -183,6 +188,13 @@ def simulated_kiosk(out: Path | None = None, *, serial_devices: bool = True, idl
         sim = SimulatedKiosk(config, backend, folder, card, card_printer, receipts, id_reader, made_cards, camera,
                              pin_pad)
         yield sim
+
+
+# What an adult retiree's application says besides the holder (#14): the benches' and the tests'
+# applicant where the details are not what they measure; collected at the demo backend's office
+# when the card is not made on the spot.
+APPLICATION = ApplicationDetails("13800138000", Category.RETIREE,
+                                 mailing=Mailing("collect", office="聊城市社会保障卡服务中心"))
 
 
 # The PIN key of the simulated pad's key set 0, and of the bank's HSM for this terminal.

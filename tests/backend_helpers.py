@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 from kiosk.backend.client import BackendClient
+from simulation.stack import APPLICATION
 
 _serial = itertools.count(1)
 
@@ -27,9 +28,11 @@ class ContractClient(BackendClient):
         return self.call("card_status", {"card_id": card_id})
 
     def apply_card(self, holder: dict, region_code: str, *, channel: str = "instant", commitment: bool = True,
-                   idempotency_key: str) -> dict:
+                   application: dict | None = None, idempotency_key: str) -> dict:
+        application = application or sample_application(channel)
         return self.call("apply_card", {"holder": holder, "region_code": region_code, "channel": channel,
-                                        "commitment": commitment}, idempotency_key=idempotency_key)
+                                        "commitment": commitment, "application": application},
+                         idempotency_key=idempotency_key)
 
     def mark_instant_issuance(self, application_id: str, *, idempotency_key: str) -> dict:
         return self.call("mark_instant_issuance", {"application_id": application_id}, idempotency_key=idempotency_key)
@@ -75,6 +78,15 @@ class ContractClient(BackendClient):
 
 def client_for(url: str, pki, **options) -> ContractClient:
     return ContractClient(url, ca_file=pki.ca_cert, cert_file=pki.kiosk_cert, key_file=pki.kiosk_key, **options)
+
+
+# What the tests that are not about an application's details send (#14).
+SAMPLE_APPLICATION = APPLICATION
+
+
+def sample_application(channel: str = "instant") -> dict:
+    application = {"phone": SAMPLE_APPLICATION.phone, "category": str(SAMPLE_APPLICATION.category)}
+    return application if channel == "instant" else {**application, "mailing": SAMPLE_APPLICATION.mailing.payload()}
 
 
 def key() -> str:

@@ -38,6 +38,8 @@ OPERATIONS = {
     "query_person": ("POST", "/v1/person-queries", False),
     "person_photo": ("POST", "/v1/person-photos", False),
     "card_status": ("GET", "/v1/cards/{card_id}", False),
+    "application_progress": ("POST", "/v1/application-progress", False),                      # 1.10.1 制卡进度
+    "application_options": ("POST", "/v1/application-options", False),                        # 1.10.1
     "apply_card": ("POST", "/v1/applications", True),                                          # 1.10.1
     "mark_instant_issuance": ("POST", "/v1/applications/{application_id}/instant-issuance", True),
     "cancel_instant_issuance": ("POST", "/v1/applications/{application_id}/instant-issuance/cancellation", True),

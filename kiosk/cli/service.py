@@ -23,7 +23,9 @@ from kiosk.services import catalog
 from kiosk.services.catalog import Proof
 from kiosk.services.bundles import BUNDLES
 from kiosk.services.replace_card import REASONS
-from kiosk.visit import Visit
+from kiosk.application import ApplicationDetails, Category, Guardian, GuardianRequired, Mailing, needs_guardian, \
+    valid_phone
+from kiosk.visit import Visit, VisitError
 
 
 def _read_card(core: KioskCore, visit: Visit, required: bool) -> None:
@@ -46,6 +48,22 @@ def _change_pin(services, visit, args, pins):
 def _reset_pin(services, visit, args, pins):
     with pins.ask("new PIN: ", confirm=True) as new:
         return services.reset_pin(visit, new)
+
+
+def _application_details(core, visit, args) -> None:
+    """What the application says besides the holder (kiosk/application.py), from the options;
+    a minor's guardian puts their own ID card on the reader after the holder's."""
+    guardian = None
+    if needs_guardian(visit.identity):
+        if not args.guardian:
+            raise GuardianRequired("the holder is under 16: --guardian parent|other")
+        print("place the guardian's own ID card on the reader", flush=True)
+        guardian = Guardian.accept(visit.identity, core.identification.read_other_id_card(visit.identity.id_number),
+                                   args.guardian)
+    mailing = (Mailing("collect", office=args.collect_at) if args.collect_at else
+               Mailing("mail", address=visit.identity.address) if args.mail_to_id_address else None)
+    visit.application = ApplicationDetails(valid_phone(args.phone), Category(args.category), args.place or "",
+                                           mailing, guardian)
 
 
 def _apply(services, visit, args, pins):
@@ -83,6 +101,7 @@ RUNNERS = {
     "apply": _apply,
     "replace": _replace,
     "review": lambda services, visit, args, pins: services.review(visit, args.item, args.level, args.comment),
+    "progress": lambda services, visit, args, pins: services.query_progress(visit),
     "bundle": _bundle,
 }
 # A replacement for any reason but loss needs the old card: read it when it is there.
@@ -145,13 +164,18 @@ def cmd_service(args) -> int:
                 code = _face_check(core, visit)
                 if code is not None:
                     return code
-        except (IdCardError, CardError) as exc:
+            if args.action == "apply" or (args.action == "bundle" and args.name == "first_card"):
+                if not (args.phone and args.category):
+                    print("kiosk: an application needs --phone and --category", file=sys.stderr)
+                    return exits.USAGE
+                _application_details(core, visit, args)
+        except (IdCardError, CardError, VisitError) as exc:
             print(f"kiosk: {type(exc).__name__}: {exc}", file=sys.stderr)
             print(citizen_message(exc))
             return exits.FAILED
         results = RUNNERS[args.action](core.services, visit, args, PinSource(args.pin_stdin))
         for result in results:
-            print(f"{result.service_item} {result.action}: {result.outcome} - {result.citizen_message}")
+            print(f"{result.service_item} {result.action}: {result.outcome} - {result.message()}")
             if result.staff_detail:
                 print(f"  staff: {result.staff_detail}")
         receipt = core.services.receipt(visit)
@@ -184,10 +208,26 @@ def register(subparsers) -> None:
             parser.add_argument("--item", required=True, choices=catalog.rated_items())
             parser.add_argument("--level", required=True, type=int, choices=range(1, 6))
             parser.add_argument("--comment", default="")
+        if command == "apply":
+            _application_options(parser)
     bundle = commands.add_parser("bundle", help="a bundle of items in one visit (打包办)")
     bundle.add_argument("name", choices=sorted(BUNDLES))
     _commitment_option(bundle)
+    _application_options(bundle, required=False)
     service.set_defaults(func=cmd_service)
+
+
+def _application_options(parser, required: bool = True) -> None:
+    """What an application says besides the holder (#14); `bundle first_card` needs them too."""
+    parser.add_argument("--phone", required=required, help="the applicant's mobile number (11 digits)")
+    parser.add_argument("--category", required=required, choices=[str(c) for c in Category])
+    parser.add_argument("--place", help="the employer, school or community the category names, as the person's "
+                        "social insurance record holds it")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--collect-at", metavar="OFFICE", help="a card not made on the spot is collected there")
+    where.add_argument("--mail-to-id-address", action="store_true", help="or mailed to the ID card's address")
+    parser.add_argument("--guardian", choices=("parent", "other"),
+                        help="an applicant under 16: the guardian's relation; their ID card is read next")
 
 
 def _commitment_option(parser) -> None:

@@ -2,13 +2,17 @@
 (立等可取), otherwise a batch application that works offline too (queued, effective on delivery).
 
 Where a proof would be needed, the citizen may accept the written commitment instead (告知承诺制):
-the acceptance is recorded with the commitment text's version and the time.
+the acceptance is recorded with the commitment text's version and the time. The application
+carries what a card-management system needs besides the holder (kiosk/application.py, given
+to the visit as `visit.application`); the batch one is sealed in the outbox with the rest of the
+payload when it is queued.
 """
 from __future__ import annotations
 
 import threading
 
 from drivers.pin import Pin
+from kiosk.application import details_of
 from kiosk.i18n import N_
 from kiosk.outcome import Outcome
 from kiosk.services import catalog
@@ -27,7 +31,7 @@ def commitment_record(accepted: bool) -> dict:
 def apply_batch(link: BackendLink, visit: Visit, region_code: str, commitment: bool) -> ServiceResult:
     identity = visit.identity
     payload = {"holder": identity.holder_payload(), "region_code": region_code, "channel": "batch",
-               "commitment": commitment}
+               "commitment": commitment, "application": details_of(visit).payload(identity, instant=False)}
     outcome, job_id = link.queue(visit.visit_id, ITEM, "apply_batch", "apply_card", payload,
                                  subject=identity.id_number,
                                  detail={"holder": identity.masked_id_number, **commitment_record(commitment)})
@@ -44,9 +48,10 @@ def apply_instant(link: BackendLink, issuance: InstantIssuance, visit: Visit, re
                   cancel: threading.Event | None = None) -> list[ServiceResult]:
     """Apply and issue on the spot: the results of 1.10.1, 1.10.2 (activation) and 1.10.5 (PIN)."""
     identity = visit.identity
+    application = details_of(visit).payload(identity, instant=True)   # refused in plain words before anything starts
     issuance.preflight(visit, new_pin, cancel)  # before an application is opened at the backend
     payload = {"holder": identity.holder_payload(), "region_code": region_code, "channel": "instant",
-               "commitment": commitment}
+               "commitment": commitment, "application": application}
     reply = link.call(visit.visit_id, ITEM, "apply_instant", "apply_card", payload,
                       {"holder": identity.masked_id_number, **commitment_record(commitment)})
     return issuance.issue(visit, ITEM, reply["application_id"], new_pin, progress, cancel)

@@ -91,6 +91,12 @@ class ServiceResult:
     staff_detail: str = ""
     outbox_reference: int | None = None
     data: dict = field(default_factory=dict)   # masked values for the receipt and the screen
+    message_args: dict = field(default_factory=dict)   # what fills citizen_message's {fields}, in any language
+
+    def message(self, translate=lambda text: text) -> str:
+        """The citizen's words, translated by `translate` before its {fields} are filled."""
+        return translate(self.citizen_message).format(**self.message_args) if self.message_args \
+            else translate(self.citizen_message)
 
     def __post_init__(self):
         # An action the catalogue does not know would drop off the receipt and the statistics.

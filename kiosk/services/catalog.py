@@ -29,6 +29,7 @@ ITEMS = {
     "1.10.8": N_("社会保障卡注销"),
 }
 REVIEW_ITEM = "review"   # a rating is about another item: it is counted under none
+QUERY_ITEM = "query"     # a question answered (where is my card?): no item of its own, nothing counted
 
 
 class Offline(enum.StrEnum):
@@ -117,6 +118,9 @@ ACTIONS = [
            results={"replace_lost": N_("补领（遗失）"), "replace_damaged": N_("换领（损坏）"),
                     "replace_expiring": N_("换发（到期）"), "replace_data_change": N_("换领（信息变更）"),
                     **_INSTANT_ISSUANCE}, documents=RESIDENT_ID_ONLY),
+    Action("query_progress", QUERY_ITEM, N_("制卡进度查询"), Offline.REFUSE,
+           N_("网络中断，暂时无法查询制卡进度。请网络恢复后再查询，或到窗口、拨打12333咨询。"),
+           frozenset({Proof.ID_CARD}), "progress", rated=False),
     Action("review", REVIEW_ITEM, N_("服务评价"), Offline.QUEUE,
            N_("感谢评价，评价将在网络恢复后发送。"),
            frozenset(), "review", rated=False),

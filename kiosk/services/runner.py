@@ -12,7 +12,7 @@ from drivers.id_card_reader import Document
 from drivers.pin import Pin
 from kiosk.card_service import CardService, DifferentCard
 from kiosk.identity_assurance import IdentityAssurance
-from kiosk.services import activate, apply_card, bank, bundles, loss, pin, replace_card, review
+from kiosk.services import activate, apply_card, bank, bundles, loss, pin, progress, replace_card, review
 from kiosk.outcome import Outcome
 from kiosk.receipt import Receipt, ReceiptItem
 from kiosk.services import catalog
@@ -109,6 +109,10 @@ class KioskServices:
     def instant_issuance_ready(self) -> bool:
         return self.issuance is not None and self.issuance.available()
 
+    # where is my card? (a question, no item)
+    def query_progress(self, visit: Visit) -> list[ServiceResult]:
+        return self._run(visit, catalog.QUERY_ITEM, "query_progress", lambda: progress.query_progress(self.link, visit))
+
     # 1.10.6
     def report_loss(self, visit: Visit, kind: str) -> list[ServiceResult]:
         return self._run(visit, "1.10.6", f"report_loss_{kind}", lambda: loss.report_loss(self.link, visit, kind))
@@ -138,6 +142,11 @@ class KioskServices:
         """The card is back after a PIN change or reset whose answer was lost (see pin.confirm_pin)."""
         action = pin.action_to_confirm(visit)
         return self._run(visit, "1.10.5", action, lambda: pin.confirm_pin(self.link, self.cards, visit, new))
+
+    def application_options(self, visit: Visit) -> dict:
+        """What the application step offers the person (the backend's application_options: their
+        category and place as insured, the offices); BackendUnavailable offline."""
+        return self.link.person_read(visit, "application_options")
 
     # 1.10.1: on the spot when the card printer is ready, else a batch application
     def apply(self, visit: Visit, commitment: bool, new_pin: Pin, progress: Progress = _no_progress,

@@ -18,6 +18,7 @@ from kiosk.config import load_config
 from kiosk.core import KioskCore
 from kiosk.services.issuance_journal import IssuanceJournal
 from kiosk.visit import CitizenIdentity
+from tests.backend_helpers import SAMPLE_APPLICATION
 
 WANG_WU = CitizenIdentity(id_number="11010519900307002X", name="王五", sex="2", ethnicity=1,
                           birth_date=datetime.date(1990, 3, 7))
@@ -62,6 +63,7 @@ def main(config_path: str, point: str) -> None:
     kill_at(*point.split(":"))
     visit = core.services.new_visit()
     visit.identify(WANG_WU)
+    visit.application = SAMPLE_APPLICATION
     visit.assure("face", {"score": 0.3})   # as after a face check that matched
     with Pin.from_text(NEW_PIN) as new:
         results = core.services.apply(visit, True, new)

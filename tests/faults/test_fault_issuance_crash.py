@@ -18,7 +18,7 @@ from drivers.sim.card_printer import CardPrinterSimulator
 from kiosk.cli import main as kiosk_main
 from kiosk.config import load_config
 from kiosk.core import KioskCore
-from tests.backend_helpers import kiosk_config_file
+from tests.backend_helpers import SAMPLE_APPLICATION, kiosk_config_file
 
 CHILD = Path(__file__).with_name("issuance_crash_child.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -83,6 +83,7 @@ def test_an_issuance_cut_off_by_a_crash_is_settled_at_the_next_start(point, conf
             # The kiosk serves the next visit, and applying again resumes the same application.
             visit = core.services.new_visit()
             visit.identify(WANG_WU)
+            visit.application = SAMPLE_APPLICATION
             visit.assure("face", {"score": 0.3})   # as after a face check that matched
             with Pin.from_text(NEW_PIN) as new:
                 results = core.services.apply(visit, True, new)

@@ -54,6 +54,20 @@ def contents():
         screen.commitment = COMMITMENT
         screen.accepted = False
 
+    def application(page):
+        def fill(screen, _app):
+            from kiosk.application import GuardianRequired, PlaceUnknown
+            from reference_backend.store import OFFICES
+            screen.title = OFFERS[1].title.replace("\n", " · ")
+            screen.phone, screen.category, screen.page = "13905356688", "employee", page
+            screen.places = {"employee": "聊城市鲁西机械制造有限公司东昌府区第二分公司"} if page == 2 else {}
+            screen.offices, screen.instant, screen.minor, screen.mailing = list(OFFICES), False, True, OFFICES[0]
+            screen.guardian_text = GuardianRequired.citizen_message
+            screen.problem = (PlaceUnknown if page == 1 else GuardianRequired).citizen_message
+            screen._show_categories()
+            screen._show_mailing()
+        return fill
+
     def pin(screen, _app):
         screen.question = PIN_TITLES[OLD]
         screen.problem = WeakPin.citizen_message
@@ -116,6 +130,7 @@ def contents():
     return ([("home", "", home), ("card_holder", "", card_holder)]
             + [("guide", offer.key, guide(offer)) for offer in OFFERS]
             + [("identify", "", identify), ("face", "", face), ("staff_assist", "", staff_assist),
+               ("application", "number", application(1)), ("application", "delivery", application(2)),
                ("confirm", "", confirm), ("pin", "", pin), ("progress", "", progress),
                ("result", "", result), ("rating", "", rating), ("staff", "", staff),
                ("diagnostics", "", diagnostics), ("idle", "", None)])

@@ -20,7 +20,7 @@ from simulation.stack import REGISTERED_PHOTO, ZHANG_SAN_CARD_ID, registry_photo
 from kiosk.receipt import render_text
 from offline_queue import Outbox
 from kiosk.visit import DOCUMENT_NAMES, CitizenIdentity
-from tests.backend_helpers import kiosk_config_file
+from tests.backend_helpers import SAMPLE_APPLICATION, kiosk_config_file
 
 ZHANG_SAN = CitizenIdentity.from_id_document(simulated_holder)   # the holder of card_v3.toml
 WANG_WU = CitizenIdentity(id_number="11010519900307002X", name="王五", sex="2", ethnicity=1,
@@ -41,6 +41,7 @@ def apply_for_wang_wu(kiosk, *progress) -> tuple:
     (the visit, its results). `progress` is passed on to the service."""
     visit = kiosk.services.new_visit()
     visit.identify(WANG_WU)
+    visit.application = SAMPLE_APPLICATION
     visit.assure("face", {"score": 0.3})   # as after a face check that matched
     with Pin.from_text(NEW_PIN) as new:
         return visit, kiosk.services.apply(visit, True, new, *progress)
@@ -194,6 +195,7 @@ def test_a_cancelled_card_keeps_its_pin_and_is_refused_in_plain_words(kiosk, ref
 def test_first_card_bundle_issues_on_the_spot(kiosk, reference_backend, card_printer):
     visit = kiosk.services.new_visit()
     visit.identify(WANG_WU)
+    visit.application = SAMPLE_APPLICATION
     visit.assure("face", {"score": 0.3})   # as after a face check that matched
     steps = []
     with Pin.from_text(NEW_PIN) as new:
@@ -231,6 +233,7 @@ def test_a_blank_of_another_bank_is_retained_before_anything_is_written_on_it(ki
     card_printer.blank_card_factory = other_banks_blank
     visit = kiosk.services.new_visit()
     visit.identify(WANG_WU)
+    visit.application = SAMPLE_APPLICATION
     visit.assure("face", {"score": 0.3})   # as after a face check that matched
     with Pin.from_text(NEW_PIN) as new:
         [failed] = kiosk.services.apply(visit, True, new)
@@ -380,6 +383,7 @@ def test_every_queued_item_offline_lands_once_when_the_backend_returns(kiosk, re
     pin_visit.present_card(kiosk.cards.read())
     apply_visit = kiosk.services.new_visit()
     apply_visit.identify(WANG_WU)
+    apply_visit.application = SAMPLE_APPLICATION
     apply_visit.assure("face", {"score": 0.3})   # as after a face check that matched
     with Pin.from_text("147258") as old, Pin.from_text(NEW_PIN) as new:
         results = (kiosk.services.report_loss(loss_visit, "temporary") + kiosk.services.change_pin(pin_visit, old, new)

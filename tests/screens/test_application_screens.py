@@ -1,0 +1,24 @@
+"""The application's details through the screens (#14): the person's school from the insurance
+record, the mobile number on the kiosk's digit pad, an office to collect the card at, and a
+minor's guardian, whose own ID card the kiosk reads before the application goes on."""
+from pathlib import Path
+
+import pytest
+
+from tests.ui_script import run_ui_script
+
+
+@pytest.fixture(scope="module")
+def seen(pcscd):
+    return run_ui_script(Path(__file__).with_name("ui_application.py"), timeout=180)
+
+
+def test_a_minor_applies_with_her_guardian_her_school_and_an_office(seen):
+    assert seen["place"] == "学校：聊城市东昌府区实验小学"
+    assert seen["guardian_asked"] == "请监护人将本人身份证放在读卡区"
+    assert seen["without_guardian"].startswith("未满16周岁的申领人，须由监护人")
+    assert seen["guardian"].startswith("监护人：张")
+    application = seen["application"]
+    assert application["phone"] == "13905356688" and application["school"] == "聊城市东昌府区实验小学"
+    assert application["mailing"] == {"method": "collect", "office": "聊城市社会保障卡服务中心"}
+    assert application["guardian"]["relation"] == "parent" and application["guardian"]["name"] == "张三"

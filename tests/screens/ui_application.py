@@ -1,0 +1,69 @@
+"""The application's details through the real screens (run by test_application_screens.py): a
+schoolgirl of eleven applies for her first card at a kiosk whose card printer is off (a card
+sent to an office). Her insurance record names her school; she types her mobile number, then
+picks the office on the second page, and is told that a guardian must apply with her; her father lays his own ID card on
+the reader and the kiosk takes him as her guardian; then the confirmation. Prints one JSON line."""
+import datetime
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from drivers.id_card_reader import IdDocument
+from kiosk.config import KioskConfig
+from screens.app import configure_window
+from simulation import demo
+from simulation.stack import ZHANG_SAN
+
+PUPIL = IdDocument(name="张小花", sex="2", ethnicity=1, birth_date=datetime.date(2015, 3, 7),
+                   address="山东省聊城市东昌府区柳园路1号", id_number="371302201503070022",
+                   issuing_authority="聊城市公安局东昌府分局", valid_from=datetime.date(2024, 1, 1),
+                   valid_to=datetime.date(2029, 1, 1))
+SCHOOL = "聊城市东昌府区实验小学"
+PHONE = "13905356688"
+
+
+def add_steps(script, kiosk, sim, seen):
+    app, step = kiosk.app, script.step
+    screen = app.root.get_screen("application")
+    sim.backend.store.seed_insurance(PUPIL.id_number, "student", SCHOOL)
+
+    def type_phone():
+        for digit in PHONE:
+            kiosk.tap(f"digit_{digit}")
+
+    step("home", None, lambda: kiosk.on("home") and app.link_up)
+    step("首次申领: the guide", lambda: kiosk.tap("first_card"), lambda: kiosk.on("guide"))
+    step("her ID card: the application's details, her school from her record",
+         lambda: (sim.id_reader.update(person=PUPIL), kiosk.tap("start")),
+         lambda: kiosk.on("application") and screen.category == "student" and bool(screen.offices))
+    step("number typed, next: how the card reaches her, and her guardian",
+         lambda: (seen.update(place=kiosk.text_of("application", "place"), guardian_asked=screen.guardian_text),
+                  type_phone(), kiosk.tap("next")),
+         lambda: screen.page == 2)
+    step("an office chosen, next: a guardian must apply with her", lambda: (kiosk.tap("office_0"), kiosk.tap("next")),
+         lambda: screen.problem != "")
+    step("her father lays his own ID card on the reader",
+         lambda: (seen.update(without_guardian=screen.problem), sim.id_reader.update(person=ZHANG_SAN)),
+         lambda: screen.guardian is not None)
+    step("next: the confirmation", lambda: (seen.update(guardian=screen.guardian_text), kiosk.tap("next")),
+         lambda: kiosk.on("confirm"))
+    step("what the visit holds", lambda: seen.update(application=app.flow.visit.application.payload(
+        app.flow.visit.identity, instant=False)), lambda: True)
+    step("cancelled: home", lambda: (kiosk.tap("back"), sim.id_reader.update(person=None)),
+         lambda: kiosk.on("home"))
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        configure_window(KioskConfig())
+        seen = {}
+        script = demo.play(Path(tmp), lambda script, kiosk, sim: add_steps(script, kiosk, sim, seen),
+                           config_for=lambda sim: sim.config.changed(card_printer={"enabled": False}))
+        seen["error"] = script.error
+        print(json.dumps(seen, ensure_ascii=False))
+    return 0 if script.error is None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
