@@ -9,10 +9,12 @@ system needs to make and send a card.
 - for a card not made on the spot, where it goes: collected at an office the backend lists, or
   mailed to the address on the ID card;
 - for a minor under 16, the guardian, who applies: the guardian's own ID card is read at the
-  kiosk, so both are present (a guardian must be an adult, and another person).
+  kiosk, so both are present (a guardian must be an adult, and another person);
+- the photo taken at the kiosk, when the registry has none (kiosk/photo_capture.py).
 """
 from __future__ import annotations
 
+import base64
 import datetime
 import enum
 import re
@@ -119,9 +121,11 @@ class ApplicationDetails:
     place: str = ""                     # the employer, school or community, where the category has one
     mailing: Mailing | None = None      # for a card not made on the spot
     guardian: Guardian | None = None
+    photo: bytes | None = None          # taken at the kiosk (kiosk/photo_capture.py) when the registry has none
 
     def __repr__(self) -> str:   # personal data: never in a log
-        return f"ApplicationDetails(category={self.category!s}, mailing={self.mailing and self.mailing.method})"
+        return (f"ApplicationDetails(category={self.category!s}, mailing={self.mailing and self.mailing.method}, "
+                f"photo={'taken' if self.photo else 'none'})")
 
     def check_number_and_category(self) -> None:
         """The mobile number, and the category with its place (the screens' first page)."""
@@ -143,4 +147,6 @@ class ApplicationDetails:
             application["mailing"] = self.mailing.payload()
         if self.guardian is not None:
             application["guardian"] = self.guardian.payload()
+        if self.photo is not None:
+            application["photo"] = base64.b64encode(self.photo).decode("ascii")
         return application

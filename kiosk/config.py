@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -303,6 +304,19 @@ class BankSection:
                          "'621999=某银行, 622848=...'; an account whose BIN is not listed shows no bank name")
 
 
+def _hex_colour(value):
+    if not re.fullmatch(r"#[0-9A-Fa-f]{6}", value):
+        return "must be a colour like #EEF2F7"
+
+
+@dataclass(frozen=True)
+class PhotoSection:
+    width: int = _setting(358, _between(100, 2000), "the card photo's width in pixels (the province's specification)")
+    height: int = _setting(441, _between(100, 2000), "its height")
+    background: str = _setting("#EEF2F7", _hex_colour, "the plain background the photo's is cleaned to")
+    quality: int = _setting(88, _between(50, 100), "JPEG quality")
+
+
 @dataclass(frozen=True)
 class MetricsSection:
     exporter: str = _setting("off", _one_of("off", "http", "textfile"),
@@ -350,6 +364,7 @@ class KioskConfig:
     pin_pad: PinPadSection = field(default_factory=PinPadSection)
     pin_entry: PinEntrySection = field(default_factory=PinEntrySection)
     metrics: MetricsSection = field(default_factory=MetricsSection)
+    photo: PhotoSection = field(default_factory=PhotoSection)
     update: UpdateSection = field(default_factory=UpdateSection)
     source: str = "defaults"
 

@@ -7,6 +7,7 @@ a completed request replays the first answer and can never act twice.
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime
 import hashlib
 import hmac
@@ -52,6 +53,7 @@ PROGRESS_LISTED = 5   # the person's latest applications a progress query answer
 SILENT_AFTER_S = 900.0
 OPERATIONS_PREFIX = "OPS-"   # the common name of an operations team's certificate
 MAX_PHOTO_BYTES = 200_000   # a registry photo (358x441 JPEG) is some 30 KB; the contract's bound
+MAX_KIOSK_PHOTO_BYTES = 45_000   # a photo taken at a kiosk, within a request's 64 KB as base64
 VISITS_PER_HOUR = 60
 # The only command the HSM makes a MAC for: RELOAD PIN (80 5E 00 00), with its own key.
 HSM_MAC_COMMANDS = {("805E0000", keyscheme.KEY_PIN_RELOAD)}
@@ -219,6 +221,19 @@ def _object(name, value):
     if not isinstance(value, dict):
         raise Refusal(400, "invalid_field", f"{name} must be an object")
     return value
+
+
+def _photo(name, value) -> bytes:
+    """A photo taken at a kiosk: base64 of a JPEG within the contract's bound."""
+    if not isinstance(value, str) or len(value) > 4 * MAX_KIOSK_PHOTO_BYTES // 3 + 4:
+        raise Refusal(400, "invalid_field", f"{name} must be base64 of at most {MAX_KIOSK_PHOTO_BYTES} bytes")
+    try:
+        jpeg = base64.b64decode(value, validate=True)
+    except binascii.Error:
+        raise Refusal(400, "invalid_field", f"{name} is not base64") from None
+    if not jpeg.startswith(b"\xff\xd8") or len(jpeg) > MAX_KIOSK_PHOTO_BYTES:
+        raise Refusal(400, "invalid_field", f"{name} is not a JPEG of at most {MAX_KIOSK_PHOTO_BYTES} bytes")
+    return jpeg
 
 
 def _boolean(name, value):
@@ -640,8 +655,11 @@ class BackendStore:
             # An instant issuance that failed (or was cut off) here left it open: this terminal resumes it.
             return Reply(201, {"application_id": already[0], "status": "applied"})
         details = self._application_details(holder, wanted["application"], wanted["channel"])
+        photo = details.pop("photo", None)   # the registry keeps it, not the application's record
         conn.execute("INSERT OR REPLACE INTO persons VALUES (:id_number, :name, :sex, :ethnicity, :birth_date,"
                      " :birthplace)", holder)
+        if photo is not None:
+            conn.execute("INSERT OR REPLACE INTO photos VALUES (?, ?, ?)", (holder["id_number"], photo, self._clock()))
         application_id = self._new_application(conn, terminal, holder["id_number"], wanted["region_code"],
                                                wanted["channel"], "first", wanted["commitment"])
         conn.execute("UPDATE applications SET details = ? WHERE application_id = ?",
@@ -653,7 +671,8 @@ class BackendStore:
         details = fields(_object("application", value),
                          {"phone": _text(re.compile(r"1[3-9][0-9]{9}"), 11), "category": _text(choices=tuple(CATEGORIES))},
                          {"employer": _text(max_chars=100), "school": _text(max_chars=100),
-                          "community": _text(max_chars=100), "mailing": _object, "guardian": _object})
+                          "community": _text(max_chars=100), "mailing": _object, "guardian": _object,
+                          "photo": _photo})
         place = CATEGORIES[details["category"]]
         extra = sorted({"employer", "school", "community"} & set(details) - {place})
         if extra or (place and not details.get(place, "").strip()):

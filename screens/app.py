@@ -80,6 +80,7 @@ class KioskApp(App):
         from screens.guide import GuideScreen
         from screens.home import HomeScreen
         from screens.identify import IdentifyScreen
+        from screens.photo import PhotoScreen
         from screens.pin import PinScreen
         from screens.progress import ProgressScreen
         from screens.rating import RatingScreen
@@ -92,7 +93,8 @@ class KioskApp(App):
         manager = ScreenManager(transition=CrossFade(duration=0.2))
         for name, screen in (("home", HomeScreen), ("card_holder", CardHolderScreen), ("guide", GuideScreen),
                              ("identify", IdentifyScreen), ("face", FaceScreen), ("staff_assist", StaffAssistScreen),
-                             ("application", ApplicationScreen), ("confirm", ConfirmScreen), ("pin", PinScreen),
+                             ("application", ApplicationScreen), ("photo", PhotoScreen), ("confirm", ConfirmScreen),
+                             ("pin", PinScreen),
                              ("progress", ProgressScreen), ("result", ResultScreen), ("rating", RatingScreen),
                              ("staff", StaffSignInScreen), ("diagnostics", DiagnosticsScreen)):
             manager.add_widget(screen(name=name))

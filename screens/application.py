@@ -42,11 +42,13 @@ class ApplicationScreen(Screen):
     relation = StringProperty("parent")
     problem = StringProperty("")
     page = NumericProperty(1)        # 1: number and category; 2: the card's way and the guardian
+    needs_photo = BooleanProperty(False)   # the registry has no photo of the person (screens/photo.py)
 
     def start(self, offer, visit, services, identification, instant: bool) -> None:
         self.title = offer.heading()
         self.visit, self.identification = visit, identification
         self.phone, self.category, self.mailing, self.problem, self.page = "", "", "", "", 1
+        self.needs_photo = False
         self.places, self.offices, self.instant = {}, [], instant
         self.minor = needs_guardian(visit.identity)
         self.guardian, self.relation = None, "parent"
@@ -64,7 +66,8 @@ class ApplicationScreen(Screen):
             options = services.application_options(visit)
         except BackendError:   # offline: no record to confirm, no office list; mailing still works
             options = {"offices": []}
-        Clock.schedule_once(lambda _dt: self._show_options(options))
+        needs_photo = services.registry_lacks_photo(visit)
+        Clock.schedule_once(lambda _dt: (self._show_options(options), setattr(self, "needs_photo", needs_photo)))
 
     def _wait_for_guardian(self, stop: threading.Event) -> None:
         found = self.identification.wait_for_other_id_card(
@@ -180,7 +183,7 @@ class ApplicationScreen(Screen):
             return
         self._stop.set()
         from kivy.app import App
-        App.get_running_app().flow.application_given(details)
+        App.get_running_app().flow.application_given(details, self.needs_photo)
 
     def back(self) -> None:
         """上一步 on the second page; 取消办理 on the first."""

@@ -1,6 +1,6 @@
 """One citizen's way through the screens: guide -> identify -> (face check, or staff assistance,
-where the offer needs the person vouched for) -> (the application's details, for an
-application) -> confirm -> PIN pad -> progress -> result -> rating -> home.
+where the offer needs the person vouched for) -> (the application's details, and the photo when
+the registry has none, for an application) -> confirm -> PIN pad -> progress -> result -> rating -> home.
 
 The flow holds the visit (kiosk/visit.py) and the PINs typed for it, tells each screen what to
 show, and runs the chosen service on a worker thread; results come back through Clock. It
@@ -8,6 +8,7 @@ decides nothing about the services themselves: what they do and refuse is in kio
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -79,8 +80,16 @@ class VisitFlow:
         else:
             self._go("confirm").show(self.offer, self.visit)
 
-    def application_given(self, details) -> None:
+    def application_given(self, details, needs_photo: bool = False) -> None:
+        """The details given; the photo next when the registry has none and there is a camera."""
         self.visit.application = details
+        if needs_photo and self.app.core.devices.camera is not None:
+            self._go("photo").start()
+        else:
+            self._go("confirm").show(self.offer, self.visit)
+
+    def photo_kept(self, jpeg: bytes) -> None:
+        self.visit.application = dataclasses.replace(self.visit.application, photo=jpeg)
         self._go("confirm").show(self.offer, self.visit)
 
     def ask_staff(self) -> None:

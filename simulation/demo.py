@@ -237,11 +237,15 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
          sim.card.remove, lambda: kiosk.on("application") and application.category == "employee", None)
     step("mobile number typed: confirm", type_phone, lambda: application.phone == APPLICANT_PHONE,
          "13e-application.png")
-    step("details given: confirm", lambda: kiosk.tap("next"), lambda: kiosk.on("confirm"), None)
+    photo = app.root.get_screen("photo")
+    step("details given: the registry has no photo of him, so the kiosk takes one",
+         lambda: kiosk.tap("next"), lambda: kiosk.on("photo") and photo.state == "review", "13f-photo-taken.png")
+    step("the photo kept: confirm", lambda: (checks.update(kiosk_photo=len(photo.jpeg or b"")), kiosk.tap("keep")),
+         lambda: kiosk.on("confirm"), None)
     step("commitment accepted: the PIN pad", lambda: (kiosk.tap("accept"), kiosk.tap("confirm")),
          lambda: kiosk.on("pin"), None)
     step("new PIN", lambda: kiosk.type_pin(NEW_PIN), lambda: kiosk.asked_for_pin(AGAIN), None)
-    step("new PIN again", lambda: kiosk.type_pin(NEW_PIN), lambda: kiosk.on("result"), "13f-result-staff-assisted.png")
+    step("new PIN again", lambda: kiosk.type_pin(NEW_PIN), lambda: kiosk.on("result"), "13g-result-staff-assisted.png")
     step("finished: home", lambda: (checks.update(staff_assisted=kiosk.result_lines()), kiosk.tap("finish"),
                                     take_id_card()), home_and_cleared, None)
 

@@ -10,6 +10,7 @@ from typing import Callable
 
 from drivers.id_card_reader import Document
 from drivers.pin import Pin
+from kiosk.backend.errors import BackendRejected, BackendUnavailable
 from kiosk.card_service import CardService, DifferentCard
 from kiosk.identity_assurance import IdentityAssurance
 from kiosk.services import activate, apply_card, bank, bundles, loss, pin, progress, replace_card, review
@@ -147,6 +148,17 @@ class KioskServices:
         """What the application step offers the person (the backend's application_options: their
         category and place as insured, the offices); BackendUnavailable offline."""
         return self.link.person_read(visit, "application_options")
+
+    def registry_lacks_photo(self, visit: Visit) -> bool:
+        """Whether the photo must be taken here (#14): the registry has none of the person, or
+        the backend cannot say (offline: a photo taken is one the application can carry)."""
+        try:
+            self.link.person_read(visit, "person_photo")
+            return False
+        except BackendRejected as exc:
+            return exc.code == "photo_not_found"
+        except BackendUnavailable:
+            return True
 
     # 1.10.1: on the spot when the card printer is ready, else a batch application
     def apply(self, visit: Visit, commitment: bool, new_pin: Pin, progress: Progress = _no_progress,

@@ -22,6 +22,7 @@ from kiosk.services.runner import KioskServices
 from kiosk.visit import CitizenIdentity
 from simulation.config import config_for_simulation
 from simulation.stack import ZHANG_SAN, ZHANG_SAN_CARD_ID, seed_zhang_san
+from tests.backend_helpers import SAMPLE_APPLICATION
 
 HOLDER = CitizenIdentity.from_id_document(ZHANG_SAN)
 CARD_PIN, NEW_PIN = "147258", "582936"
@@ -69,6 +70,7 @@ def visit_for(kiosk, backend, card_slot, action):
     if status is None:
         visit.identify(a_new_person())
         visit.assure("face", {"score": 0.3})   # as after a face check that matched
+        visit.application = SAMPLE_APPLICATION
     else:
         seed_zhang_san(backend, status)
         visit.identify(HOLDER)

@@ -132,3 +132,28 @@ def test_an_application_queued_offline_carries_its_details_sealed(reference_back
             backend.stop()
     finally:
         core.close()
+
+
+def test_a_photo_taken_at_the_kiosk_becomes_the_registered_photo(reference_backend, backend_client):
+    import base64
+    import io
+
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.new("RGB", (358, 441), (200, 180, 160)).save(buffer, "JPEG")
+    jpeg = buffer.getvalue()
+    holder = new_holder()
+    backend_client.apply_card(holder, "371300", idempotency_key=key(), application={
+        "phone": "13800138000", "category": "retiree", "photo": base64.b64encode(jpeg).decode("ascii")})
+    token = backend_client.call("open_visit", {"id_number": holder["id_number"]})["visit_token"]
+    registered = backend_client.call("person_photo", {"id_number": holder["id_number"], "visit_token": token})
+    assert base64.b64decode(registered["photo"]) == jpeg
+    stored = reference_backend.store._conn.execute("SELECT details FROM applications WHERE id_number = ?",
+                                                   (holder["id_number"],)).fetchone()[0]
+    assert "photo" not in json.loads(stored)   # kept once, in the registry
+    for photo in ("not base64!", base64.b64encode(b"GIF89a" + bytes(100)).decode(),
+                  base64.b64encode(b"\xff\xd8" + bytes(46_000)).decode()):
+        with pytest.raises(BackendRejected) as refused:
+            backend_client.apply_card(new_holder(), "371300", idempotency_key=key(), application={
+                "phone": "13800138000", "category": "retiree", "photo": photo})
+        assert refused.value.status == 400

@@ -1,6 +1,7 @@
 """The application's details through the screens (#14): the person's school from the insurance
 record, the mobile number on the kiosk's digit pad, an office to collect the card at, and a
-minor's guardian, whose own ID card the kiosk reads before the application goes on."""
+minor's guardian, whose own ID card the kiosk reads before the application goes on, and her
+photo taken at the kiosk."""
 from pathlib import Path
 
 import pytest
@@ -22,3 +23,4 @@ def test_a_minor_applies_with_her_guardian_her_school_and_an_office(seen):
     assert application["phone"] == "13905356688" and application["school"] == "聊城市东昌府区实验小学"
     assert application["mailing"] == {"method": "collect", "office": "聊城市社会保障卡服务中心"}
     assert application["guardian"]["relation"] == "parent" and application["guardian"]["name"] == "张三"
+    assert application["photo"] > 5000   # her photo, taken at the kiosk, travels with it (base64)

@@ -42,6 +42,14 @@ def test_the_face_check_shows_the_camera_and_staff_vouch_when_it_cannot(demo):
     assert len(set(face.crop((100, 200, 600, 600)).getdata())) > 1000   # a camera picture, not a flat panel
     assert [line.split("】")[0] for line in checks["staff_assisted"]] == ["【已办结"] * 3
     assert (out / "13c-staff-called.png").exists() and (out / "13d-staff-vouched.png").exists()
+    # His registry had no photo: the kiosk took one (#14), and his card made on the spot carries it.
+    assert checks["kiosk_photo"] > 5000 and (out / "13e-application.png").exists()
+    photo = shot(out, "13f-photo-taken.png")
+    assert len(set(photo.crop((100, 200, 600, 600)).getdata())) > 1000   # a photo, not a flat panel
+    from kiosk.card_face import PHOTO_BOX
+    li_si_face = sorted((out / "card-faces").glob("*.png"))[-1]   # the second card the demo made
+    box = Image.open(li_si_face).convert("RGB").crop(PHOTO_BOX)
+    assert len(set(box.getdata())) > 500   # a photo in the box, not the grey silhouette
 
 
 def test_pin_change_and_offline_loss_report_say_what_happened(demo):

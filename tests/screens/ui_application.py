@@ -2,7 +2,8 @@
 schoolgirl of eleven applies for her first card at a kiosk whose card printer is off (a card
 sent to an office). Her insurance record names her school; she types her mobile number, then
 picks the office on the second page, and is told that a guardian must apply with her; her father lays his own ID card on
-the reader and the kiosk takes him as her guardian; then the confirmation. Prints one JSON line."""
+the reader and the kiosk takes him as her guardian; the registry has no photo of her, so the
+kiosk takes one and she keeps it; then the confirmation. Prints one JSON line."""
 import datetime
 import json
 import sys
@@ -46,10 +47,16 @@ def add_steps(script, kiosk, sim, seen):
     step("her father lays his own ID card on the reader",
          lambda: (seen.update(without_guardian=screen.problem), sim.id_reader.update(person=ZHANG_SAN)),
          lambda: screen.guardian is not None)
-    step("next: the confirmation", lambda: (seen.update(guardian=screen.guardian_text), kiosk.tap("next")),
-         lambda: kiosk.on("confirm"))
-    step("what the visit holds", lambda: seen.update(application=app.flow.visit.application.payload(
-        app.flow.visit.identity, instant=False)), lambda: True)
+    photo = app.root.get_screen("photo")
+    step("next: no photo of her in the registry, so the kiosk takes one",
+         lambda: (seen.update(guardian=screen.guardian_text), kiosk.tap("next")),
+         lambda: kiosk.on("photo") and photo.state == "review")
+    step("the photo kept: the confirmation", lambda: kiosk.tap("keep"), lambda: kiosk.on("confirm"))
+    def holds():
+        application = app.flow.visit.application.payload(app.flow.visit.identity, instant=False)
+        seen.update(application={**application, "photo": len(application.get("photo", ""))})
+
+    step("what the visit holds", holds, lambda: True)
     step("cancelled: home", lambda: (kiosk.tap("back"), sim.id_reader.update(person=None)),
          lambda: kiosk.on("home"))
 

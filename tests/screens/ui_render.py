@@ -68,6 +68,12 @@ def contents():
             screen._show_mailing()
         return fill
 
+    def photo(state):
+        def fill(screen, _app):
+            from screens.photo import FAILED, KEEP
+            screen.state, screen.prompt = state, {"review": KEEP, "failed": FAILED}[state]
+        return fill
+
     def pin(screen, _app):
         screen.question = PIN_TITLES[OLD]
         screen.problem = WeakPin.citizen_message
@@ -131,6 +137,7 @@ def contents():
             + [("guide", offer.key, guide(offer)) for offer in OFFERS]
             + [("identify", "", identify), ("face", "", face), ("staff_assist", "", staff_assist),
                ("application", "number", application(1)), ("application", "delivery", application(2)),
+               ("photo", "review", photo("review")), ("photo", "failed", photo("failed")),
                ("confirm", "", confirm), ("pin", "", pin), ("progress", "", progress),
                ("result", "", result), ("rating", "", rating), ("staff", "", staff),
                ("diagnostics", "", diagnostics), ("idle", "", None)])
