@@ -4,6 +4,7 @@ without an adult guardian), the reference backend keeps the same rules, and an a
 queued offline carries its details sealed and lands with them."""
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import time
@@ -51,6 +52,20 @@ def test_a_guardian_is_another_person_and_an_adult():
         "mailing": {"method": "collect", "office": OFFICE},
         "guardian": {"id_number": ADULT.id_number, "name": "张三", "relation": "parent"}}
     assert "13800138000" not in repr(details) and "张三" not in repr(details)
+
+
+def kiosk_photo() -> bytes:
+    """A JPEG of the size kiosk/photo_capture.py makes (a gradient with some grain, so that no
+    stretch of its bytes repeats)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+    rows = np.linspace(60, 200, 441)[:, None, None] + np.linspace(0, 40, 358)[None, :, None]
+    grain = np.random.default_rng(7).normal(0, 6, (441, 358, 3))
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(rows + grain, 0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()
 
 
 def holder_born(birth: str) -> dict:
@@ -111,13 +126,16 @@ def test_an_application_queued_offline_carries_its_details_sealed(reference_back
         holder = new_holder()
         visit.identify(CitizenIdentity(holder["id_number"], holder["name"], "1", 1, datetime.date(1980, 1, 1),
                                        address="山东省聊城市东昌府区柳园路1号"))
+        photo = kiosk_photo()
         visit.application = ApplicationDetails("13905356688", Category.RETIREE,
-                                               mailing=Mailing("mail", address="山东省聊城市东昌府区柳园路1号"))
+                                               mailing=Mailing("mail", address="山东省聊城市东昌府区柳园路1号"),
+                                               photo=photo)
         [queued] = core.services.apply(visit, True, None)
         assert queued.outcome == "pending"
         database = Path(core.config.outbox.db)
         stored = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
         assert b"13905356688" not in stored and "柳园路".encode() not in stored
+        assert photo[200:264] not in stored and base64.b64encode(photo)[200:264] not in stored   # sealed
         from reference_backend.server import open_backend
         backend = open_backend("127.0.0.1", int(reference_backend.url.rsplit(":", 1)[1]),
                                reference_backend.store.path, pki_files.directory).start()
@@ -128,6 +146,9 @@ def test_an_application_queued_offline_carries_its_details_sealed(reference_back
             [(details,)] = backend.store._conn.execute("SELECT details FROM applications WHERE id_number = ?",
                                                        (holder["id_number"],)).fetchall()
             assert json.loads(details)["mailing"] == {"method": "mail", "address": "山东省聊城市东昌府区柳园路1号"}
+            [(registered,)] = backend.store._conn.execute("SELECT jpeg FROM photos WHERE id_number = ?",
+                                                         (holder["id_number"],)).fetchall()
+            assert registered == photo
         finally:
             backend.stop()
     finally:
@@ -135,13 +156,7 @@ def test_an_application_queued_offline_carries_its_details_sealed(reference_back
 
 
 def test_a_photo_taken_at_the_kiosk_becomes_the_registered_photo(reference_backend, backend_client):
-    import base64
-    import io
-
-    from PIL import Image
-    buffer = io.BytesIO()
-    Image.new("RGB", (358, 441), (200, 180, 160)).save(buffer, "JPEG")
-    jpeg = buffer.getvalue()
+    jpeg = kiosk_photo()
     holder = new_holder()
     backend_client.apply_card(holder, "371300", idempotency_key=key(), application={
         "phone": "13800138000", "category": "retiree", "photo": base64.b64encode(jpeg).decode("ascii")})
