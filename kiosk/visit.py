@@ -45,8 +45,13 @@ class IdentityNotAssured(VisitError):
     citizen_message = "此业务需先核验是否本人：请完成人脸核验，或请工作人员协助核验。"
 
 
+# A residence permit records no ethnicity; the card's holder record wants a GB 3304 code: 97, 其他.
+ETHNICITY_OTHER = 97
+HMT_REGIONS = {"81": "810000", "82": "820000", "83": "710000"}
+
+
 class DocumentNotAccepted(VisitError):
-    citizen_message = "使用港澳台居民居住证或外国人永久居留身份证申领、补换社会保障卡，请到窗口办理。"
+    citizen_message = "使用外国人永久居留身份证申领、补换社会保障卡，请到窗口办理。"
 
 
 class VisitEnded(VisitError):
@@ -80,7 +85,11 @@ class CitizenIdentity:
 
     @property
     def birthplace(self) -> str:
-        """The region code the ID number begins with (where the number was first issued)."""
+        """The region code the ID number begins with (where the number was first issued); a
+        residence permit's number names Hong Kong (81), Macao (82) or Taiwan (83), whose codes
+        in GB/T 2260 are 810000, 820000 and 710000."""
+        if self.document == Document.HMT_RESIDENCE_PERMIT:
+            return HMT_REGIONS[self.id_number[:2]]
         return self.id_number[:6]
 
     @property
@@ -102,8 +111,8 @@ class CitizenIdentity:
     def holder_payload(self) -> dict:
         """The holder as the backend contract wants it (apply for a card)."""
         return {"id_number": self.id_number, "name": self.name, "sex": self.sex,
-                "ethnicity": self.ethnicity, "birth_date": self.birth_date.strftime("%Y%m%d"),
-                "birthplace": self.birthplace}
+                "ethnicity": self.ethnicity if self.ethnicity is not None else ETHNICITY_OTHER,
+                "birth_date": self.birth_date.strftime("%Y%m%d"), "birthplace": self.birthplace}
 
 
 class Visit:

@@ -51,9 +51,11 @@ class Proof(enum.StrEnum):
 
 
 EVERY_DOCUMENT = frozenset(Document)
-# A card made from the document's data needs a holder record (ethnicity, the region of birth)
-# that only the resident ID card carries; holders of the others apply at the counter for now.
-RESIDENT_ID_ONLY = frozenset({Document.RESIDENT_ID})
+# A card is made from the document's data: the resident ID card's, or a residence permit's (its
+# 18-character number, its Chinese name; the region its number names, ethnicity 97 其他). The
+# 2017 foreigner's card does not fit the card's holder records (a 15-character number where tag
+# 08 holds 18, an English name of up to 120 bytes): its holders apply at the counter.
+CARD_DOCUMENTS = frozenset({Document.RESIDENT_ID, Document.HMT_RESIDENCE_PERMIT})
 
 
 @dataclass(frozen=True)
@@ -108,16 +110,16 @@ ACTIONS = [
     Action("apply_instant", "1.10.1", N_("申领"), Offline.REFUSE,
            N_("即时制卡需联网办理。您可改为邮寄/网点领卡的普通申领（离线可受理）。"),
            frozenset({Proof.ID_CARD, Proof.FACE}), "apply", rated=True, results=_INSTANT_ISSUANCE,
-           documents=RESIDENT_ID_ONLY),
+           documents=CARD_DOCUMENTS),
     Action("apply_batch", "1.10.1", N_("申领"), Offline.QUEUE,
            N_("网络中断，申领已受理，送达后生效。"),
-           frozenset({Proof.ID_CARD}), "apply", rated=True, documents=RESIDENT_ID_ONLY),
+           frozenset({Proof.ID_CARD}), "apply", rated=True, documents=CARD_DOCUMENTS),
     Action("replace", "1.10.7", N_("补换卡"), Offline.REFUSE,
            N_("补换卡需联网办理。如卡片丢失，可先办理临时挂失（离线可办）。"),
            frozenset({Proof.ID_CARD, Proof.FACE}), "replace", rated=True,
            results={"replace_lost": N_("补领（遗失）"), "replace_damaged": N_("换领（损坏）"),
                     "replace_expiring": N_("换发（到期）"), "replace_data_change": N_("换领（信息变更）"),
-                    **_INSTANT_ISSUANCE}, documents=RESIDENT_ID_ONLY),
+                    **_INSTANT_ISSUANCE}, documents=CARD_DOCUMENTS),
     Action("query_progress", QUERY_ITEM, N_("制卡进度查询"), Offline.REFUSE,
            N_("网络中断，暂时无法查询制卡进度。请网络恢复后再查询，或到窗口、拨打12333咨询。"),
            frozenset({Proof.ID_CARD}), "progress", rated=False),

@@ -81,10 +81,10 @@ def test_temporary_loss_online_takes_effect_at_once(kiosk, reference_backend):
 
 
 @pytest.mark.parametrize("document", [DEMO_HMT_RESIDENT, DEMO_FOREIGNER], ids=lambda d: d.document)
-def test_a_permit_or_permanent_residence_card_holder_reports_a_loss_and_is_sent_to_the_counter_to_apply(
+def test_a_permit_or_permanent_residence_card_holder_reports_a_loss_and_applies_where_the_document_allows(
         kiosk, reference_backend, document):
     """#14: the document identifies its holder wherever the catalogue accepts it; the receipt
-    names it; a card made from its data is for the counter."""
+    names it; a card made from a foreigner's card's data is for the counter."""
     card_id = "4403" + "0" * 26 + "77"   # 32 hex characters
     reference_backend.store.seed_card(
         holder={"id_number": document.id_number, "name": document.name, "sex": document.sex, "ethnicity": 1,
@@ -100,9 +100,29 @@ def test_a_permit_or_permanent_residence_card_holder_reports_a_loss_and_is_sent_
     assert f"证件：{DOCUMENT_NAMES[document.document]}" in text and document.id_number[:4] in text
     assert document.id_number not in text and "身份证号" not in text
     visit.assure("face", {"score": 0.3})   # as after a face check that matched
+    visit.application = SAMPLE_APPLICATION
     with Pin.from_text(NEW_PIN) as new:
         [applied] = kiosk.services.apply(visit, True, new)
-    assert applied.outcome == "refused" and "请到窗口办理" in applied.citizen_message
+    if document.document == "hmt_residence_permit":   # accepted: the backend knows the card he has
+        assert applied.outcome == "refused" and "您已有社会保障卡" in applied.citizen_message
+    else:                                              # a card from this document is for the counter
+        assert applied.outcome == "refused" and "请到窗口办理" in applied.citizen_message
+
+
+def test_a_residence_permit_holder_gets_a_card_made_on_the_spot(kiosk, reference_backend, card_printer):
+    """#14: the permit's data makes the card: its number and name, the region it names (810000
+    for Hong Kong), ethnicity 97 (其他), which the permit does not record."""
+    visit = kiosk.services.new_visit()
+    visit.identify(CitizenIdentity.from_id_document(DEMO_HMT_RESIDENT))
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
+    visit.application = SAMPLE_APPLICATION
+    with Pin.from_text(NEW_PIN) as new:
+        results = kiosk.services.apply(visit, True, new)
+    assert [r.outcome for r in results] == ["done", "done", "done"], results
+    row = reference_backend.store._conn.execute("SELECT name, ethnicity, birthplace FROM persons WHERE id_number = ?",
+                                                (DEMO_HMT_RESIDENT.id_number,)).fetchone()
+    assert row == (DEMO_HMT_RESIDENT.name, 97, "810000")
+    assert "港澳台居民居住证" in render_text(kiosk.services.receipt(visit))
 
 
 def test_temporary_loss_offline_is_queued_and_lands_once_when_the_link_is_back(kiosk, reference_backend,
