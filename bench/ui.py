@@ -80,7 +80,8 @@ class _Device:
 
 class _ParentLink:
     """The child's end of the control channel: the devices the demo's script touches (`sim.card`,
-    `sim.id_reader`, `sim.backend`) and the bench's own messages. One request, one reply."""
+    `sim.id_reader`, `sim.backend`, the printers' supplies) and the bench's own messages. One
+    request, one reply."""
 
     def __init__(self, conn: Connection):
         self._conn = conn
@@ -88,6 +89,8 @@ class _ParentLink:
         self.card = _Device(self.ask, "card")
         self.id_reader = _Device(self.ask, "id_reader")
         self.backend = _Device(self.ask, "backend")
+        self.receipt_printer = _Device(self.ask, "receipt_printer")
+        self.card_printer = _Device(self.ask, "card_printer")
 
     def insert_made_card(self) -> None:
         self.ask("call", "kiosk.insert_made_card", (), {})

@@ -281,7 +281,7 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
 
     def run_low() -> None:
         sim.receipt_printer.set_state(paper_out=True, paper_near_end=True)
-        sim.card_printer.ribbon_remaining = 12   # of 250
+        sim.card_printer.run_ribbon_down(12)   # of 250
         kiosk.tap("refresh")
 
     step("the paper runs out, the ribbon runs low: refreshed", run_low,

@@ -113,6 +113,10 @@ class CardPrinterSimulator:
         self.port = self._server.getsockname()[1]
         self._thread = threading.Thread(target=self._serve, name=f"cardprinter-{self.port}", daemon=True)
 
+    def run_ribbon_down(self, remaining: int) -> None:
+        """As if the ribbon had printed until `remaining` panels are left (the demo, the benches)."""
+        self.ribbon_remaining = remaining
+
     @property
     def current(self) -> IssuedCard | None:
         return self.cards[-1] if self.cards and self.cards[-1].place in ("encoder", "printer") else None
