@@ -15,13 +15,24 @@ from kiosk.backend.errors import BackendRejected
 from kiosk.cli import main
 from kiosk.visit import CitizenIdentity
 from reference_backend.pki import PkiFiles
+from reference_backend.store import SILENT_AFTER_S
 from simulation.stack import ZHANG_SAN, simulated_kiosk
 
 
-@pytest.fixture
-def sim(pcscd):
+@pytest.fixture(scope="module")
+def stack(pcscd):
+    """One simulated kiosk for the module (a stack takes a second to build)."""
     with simulated_kiosk() as sim:
         yield sim
+
+
+@pytest.fixture
+def sim(stack):
+    """The stack as each test finds it: paper in, a new ribbon, the backend's usual silence."""
+    stack.receipt_printer.set_state(paper_out=False, paper_near_end=False)
+    stack.card_printer.run_ribbon_down(stack.card_printer.ribbon_capacity)
+    stack.backend.store.silent_after_s = SILENT_AFTER_S
+    yield stack
 
 
 @pytest.fixture
@@ -47,7 +58,7 @@ def fleet(sim) -> dict:
 
 def test_the_heartbeat_carries_devices_and_supplies_to_the_fleet_status(sim, kiosk):
     sim.receipt_printer.set_state(paper_out=True, paper_near_end=True)
-    sim.card_printer.ribbon_remaining = 12   # of 250: under a tenth
+    sim.card_printer.run_ribbon_down(12)   # of 250: under a tenth
     assert kiosk.send_heartbeat()
     [terminal] = fleet(sim)["terminals"]
     assert terminal["terminal"] == "KIOSK-0001" and not terminal["silent"]
@@ -88,7 +99,7 @@ def test_kiosk_fleet_status_prints_paper_out_ribbon_low_and_a_silent_kiosk(sim, 
     sim.card.insert()
     wait_for_card(CARD_READER, timeout=5)
     sim.receipt_printer.set_state(paper_out=True, paper_near_end=True)
-    sim.card_printer.ribbon_remaining = 12
+    sim.card_printer.run_ribbon_down(12)
     assert kiosk.send_heartbeat()
     pki = pki_of(sim)
     args = ["fleet", "status", "--url", sim.backend.url, "--pki", str(pki.directory)]
