@@ -14,7 +14,6 @@ from pathlib import Path
 
 from kivy.app import App
 from kivy.clock import Clock
-from kivy.graphics.texture import Texture
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
@@ -23,9 +22,9 @@ from kiosk.device_messages import citizen_message
 from kiosk.face_check import PROMPTS, Decision
 from kiosk.i18n import N_
 from kiosk.visit import VisitError
+from screens.camera_preview import PreviewTicker, frame_texture
 
 log = logging.getLogger(__name__)
-PREVIEW_FPS = 15
 LOOK = N_("请正对摄像头，将面部置于框内")
 # What a frame lacks, in the citizen's words (kiosk/face_check.py's gates).
 PROBLEMS = {"no_face": LOOK, "several_faces": N_("请确保画面中只有您一人"), "too_far": N_("请再靠近一些"),
@@ -47,7 +46,7 @@ class FaceScreen(Screen):
         self._cancel = threading.Event()
         self._latest = None
         self._latest_lock = threading.Lock()
-        self._ticker = None
+        self._ticker = PreviewTicker(self._show_frame)
         self._attempts = 0
 
     def start(self, visit) -> None:
@@ -88,18 +87,13 @@ class FaceScreen(Screen):
         self.prompt = PROMPTS[challenge]
         App.get_running_app().voice.play(str(challenge))
 
-    def _show_frame(self, _dt) -> None:
+    def _show_frame(self) -> None:
         with self._latest_lock:
             latest, self._latest = self._latest, None
         if latest is None:
             return
         frame, problem = latest
-        height, width = frame.shape[:2]
-        if self.preview is None or self.preview.size != (width, height):
-            self.preview = Texture.create(size=(width, height), colorfmt="rgb")
-            self.preview.flip_vertical()
-            self.preview.flip_horizontal()   # a mirror: the citizen's left is on the left
-        self.preview.blit_buffer(frame.tobytes(), colorfmt="rgb", bufferfmt="ubyte")
+        self.preview = frame_texture(self.preview, frame, mirror=True)
         self.ids.camera.canvas.ask_update()
         if self.prompt in (LOOK, *PROBLEMS.values()):
             self.prompt = PROBLEMS.get(problem, LOOK) if problem else LOOK
@@ -116,13 +110,11 @@ class FaceScreen(Screen):
         self.can_retry = result is not None and self._attempts < app.kiosk_config.identity.attempts
 
     def on_enter(self, *args):
-        self._ticker = Clock.schedule_interval(self._show_frame, 1 / PREVIEW_FPS)
+        self._ticker.start()
 
     def on_leave(self, *args):
         self._cancel.set()
-        if self._ticker is not None:
-            self._ticker.cancel()
-            self._ticker = None
+        self._ticker.stop()
         self._drop_frames()
 
     def _drop_frames(self) -> None:

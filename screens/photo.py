@@ -12,29 +12,18 @@ from pathlib import Path
 
 from kivy.app import App
 from kivy.clock import Clock
-from kivy.graphics.texture import Texture
 from kivy.lang import Builder
 from kivy.properties import ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
 from kiosk.i18n import N_
 from kiosk.photo_capture import PROBLEMS, PhotoRefused, PhotoSpec, capture
+from screens.camera_preview import PreviewTicker, frame_texture
 
 log = logging.getLogger(__name__)
-PREVIEW_FPS = 15
 LOOK = N_("请正对摄像头，保持不动，正在为您拍照")
 KEEP = N_("照片已拍好。满意请点击“使用此照片”，不满意可重拍。")
 FAILED = N_("未能拍出合格的照片，请按提示调整后重拍，或到窗口办理。")
-
-
-def texture_of(rgb, mirror: bool = False) -> Texture:
-    height, width = rgb.shape[:2]
-    texture = Texture.create(size=(width, height), colorfmt="rgb")
-    texture.flip_vertical()
-    if mirror:
-        texture.flip_horizontal()
-    texture.blit_buffer(rgb.tobytes(), colorfmt="rgb", bufferfmt="ubyte")
-    return texture
 
 
 class PhotoScreen(Screen):
@@ -48,7 +37,7 @@ class PhotoScreen(Screen):
         self._cancel = threading.Event()
         self._latest = None
         self._lock = threading.Lock()
-        self._ticker = None
+        self._ticker = PreviewTicker(self._show_frame)
         self.jpeg: bytes | None = None
 
     def start(self) -> None:
@@ -81,11 +70,12 @@ class PhotoScreen(Screen):
         if self.state == "taking":
             self.prompt = PROBLEMS.get(problem, LOOK)
 
-    def _show_frame(self, _dt) -> None:
+    def _show_frame(self) -> None:
         with self._lock:
             frame, self._latest = self._latest, None
         if frame is not None and self.state == "taking":
-            self.preview = texture_of(frame, mirror=True)
+            self.preview = frame_texture(self.preview, frame, mirror=True)
+            self.ids.camera.canvas.ask_update()
 
     def _done(self, jpeg: bytes | None) -> None:
         if jpeg is None:
@@ -94,7 +84,7 @@ class PhotoScreen(Screen):
         import numpy as np
         from PIL import Image
         with Image.open(io.BytesIO(jpeg)) as image:
-            self.taken = texture_of(np.asarray(image.convert("RGB")))
+            self.taken = frame_texture(None, np.asarray(image.convert("RGB")))
         self.jpeg, self.state, self.prompt = jpeg, "review", KEEP
 
     def keep(self) -> None:
@@ -102,13 +92,11 @@ class PhotoScreen(Screen):
         App.get_running_app().flow.photo_kept(jpeg)
 
     def on_enter(self, *args):
-        self._ticker = Clock.schedule_interval(self._show_frame, 1 / PREVIEW_FPS)
+        self._ticker.start()
 
     def on_leave(self, *args):
         self._cancel.set()
-        if self._ticker is not None:
-            self._ticker.cancel()
-            self._ticker = None
+        self._ticker.stop()
         self.preview = self.taken = None
 
     def clear(self) -> None:
