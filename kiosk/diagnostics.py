@@ -30,8 +30,8 @@ from kiosk.services.issuance_journal import EntryStatus, JournalEntry, JournalEr
 # What a check may raise: it stands for the device's answer in the report.
 DEVICE_ERRORS = (CardError, CardPrinterError, PrinterError, IdCardError, PinPadError, BackendUnavailable,
                  BackendRejected, OSError)
-# One probe of the devices at a time: the heartbeat's (kiosk/health.py) and the diagnostics
-# screen's would otherwise meet on a serial port.
+# One use of the devices at a time outside a visit: the heartbeat's probe (kiosk/health.py), the
+# diagnostics screen's report and its test receipt and card would otherwise meet on a port.
 PROBING = threading.Lock()
 
 
@@ -44,7 +44,7 @@ def print_test_receipt(devices: Devices, terminal_number: str) -> tuple[int, Pri
     """Prints the test page (Chinese text and a QR code): (its size in bytes, the status after)."""
     settings = devices.config.receipt_printer
     job = printer_test_page(terminal_number, settings.paper_mm, settings.encoding).as_escpos()
-    with devices.receipt_printer() as printer:
+    with PROBING, devices.receipt_printer() as printer:   # the heartbeat's probe waits for it
         return len(job), printer.print_job(job)
 
 
@@ -77,14 +77,15 @@ def print_test_card(devices: Devices, said=print) -> None:
     """Feeds a blank to the encoder, prints a test face and retains the card, whatever
     happened (it ends in the reject box). `said` hears each step."""
     printer = devices.card_printer
-    atr = printer.feed_to_encoder()
-    said(f"test card at the encoder, ATR {atr.hex().upper()}")
-    try:
-        printer.print_face(compose_test_face(datetime.date.today()))
-        said("test face printed")
-    finally:
-        printer.retain()
-        said("test card retained")
+    with PROBING:   # the heartbeat's probe of the printer waits for the test card
+        atr = printer.feed_to_encoder()
+        said(f"test card at the encoder, ATR {atr.hex().upper()}")
+        try:
+            printer.print_face(compose_test_face(datetime.date.today()))
+            said("test face printed")
+        finally:
+            printer.retain()
+            said("test card retained")
 
 
 def retry_dead_letters(outbox) -> int:
