@@ -187,13 +187,14 @@ class KioskCore:
         directly: a heartbeat that waited in the outbox through an outage would say nothing
         true when it arrived. Whether it was sent; a failure is logged, the next beat tries again."""
         try:
-            stats = self.outbox.stats()
+            health = self.health.snapshot()   # its outbox counts are the heartbeat's too
+            outbox = health["outbox"]
             with self.outbox.transaction() as tx:
                 audit_head = self.audit.head(tx)
-            self.client.record_heartbeat(self.config.terminal.terminal_number, stats.pending,
-                                         stats.oldest_pending_age_s, SOFTWARE_VERSION, dead_letters=stats.dead,
+            self.client.record_heartbeat(self.config.terminal.terminal_number, outbox["pending"],
+                                         outbox["oldest_pending_age_s"], SOFTWARE_VERSION, dead_letters=outbox["dead"],
                                          audit_head=audit_head, staff_lockouts=self.staff_gate.lockouts,
-                                         health=self.health.snapshot(), idempotency_key=secrets.token_hex(16))
+                                         health=health, idempotency_key=secrets.token_hex(16))
             return True
         except BackendError as exc:
             log.info("heartbeat not sent: %s", exc)

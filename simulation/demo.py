@@ -321,17 +321,12 @@ def play(out: Path, add_steps, *, idle_timeout_s: int = IDLE_TIMEOUT_S, config_f
 def write_fleet_status(sim, path: Path) -> list[str]:
     """What the province's operations team sees (`kiosk fleet status`) after the demo: this
     kiosk, out of paper with its ribbon low, and another that went silent an hour ago."""
-    from kiosk.backend.client import BackendClient
-    from kiosk.cli.fleet import table
+    from kiosk.cli.fleet import fleet_status, table
     from reference_backend.pki import PkiFiles
     sim.backend.store.seed_heartbeat("KIOSK-0002", at=time.time() - 3600, software_version="0.9.0")
     pki = PkiFiles(Path(sim.config.backend.ca_file).parent)
-    client = BackendClient(sim.backend.url, ca_file=str(pki.ca_cert), cert_file=str(pki.operations_cert),
-                           key_file=str(pki.operations_key))
-    try:
-        lines = table(client.call("fleet_status", {}), time.time())
-    finally:
-        client.close()
+    lines = table(fleet_status(sim.backend.url, str(pki.ca_cert), str(pki.operations_cert), str(pki.operations_key)),
+                  time.time())
     path.write_text("$ kiosk fleet status\n" + "\n".join(lines) + "\n", encoding="utf-8")
     return lines
 

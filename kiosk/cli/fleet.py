@@ -16,16 +16,11 @@ from pathlib import Path
 from kiosk.backend.client import BackendClient
 from kiosk.backend.errors import BackendError
 from kiosk.cli import exits
+from kiosk.cli.queue import age_text
 
 # Staff words for what a device reports, shortest first.
 DEVICE_WORDS = {"card_reader": "card reader", "psam": "PSAM", "id_reader": "ID reader", "receipt_printer": "receipt printer",
                 "card_printer": "card printer", "camera": "camera", "pin_pad": "PIN pad"}
-
-
-def _ago(seconds: float) -> str:
-    seconds = max(int(seconds), 0)
-    return f"{seconds // 86400}d{seconds % 86400 // 3600}h" if seconds >= 86400 else \
-        f"{seconds // 3600}h{seconds % 3600 // 60}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60}s"
 
 
 def device_problems(health: dict | None) -> list[str]:
@@ -50,14 +45,23 @@ def device_problems(health: dict | None) -> list[str]:
     return problems
 
 
+def fleet_status(url: str, ca: str, cert: str, key: str) -> dict:
+    """The backend's fleet status, read with the operations certificate `cert` and its `key`."""
+    client = BackendClient(url, ca_file=ca, cert_file=cert, key_file=key)
+    try:
+        return client.call("fleet_status", {})
+    finally:
+        client.close()
+
+
 def table(status: dict, now: float) -> list[str]:
     lines = [f"{'terminal':<12} {'last heard':<16} {'version':<10} {'outbox':<18} {'disk free':>9}  devices"]
     for kiosk in status["terminals"]:
-        heard = f"{_ago(now - kiosk['last_seen_at'])} ago"
+        heard = f"{age_text(now - kiosk['last_seen_at'])} ago"
         if kiosk["silent"]:
-            heard = f"SILENT {_ago(now - kiosk['last_seen_at'])}"
+            heard = f"SILENT {age_text(now - kiosk['last_seen_at'])}"
         oldest = kiosk.get("oldest_pending_age_s")
-        outbox = f"{kiosk['queue_depth']} ({_ago(oldest)})" if oldest else str(kiosk["queue_depth"])
+        outbox = f"{kiosk['queue_depth']} ({age_text(oldest)})" if oldest else str(kiosk["queue_depth"])
         if kiosk["dead_letters"]:
             outbox += f" {kiosk['dead_letters']} dead"
         health = kiosk.get("health")
@@ -77,14 +81,11 @@ def cmd_status(args) -> int:
         print("kiosk: the fleet status needs the operations certificate: --cert and --key, or --pki DIR",
               file=sys.stderr)
         return exits.USAGE
-    client = BackendClient(args.url or backend.url, ca_file=ca, cert_file=cert, key_file=key)
     try:
-        status = client.call("fleet_status", {})
+        status = fleet_status(args.url or backend.url, ca, cert, key)
     except BackendError as exc:
         print(f"kiosk: fleet status not available: {exc}", file=sys.stderr)
         return exits.FAILED
-    finally:
-        client.close()
     if args.json:
         print(json.dumps(status, ensure_ascii=False))
     else:

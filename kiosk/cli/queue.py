@@ -33,10 +33,11 @@ def _when(timestamp: float | None) -> str:
         datetime.timezone(datetime.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _age(seconds: float | None) -> str:
+def age_text(seconds: float | None) -> str:
+    """A duration for staff: 3d4h, 2h5m, 7m12s; "-" for none (a negative one, clock skew, is 0)."""
     if seconds is None:
         return "-"
-    seconds = int(seconds)
+    seconds = max(int(seconds), 0)
     return f"{seconds // 86400}d{seconds % 86400 // 3600}h" if seconds >= 86400 else \
         f"{seconds // 3600}h{seconds % 3600 // 60}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60}s"
 
@@ -57,7 +58,7 @@ def cmd_status(args) -> int:
     if args.json:
         print(json.dumps(stats.as_dict()))
     else:
-        print(f"pending jobs:  {stats.pending} (oldest waiting {_age(stats.oldest_pending_age_s)})")
+        print(f"pending jobs:  {stats.pending} (oldest waiting {age_text(stats.oldest_pending_age_s)})")
         print(f"dead letters:  {stats.dead}" + ("  <- see `kiosk queue dead`" if stats.dead else ""))
         print(f"delivered:     {stats.done}")
         if stats.quarantined:

@@ -10,9 +10,9 @@ import pytest
 
 from drivers.pcsc import wait_for_card
 from drivers.sim.pcscd import CARD_READER
-from kiosk.backend.client import BackendClient
 from kiosk.backend.errors import BackendRejected
 from kiosk.cli import main
+from kiosk.cli.fleet import fleet_status
 from kiosk.visit import CitizenIdentity
 from reference_backend.pki import PkiFiles
 from reference_backend.store import SILENT_AFTER_S
@@ -48,12 +48,7 @@ def pki_of(sim) -> PkiFiles:
 
 def fleet(sim) -> dict:
     pki = pki_of(sim)
-    client = BackendClient(sim.backend.url, ca_file=str(pki.ca_cert), cert_file=str(pki.operations_cert),
-                           key_file=str(pki.operations_key))
-    try:
-        return client.call("fleet_status", {})
-    finally:
-        client.close()
+    return fleet_status(sim.backend.url, str(pki.ca_cert), str(pki.operations_cert), str(pki.operations_key))
 
 
 def test_the_heartbeat_carries_devices_and_supplies_to_the_fleet_status(sim, kiosk):
