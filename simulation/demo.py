@@ -27,6 +27,7 @@ from simulation.stack import (LI_SI, STAFF_CARD_PIN, STAFF_PIN, ZHANG_SAN, Simul
 
 STEP_TIMEOUT_S = 20
 SETTLE_S = 0.05          # after a step without a screenshot
+TRANSITION_S = 0.5       # before a screenshot: the screen's slide in has finished
 IDLE_TIMEOUT_S = 12      # short, so the demo shows the countdown without a long wait
 CARD_PIN, NEW_PIN = "147258", "582936"   # the simulated card's PIN (card_v3.toml) and a new one
 LATER_PIN = "730461"                      # the new card's PIN after the demo's PIN change
@@ -43,12 +44,17 @@ class Script:
     def __init__(self, app: KioskApp, out_dir: Path):
         self.app = app
         self.out_dir = out_dir
-        self.steps: list[tuple[str, object, object, str | None]] = []
+        self.steps: list[tuple[str, object, object, str | None, float]] = []
         self.log: list[str] = []
         self.error: str | None = None
 
-    def step(self, what: str, action, ready, screenshot: str | None = None) -> None:
-        self.steps.append((what, action, ready, screenshot))
+    def step(self, what: str, action, ready, screenshot: str | None = None,
+             settle: float | None = None) -> None:
+        """`settle`: seconds from `ready` to the screenshot, shorter than a transition for a
+        screen that changes by itself (the face check moves on as soon as the face passes)."""
+        if settle is None:
+            settle = TRANSITION_S if screenshot else SETTLE_S
+        self.steps.append((what, action, ready, screenshot, settle))
 
     def start(self) -> None:
         self._run(0)
@@ -57,7 +63,7 @@ class Script:
         if index == len(self.steps):
             self.app.stop()
             return
-        what, action, ready, screenshot = self.steps[index]
+        what, action, ready, screenshot, settle = self.steps[index]
         try:
             if action is not None:
                 action()
@@ -68,10 +74,7 @@ class Script:
 
         def poll(_dt):
             if ready():
-                # Half a second more so transitions finish before a picture is taken; without
-                # one, a frame or two for the layout to settle before the next step's taps.
-                Clock.schedule_once(lambda _dt: self._finish(index, what, screenshot),
-                                    0.5 if screenshot else SETTLE_S)
+                Clock.schedule_once(lambda _dt: self._finish(index, what, screenshot), settle)
                 return False
             if time.monotonic() > deadline:
                 self._fail(f"step {index + 1} ({what}) did not happen within {STEP_TIMEOUT_S} s "
@@ -178,7 +181,8 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
     step("asked for the ID card", lambda: kiosk.tap("start"), lambda: kiosk.on("identify"), "03-identify.png")
     step("ID card laid down: the face check, challenge spoken", lay_id_card,
          lambda: kiosk.on("face") and app.root.get_screen("face").preview is not None
-         and app.root.get_screen("face").prompt in ("请缓慢向左转头", "请缓慢向右转头"), "03b-face-check.png")
+         and app.root.get_screen("face").prompt in ("请缓慢向左转头", "请缓慢向右转头"), "03b-face-check.png",
+         settle=0.1)
     step("face matched: confirm with the commitment", None, lambda: kiosk.on("confirm"),
          "04-confirm-commitment.png")
     step("commitment accepted, PIN pad for the new card",
