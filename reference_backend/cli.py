@@ -6,9 +6,7 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 import tomllib
 from pathlib import Path
 
@@ -17,19 +15,15 @@ DEFAULT_DB = ".run/backend.db"
 
 
 def cmd_serve(args) -> int:
-    from reference_backend.server import open_backend
+    from reference_backend.server import bound_socket, pki_files, serve_forever, url_of
     try:
-        backend = open_backend(args.host, args.port, args.db, args.certs)
+        pki_files(args.certs)
+        sock = bound_socket(args.host, args.port)
     except (FileNotFoundError, OSError) as exc:
         print(f"kiosk: backend cannot start: {exc}", file=sys.stderr)
         return 1
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
-    backend.start()
-    print(f"reference backend on {backend.url} (store {args.db})", flush=True)
-    done.wait()
-    backend.stop()
+    print(f"reference backend on {url_of(sock.getsockname())} (store {args.db}, {args.workers} worker(s))", flush=True)
+    serve_forever(sock, args.db, args.certs, args.workers)
     return 0
 
 
@@ -91,7 +85,8 @@ def register(subparsers) -> None:
     serve = actions.add_parser("serve", help="serve the backend contract over HTTPS with client certificates")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8443, help="0 picks a free port (printed)")
-    serve.add_argument("--db", default=DEFAULT_DB, help="the backend's SQLite store")
+    serve.add_argument("--db", default=DEFAULT_DB, help="the backend's store: a SQLite file or a postgresql:// address")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes on the one port")
     serve.add_argument("--certs", default=DEFAULT_CERTS, help="folder made by `kiosk backend certs`")
     serve.set_defaults(func=cmd_serve)
 

@@ -106,5 +106,6 @@ def test_serve_answers_over_tls_and_stops_on_sigterm(pki, tmp_path):
         client.close()
     finally:
         server.send_signal(signal.SIGTERM)
-        assert server.wait(10) == 0
+        # uvicorn stops gracefully, then ends by the signal it was sent, as a service should
+        assert server.wait(10) in (0, -signal.SIGTERM)
         server.stdout.close()
