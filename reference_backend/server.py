@@ -318,7 +318,7 @@ class KioskConnection(H11Protocol):
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
         if len(self.connections) > MAX_CONNECTIONS:
-            transport.close()
+            transport.abort()   # at once: a TLS close would wait for the client's answer
             return
         ssl_object = transport.get_extra_info("ssl_object")
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
@@ -357,7 +357,7 @@ class KioskConnection(H11Protocol):
     def _cut_off(self) -> None:
         self._deadline = None
         log.debug("a request did not arrive within %.0f s: connection closed", REQUEST_DEADLINE_S)
-        self.transport.close()
+        self.transport.abort()
 
 
 def server_config(app, pki: PkiFiles, *, workers: int = 1, factory: bool = False) -> uvicorn.Config:
