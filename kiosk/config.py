@@ -191,6 +191,9 @@ class OutboxSection:
     lease_s: float = _setting(60.0, _at_least(5.0), "how long a claimed job is held before it is re-queued")
     poll_s: float = _setting(2.0, _at_least(0.05))
     probe_interval_s: float = _setting(5.0, _at_least(0.5), "health probe while the link is down")
+    reconnect_spread_s: float = _setting(10.0, _at_least(0.0), "when the link comes back, queued jobs start at a "
+                                         "random point within this many seconds, so that a province's kiosks do "
+                                         "not all send at once when an outage ends")
     backoff_base_s: float = _setting(2.0, _at_least(0.1))
     backoff_cap_s: float = _setting(600.0, _at_least(1.0))
     delivery_wait_s: float = _setting(3.0, _at_least(0.0), "how long a citizen waits for a queued job to land")

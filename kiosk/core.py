@@ -75,7 +75,8 @@ class KioskCore:
                                      senders=box.senders, batch_size=box.batch_size, lease_s=box.lease_s,
                                      poll_s=box.poll_s, probe_interval_s=box.probe_interval_s,
                                      backoff=Backoff(box.backoff_base_s, box.backoff_cap_s),
-                                     give_up_attempts=box.give_up_attempts, give_up_s=box.give_up_days * 86400)
+                                     give_up_attempts=box.give_up_attempts, give_up_s=box.give_up_days * 86400,
+                                     reconnect_spread_s=box.reconnect_spread_s)
         # The backend's HSM: the security module in HSM mode, and with a PSAM, for the cards of
         # the regions whose keys it lacks ([security] hsm_regions).
         hsm = (BackendHsmSecurityModule(self.client, load_terminal_pin_key(config))

@@ -378,13 +378,13 @@ class Outbox:
                 "UPDATE outbox_jobs SET state = 'pending', lease_until = NULL, lease_token = NULL"
                 " WHERE state = 'leased' AND lease_until <= ?", (self._clock(),)).rowcount
 
-    def wake_jobs_waiting_for_link(self) -> int:
-        """The link is back: jobs that failed only because it was down are due now, whatever
-        their back-off said. Jobs held back by a Retry-After keep their time."""
+    def wake_jobs_waiting_for_link(self, after_s: float = 0.0) -> int:
+        """The link is back: jobs that failed only because it was down are due in `after_s`
+        seconds, whatever their back-off said. Jobs held back by a Retry-After keep their time."""
         with self._lock:
             count = self._conn.execute(
                 "UPDATE outbox_jobs SET next_attempt_at = ?, waits_for_link = 0"
-                " WHERE state = 'pending' AND waits_for_link = 1", (self._clock(),)).rowcount
+                " WHERE state = 'pending' AND waits_for_link = 1", (self._clock() + after_s,)).rowcount
         if count:
             self._notify()
         return count

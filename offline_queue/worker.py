@@ -56,6 +56,12 @@ class Backoff:
         ceiling = min(self.cap_s, self.base_s * 2 ** max(0, attempts - 1))
         return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
+    @staticmethod
+    def after_retry_after(retry_after_s: float, rng=random) -> float:
+        """The backend's Retry-After, never less, and up to half as much again: kiosks it shed
+        together with the same answer must not all come back in the same second."""
+        return retry_after_s + rng.uniform(0, retry_after_s / 2)
+
 
 @dataclass(frozen=True)
 class WorkerStatus:
@@ -74,12 +80,14 @@ class DeliveryWorker:
     """Delivers the outbox's due jobs with a pool of senders. A job that keeps failing while the
     backend answers (not while the link is down: a field office may be offline for days) is
     given up as a dead letter after `give_up_attempts` attempts or `give_up_s` seconds, so that
-    staff see it instead of it retrying unseen for ever."""
+    staff see it instead of it retrying unseen for ever. When the link comes back, the waiting
+    jobs start at a random point within `reconnect_spread_s`: at the end of a province-wide
+    outage, thousands of kiosks find the backend again within seconds of each other."""
 
     def __init__(self, outbox: Outbox, deliver: Callable[[ClaimedJob], object], probe: Callable[[], bool], *,
                  senders: int = 4, batch_size: int = 32, lease_s: float = 60.0, poll_s: float = 2.0,
                  probe_interval_s: float = 5.0, backoff: Backoff = Backoff(), give_up_attempts: int = 50,
-                 give_up_s: float = 7 * 86400.0):
+                 give_up_s: float = 7 * 86400.0, reconnect_spread_s: float = 0.0, rng=random):
         self.outbox = outbox
         self._deliver = deliver
         self._probe = probe
@@ -90,6 +98,8 @@ class DeliveryWorker:
         self._backoff = backoff
         self._give_up_attempts = give_up_attempts
         self._give_up_s = give_up_s
+        self._reconnect_spread_s = reconnect_spread_s
+        self._rng = rng
         self._pool = ThreadPoolExecutor(max_workers=senders, thread_name_prefix="outbox-sender")
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -141,8 +151,9 @@ class DeliveryWorker:
             up = False
         if up:
             self.link_up = True
-            woken = self.outbox.wake_jobs_waiting_for_link()
-            log.info("backend link is back; %d jobs due now", woken)
+            after_s = self._rng.uniform(0, self._reconnect_spread_s)
+            woken = self.outbox.wake_jobs_waiting_for_link(after_s)
+            log.info("backend link is back; %d jobs due in %.1f s", woken, after_s)
         return up
 
     def deliver_due(self) -> int:
@@ -166,7 +177,8 @@ class DeliveryWorker:
                 reason = f"given up after {job.attempts} attempts over {age_s / 3600:.1f} h: {exc.reason}"
                 log.warning("job %d (%s): %s", job.id, job.operation, reason)
                 return DeadLetter(job, reason)
-            delay = exc.retry_after_s if exc.retry_after_s is not None else self._backoff.delay(job.attempts)
+            delay = (self._backoff.after_retry_after(exc.retry_after_s, self._rng) if exc.retry_after_s is not None
+                     else self._backoff.delay(job.attempts, self._rng))
             log.info("job %d (%s) attempt %d: %s; again in %.1fs", job.id, job.operation, job.attempts,
                      exc.reason, delay)
             return RetryLater(job, delay, exc.reason, link_down=exc.link_down)

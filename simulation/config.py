@@ -18,7 +18,8 @@ def config_for_simulation(backend_url: str, pki, folder: Path, card_printer_port
         "backend": {"url": backend_url, "ca_file": str(pki.ca_cert), "cert_file": str(pki.kiosk_cert),
                     "key_file": str(pki.kiosk_key), "connect_timeout_s": 1.0, "read_timeout_s": 3.0},
         "outbox": {"db": str(Path(folder) / "kiosk.db"), "key_file": str(Path(folder) / "kiosk.key"),
-                   "probe_interval_s": 0.5, "poll_s": 0.2, "backoff_base_s": 0.2, "delivery_wait_s": 2.0},
+                   "probe_interval_s": 0.5, "poll_s": 0.2, "backoff_base_s": 0.2, "delivery_wait_s": 2.0,
+                   "reconnect_spread_s": 0.0},   # one kiosk, not a fleet: its queue goes as soon as it can
         "card_printer": {"port": card_printer_port} if card_printer_port else {"enabled": False},
         "bank": {"bins": f"{SIMULATED_BIN}=模拟银行"},   # the simulated cards' bank
     }

@@ -136,6 +136,7 @@ db = "{folder / f'{name}.db'}"
 key_file = "{folder / f'{name}.key'}"
 audit_secret_file = "{secrets_dir / 'audit.secret'}"
 delivery_wait_s = {delivery_wait_s}
+reconnect_spread_s = 0
 [card_printer]
 {f"port = {card_printer_port}" if card_printer_port else "enabled = false"}
 {id_reader}{pin_pad}""", encoding="utf-8")

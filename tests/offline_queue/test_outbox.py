@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import sqlite3
 import stat
 
@@ -147,8 +148,13 @@ def test_the_worker_honours_retry_after(timed_outbox, clock):
         raise TransientFailure("429 backend busy", retry_after_s=120)
 
     run_one_round(timed_outbox, busy)
-    assert timed_outbox.next_due_in() == pytest.approx(120)
+    assert 120 <= timed_outbox.next_due_in() <= 180   # never sooner than asked, jittered by half at most
     assert timed_outbox.jobs()[0].last_error == "429 backend busy"
+
+
+def test_kiosks_told_the_same_retry_after_come_back_spread_out():
+    waits = [Backoff.after_retry_after(4) for _ in range(200)]
+    assert min(waits) >= 4 and max(waits) <= 6 and max(waits) - min(waits) > 1
 
 
 def test_the_worker_wakes_jobs_when_the_link_comes_back(timed_outbox):
@@ -164,6 +170,21 @@ def test_the_worker_wakes_jobs_when_the_link_comes_back(timed_outbox):
     worker.link_up = False
     assert worker.probe_link() and worker.link_up
     assert timed_outbox.next_due_in() == 0
+    worker.stop()
+
+
+def test_after_an_outage_the_queue_starts_at_a_random_point_of_the_spread(timed_outbox):
+    timed_outbox.enqueue("submit_review", {}, subject="a")
+
+    def link_down(job):
+        raise TransientFailure("backend not reachable", link_down=True)
+
+    run_one_round(timed_outbox, link_down)
+    worker = DeliveryWorker(timed_outbox, link_down, probe=lambda: True, reconnect_spread_s=30,
+                            rng=random.Random(7))
+    worker.link_up = False
+    assert worker.probe_link()
+    assert timed_outbox.next_due_in() == pytest.approx(random.Random(7).uniform(0, 30))
     worker.stop()
 
 
