@@ -56,6 +56,8 @@ def start(folder: Path, settings: dict[str, str] | None = None) -> str:
     if os.geteuid() == 0:
         owner = pwd.getpwnam("postgres")
         os.chown(folder, owner.pw_uid, owner.pw_gid)
+        if subprocess.run(_as_owner(["test", "-w", folder])).returncode != 0:
+            raise PermissionError(f"the postgres user cannot reach {folder}: a folder above it is closed to others")
     data, bin_dir = folder / "data", binaries()
     subprocess.run(_as_owner([bin_dir / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "--encoding=UTF8",
                               "--locale=C", "--no-sync"]), check=True, stdout=subprocess.DEVNULL)
