@@ -32,7 +32,8 @@ ATTEMPTS = 10       # runs of a PostgreSQL transaction that keeps colliding with
 
 
 class LockWaitExpired(Exception):
-    """A statement waited `lock_wait_s` for a lock another transaction holds."""
+    """A transaction waited `lock_wait_s` for a lock another one holds: the database is busy,
+    try again (the store turns it into RequestInProgress where the lock is a key's claim)."""
 
 
 def open_database(db: str | Path, lock_wait_s: float = LOCK_WAIT_S) -> SqliteDatabase | PostgresDatabase:
@@ -51,6 +52,7 @@ class SqliteDatabase:
 
     def __init__(self, path: Path, lock_wait_s: float):
         self.path = path
+        self._lock_wait_s = lock_wait_s
         self._lock = threading.Lock()
         self.connection = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,
                                           timeout=lock_wait_s)
@@ -59,14 +61,23 @@ class SqliteDatabase:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self.connection.execute("BEGIN IMMEDIATE")
+        if not self._lock.acquire(timeout=self._lock_wait_s):   # another thread's transaction
+            raise LockWaitExpired()
+        try:
+            try:
+                self.connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:   # another process's, past busy_timeout
+                if error.sqlite_errorcode == sqlite3.SQLITE_BUSY:
+                    raise LockWaitExpired() from None
+                raise
             try:
                 yield self.connection
             except BaseException:
                 self.connection.execute("ROLLBACK")
                 raise
             self.connection.execute("COMMIT")
+        finally:
+            self._lock.release()
 
     def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         with self.transaction() as conn:

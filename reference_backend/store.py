@@ -384,9 +384,10 @@ class BackendStore:
         (a dead letter sent again once its cause is fixed can go through).
 
         The key's row is claimed first, in the transaction of the effect: a repeat arriving
-        meanwhile, in this process or another, waits on the row's unique key until the first
-        commits (then replays its reply) or rolls back (then is judged itself); after
-        `lock_wait_s` it gets RequestInProgress instead."""
+        meanwhile, in this process or another, waits until the first commits (then replays its
+        reply) or rolls back (then is judged itself). On PostgreSQL it waits on the row's unique
+        key, and after `lock_wait_s` gets RequestInProgress; on SQLite it waits for the one
+        writer, as every request does, and after `lock_wait_s` gets LockWaitExpired (busy)."""
         def attempt(conn) -> Reply:
             conn.execute("SAVEPOINT request")
             try:

@@ -7,12 +7,13 @@ import base64
 import multiprocessing
 import sqlite3
 
+import psycopg
 import pytest
 
 import store_workers
 from backend_helpers import new_card_id, new_holder, sample_application
 from drivers import keyscheme, pin_block
-from reference_backend.store import BackendStore, Reply
+from reference_backend.store import BackendStore, LockWaitExpired, Reply
 
 ACCOUNT = "6219993713000123452"   # of the card's bank, its Luhn digit right
 PAD_KEY, TERMINAL_KEY = b"pad-pin-key-set0", b"kiosk-terminal-1"
@@ -163,6 +164,33 @@ def test_a_store_made_by_an_earlier_version_opens_and_works(tmp_path):
     assert issued(kiosk, new_holder())[1] == "M00000002"
     assert kiosk.change("record_heartbeat", "KIOSK-0001", {"queue_depth": 0, "software_version": "1",
                                                            "dead_letters": 1}).status == 201
+    store.close()
+
+
+def test_a_request_kept_waiting_past_lock_wait_is_told_busy_on_sqlite(tmp_path):
+    """Another process's transaction holding SQLite's one writer lock: busy, and nothing done."""
+    store = BackendStore(tmp_path / "store.db", lock_wait_s=0.2)
+    other = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(LockWaitExpired):
+        Kiosk(store).change("submit_review", {"service_item": "1.10.6", "level": 5})
+    other.execute("ROLLBACK")
+    assert Kiosk(store).change("submit_review", {"service_item": "1.10.6", "level": 5}).status == 201
+    other.close()
+    store.close()
+
+
+def test_a_request_kept_waiting_past_lock_wait_is_told_busy_on_postgresql(postgres_db):
+    """Another worker's transaction holding the card's row: busy, and nothing done."""
+    store = BackendStore(postgres_db, lock_wait_s=0.2)
+    card_id = new_card_id()
+    store.seed_card(holder=new_holder(), card_id=card_id, card_number="M00000001", region_code="371300",
+                    issue_date="20240101", expiry_date="20340101")
+    with psycopg.connect(postgres_db) as other:
+        other.execute("SELECT 1 FROM cards WHERE card_id = %s FOR UPDATE", (card_id,))
+        with pytest.raises(LockWaitExpired):
+            Kiosk(store).change("report_loss", card_id, {"kind": "temporary"})
+    assert Kiosk(store).read("card_status", card_id, {})["status"] == "normal"
     store.close()
 
 
