@@ -28,7 +28,6 @@ T = TypeVar("T")
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 LOCK_WAIT_S = 5.0   # how long a transaction waits for another's lock before giving up
 POOL_SIZE = 8       # PostgreSQL connections of one store: its process's worker threads share them
-ATTEMPTS = 10       # runs of a PostgreSQL transaction that keeps colliding with others
 
 
 class LockWaitExpired(Exception):
@@ -124,13 +123,13 @@ class PostgresDatabase:
 
     def __init__(self, dsn: str, lock_wait_s: float):
         self._dsn = dsn
-        self._lock_wait_ms = int(lock_wait_s * 1000)
+        self._lock_wait_s = lock_wait_s
         self._idle: queue.LifoQueue[psycopg.Connection] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(POOL_SIZE)
 
     def _connect(self) -> psycopg.Connection:
         conn = psycopg.connect(self._dsn, autocommit=True)
-        conn.execute(f"SET lock_timeout = {self._lock_wait_ms}")
+        conn.execute(f"SET lock_timeout = {int(self._lock_wait_s * 1000)}")
         conn.autocommit = False
         conn.isolation_level = psycopg.IsolationLevel.SERIALIZABLE
         return conn
@@ -157,15 +156,18 @@ class PostgresDatabase:
 
     def run(self, work: Callable[[PostgresConnection], T]) -> T:
         """`work` in one transaction, run again (on a fresh snapshot) while it collides with
-        another: what the other committed is then seen, as if the two had run one after the other."""
-        for attempt in itertools.count(1):
+        another: what the other committed is then seen, as if the two had run one after the
+        other. PostgreSQL tells collisions by index page, so transactions on neighbouring rows
+        collide too; one that still collides after `lock_wait_s` is told busy."""
+        give_up = time.monotonic() + self._lock_wait_s
+        for attempt in itertools.count():
             try:
                 with self.transaction() as conn:
                     return work(conn)
             except (errors.SerializationFailure, errors.DeadlockDetected):
-                if attempt == ATTEMPTS:
-                    raise
-                time.sleep(random.uniform(0, 0.005 * attempt))   # apart, so as not to collide again
+                if time.monotonic() > give_up:
+                    raise LockWaitExpired() from None
+                time.sleep(random.uniform(0, min(0.1, 0.001 * 2 ** attempt)))   # apart, not to collide again
 
     def create_schema(self, schema: str, added_columns: tuple[tuple[str, str, str], ...]) -> None:
         """The tables (`added_columns` are in them already: PostgreSQL came after each)."""
