@@ -378,6 +378,7 @@ class BackendStore:
         self._db.close()
 
     def _transaction(self):
+        """One transaction, not run again on a collision: for seeding, which nothing runs beside."""
         return self._db.transaction()
 
     def read(self, action: Callable) -> Reply:
