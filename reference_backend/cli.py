@@ -48,8 +48,8 @@ def cmd_revoke(args) -> int:
 
 
 def cmd_seed(args) -> int:
-    """Puts the card of a simulator profile into the backend's store, so that the demo card
-    is known to the backend before the kiosk sees it."""
+    """Puts the card of a simulator profile into the backend's store (a SQLite file or a
+    PostgreSQL DSN), so that the demo card is known to the backend before the kiosk sees it."""
     from reference_backend.store import BackendStore, Refusal
     path = Path(args.profile)
     if not path.exists():
@@ -60,9 +60,12 @@ def cmd_seed(args) -> int:
         card, holder = profile["card"], profile["holder"]
         store = BackendStore(args.db)
         try:
+            # Cards before 3.0 hold the birthplace's prefecture (4 digits); the backend keeps the
+            # 6-digit GB/T 2260 code, which for a prefecture itself ends in 00.
             store.seed_card(holder={"id_number": holder["social_security_number"], "name": holder["name"],
                                     "sex": holder["sex"], "ethnicity": holder["ethnicity"],
-                                    "birth_date": holder["birth_date"], "birthplace": holder["birthplace"]},
+                                    "birth_date": holder["birth_date"],
+                                    "birthplace": str(holder["birthplace"]).ljust(6, "0")},
                             card_id=card["identifier"].upper(), card_number=card["number"],
                             region_code=card["identifier"][:6], issue_date=card["issue_date"],
                             expiry_date=card["expiry_date"], status=args.status)

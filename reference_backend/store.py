@@ -1,8 +1,10 @@
-"""The reference backend's store and business rules, on its own SQLite database.
+"""The reference backend's store and business rules, on a SQLite file or a PostgreSQL database
+(reference_backend/database.py).
 
 Each state-changing operation runs in one transaction together with the record of its
 Idempotency-Key, so an effect and the memory of it are written or lost together: a repeat of
-a completed request replays the first answer and can never act twice.
+a completed request replays the first answer and can never act twice, whichever worker process
+of the backend it reaches.
 """
 from __future__ import annotations
 
@@ -15,17 +17,15 @@ import json
 import math
 import re
 import secrets
-import sqlite3
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from drivers import keyscheme
 from drivers import pin_block
 from drivers.financial import luhn_valid
+from reference_backend.database import LOCK_WAIT_S, LockWaitExpired, open_database
 
 NORMAL, TEMPORARY_LOSS, FORMAL_LOSS, SEALED, CANCELLED = (
     "normal", "temporary_loss", "formal_loss", "sealed", "cancelled")
@@ -69,7 +69,10 @@ CREATE TABLE IF NOT EXISTS applications (
     application_id TEXT PRIMARY KEY, id_number TEXT NOT NULL, region_code TEXT NOT NULL,
     channel TEXT NOT NULL, reason TEXT NOT NULL, status TEXT NOT NULL, card_number TEXT,
     card_id TEXT, replaces_card_id TEXT, commitment INTEGER NOT NULL, created_at REAL NOT NULL,
-    terminal TEXT NOT NULL DEFAULT '');
+    terminal TEXT NOT NULL DEFAULT '', details TEXT NOT NULL DEFAULT '{}');
+CREATE UNIQUE INDEX IF NOT EXISTS applications_card_number ON applications (card_number);
+CREATE TABLE IF NOT EXISTS card_numbers (
+    id INTEGER PRIMARY KEY, application_id TEXT NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS card_events (
     id INTEGER PRIMARY KEY, card_id TEXT NOT NULL, event TEXT NOT NULL, detail TEXT,
     terminal TEXT NOT NULL, idempotency_key TEXT, at REAL NOT NULL);
@@ -115,7 +118,19 @@ CREATE TABLE IF NOT EXISTS visits (
 CREATE TABLE IF NOT EXISTS idempotency (
     client TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, status INTEGER NOT NULL,
     body TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (client, key));
+-- What the rules look up by person, card and terminal: fast as the tables grow, and on
+-- PostgreSQL a serializable transaction then reads (and collides on) those rows only.
+CREATE INDEX IF NOT EXISTS cards_id_number ON cards (id_number);
+CREATE INDEX IF NOT EXISTS applications_id_number ON applications (id_number);
+CREATE INDEX IF NOT EXISTS applications_replaces_card_id ON applications (replaces_card_id);
+CREATE INDEX IF NOT EXISTS card_events_card_id ON card_events (card_id);
+CREATE INDEX IF NOT EXISTS visits_terminal ON visits (terminal, opened_at);
 """
+# Columns added since the first stores were made (SQLite files made by an earlier version get them).
+_ADDED_COLUMNS = (("heartbeats", "dead_letters", "INTEGER NOT NULL DEFAULT 0"),
+                  ("heartbeats", "staff_lockouts", "INTEGER NOT NULL DEFAULT 0"),
+                  ("applications", "terminal", "TEXT NOT NULL DEFAULT ''"),
+                  ("applications", "details", "TEXT NOT NULL DEFAULT '{}'"))
 
 
 MAX_AUDIT_ENTRIES = 200
@@ -136,7 +151,8 @@ class Refusal(Exception):
 
 
 class RequestInProgress(Exception):
-    """The same Idempotency-Key is being worked on right now (answer 409, try again)."""
+    """The same Idempotency-Key has been worked on, in another transaction, for longer than a
+    repeat waits for it (answer 409, try again)."""
 
 
 @dataclass(frozen=True)
@@ -180,10 +196,21 @@ def _of_the_card_bank(account: str) -> bool:
     return luhn_valid(account) and account.startswith(CARD_BANK_BIN)
 
 
+def _storable(text: str) -> bool:
+    """Text both databases keep as it came: UTF-8 (no lone surrogate), no NUL (PostgreSQL's TEXT has none)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
 def _text(pattern: re.Pattern | None = None, max_chars: int = 200, choices: tuple = ()):
     def check(name, value):
         if not isinstance(value, str) or len(value) > max_chars:
             raise Refusal(400, "invalid_field", f"{name} must be text of at most {max_chars} characters")
+        if not _storable(value):
+            raise Refusal(400, "invalid_field", f"{name} must be Unicode text without NUL characters")
         if pattern is not None and not pattern.fullmatch(value):   # `$` would let a trailing newline in
             raise Refusal(400, "invalid_field", f"{name} is not in the expected format")
         if choices and value not in choices:
@@ -194,6 +221,8 @@ def _text(pattern: re.Pattern | None = None, max_chars: int = 200, choices: tupl
 
 def _integer(low: int, high: int):
     def check(name, value):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)   # JSON's 5.0 is the integer 5 (the contract's integer)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise Refusal(400, "invalid_field", f"{name} must be a whole number from {low} to {high}")
         return value
@@ -201,15 +230,15 @@ def _integer(low: int, high: int):
 
 
 def _number(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    """A finite number of at least 0, as a float (no NaN, no infinity, none too large for one)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise Refusal(400, "invalid_field", f"{name} must be a number of at least 0")
-    return float(value)
-
-
-def _finite(name, value):
-    number = _number(name, value)
-    if not math.isfinite(number):
-        raise Refusal(400, "invalid_field", f"{name} must be a finite number")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise Refusal(400, "invalid_field", f"{name} must be a finite number") from None
+    if not math.isfinite(number) or number < 0:
+        raise Refusal(400, "invalid_field", f"{name} must be a finite number of at least 0")
     return number
 
 
@@ -279,7 +308,7 @@ DEVICE_FIELDS = {"detail": _text(max_chars=200), "paper": _text(choices=("ok", "
 def _health(name, value) -> dict:
     """Checked field by field: the fleet status serves only what the contract allows."""
     health = fields(_object(name, value), {"devices": _object, "disk": _object},
-                    {"probed_at": _optional(_finite), "outbox": _object, "software_version": _text(max_chars=40)})
+                    {"probed_at": _optional(_number), "outbox": _object, "software_version": _text(max_chars=40)})
     unknown = sorted(set(health["devices"]) - set(DEVICE_NAMES))
     if unknown:
         raise Refusal(400, "invalid_field", f"unknown device(s): {', '.join(unknown)}")
@@ -289,7 +318,7 @@ def _health(name, value) -> dict:
     health["disk"] = fields(health["disk"], {"free_bytes": _integer(0, 2**62), "total_bytes": _integer(0, 2**62)})
     if "outbox" in health:
         health["outbox"] = fields(health["outbox"], {"pending": _integer(0, 10**9), "dead": _integer(0, 10**9)},
-                                  {"oldest_pending_age_s": _optional(_finite)})
+                                  {"oldest_pending_age_s": _optional(_number)})
     return health
 
 
@@ -316,85 +345,80 @@ AUDIT_ENTRY_FIELDS = {"seq": _integer(1, 2**62), "at_utc": _text(max_chars=40), 
                       "mac": _text(re.compile(r"^[0-9a-f]{64}$"), 64)}
 
 
+def _upsert(conn, table: str, row: dict, key: tuple[str, ...]) -> None:
+    """Inserts `row`, or updates the row of `table` with the same `key` columns."""
+    updates = ", ".join(f"{column} = excluded.{column}" for column in row if column not in key)
+    conn.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
+                 f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}", tuple(row.values()))
+
+
 class BackendStore:
-    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time,
-                 master_keys: dict[int, bytes] | None = None):
-        self.path = Path(path)
+    """`db` is a SQLite file (the embedded default) or a PostgreSQL DSN (`postgresql://...`).
+    Several threads may share a store, and several processes (each with its own store) a
+    database: the database's locks and constraints keep the rules, not this process's memory.
+    `lock_wait_s` bounds how long a request waits for another's transaction."""
+
+    def __init__(self, db: str | Path, *, clock: Callable[[], float] = time.time,
+                 master_keys: dict[int, bytes] | None = None, lock_wait_s: float = LOCK_WAIT_S):
+        self._db = open_database(db, lock_wait_s)
+        self.path = self._db.path   # the SQLite file (None on PostgreSQL)
         self._clock = clock
         self.silent_after_s = SILENT_AFTER_S
         # The reference HSM holds the published test master keys of drivers/keyscheme.py.
         self._master_keys = master_keys or dict(keyscheme.TEST_MASTER_KEYS)
         self._regional_master_keys = {keyscheme.OTHER_REGION: dict(keyscheme.OTHER_REGION_TEST_MASTER_KEYS)}
-        self._lock = threading.Lock()
-        self._in_flight: set[tuple[str, str]] = set()
-        self._in_flight_lock = threading.Lock()
-        self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.executescript(_SCHEMA)
-        for table, column, definition in (("heartbeats", "dead_letters", "INTEGER NOT NULL DEFAULT 0"),
-                                          ("heartbeats", "staff_lockouts", "INTEGER NOT NULL DEFAULT 0"),
-                                          ("applications", "terminal", "TEXT NOT NULL DEFAULT ''"),
-                                          ("applications", "details", "TEXT NOT NULL DEFAULT '{}'")):
-            if column not in {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}:
-                self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")   # a store made before
+        self._db.create_schema(_SCHEMA, _ADDED_COLUMNS)
+
+    @property
+    def _conn(self):
+        """The SQLite store's connection, for tests that look into the file."""
+        return self._db.connection
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+    def _transaction(self):
+        """One transaction, not run again on a collision: for seeding, which nothing runs beside."""
+        return self._db.transaction()
 
-    def read(self, action: Callable[[sqlite3.Connection], dict]) -> Reply:
-        with self._lock:
-            return Reply(200, action(self._conn))
+    def read(self, action: Callable) -> Reply:
+        """`action(conn)` in a transaction of its own (a visit opened is a write)."""
+        return Reply(200, self._db.run(action))
 
-    def change(self, client: str, key: str, fingerprint: str,
-               action: Callable[[sqlite3.Connection, str, str], Reply]) -> Reply:
+    def change(self, client: str, key: str, fingerprint: str, action: Callable) -> Reply:
         """Runs `action(conn, client, key)` once per (client, Idempotency-Key): a repeat with the
-        same payload replays the first reply, another payload is refused with 422, and a repeat
-        while the first is still running raises RequestInProgress. A refusal had no effect and
-        is not remembered: the same request is judged afresh when it comes again (a dead letter
-        sent again once its cause is fixed can go through)."""
-        slot = (client, key)
-        with self._in_flight_lock:
-            if slot in self._in_flight:
-                raise RequestInProgress()
-            self._in_flight.add(slot)
-        try:
-            with self._transaction() as conn:
-                row = conn.execute("SELECT fingerprint, status, body FROM idempotency WHERE client = ? AND key = ?",
-                                   slot).fetchone()
-                if row is not None:
-                    if row[0] != fingerprint:
-                        raise Refusal(422, "idempotency_key_reused",
-                                      "this Idempotency-Key was used with another request")
-                    return Reply(row[1], json.loads(row[2]), replayed=True)
-                conn.execute("SAVEPOINT effect")
-                try:
-                    reply = action(conn, client, key)
-                    conn.execute("RELEASE effect")
-                except Refusal as refusal:
-                    conn.execute("ROLLBACK TO effect")
-                    conn.execute("RELEASE effect")
-                    return Reply(refusal.status, refusal.body())
-                conn.execute("INSERT INTO idempotency (client, key, fingerprint, status, body, at)"
-                             " VALUES (?, ?, ?, ?, ?, ?)",
-                             (client, key, fingerprint, reply.status,
-                              json.dumps(reply.body, ensure_ascii=False), self._clock()))
-                return reply
-        finally:
-            with self._in_flight_lock:
-                self._in_flight.discard(slot)
+        same payload replays the first reply, another payload is refused with 422. A refusal had
+        no effect and is not remembered: the same request is judged afresh when it comes again
+        (a dead letter sent again once its cause is fixed can go through).
+
+        The key's row is claimed first, in the transaction of the effect: a repeat arriving
+        meanwhile, in this process or another, waits until the first commits (then replays its
+        reply) or rolls back (then is judged itself). On PostgreSQL it waits on the row's unique
+        key, and after `lock_wait_s` gets RequestInProgress; on SQLite it waits for the one
+        writer, as every request does, and after `lock_wait_s` gets LockWaitExpired (busy)."""
+        def attempt(conn) -> Reply:
+            conn.execute("SAVEPOINT request")
+            try:
+                claimed = conn.execute("INSERT INTO idempotency (client, key, fingerprint, status, body, at)"
+                                       " VALUES (?, ?, ?, 0, '', ?) ON CONFLICT (client, key) DO NOTHING"
+                                       " RETURNING key", (client, key, fingerprint, self._clock())).fetchone()
+            except LockWaitExpired:
+                raise RequestInProgress() from None
+            if claimed is None:
+                held = conn.execute("SELECT fingerprint, status, body FROM idempotency WHERE client = ? AND key = ?",
+                                    (client, key)).fetchone()
+                if held[0] != fingerprint:
+                    raise Refusal(422, "idempotency_key_reused", "this Idempotency-Key was used with another request")
+                return Reply(held[1], json.loads(held[2]), replayed=True)
+            try:
+                reply = action(conn, client, key)
+            except Refusal as refusal:
+                conn.execute("ROLLBACK TO request")   # nor the effect, nor the claim of the key
+                return Reply(refusal.status, refusal.body())
+            conn.execute("UPDATE idempotency SET status = ?, body = ? WHERE client = ? AND key = ?",
+                         (reply.status, json.dumps(reply.body, ensure_ascii=False), client, key))
+            return reply
+        return self._db.run(attempt)
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -459,10 +483,10 @@ class BackendStore:
                {"card_id": CARD_ID, "card_number": _text(_CARD_NUMBER, 9), "region_code": _text(_REGION, 6),
                 "issue_date": _date, "expiry_date": _date, "status": _text(choices=CARD_STATUSES)})
         with self._transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO persons VALUES (:id_number, :name, :sex, :ethnicity,"
-                         " :birth_date, :birthplace)", holder)
-            conn.execute("INSERT OR REPLACE INTO cards VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         (card_id, card_number, holder["id_number"], status, region_code, issue_date, expiry_date))
+            _upsert(conn, "persons", holder, key=("id_number",))
+            _upsert(conn, "cards", {"card_id": card_id, "card_number": card_number, "id_number": holder["id_number"],
+                                    "status": status, "region_code": region_code, "issue_date": issue_date,
+                                    "expiry_date": expiry_date}, key=("card_id",))
 
     def seed_insurance(self, id_number: str, category: str, place: str = "") -> None:
         """The person's social insurance record: their category and its place (demo and tests)."""
@@ -470,7 +494,8 @@ class BackendStore:
         if category not in CATEGORIES or bool(CATEGORIES[category]) != bool(place):
             raise ValueError(f"{category!r} with {'a' if CATEGORIES.get(category) else 'no'} place")
         with self._transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO insurance VALUES (?, ?, ?)", (id_number, category, place))
+            _upsert(conn, "insurance", {"id_number": id_number, "category": category, "place": place},
+                    key=("id_number",))
 
     def seed_heartbeat(self, terminal: str, *, at: float, software_version: str, queue_depth: int = 0) -> None:
         """A kiosk's last heartbeat at `at` (demo and tests: a kiosk that went silent then)."""
@@ -484,7 +509,8 @@ class BackendStore:
         if not jpeg.startswith(b"\xff\xd8") or len(jpeg) > MAX_PHOTO_BYTES:
             raise ValueError(f"a registered photo is a JPEG of at most {MAX_PHOTO_BYTES} bytes")
         with self._transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO photos VALUES (?, ?, ?)", (id_number, jpeg, self._clock()))
+            _upsert(conn, "photos", {"id_number": id_number, "jpeg": jpeg, "registered_at": self._clock()},
+                    key=("id_number",))
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -556,8 +582,8 @@ class BackendStore:
         with self._transaction() as conn:
             if conn.execute("SELECT 1 FROM applications WHERE application_id = ?", (application_id,)).fetchone() is None:
                 raise ValueError("no such application")
-            conn.execute("INSERT OR REPLACE INTO production VALUES (?, ?, ?, ?)",
-                         (application_id, state, office, self._clock()))
+            _upsert(conn, "production", {"application_id": application_id, "state": state, "office": office,
+                                         "updated_at": self._clock()}, key=("application_id",))
 
     def card_status(self, conn, terminal: str, card_id: str, body: dict) -> dict:
         return self._public_card(self._card(conn, CARD_ID("card_id", card_id)))
@@ -656,10 +682,10 @@ class BackendStore:
             return Reply(201, {"application_id": already[0], "status": "applied"})
         details = self._application_details(holder, wanted["application"], wanted["channel"])
         photo = details.pop("photo", None)   # the registry keeps it, not the application's record
-        conn.execute("INSERT OR REPLACE INTO persons VALUES (:id_number, :name, :sex, :ethnicity, :birth_date,"
-                     " :birthplace)", holder)
+        _upsert(conn, "persons", holder, key=("id_number",))
         if photo is not None:
-            conn.execute("INSERT OR REPLACE INTO photos VALUES (?, ?, ?)", (holder["id_number"], photo, self._clock()))
+            _upsert(conn, "photos", {"id_number": holder["id_number"], "jpeg": photo, "registered_at": self._clock()},
+                    key=("id_number",))
         application_id = self._new_application(conn, terminal, holder["id_number"], wanted["region_code"],
                                                wanted["channel"], "first", wanted["commitment"])
         conn.execute("UPDATE applications SET details = ? WHERE application_id = ?",
@@ -722,11 +748,21 @@ class BackendStore:
             raise Refusal(422, "not_instant_channel", "this application is for batch issuance")
         if application["status"] != "applied":
             raise Refusal(422, "application_not_open", f"the application is {application['status']}")
-        card_number = application["card_number"] or "M{:08d}".format(
-            conn.execute("SELECT count(*) + 1 FROM applications WHERE card_number IS NOT NULL").fetchone()[0])
+        card_number = application["card_number"] or self._new_card_number(conn, application_id)
         conn.execute("UPDATE applications SET status = 'marked', card_number = ? WHERE application_id = ?",
                      (card_number, application_id))
         return Reply(200, {"application_id": application_id, "status": "marked", "card_number": card_number})
+
+    def _new_card_number(self, conn, application_id: str) -> str:
+        """A card number no card or application holds: from the database's own counter (the ids
+        of card_numbers, distinct across worker processes), passing over a number a seeded or
+        imported card already has. The unique index on applications.card_number stands behind it."""
+        while True:
+            number = "M{:08d}".format(conn.execute("INSERT INTO card_numbers (application_id, at) VALUES (?, ?)"
+                                                   " RETURNING id", (application_id, self._clock())).fetchone()[0])
+            if not conn.execute("SELECT 1 FROM cards WHERE card_number = ? UNION ALL"
+                                " SELECT 1 FROM applications WHERE card_number = ?", (number, number)).fetchone():
+                return number
 
     def cancel_instant_issuance(self, conn, terminal: str, key: str, application_id: str, body: dict) -> Reply:
         wanted = fields(body, {"reason": _text(max_chars=200)})
@@ -769,7 +805,7 @@ class BackendStore:
         if len(pin_key) != 16:
             raise ValueError("a terminal PIN key is 16 bytes (SM4)")
         with self._transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO terminal_pin_keys VALUES (?, ?)", (terminal, pin_key))
+            _upsert(conn, "terminal_pin_keys", {"terminal": terminal, "pin_key": pin_key}, key=("terminal",))
 
     def seed_pad_key(self, terminal: str, key_set: int, pin_key: bytes) -> None:
         """The key ceremony's bank half: the PIN key the terminal's pad holds in `key_set`, as the
@@ -777,7 +813,8 @@ class BackendStore:
         if len(pin_key) != 16 or not 0 <= key_set <= 7:
             raise ValueError("a PIN key is 16 bytes (SM4) in key set 0..7")
         with self._transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO pad_keys VALUES (?, ?, ?)", (terminal, key_set, pin_key))
+            _upsert(conn, "pad_keys", {"terminal": terminal, "key_set": key_set, "pin_key": pin_key},
+                    key=("terminal", "key_set"))
 
     def issue_bank_pin(self, account: str, pin: str) -> None:
         """The bank's own PIN mailer (密码函): an initial transaction PIN the bank issued with
@@ -785,8 +822,8 @@ class BackendStore:
         if not _of_the_card_bank(account) or not re.fullmatch(r"[0-9]{6}", pin):
             raise ValueError("an account of the card's bank and a six-digit PIN")
         with self._transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO bank_issued_pins VALUES (?, ?, ?)",
-                         (account, _pin_hash(pin), BANK_PIN_TRIES))
+            _upsert(conn, "bank_issued_pins", {"bank_account": account, "pin_hash": _pin_hash(pin),
+                                               "tries_left": BANK_PIN_TRIES}, key=("bank_account",))
 
     def _account_of_card(self, conn, card_id: str, account: str) -> None:
         """Refuses unless `account` is the card's account at the card's bank."""
@@ -941,9 +978,9 @@ class BackendStore:
         wanted = fields(body, {"service_item": _text(choices=SERVICE_ITEMS), "level": _integer(1, 5)},
                         {"comment": _text(max_chars=MAX_COMMENT_CHARS)})
         review_id = conn.execute("INSERT INTO reviews (service_item, level, comment, terminal, idempotency_key, at)"
-                                 " VALUES (?, ?, ?, ?, ?, ?)",
+                                 " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                                  (wanted["service_item"], wanted["level"], wanted.get("comment", ""), terminal,
-                                  key, self._clock())).lastrowid
+                                  key, self._clock())).fetchone()[0]
         return Reply(201, {"review_id": review_id, "level_name": REVIEW_LEVELS[wanted["level"]]})
 
     def record_audit_entries(self, conn, terminal: str, key: str, terminal_number: str, body: dict) -> Reply:
@@ -994,9 +1031,8 @@ class BackendStore:
                             (terminal, head["seq"])).fetchone()
         if copy is not None and copy[0] != head["mac"] and not any(f["kind"] == "fork" for f in flags):
             flags.append(self._audit_flag(conn, terminal, "fork", f"entry {head['seq']} differs from the copy"))
-        conn.execute("INSERT INTO audit_heads VALUES (?, ?, ?, ?) ON CONFLICT (terminal) DO UPDATE SET"
-                     " seq = excluded.seq, mac = excluded.mac, at = excluded.at",
-                     (terminal, head["seq"], head["mac"], self._clock()))
+        _upsert(conn, "audit_heads", {"terminal": terminal, "seq": head["seq"], "mac": head["mac"], "at": self._clock()},
+                key=("terminal",))
         return flags
 
     def call_staff(self, conn, terminal: str, key: str, terminal_number: str, body: dict) -> Reply:
@@ -1004,8 +1040,8 @@ class BackendStore:
         wanted = fields(body, {"reason": _text(max_chars=60)})
         if terminal_number != terminal:
             raise Refusal(403, "wrong_terminal", "a kiosk calls staff for itself only")
-        call_id = conn.execute("INSERT INTO staff_calls (terminal, reason, idempotency_key, at) VALUES (?, ?, ?, ?)",
-                               (terminal, wanted["reason"], key, self._clock())).lastrowid
+        call_id = conn.execute("INSERT INTO staff_calls (terminal, reason, idempotency_key, at) VALUES (?, ?, ?, ?)"
+                               " RETURNING id", (terminal, wanted["reason"], key, self._clock())).fetchone()[0]
         return Reply(201, {"call_id": call_id})
 
     def record_heartbeat(self, conn, terminal: str, key: str, terminal_number: str, body: dict) -> Reply:
@@ -1025,8 +1061,9 @@ class BackendStore:
                      (terminal, wanted["queue_depth"], wanted.get("oldest_pending_age_s"), wanted["software_version"],
                       self._clock(), wanted.get("dead_letters", 0), wanted.get("staff_lockouts", 0)))
         if "health" in wanted:
-            conn.execute("INSERT OR REPLACE INTO terminal_health VALUES (?, ?, ?)",
-                         (terminal, json.dumps(wanted["health"], ensure_ascii=False), self._clock()))
+            _upsert(conn, "terminal_health", {"terminal": terminal, "at": self._clock(),
+                                              "health": json.dumps(wanted["health"], ensure_ascii=False)},
+                    key=("terminal",))
         return Reply(201, {"terminal": terminal, "received_at": self._clock(), "audit_flags": flags})
 
     def fleet_status(self, conn, client: str, body: dict) -> dict:

@@ -56,25 +56,32 @@ def test_a_person_is_read_only_within_the_asking_terminal_s_own_visit(client, ba
     stranger.close()
 
 
-def test_a_visit_expires_and_a_terminal_cannot_open_visits_without_end(tmp_path):
+def test_a_visit_expires_and_a_terminal_cannot_open_visits_without_end(store_db):
     from reference_backend.store import VISIT_SECONDS, VISITS_PER_HOUR, BackendStore, Refusal
     now = [1_000_000.0]
-    store = BackendStore(tmp_path / "store.db", clock=lambda: now[0])
+    store = BackendStore(store_db, clock=lambda: now[0])
     holder = new_holder()
     store.seed_card(holder=holder, card_id="371300D156000005" + "0" * 16, card_number="M00000001",
                     region_code="371300", issue_date="20240101", expiry_date="20340101")
-    conn = store._conn
-    token = store.open_visit(conn, "KIOSK-0001", {"id_number": holder["id_number"]})["visit_token"]
-    assert store.query_person(conn, "KIOSK-0001", {"id_number": holder["id_number"], "visit_token": token})
+
+    def open_visit(terminal="KIOSK-0001"):
+        return store.read(lambda conn: store.open_visit(conn, terminal, {"id_number": holder["id_number"]})).body
+
+    def query_person(token):
+        return store.read(lambda conn: store.query_person(conn, "KIOSK-0001", {"id_number": holder["id_number"],
+                                                                                "visit_token": token})).body
+
+    token = open_visit()["visit_token"]
+    assert query_person(token)
     now[0] += VISIT_SECONDS + 1
     with pytest.raises(Refusal, match="not_this_visit"):
-        store.query_person(conn, "KIOSK-0001", {"id_number": holder["id_number"], "visit_token": token})
+        query_person(token)
     for _ in range(VISITS_PER_HOUR - 1):
-        store.open_visit(conn, "KIOSK-0001", {"id_number": holder["id_number"]})
+        open_visit()
     with pytest.raises(Refusal) as caught:
-        store.open_visit(conn, "KIOSK-0001", {"id_number": holder["id_number"]})
+        open_visit()
     assert (caught.value.status, caught.value.code) == (429, "too_many_visits")
-    store.open_visit(conn, "KIOSK-0002", {"id_number": holder["id_number"]})   # per terminal
+    open_visit("KIOSK-0002")   # per terminal
     store.close()
 
 

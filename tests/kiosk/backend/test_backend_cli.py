@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from backend_helpers import client_for
 from kiosk.cli import queue as queue_cli
 from reference_backend import cli as backend_cli
@@ -91,6 +93,23 @@ def test_certs_and_seed_prepare_the_demo_backend(tmp_path):
     card = store.read(lambda conn: store.card_status(conn, "KIOSK-0001", "371300D15600000500BF7C7A48FB4966", {})).body
     store.close()
     assert (card["card_number"], card["status"]) == ("M12345678", "normal")
+
+
+@pytest.mark.parametrize("profile, card_id, birthplace", [
+    ("card_v1.toml", "639900D15600000500BF7C7A48FB4966", "630100"),
+    ("card_v2.toml", "110100D1560000050000000000012345", "110100"),
+    ("card_v3.toml", "371300D15600000500BF7C7A48FB4966", "371302")])
+def test_every_shipped_profile_seeds_into_either_database(store_db, profile, card_id, birthplace):
+    """Cards before 3.0 name the birthplace's prefecture in 4 digits: kept as its 6-digit code."""
+    assert run(backend_cli.register, ["backend", "seed", "--db", str(store_db), "--profile", profile,
+                                      "--status", "sealed"]) == 0
+    store = BackendStore(store_db)
+    card = store.read(lambda conn: store.card_status(conn, "KIOSK-0001", card_id, {})).body
+    with store._transaction() as conn:
+        person = conn.execute("SELECT birthplace FROM persons JOIN cards USING (id_number) WHERE card_id = ?",
+                              (card_id,)).fetchone()
+    store.close()
+    assert card["status"] == "sealed" and person == (birthplace,)
 
 
 def test_serve_answers_over_tls_and_stops_on_sigterm(pki, tmp_path):

@@ -217,8 +217,37 @@ def test_a_change_without_idempotency_key_is_400(backend, pki):
     assert reply.status_code == 400 and reply.json()["error"]["code"] == "idempotency_key_missing"
 
 
-def test_a_repeat_while_the_first_is_still_running_is_in_progress(tmp_path):
-    store = BackendStore(tmp_path / "store.db")
+def test_a_repeat_while_the_first_is_still_running_waits_for_it_and_replays_its_reply(store_db):
+    """Whichever worker it reaches: the repeat waits on the key's row, claimed in the first's
+    transaction, and sees the first's reply once it commits. One effect."""
+    store = BackendStore(store_db)
+    started, release = threading.Event(), threading.Event()
+    effects = []
+
+    def slow_effect(conn, terminal, idempotency_key):
+        effects.append(idempotency_key)
+        started.set()
+        release.wait(5)
+        return Reply(201, {"done": True})
+
+    first = threading.Thread(target=store.change, args=("KIOSK-0001", "k-1", "fp", slow_effect))
+    first.start()
+    assert started.wait(5)
+    repeat = []
+    second = threading.Thread(target=lambda: repeat.append(store.change("KIOSK-0001", "k-1", "fp", slow_effect)))
+    second.start()
+    second.join(0.3)
+    assert second.is_alive()   # waiting for the first
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert repeat == [Reply(201, {"done": True}, replayed=True)] and effects == ["k-1"]
+    store.close()
+
+
+def test_a_repeat_waits_no_longer_than_lock_wait_then_is_in_progress(postgres_db):
+    """A first that runs on past the repeat's wait (a worker stuck mid-request): 409, try again."""
+    store = BackendStore(postgres_db, lock_wait_s=0.2)
     started, release = threading.Event(), threading.Event()
 
     def slow_effect(conn, terminal, idempotency_key):
@@ -237,8 +266,8 @@ def test_a_repeat_while_the_first_is_still_running_is_in_progress(tmp_path):
     store.close()
 
 
-def test_keys_are_scoped_to_the_terminal(tmp_path):
-    store = BackendStore(tmp_path / "store.db")
+def test_keys_are_scoped_to_the_terminal(store_db):
+    store = BackendStore(store_db)
     effect = lambda conn, terminal, idempotency_key: Reply(201, {"terminal": terminal})
     assert store.change("KIOSK-0001", "same", "fp", effect).body == {"terminal": "KIOSK-0001"}
     assert store.change("KIOSK-0002", "same", "fp", effect) == Reply(201, {"terminal": "KIOSK-0002"})
