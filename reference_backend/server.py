@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from reference_backend.database import LockWaitExpired
 from reference_backend.pki import PkiFiles, RevokedCertificates
 from reference_backend.store import BackendStore, Refusal, Reply, RequestInProgress
 
@@ -58,6 +59,7 @@ MAX_WAITING = 64
 SHED_RETRY_AFTER_S = (2, 6)     # a spread, so that shed kiosks do not all come back at once
 # 128 bits in hex, hyphenated as a UUID or not: the kiosks' outboxes have always written 32 hex
 # digits (secrets.token_hex(16)), and a job queued before an upgrade must keep its key.
+OVERLOADED = Reply(503, {"error": {"code": "overloaded", "message": "the backend is busy; try again later"}})
 _IDEMPOTENCY_KEY = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
 
 
@@ -249,6 +251,8 @@ class BackendApp:
             reply, extra["Retry-After"] = Reply(409, {"error": {
                 "code": "request_in_progress",
                 "message": "a request with this Idempotency-Key is still being handled"}}), "1"
+        except LockWaitExpired:
+            reply, extra["Retry-After"] = OVERLOADED, str(random.randint(*SHED_RETRY_AFTER_S))
         except Exception:
             log.exception("route %s failed", route_name)
             reply = Reply(500, {"error": {"code": "internal_error", "message": "the backend failed; try again"}})
@@ -290,7 +294,7 @@ class BackendApp:
         fleet coming back from an outage is told when to come again, not made to queue."""
         if self._waiting >= self.max_waiting:
             extra["Retry-After"] = str(random.randint(*SHED_RETRY_AFTER_S))
-            return Reply(503, {"error": {"code": "overloaded", "message": "the backend is busy; try again later"}})
+            return OVERLOADED
         self._waiting += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, work)
@@ -373,7 +377,9 @@ def bound_socket(host: str, port: int) -> socket.socket:
     """The listening socket, bound before the server starts: port 0 picks a free one, and a
     backend brought back after an outage takes its old port again."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP said outright: asyncio sets TCP_NODELAY only on sockets that say it, and without
+    # it each answer (headers and body written apart) waits 40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(2048)   # connections wait in the backlog until the server takes them
