@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from queue import Empty
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -77,12 +78,13 @@ def run_kiosks(names: list[str], jobs_each: int, folder: Path, pki_dir: Path, ur
             return reply
         return deliver
 
-    kiosks = []
+    kiosks, queued = [], {}
     for name in names:
         outbox = Outbox(folder / f"{name}.db", KeyRing.generate())
         with outbox.transaction() as tx:
             for number in range(jobs_each):
                 tx.enqueue("submit_review", {"service_item": "1.10.6", "level": 1 + number % 5}, subject=name)
+        queued[name] = [job.idempotency_key for job in tx.enqueued]
         cert, key = kiosk_files(pki, name)
         client = BackendClient(url, ca_file=str(pki.ca_cert), cert_file=str(cert), key_file=str(key))
         worker = DeliveryWorker(outbox, timed(outbox_sender(client)), health_probe(client), senders=SENDERS,
@@ -92,7 +94,6 @@ def run_kiosks(names: list[str], jobs_each: int, folder: Path, pki_dir: Path, ur
                                 reconnect_spread_s=section.reconnect_spread_s)
         worker.link_up = False   # they have been offline through the outage
         kiosks.append((outbox, client, worker))
-    queued = {name: [job.idempotency_key for job in outbox.jobs()] for name, (outbox, _c, _w) in zip(names, kiosks)}
     for _outbox, _client, worker in kiosks:
         worker.start()
     ready.put(len(names))
@@ -106,6 +107,22 @@ def run_kiosks(names: list[str], jobs_each: int, folder: Path, pki_dir: Path, ur
         client.close()
         outbox.close()
     results.put({"queued": queued, "drained_at": drained_at, "dead": dead, "latencies": latencies, "shed": shed})
+
+
+def collect(queue, processes, backend=None):
+    """The next message of the kiosk processes; a kiosk process or the backend that died says so
+    at once."""
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S + 60
+    while time.monotonic() < deadline:
+        try:
+            return queue.get(timeout=1)
+        except Empty:
+            failed = [process.exitcode for process in processes if process.exitcode not in (None, 0)]
+            if failed:
+                raise SystemExit(f"a kiosk process failed (exit codes {failed})")
+            if backend is not None and backend.poll() is not None:
+                raise SystemExit(f"the backend stopped (exit code {backend.returncode})")
+    raise SystemExit("the kiosks did not finish in time")
 
 
 def free_port() -> int:
@@ -138,17 +155,18 @@ def main() -> int:
         for process in processes:
             process.start()
         for _ in processes:
-            ready.get(timeout=600)
+            collect(ready, processes)
         print(f"{len(names)} kiosks hold {jobs_each * len(names)} jobs and probe a backend that is away", flush=True)
         backend = subprocess.Popen(
             [sys.executable, "-m", "reference_backend.cli", "backend", "serve", "--port", str(port), "--db", dsn,
              "--certs", str(pki.directory), "--workers", str(args.backend_workers)],
             cwd=ROOT, stdout=subprocess.PIPE, text=True)
         try:
-            backend.stdout.readline()   # listening from here: the outage is over
+            if not backend.stdout.readline():   # listening from here: the outage is over
+                raise SystemExit("the backend did not start")
             back_at = time.time()
             print("the backend is back", flush=True)
-            reports = [results.get(timeout=DRAIN_TIMEOUT_S + 60) for _ in processes]
+            reports = [collect(results, processes, backend) for _ in processes]
         finally:
             backend.terminate()
             backend.wait(30)

@@ -460,6 +460,6 @@ def serve_forever(sock: socket.socket, db: str, certs: str, workers: int) -> Non
                            factory=True)
     server = uvicorn.Server(config)
     if workers > 1:
-        Multiprocess(config, target=server.run, sockets=[sock]).run()
+        Multiprocess(config, sockets=[sock]).run()
     else:
         server.run(sockets=[sock])

@@ -112,10 +112,11 @@ def test_every_shipped_profile_seeds_into_either_database(store_db, profile, car
     assert card["status"] == "sealed" and person == (birthplace,)
 
 
-def test_serve_answers_over_tls_and_stops_on_sigterm(pki, tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_answers_over_tls_and_stops_on_sigterm(pki, tmp_path, workers):
     server = subprocess.Popen(
         [sys.executable, "-m", "reference_backend.cli", "backend", "serve", "--port", "0",
-         "--db", str(tmp_path / "b.db"), "--certs", str(pki.directory)],
+         "--db", str(tmp_path / "b.db"), "--certs", str(pki.directory), "--workers", str(workers)],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         banner = server.stdout.readline()
