@@ -75,7 +75,7 @@ class Route:
 
 
 def _route(method: str, path: str, name: str, call: Callable, changes_state: bool = True) -> Route:
-    pattern = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$")
+    pattern = re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path))   # used with fullmatch
     return Route(method, pattern, name, changes_state, call)
 
 
@@ -145,9 +145,9 @@ class ClientGone(Exception):
 
 
 def match(method: str, path: str) -> tuple[Route, tuple]:
-    allowed = [route.method for route in ROUTES if route.pattern.match(path)]
+    allowed = [route.method for route in ROUTES if route.pattern.fullmatch(path)]
     for route in ROUTES:
-        found = route.pattern.match(path)
+        found = route.pattern.fullmatch(path)
         if found and route.method == method:
             return route, tuple(found.groups())
     if allowed:

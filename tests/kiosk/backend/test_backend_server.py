@@ -122,6 +122,12 @@ def test_a_chunked_body_is_read_to_its_end(connect, backend):
     assert connection.response()[0] == 200
 
 
+def test_a_path_with_a_trailing_newline_is_no_route(connect):
+    connection = connect()
+    connection.send(request("GET", "/v1/health%0A"))
+    assert connection.response()[0] == 404
+
+
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"])
 def test_an_undeclared_method_is_405_with_allow_and_the_error_body(connect, method):
     connection = connect()
