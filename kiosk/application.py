@@ -122,10 +122,11 @@ class ApplicationDetails:
     mailing: Mailing | None = None      # for a card not made on the spot
     guardian: Guardian | None = None
     photo: bytes | None = None          # taken at the kiosk (kiosk/photo_capture.py) when the registry has none
+    signature: bytes | None = None      # a PNG of the applicant's signature (kiosk/signature.py), where required
 
     def __repr__(self) -> str:   # personal data: never in a log
         return (f"ApplicationDetails(category={self.category!s}, mailing={self.mailing and self.mailing.method}, "
-                f"photo={'taken' if self.photo else 'none'})")
+                f"photo={'taken' if self.photo else 'none'}, signature={'signed' if self.signature else 'none'})")
 
     def check_number_and_category(self) -> None:
         """The mobile number, and the category with its place (the screens' first page)."""
@@ -149,4 +150,6 @@ class ApplicationDetails:
             application["guardian"] = self.guardian.payload()
         if self.photo is not None:
             application["photo"] = base64.b64encode(self.photo).decode("ascii")
+        if self.signature is not None:
+            application["signature"] = base64.b64encode(self.signature).decode("ascii")
         return application

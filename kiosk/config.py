@@ -243,6 +243,18 @@ class IdReaderSection:
 
 
 @dataclass(frozen=True)
+class QrScannerSection:
+    port: str = _setting("", None, "serial device of the 2D code scanner (the electronic social security card's "
+                         "QR code, #19); empty: none")
+    baud: int = _setting(9600, _one_of(9600, 19200, 38400, 57600, 115200))
+    read_timeout_s: float = _setting(0.2, _at_least(0.05))
+    write_timeout_s: float = _setting(1.0, _at_least(0.05))
+    input_device: str = _setting("", None, "a keyboard-wedge scanner's input device (/dev/input/by-id/...), taken "
+                                 "through evdev, when there is no serial one; empty: none")
+    camera_fallback: bool = _setting(True, None, "without a scanner, read QR codes from the face check's camera")
+
+
+@dataclass(frozen=True)
 class UiSection:
     fullscreen: bool = _setting(False)
     width: int = _setting(1280, _at_least(320))
@@ -321,6 +333,12 @@ class PhotoSection:
 
 
 @dataclass(frozen=True)
+class SignatureSection:
+    required: bool = _setting(False, None, "an application carries the applicant's handwritten signature, drawn on "
+                              "the screen (#19)")
+
+
+@dataclass(frozen=True)
 class MetricsSection:
     exporter: str = _setting("off", _one_of("off", "http", "textfile"),
                              "how Prometheus gets the kiosk's metrics (kiosk/metrics.py): served on listen:port, or "
@@ -360,6 +378,7 @@ class KioskConfig:
     card_printer: CardPrinterSection = field(default_factory=CardPrinterSection)
     receipt_printer: ReceiptPrinterSection = field(default_factory=ReceiptPrinterSection)
     id_reader: IdReaderSection = field(default_factory=IdReaderSection)
+    qr_scanner: QrScannerSection = field(default_factory=QrScannerSection)
     ui: UiSection = field(default_factory=UiSection)
     camera: CameraSection = field(default_factory=CameraSection)
     identity: IdentitySection = field(default_factory=IdentitySection)
@@ -368,6 +387,7 @@ class KioskConfig:
     pin_entry: PinEntrySection = field(default_factory=PinEntrySection)
     metrics: MetricsSection = field(default_factory=MetricsSection)
     photo: PhotoSection = field(default_factory=PhotoSection)
+    signature: SignatureSection = field(default_factory=SignatureSection)
     update: UpdateSection = field(default_factory=UpdateSection)
     source: str = "defaults"
 
@@ -376,6 +396,8 @@ class KioskConfig:
             raise ConfigError(self.source, ["[security] module: 'psam' needs [readers] psam"])
         if self.pin_entry.device == "pad" and not self.pin_pad.port:
             raise ConfigError(self.source, ["[pin_entry] device: 'pad' needs [pin_pad] port"])
+        if self.qr_scanner.port and self.qr_scanner.input_device:
+            raise ConfigError(self.source, ["[qr_scanner] port and input_device: one scanner, serial or keyboard"])
 
     def changed(self, **sections: dict) -> "KioskConfig":
         """A copy with some settings changed, section by section: changed(id_reader={"port": p})."""

@@ -85,7 +85,7 @@ class KioskCore:
         self.link = BackendLink(self.client, self.outbox, self.audit, delivery_wait_s=box.delivery_wait_s,
                                 link_up=lambda: self.worker.link_up)
         self.devices = Devices(config, camera)
-        self.identification = Identification(self.devices, self.cards)
+        self.identification = Identification(self.devices, self.cards, self.client)
         # What opens diagnostics: its lockout kept in the database, each sign-in and lockout audited.
         self.staff_gate = StaffGate(config.ui.staff_pin_scrypt, config.ui.staff_cards,
                                     store=StaffLockoutStore(self.outbox), on_event=self._staff_event)

@@ -15,6 +15,7 @@ from drivers.id_card_reader import (IdCardDataInvalid, IdCardError, IdCardExpire
                                     IdReaderUnavailable, UnsupportedDocument)
 from drivers.pcsc import ReaderServiceUnavailable, ReaderUnavailable
 from drivers.pin import InvalidPinFormat
+from drivers.qr_scanner import GarbledScan, QrScanError, QrScannerUnavailable
 from drivers.pin_pad import PinEntryCancelled, PinEntryTimedOut, PinPadError, PinPadKeyMissing
 from drivers.receipt_printer import PrinterCoverOpen, PrinterError, PrinterPaperOut
 from drivers.security_module import SecurityModuleRequired
@@ -54,6 +55,10 @@ DEVICE_MESSAGES: dict[type[Exception], str] = {
     CardJam: N_("制卡设备卡片堵塞，请联系工作人员。"),
     RejectBinFull: N_("制卡设备废卡箱已满，请联系工作人员。"),
     EncoderCardNotSeen: N_("制卡设备读写卡片失败，请联系工作人员。"),
+    # the QR code scanner (the electronic social security card, #19)
+    QrScanError: N_("扫码失败，请重新出示二维码或使用身份证。"),
+    QrScannerUnavailable: N_("扫码设备暂不可用，请使用身份证或联系工作人员。"),
+    GarbledScan: N_("未能识别二维码，请将手机屏幕对准扫码区重新出示。"),
     # the resident ID card reader
     IdCardError: N_("身份证读取失败，请重新放置身份证或联系工作人员。"),
     IdReaderUnavailable: N_("身份证读卡器暂不可用，请联系工作人员。"),

@@ -12,6 +12,9 @@ from drivers.camera import Camera, UvcCamera
 from drivers.pin_pad import PinPad, PinPadUnavailable
 from drivers.card_printer import CardPrinter
 from drivers.id_card_reader import IdCardReader, IdReaderUnavailable
+from drivers.qr_camera import CameraQrReader
+from drivers.qr_scanner import QrScanner, QrScannerUnavailable
+from drivers.qr_wedge import QrWedge
 from drivers.receipt_printer import PrinterUnavailable, ReceiptPrinter
 from kiosk.config import KioskConfig
 
@@ -58,6 +61,25 @@ class Devices:
             raise IdReaderUnavailable("no ID card reader configured ([id_reader] port)")
         return IdCardReader(settings.port, baudrate=settings.baud, read_timeout=settings.read_timeout_s,
                             write_timeout=settings.write_timeout_s, retries=settings.retries)
+
+    @property
+    def has_qr_reader(self) -> bool:
+        settings = self.config.qr_scanner
+        return bool(settings.port or settings.input_device or (settings.camera_fallback and self.camera is not None))
+
+    def qr_reader(self):
+        """What reads the electronic social security card's QR code, opened (use it in a `with`):
+        the serial scanner, the keyboard-wedge one, or else the face check's camera (#19).
+        QrScannerUnavailable when there is none."""
+        settings = self.config.qr_scanner
+        if settings.port:
+            return QrScanner.open(settings.port, baudrate=settings.baud, read_timeout=settings.read_timeout_s,
+                                  write_timeout=settings.write_timeout_s)
+        if settings.input_device:
+            return QrWedge(settings.input_device)
+        if settings.camera_fallback and self.camera is not None:
+            return CameraQrReader(self.camera)
+        raise QrScannerUnavailable("no QR scanner configured ([qr_scanner] port or input_device) and no camera")
 
     @property
     def has_pin_pad(self) -> bool:

@@ -84,6 +84,7 @@ class KioskApp(App):
         from screens.pin import PinScreen
         from screens.progress import ProgressScreen
         from screens.rating import RatingScreen
+        from screens.signature import SignatureScreen
         from screens.result import ResultScreen
         from screens.face import FaceScreen
         from screens.staff import StaffSignInScreen
@@ -93,7 +94,8 @@ class KioskApp(App):
         manager = ScreenManager(transition=CrossFade(duration=0.2))
         for name, screen in (("home", HomeScreen), ("card_holder", CardHolderScreen), ("guide", GuideScreen),
                              ("identify", IdentifyScreen), ("face", FaceScreen), ("staff_assist", StaffAssistScreen),
-                             ("application", ApplicationScreen), ("photo", PhotoScreen), ("confirm", ConfirmScreen),
+                             ("application", ApplicationScreen), ("photo", PhotoScreen),
+                             ("signature", SignatureScreen), ("confirm", ConfirmScreen),
                              ("pin", PinScreen),
                              ("progress", ProgressScreen), ("result", ResultScreen), ("rating", RatingScreen),
                              ("staff", StaffSignInScreen), ("diagnostics", DiagnosticsScreen)):

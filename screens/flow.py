@@ -86,10 +86,21 @@ class VisitFlow:
         if needs_photo and self.app.core.devices.camera is not None:
             self._go("photo").start()
         else:
-            self._go("confirm").show(self.offer, self.visit)
+            self._to_signature()
 
     def photo_kept(self, jpeg: bytes) -> None:
         self.visit.application = dataclasses.replace(self.visit.application, photo=jpeg)
+        self._to_signature()
+
+    def _to_signature(self) -> None:
+        """The applicant's signature where the province requires one (#19), then the confirmation."""
+        if self.app.kiosk_config.signature.required and self.visit.application.signature is None:
+            self._go("signature").start()
+        else:
+            self._go("confirm").show(self.offer, self.visit)
+
+    def signed(self, png: bytes) -> None:
+        self.visit.application = dataclasses.replace(self.visit.application, signature=png)
         self._go("confirm").show(self.offer, self.visit)
 
     def ask_staff(self) -> None:

@@ -1,8 +1,10 @@
-"""Identification, once for the visit: the resident ID card on the ID reader, then the social
-security card in the card reader where the offer needs it, each with an animated prompt.
+"""Identification, once for the visit: the resident ID card on the ID reader or the electronic
+social security card's QR code (#19), whichever comes first, then the social security card in
+the card reader where the offer needs it, each with an animated prompt.
 
-Both devices are polled on a worker thread (a card may be laid down any time); what they read
-goes to the visit on the UI thread, and a typed error becomes its Chinese message on screen.
+The devices are polled on worker threads (a card may be laid down, a phone held up, any time);
+what they read goes to the visit on the UI thread, and a typed error becomes its Chinese
+message on screen.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from kiosk.i18n import N_, _
 from kiosk.identification import AFTER_ERROR_S
 from kiosk.visit import CitizenIdentity, VisitError
 PROMPT_ID = N_("请将居民身份证平放在下方读卡区")
+PROMPT_ID_OR_ESSC = N_("请将居民身份证平放在下方读卡区，或出示电子社保卡二维码")
 PROMPT_CARD = N_("请将社会保障卡芯片朝上插入读卡口")
 
 
@@ -31,6 +34,7 @@ class IdentifyScreen(Screen):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._stop = threading.Event()
+        self._id_stop = threading.Event()   # set once one document identified the citizen
 
     def start(self, offer, visit) -> None:
         self.clear()
@@ -42,18 +46,23 @@ class IdentifyScreen(Screen):
             self._wait_for_card()
 
     def _wait_for_id(self) -> None:
-        self.prompt = PROMPT_ID
-        identification = App.get_running_app().core.identification
-        stop = self._stop
+        core = App.get_running_app().core
+        stop = self._id_stop = threading.Event()
+        waits = [("id-reader", core.identification.wait_for_id_card)]
+        if core.devices.has_qr_reader:
+            waits.append(("essc-code", core.identification.wait_for_essc_code))
+        self.prompt = PROMPT_ID_OR_ESSC if len(waits) == 2 else PROMPT_ID
 
-        def poll() -> None:
-            identity = identification.wait_for_id_card(stop, self._tell)
+        def poll(wait) -> None:
+            identity = wait(stop, lambda error: self._later(self._problem, citizen_message(error), stop=stop))
             if identity is not None:
-                self._later(self._id_read, identity)
+                self._later(self._id_read, identity, stop=stop)
 
-        threading.Thread(target=poll, name="id-reader", daemon=True).start()
+        for name, wait in waits:
+            threading.Thread(target=poll, args=(wait,), name=name, daemon=True).start()
 
     def _id_read(self, identity: CitizenIdentity) -> None:
+        self._id_stop.set()   # the other way of identifying stops waiting (and lets go of the camera)
         try:
             self._visit.identify(identity)
         except VisitError as exc:
@@ -88,10 +97,12 @@ class IdentifyScreen(Screen):
             return
         App.get_running_app().flow.identified()
 
-    def _later(self, method, *args) -> None:
-        """From a worker thread to the UI thread, unless the citizen has left this step."""
-        stop = self._stop
-        Clock.schedule_once(lambda _dt: None if stop.is_set() else method(*args))
+    def _later(self, method, *args, stop: threading.Event | None = None) -> None:
+        """From a worker thread to the UI thread, unless the citizen has left this step (or,
+        for `stop`, the wait it came from is over: a second document after the first)."""
+        left = self._stop
+        Clock.schedule_once(lambda _dt: None if left.is_set() or (stop is not None and stop.is_set())
+                            else method(*args))
 
     def _tell(self, error: Exception) -> None:
         """From a worker thread: what went wrong, in the citizen's words."""
@@ -105,10 +116,12 @@ class IdentifyScreen(Screen):
 
     def on_leave(self, *args):
         self._stop.set()
+        self._id_stop.set()
         self.ids.card_prompt.stop()
 
     def clear(self) -> None:
         self._stop.set()
+        self._id_stop.set()
         self.prompt = self.problem = self.done = ""
 
 

@@ -74,6 +74,13 @@ def contents():
             screen.state, screen.prompt = state, {"review": KEEP, "failed": FAILED}[state]
         return fill
 
+    def signature(screen, _app):
+        from kiosk.signature import SignatureTooLarge
+        pad = screen.ids.pad
+        pad.strokes = [[(0.1 + i / 40, 0.3 + 0.3 * (i % 4) / 3) for i in range(30)]]
+        pad._redraw()
+        screen.problem = SignatureTooLarge.citizen_message
+
     def pin(screen, _app):
         screen.question = PIN_TITLES[OLD]
         screen.problem = WeakPin.citizen_message
@@ -137,7 +144,7 @@ def contents():
             + [("guide", offer.key, guide(offer)) for offer in OFFERS]
             + [("identify", "", identify), ("face", "", face), ("staff_assist", "", staff_assist),
                ("application", "number", application(1)), ("application", "delivery", application(2)),
-               ("photo", "review", photo("review")), ("photo", "failed", photo("failed")),
+               ("photo", "review", photo("review")), ("photo", "failed", photo("failed")), ("signature", "", signature),
                ("confirm", "", confirm), ("pin", "", pin), ("progress", "", progress),
                ("result", "", result), ("rating", "", rating), ("staff", "", staff),
                ("diagnostics", "", diagnostics), ("idle", "", None)])
