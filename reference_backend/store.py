@@ -56,6 +56,20 @@ MAX_KIOSK_PHOTO_BYTES = 45_000   # a photo taken at a kiosk, within a request's 
 VISITS_PER_HOUR = 60
 # The only command the HSM makes a MAC for: RELOAD PIN (80 5E 00 00), with its own key.
 HSM_MAC_COMMANDS = {("805E0000", keyscheme.KEY_PIN_RELOAD)}
+# The electronic social security card (电子社保卡, #19): the citizen's app shows a QR code that
+# stands for them, once, for a minute. Whoever holds a code is that person while it lasts, so
+# the store keeps only its SHA-256 (192 random bits: no dictionary to try) and the code itself
+# never reaches the database or a log.
+ESSC_CODE_PREFIX = "ESSC1:"
+ESSC_CODE_SECONDS = 60.0
+MAX_ESSC_CODE_CHARS = 512
+# The replacement fee (工本费, #19), paid by QR code at the kiosk: an order waits for the payment
+# provider for five minutes, then is expired and can no longer be paid.
+FEE_ORDER_SECONDS = 300
+MAX_FEE_FEN = 100_000   # 1,000 yuan: far above any card fee, so a slip of a digit is refused
+PENDING, PAID, FAILED, FEE_CANCELLED, EXPIRED, WAIVED, REFUND_REQUESTED = (
+    "pending", "paid", "failed", "cancelled", "expired", "waived", "refund_requested")
+PAY_CODE_PREFIX = "REFPAY1:"   # the reference backend's simulated payment provider
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS persons (
@@ -114,6 +128,15 @@ CREATE TABLE IF NOT EXISTS photos (
 CREATE TABLE IF NOT EXISTS visits (
     token TEXT PRIMARY KEY, terminal TEXT NOT NULL, id_number TEXT NOT NULL, opened_at REAL NOT NULL,
     closed INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS essc_codes (
+    code_hash TEXT PRIMARY KEY, id_number TEXT NOT NULL, expires_at REAL NOT NULL, used_at REAL, used_by TEXT);
+CREATE TABLE IF NOT EXISTS fee_orders (
+    order_id TEXT PRIMARY KEY, terminal TEXT NOT NULL, action TEXT NOT NULL, reason TEXT NOT NULL,
+    subject TEXT NOT NULL, amount_fen INTEGER NOT NULL, status TEXT NOT NULL, pay_code TEXT NOT NULL,
+    created_at REAL NOT NULL, expires_at REAL NOT NULL, paid_at REAL, refund_id TEXT);
+CREATE TABLE IF NOT EXISTS fee_events (
+    id INTEGER PRIMARY KEY, order_id TEXT NOT NULL, event TEXT NOT NULL, detail TEXT NOT NULL,
+    terminal TEXT NOT NULL, idempotency_key TEXT, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS idempotency (
     client TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, status INTEGER NOT NULL,
     body TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (client, key));
@@ -124,6 +147,7 @@ CREATE INDEX IF NOT EXISTS applications_id_number ON applications (id_number);
 CREATE INDEX IF NOT EXISTS applications_replaces_card_id ON applications (replaces_card_id);
 CREATE INDEX IF NOT EXISTS card_events_card_id ON card_events (card_id);
 CREATE INDEX IF NOT EXISTS visits_terminal ON visits (terminal, opened_at);
+CREATE INDEX IF NOT EXISTS fee_events_order_id ON fee_events (order_id);
 """
 # Columns added since the first stores were made (SQLite files made by an earlier version get them).
 _ADDED_COLUMNS = (("heartbeats", "dead_letters", "INTEGER NOT NULL DEFAULT 0"),
@@ -342,6 +366,26 @@ AUDIT_ENTRY_FIELDS = {"seq": _integer(1, 2**62), "at_utc": _text(max_chars=40), 
                       "service_item": _text(max_chars=20), "step": _text(max_chars=60),
                       "outcome": _text(max_chars=20), "details": _text(max_chars=2000),
                       "mac": _text(re.compile(r"^[0-9a-f]{64}$"), 64)}
+
+_SOME_TEXT = re.compile(r".+", re.DOTALL)   # at least one character
+# A scanned code is judged by the lookup alone: anything that is not a live issued code (a
+# garbled scan, control characters and all) is unknown, in the words the citizen is shown.
+ESSC_CODE = _text(_SOME_TEXT, MAX_ESSC_CODE_CHARS)
+FEE_ORDER_FIELDS = {"action": _text(_SOME_TEXT, 40), "reason": _text(_SOME_TEXT, 40),
+                    "amount_fen": _integer(1, MAX_FEE_FEN), "subject": _text(_SOME_TEXT, 40)}
+
+
+def _document_of(id_number: str) -> str:
+    """The identity document whose number `id_number` is: a foreigner's permanent residence
+    card (letters first), a residence permit of a Hong Kong, Macao or Taiwan resident (81, 82,
+    83), or else the resident ID card."""
+    if not id_number[0].isdigit():
+        return "foreign_permanent_resident"
+    return "hmt_residence_permit" if id_number[:2] in ("81", "82", "83") else "resident_id"
+
+
+def _essc_code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
 def _upsert(conn, table: str, row: dict, key: tuple[str, ...]) -> None:
@@ -1087,3 +1131,145 @@ class BackendStore:
              "dead_letters": dead, "staff_lockouts": lockouts, "audit_head_seq": audit_seq,
              **({"health": json.loads(health)} if health else {})}
             for terminal, at, version, depth, oldest, dead, lockouts, health, audit_seq in rows]}
+
+    # --- the electronic social security card's QR code (#19) ---------------------------------
+
+    def issue_essc_code(self, id_number: str, ttl_s: float = ESSC_CODE_SECONDS) -> str:
+        """A code the citizen's app shows for a known person (the simulation's phone): good for
+        `ttl_s` seconds, and once."""
+        ID_NUMBER("id_number", id_number)
+        if _number("ttl_s", ttl_s) == 0:
+            raise Refusal(400, "invalid_field", "ttl_s must be a number of seconds above 0")
+        code = ESSC_CODE_PREFIX + secrets.token_urlsafe(24)
+
+        def issue(conn) -> str:
+            if conn.execute("SELECT 1 FROM persons WHERE id_number = ?", (id_number,)).fetchone() is None:
+                raise Refusal(404, "person_not_found", "no person with this ID number")
+            conn.execute("INSERT INTO essc_codes (code_hash, id_number, expires_at) VALUES (?, ?, ?)",
+                         (_essc_code_hash(code), id_number, self._clock() + ttl_s))
+            return code
+        return self._db.run(issue)
+
+    def resolve_essc_code(self, conn, terminal: str, key: str, body: dict) -> Reply:
+        """The person a scanned code stands for. The code is used up by the first resolution,
+        from whichever terminal: a code photographed over a shoulder is worth nothing once its
+        owner has been served. Its Idempotency-Key replays this answer to the terminal that
+        lost it, which is not a second use."""
+        code_hash = _essc_code_hash(fields(body, {"code": ESSC_CODE})["code"])
+        row = conn.execute("SELECT c.expires_at, c.used_at, p.id_number, p.name, p.sex, p.ethnicity, p.birth_date"
+                           " FROM essc_codes c JOIN persons p ON p.id_number = c.id_number WHERE c.code_hash = ?",
+                           (code_hash,)).fetchone()
+        if row is None:
+            raise Refusal(422, "essc_code_unknown", "this is not a code of the electronic social security card")
+        expires_at, used_at, id_number, name, sex, ethnicity, birth_date = row
+        if used_at is not None:
+            raise Refusal(422, "essc_code_used", "this code has been used already; show a new one in the app")
+        if self._clock() >= expires_at:
+            raise Refusal(422, "essc_code_expired", "this code has expired; show a new one in the app")
+        conn.execute("UPDATE essc_codes SET used_at = ?, used_by = ? WHERE code_hash = ?",
+                     (self._clock(), terminal, code_hash))
+        document = _document_of(id_number)
+        return Reply(200, {"id_number": id_number, "name": name, "sex": sex,
+                           # only the resident ID card records an ethnicity (as the ID reader reads it)
+                           "ethnicity": ethnicity if document == "resident_id" else None,
+                           "birth_date": birth_date, "document": document})
+
+    # --- fees (工本费, #19): orders, and the payment provider the reference backend simulates -----
+
+    def create_fee_order(self, conn, terminal: str, key: str, body: dict) -> Reply:
+        """An order for the fee of `action` for `reason`, to be paid with the payment app on the
+        QR code `pay_code`. The kiosk's fee table sets the amount; the backend records it."""
+        wanted = fields(body, FEE_ORDER_FIELDS)
+        now = self._clock()
+        order_id = f"FO{secrets.token_hex(8).upper()}"   # not guessable: only its terminal reads it anyway
+        pay_code = PAY_CODE_PREFIX + secrets.token_urlsafe(16)
+        conn.execute("INSERT INTO fee_orders (order_id, terminal, action, reason, subject, amount_fen, status,"
+                     " pay_code, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     (order_id, terminal, wanted["action"], wanted["reason"], wanted["subject"],
+                      wanted["amount_fen"], PENDING, pay_code, now, now + FEE_ORDER_SECONDS))
+        self._fee_event(conn, order_id, "created", terminal, key)
+        return Reply(201, {"order_id": order_id, "status": PENDING, "amount_fen": wanted["amount_fen"],
+                           "pay_code": pay_code, "expires_at": now + FEE_ORDER_SECONDS,
+                           "expires_in_s": FEE_ORDER_SECONDS})
+
+    def fee_order_status(self, conn, terminal: str, order_id: str, body: dict) -> dict:
+        """What the kiosk polls while the citizen pays."""
+        return self._fee_order(conn, order_id, terminal)
+
+    def cancel_fee_order(self, conn, terminal: str, key: str, order_id: str, body: dict) -> Reply:
+        fields(body, {})
+        order = self._pending_fee_order(conn, order_id, terminal)
+        return Reply(200, self._settle_fee_order(conn, order, FEE_CANCELLED, terminal, key))
+
+    def waive_fee_order(self, conn, terminal: str, key: str, order_id: str, body: dict) -> Reply:
+        """Staff let the citizen off the fee: who and why are kept with the order."""
+        wanted = fields(body, {"staff_id": _text(_SOME_TEXT, 40), "reason": _text(_SOME_TEXT, 200)})
+        order = self._pending_fee_order(conn, order_id, terminal)
+        return Reply(200, self._settle_fee_order(conn, order, WAIVED, terminal, key, wanted))
+
+    def request_fee_refund(self, conn, terminal: str, key: str, order_id: str, body: dict) -> Reply:
+        """A paid fee whose card could not be made goes back to the citizen: the request is
+        recorded for the finance office, under an id the citizen's receipt names."""
+        wanted = fields(body, {"reason": _text(max_chars=200)})
+        order = self._fee_order(conn, order_id, terminal)
+        if order["status"] != PAID:
+            raise Refusal(422, "fee_order_not_paid", f"only a paid order is refunded; this one is {order['status']}")
+        refund_id = f"RF{secrets.token_hex(8).upper()}"
+        conn.execute("UPDATE fee_orders SET refund_id = ? WHERE order_id = ?", (refund_id, order_id))
+        self._settle_fee_order(conn, order, REFUND_REQUESTED, terminal, key,
+                               {"refund_id": refund_id, "reason": wanted["reason"]})
+        return Reply(201, {"order_id": order_id, "refund_id": refund_id, "status": REFUND_REQUESTED})
+
+    def pay_fee_order(self, order_id: str) -> dict:
+        """The payment provider confirms the citizen's payment (demo and tests)."""
+        return self._db.run(lambda conn: self._provider_settles(conn, order_id, PAID))
+
+    def fail_fee_order(self, order_id: str) -> dict:
+        """The payment provider reports the payment failed (demo and tests)."""
+        return self._db.run(lambda conn: self._provider_settles(conn, order_id, FAILED))
+
+    def expire_fee_order(self, order_id: str) -> dict:
+        """A pending order's time is up now, not in five minutes (the demo's simulator panel)."""
+        def expire(conn) -> dict:
+            self._pending_fee_order(conn, order_id, None)
+            conn.execute("UPDATE fee_orders SET expires_at = ? WHERE order_id = ?", (self._clock(), order_id))
+            return self._fee_order(conn, order_id, None)
+        return self._db.run(expire)
+
+    def _provider_settles(self, conn, order_id: str, status: str) -> dict:
+        order = self._pending_fee_order(conn, order_id, None)
+        return self._settle_fee_order(conn, order, status, "payment_provider", None)
+
+    def _fee_order(self, conn, order_id: str, terminal: str | None) -> dict:
+        """The order as it stands (a pending order past its time is expired), for the terminal
+        that made it; `terminal` None is the payment provider, which serves every terminal."""
+        row = conn.execute("SELECT order_id, terminal, status, amount_fen, expires_at, paid_at FROM fee_orders"
+                           " WHERE order_id = ?", (order_id,)).fetchone()
+        if row is None:
+            raise Refusal(404, "fee_order_not_found", "no such fee order")
+        if terminal is not None and row[1] != terminal:
+            raise Refusal(403, "other_terminal_order", "this fee order was made at another terminal")
+        status = EXPIRED if row[2] == PENDING and self._clock() >= row[4] else row[2]
+        return {"order_id": row[0], "status": status, "amount_fen": row[3], "expires_at": row[4], "paid_at": row[5]}
+
+    def _pending_fee_order(self, conn, order_id: str, terminal: str | None) -> dict:
+        order = self._fee_order(conn, order_id, terminal)
+        if order["status"] != PENDING:
+            raise Refusal(422, "fee_order_not_pending", f"this fee order is {order['status']}, no longer pending")
+        return order
+
+    def _settle_fee_order(self, conn, order: dict, status: str, terminal: str, key: str | None,
+                          detail: dict | None = None) -> dict:
+        """`order` moved to `status`, and the move kept in its history (a waiver's staff member
+        and reason, a refund's reason: the audit of the fee)."""
+        paid_at = self._clock() if status == PAID else order["paid_at"]
+        conn.execute("UPDATE fee_orders SET status = ?, paid_at = ? WHERE order_id = ?",
+                     (status, paid_at, order["order_id"]))
+        self._fee_event(conn, order["order_id"], status, terminal, key, detail)
+        return {**order, "status": status, "paid_at": paid_at}
+
+    def _fee_event(self, conn, order_id: str, event: str, terminal: str, key: str | None,
+                   detail: dict | None = None) -> None:
+        conn.execute("INSERT INTO fee_events (order_id, event, detail, terminal, idempotency_key, at)"
+                     " VALUES (?, ?, ?, ?, ?, ?)",
+                     (order_id, event, json.dumps(detail or {}, ensure_ascii=False), terminal, key, self._clock()))

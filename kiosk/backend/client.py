@@ -36,6 +36,7 @@ OPERATIONS = {
     "health": ("GET", "/v1/health", False),
     "open_visit": ("POST", "/v1/visits", False),
     "query_person": ("POST", "/v1/person-queries", False),
+    "resolve_essc_code": ("POST", "/v1/essc-resolutions", True),                               # 电子社保卡, single use
     "person_photo": ("POST", "/v1/person-photos", False),
     "card_status": ("GET", "/v1/cards/{card_id}", False),
     "application_progress": ("POST", "/v1/application-progress", False),                      # 1.10.1 制卡进度
@@ -49,6 +50,11 @@ OPERATIONS = {
     "bank_account_state": ("POST", "/v1/cards/{card_id}/bank-account-state", False),
     "activate_bank_account": ("POST", "/v1/cards/{card_id}/bank-activation", True),            # 1.10.2, bank
     "record_pin_event": ("POST", "/v1/cards/{card_id}/pin-events", True),                      # 1.10.5
+    "create_fee_order": ("POST", "/v1/fee-orders", True),                                      # 工本费
+    "fee_order_status": ("GET", "/v1/fee-orders/{order_id}", False),
+    "cancel_fee_order": ("POST", "/v1/fee-orders/{order_id}/cancellation", True),
+    "waive_fee_order": ("POST", "/v1/fee-orders/{order_id}/waiver", True),                     # staff, audited
+    "request_fee_refund": ("POST", "/v1/fee-orders/{order_id}/refund-requests", True),
     "report_loss": ("POST", "/v1/cards/{card_id}/loss-reports", True),                         # 1.10.6
     "report_person_loss": ("POST", "/v1/person-loss-reports", True),                          # 1.10.6
     "cancel_loss_report": ("POST", "/v1/cards/{card_id}/loss-report-cancellation", True),      # 1.10.6

@@ -99,7 +99,7 @@ def test_hsm_answers_are_exact_sized_bytes_or_malformed(reply):
 
 # Every operation the kiosk calls, with the path parameters its URL needs.
 CALLS = {operation: ({"card_id": "371300D15600000500BF7C7A48FB4966", "application_id": "A1",
-                      "terminal_number": "KIOSK-0001"} if "{" in OPERATIONS[operation][1] else {})
+                      "terminal_number": "KIOSK-0001", "order_id": "FO0123456789ABCDEF"} if "{" in OPERATIONS[operation][1] else {})
          for operation in OPERATIONS}
 
 
