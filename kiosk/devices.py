@@ -76,7 +76,7 @@ class Devices:
             return QrScanner.open(settings.port, baudrate=settings.baud, read_timeout=settings.read_timeout_s,
                                   write_timeout=settings.write_timeout_s)
         if settings.input_device:
-            return QrWedge(settings.input_device)
+            return QrWedge.open(settings.input_device)
         if settings.camera_fallback and self.camera is not None:
             return CameraQrReader(self.camera)
         raise QrScannerUnavailable("no QR scanner configured ([qr_scanner] port or input_device) and no camera")

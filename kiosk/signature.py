@@ -17,7 +17,7 @@ from kiosk.i18n import N_
 
 WIDTH, HEIGHT = 600, 200        # the drawn image, 3:1 as the pad on the screen
 LINE_PX = 4
-MAX_PNG_BYTES = 20_000          # the contract's bound (a signature is some 2-6 KB as a 1-bit PNG)
+MAX_PNG_BYTES = 8_000           # the contract's bound (a signature is some 1-4 KB as a 1-bit PNG)
 MIN_POINTS = 8
 MIN_EXTENT = 0.12               # of the pad's width: the ink must reach across at least this much
 

@@ -44,7 +44,7 @@ from reference_backend.store import BackendStore, Refusal, Reply, RequestInProgr
 log = logging.getLogger(__name__)
 
 API_VERSION = "1.0.0"
-MAX_REQUEST_BYTES = 64 * 1024
+MAX_REQUEST_BYTES = 96 * 1024   # an application with the kiosk's photo (60 KB as base64) and a signature
 # An oversized body up to this size is read and thrown away before the 413 goes out: closing on a
 # client still sending makes its TLS stack report a broken connection instead of our answer.
 MAX_DISCARDED_BYTES = 1024 * 1024

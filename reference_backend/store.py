@@ -52,7 +52,8 @@ PROGRESS_LISTED = 5   # the person's latest applications a progress query answer
 SILENT_AFTER_S = 900.0
 OPERATIONS_PREFIX = "OPS-"   # the common name of an operations team's certificate
 MAX_PHOTO_BYTES = 200_000   # a registry photo (358x441 JPEG) is some 30 KB; the contract's bound
-MAX_KIOSK_PHOTO_BYTES = 45_000   # a photo taken at a kiosk, within a request's 64 KB as base64
+MAX_KIOSK_PHOTO_BYTES = 45_000   # a photo taken at a kiosk; with a signature, within a request's 96 KB as base64
+MAX_SIGNATURE_BYTES = 8_000      # the applicant's signature, a 1-bit PNG (kiosk/signature.py)
 VISITS_PER_HOUR = 60
 # The only command the HSM makes a MAC for: RELOAD PIN (80 5E 00 00), with its own key.
 HSM_MAC_COMMANDS = {("805E0000", keyscheme.KEY_PIN_RELOAD)}
@@ -286,6 +287,20 @@ def _photo(name, value) -> bytes:
     if not jpeg.startswith(b"\xff\xd8") or len(jpeg) > MAX_KIOSK_PHOTO_BYTES:
         raise Refusal(400, "invalid_field", f"{name} is not a JPEG of at most {MAX_KIOSK_PHOTO_BYTES} bytes")
     return jpeg
+
+
+def _signature(name, value) -> str:
+    """The applicant's signature (#19): base64 of a PNG within the contract's bound, kept with
+    the application as it came."""
+    if not isinstance(value, str) or len(value) > 4 * MAX_SIGNATURE_BYTES // 3 + 4:
+        raise Refusal(400, "invalid_field", f"{name} must be base64 of at most {MAX_SIGNATURE_BYTES} bytes")
+    try:
+        png = base64.b64decode(value, validate=True)
+    except ValueError:
+        raise Refusal(400, "invalid_field", f"{name} is not base64") from None
+    if not png.startswith(b"\x89PNG\r\n\x1a\n") or len(png) > MAX_SIGNATURE_BYTES:
+        raise Refusal(400, "invalid_field", f"{name} is not a PNG of at most {MAX_SIGNATURE_BYTES} bytes")
+    return value
 
 
 def _boolean(name, value):
@@ -741,7 +756,7 @@ class BackendStore:
                          {"phone": _text(re.compile(r"1[3-9][0-9]{9}"), 11), "category": _text(choices=tuple(CATEGORIES))},
                          {"employer": _text(max_chars=100), "school": _text(max_chars=100),
                           "community": _text(max_chars=100), "mailing": _object, "guardian": _object,
-                          "photo": _photo})
+                          "photo": _photo, "signature": _signature})
         place = CATEGORIES[details["category"]]
         extra = sorted({"employer", "school", "community"} & set(details) - {place})
         if extra or (place and not details.get(place, "").strip()):

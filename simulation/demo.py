@@ -253,6 +253,17 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
     step("finished: home", lambda: (checks.update(staff_assisted=kiosk.result_lines()), kiosk.tap("finish"),
                                     take_id_card()), home_and_cleared, None)
 
+    # 3b. Li Si again, with only his phone: the electronic social security card's QR code under
+    #     the scanner identifies him (#19), and he asks where his card is.
+    identify = app.root.get_screen("identify")
+    step("制卡进度查询: the guide", lambda: kiosk.tap("progress"), lambda: kiosk.on("guide"), None)
+    step("asked for the ID card or the e-SSC code", lambda: kiosk.tap("start"),
+         lambda: kiosk.on("identify") and "电子社保卡" in identify.prompt, "13h-identify-essc.png")
+    step("the e-SSC code under the scanner: his application's progress",
+         lambda: sim.show_essc_code(LI_SI.id_number), lambda: kiosk.on("result"), "13i-result-essc-progress.png")
+    step("finished: home", lambda: (checks.update(essc_progress=kiosk.result_lines()), kiosk.tap("finish")),
+         home_and_cleared, None)
+
     # 4. Offline: the backend goes away; a temporary loss report is queued as urgent.
     step("backend unreachable: the offline banner", sim.backend.stop,
          lambda: kiosk.on("home") and home.offline, "14-home-offline.png")

@@ -23,6 +23,7 @@ from drivers.pin_pad import PinPad
 from drivers.sim.camera import SimulatedCamera, face_test_images
 from drivers.sim.card_printer import CardPrinterSimulator, blank_social_security_card
 from drivers.sim.id_card_reader import IdReaderProfile, SimulatedIdCardReader
+from drivers.sim.qr_scanner import SimulatedQrScanner
 from drivers.sim.pcscd import CARD_READER, PSAM_READER, VPCD_CARD_PORT, VPCD_PSAM_PORT, pcscd_running
 from drivers.sim.psam import SimulatedPsam
 from drivers.sim.pin_pad import SimulatedPinPad
@@ -91,6 +92,14 @@ class SimulatedKiosk:
     made_cards: list               # the cards the card printer made, newest last
     camera: SimulatedCamera        # Zhang San in front of it; `camera.scene` changes who is
     pin_pad: SimulatedPinPad | None = None   # `pin_pad.press("...\r")`: the citizen at its keys
+    qr_scanner: SimulatedQrScanner | None = None
+
+    def show_essc_code(self, id_number: str, ttl_s: float = 60.0) -> str:
+        """The citizen opens the electronic social security card in their phone's app (the
+        backend issues a fresh code for them) and holds it under the scanner (#19)."""
+        code = self.backend.store.issue_essc_code(id_number, ttl_s=ttl_s)
+        self.qr_scanner.present(code)
+        return code
 
     def insert_staff_card(self) -> None:
         """A member of staff puts their own card (card_v2.toml, enrolled as a staff card) in the reader."""
@@ -161,7 +170,7 @@ def simulated_kiosk(out: Path | None = None, *, serial_devices: bool = True, idl
 
         card_printer = stack.enter_context(CardPrinterSimulator(
             delay=0.0, out_dir=out / "card-faces" if out else folder / "card-faces", blank_card_factory=blank_card))
-        receipts = id_reader = pin_pad = None
+        receipts = id_reader = pin_pad = qr_scanner = None
         if serial_devices:
             png_dir = None
             if out is not None:
@@ -177,6 +186,9 @@ def simulated_kiosk(out: Path | None = None, *, serial_devices: bool = True, idl
             changes.setdefault("pin_pad", {})["port"] = pin_pad.start()
             stack.callback(pin_pad.stop)
             share_pad_key(pin_pad.path, backend)
+            qr_scanner = SimulatedQrScanner()
+            changes.setdefault("qr_scanner", {})["port"] = qr_scanner.start()
+            stack.callback(qr_scanner.stop)
         ui = changes.setdefault("ui", {})
         ui.setdefault("staff_pin_scrypt", hash_staff_pin([int(d) for d in STAFF_PIN]))
         ui.setdefault("staff_cards", staff_card_digest(CardProfile.load(STAFF_CARD_PROFILE).identifier.hex()))
@@ -186,7 +198,7 @@ def simulated_kiosk(out: Path | None = None, *, serial_devices: bool = True, idl
         faces = face_test_images()
         camera = SimulatedCamera(faces / CAMERA_PHOTO, faces / OTHER_PERSON_PHOTO)
         sim = SimulatedKiosk(config, backend, folder, card, card_printer, receipts, id_reader, made_cards, camera,
-                             pin_pad)
+                             pin_pad, qr_scanner)
         yield sim
 
 

@@ -39,17 +39,23 @@ def test_lost_card_bundle_through_the_screens_does_all_four_items(demo):
 def test_the_face_check_shows_the_camera_and_staff_vouch_when_it_cannot(demo):
     out, checks = demo
     face = shot(out, "03b-face-check.png")
-    assert len(set(face.crop((100, 200, 600, 600)).getdata())) > 1000   # a camera picture, not a flat panel
+    assert len(face.crop((100, 200, 600, 600)).getcolors(1 << 24)) > 1000   # a camera picture, not a flat panel
     assert [line.split("】")[0] for line in checks["staff_assisted"]] == ["【已办结"] * 3
     assert (out / "13c-staff-called.png").exists() and (out / "13d-staff-vouched.png").exists()
     # His registry had no photo: the kiosk took one (#14), and his card made on the spot carries it.
     assert checks["kiosk_photo"] > 5000 and (out / "13e-application.png").exists()
     photo = shot(out, "13f-photo-taken.png")
-    assert len(set(photo.crop((100, 200, 600, 600)).getdata())) > 1000   # a photo, not a flat panel
+    assert len(photo.crop((100, 200, 600, 600)).getcolors(1 << 24)) > 1000   # a photo, not a flat panel
     from kiosk.card_face import PHOTO_BOX
     li_si_face = sorted((out / "card-faces").glob("*.png"))[-1]   # the second card the demo made
     box = Image.open(li_si_face).convert("RGB").crop(PHOTO_BOX)
-    assert len(set(box.getdata())) > 500   # a photo in the box, not the grey silhouette
+    assert len(box.getcolors(1 << 24)) > 500   # a photo in the box, not the grey silhouette
+
+
+def test_the_electronic_social_security_card_identifies_without_a_document(demo):
+    out, checks = demo
+    assert (out / "13h-identify-essc.png").exists() and (out / "13i-result-essc-progress.png").exists()
+    assert checks["essc_progress"] and all("】" in line for line in checks["essc_progress"])
 
 
 def test_pin_change_and_offline_loss_report_say_what_happened(demo):

@@ -323,7 +323,7 @@ def post_raw(backend, pki, path: str, data: bytes, **headers) -> requests.Respon
 def test_malformed_and_oversized_requests_are_refused_and_the_server_goes_on(backend, pki, client):
     assert post_raw(backend, pki, "/v1/reviews", b"{not json").json()["error"]["code"] == "malformed_json"
     assert post_raw(backend, pki, "/v1/reviews", b"[1, 2]").status_code == 400
-    assert post_raw(backend, pki, "/v1/reviews", b"x" * (65 * 1024)).status_code == 413
+    assert post_raw(backend, pki, "/v1/reviews", b"x" * (97 * 1024)).status_code == 413
     assert post_raw(backend, pki, "/v2/reviews", b"{}").status_code == 404
     assert requests.get(f"{backend.url}/v1/reviews", verify=str(pki.ca_cert),
                         cert=(str(pki.kiosk_cert), str(pki.kiosk_key)), timeout=5).status_code == 405
