@@ -156,16 +156,30 @@ def test_the_keepalive_triggers_again_before_the_scanners_own_read_time_out(sim,
     assert waiting["code"] == "LATE-BUT-READ"
 
 
+def fill_the_line(path: str) -> None:
+    """Write to the pty until it takes nothing more, even after the kernel has moved what it
+    holds on to the reading side's buffers."""
+    line = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        while True:
+            taken = 0
+            for size in (4096, 1):
+                try:
+                    while True:
+                        taken += os.write(line, b"\0" * size)
+                except BlockingIOError:
+                    pass
+            if not taken:
+                return
+            time.sleep(0.05)
+    finally:
+        os.close(line)
+
+
 def test_a_scanner_that_takes_no_data_is_unavailable_within_the_write_timeout(sim, scanner):
     sim.taking_data.clear()
-    line = os.open(sim.port, os.O_WRONLY | os.O_NONBLOCK)   # fill the pty until it holds no more
-    for size in (4096, 1):
-        try:
-            while True:
-                os.write(line, b"\0" * size)
-        except BlockingIOError:
-            pass
-    os.close(line)
+    time.sleep(0.15)   # the simulator's read under way ends; from now on nothing empties the pty
+    fill_the_line(sim.port)
     started = time.monotonic()
     with pytest.raises(QrScannerUnavailable, match="does not take data"):
         scanner.wait_for_code(threading.Event())

@@ -87,6 +87,7 @@ class FakeInputDevice:
         self._lock = threading.Lock()
         self.unplugged = False
         self.grabbed = True
+        self.read_from = threading.Event()   # a wait has begun: it has thrown away the keys before it
 
     def type(self, strokes: list[tuple[int, int]]) -> None:
         with self._lock:
@@ -100,16 +101,19 @@ class FakeInputDevice:
 
     def read(self):
         try:
-            os.read(self.fd, 4096)
-        except BlockingIOError:
-            pass
-        if self.unplugged:
-            raise OSError(errno.ENODEV, os.strerror(errno.ENODEV))
-        with self._lock:
-            events, self._events = self._events, []
-        if not events:
-            raise BlockingIOError
-        return iter(events)
+            try:
+                os.read(self.fd, 4096)
+            except BlockingIOError:
+                pass
+            if self.unplugged:
+                raise OSError(errno.ENODEV, os.strerror(errno.ENODEV))
+            with self._lock:
+                events, self._events = self._events, []
+            if not events:
+                raise BlockingIOError
+            return iter(events)
+        finally:
+            self.read_from.set()
 
     def ungrab(self) -> None:
         self.grabbed = False
@@ -147,7 +151,7 @@ def wait_in_thread(wedge: QrWedge, stop: threading.Event) -> dict:
 
 def test_a_code_typed_during_the_wait_is_read(device, wedge):
     waiting = wait_in_thread(wedge, threading.Event())
-    time.sleep(0.05)
+    device.read_from.wait(1)
     device.type(keystrokes(ESSC_CODE))
     waiting["thread"].join(2)
     assert waiting["code"] == ESSC_CODE
@@ -157,7 +161,7 @@ def test_keys_typed_before_the_wait_are_no_ones(device, wedge):
     device.type(keystrokes("LEFT-BY-THE-LAST-VISIT"))
     device.type(keystrokes("HALF", enter=False))
     waiting = wait_in_thread(wedge, threading.Event())
-    time.sleep(0.05)
+    device.read_from.wait(1)
     device.type(keystrokes("THIS-VISIT"))
     waiting["thread"].join(2)
     assert waiting["code"] == "THIS-VISIT"
@@ -175,6 +179,7 @@ def test_stop_ends_the_wait_with_none(wedge):
 def test_a_code_that_stops_before_its_enter_is_a_garbled_scan(device, wedge, monkeypatch):
     monkeypatch.setattr(qr_wedge, "INTERRUPTED_AFTER_S", 0.2)
     waiting = wait_in_thread(wedge, threading.Event())
+    device.read_from.wait(1)
     device.type(keystrokes("ESSC-00", enter=False))
     waiting["thread"].join(2)
     assert isinstance(waiting["error"], GarbledScan)
@@ -183,7 +188,7 @@ def test_a_code_that_stops_before_its_enter_is_a_garbled_scan(device, wedge, mon
 
 def test_an_unplugged_scanner_is_unavailable(device, wedge):
     waiting = wait_in_thread(wedge, threading.Event())
-    time.sleep(0.05)
+    device.read_from.wait(1)
     device.unplug()
     waiting["thread"].join(2)
     assert isinstance(waiting["error"], QrScannerUnavailable) and "(unplugged)" in str(waiting["error"])
