@@ -11,6 +11,11 @@ lashes drawn where the lids meet. A photo held up hears nothing and never moves,
 pass; the video sways as a hand holding a phone does and its light breathes, but it cannot
 turn or blink when asked either.
 
+Whoever stands there may also hold up a phone showing the electronic social security card's
+QR code (`show_qr(text)`, #19): a phone in front of the person, its white screen holding the
+code at a size zxing reads at 640x480; `show_qr(None)` puts it away. It stays through scene
+changes, as a phone stays in a hand.
+
 The faces come from image files (the test images ./run installs, see `face_test_images()`);
 they are framed as a person half a metre from the camera is.
 """
@@ -32,6 +37,9 @@ BLINK_SECONDS = 0.8       # a deliberate blink, as asked: the eyes shut for the 
 # dlib's 68 points of each eye: outer corner, upper lid (two), inner corner, lower lid (two)
 EYES = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))
 
+
+QR_PIXELS = 240           # the code's side on the phone's screen, quiet zone included, at most
+PHONE_MARGIN = 24         # the screen around the code, and the body around the screen
 
 # What a live person does when asked, and how long it takes.
 ACTIONS = {"turn_left": TURN_SECONDS, "turn_right": TURN_SECONDS, "blink": BLINK_SECONDS}
@@ -144,6 +152,48 @@ class _TurnWarp:
         return cv2.remap(frame, map_x, self.ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+class _PhoneShowingQr:
+    """A phone held up square to the camera, its screen showing a QR code: a dark body with
+    rounded corners, a white screen, the code drawn with whole pixels per module (as sharp as a
+    phone shows it) and centred in the frame."""
+
+    def __init__(self, text: str, frame_size: tuple[int, int]):
+        import cv2
+        import segno
+        code = segno.make_qr(text, error="m")
+        modules = code.symbol_size(border=4)[0]
+        scale = max(1, QR_PIXELS // modules)
+        pattern = np.array([list(row) for row in code.matrix_iter(border=4)], dtype=bool)
+        qr = np.where(np.kron(pattern, np.ones((scale, scale), dtype=bool))[..., None], 0, 255).astype(np.uint8)
+        side = qr.shape[0]
+        screen_w, screen_h = side + 2 * PHONE_MARGIN, int((side + 2 * PHONE_MARGIN) * 1.5)
+        width, height = screen_w + PHONE_MARGIN, screen_h + 2 * PHONE_MARGIN   # thin sides, more above and below
+        frame_w, frame_h = frame_size
+        if width > frame_w or height > frame_h:
+            raise ValueError(f"a code of {len(text)} characters does not fit on the phone")
+        body = np.zeros((height, width), np.uint8)
+        radius = PHONE_MARGIN
+        cv2.rectangle(body, (radius, 0), (width - 1 - radius, height - 1), 255, -1)
+        cv2.rectangle(body, (0, radius), (width - 1, height - 1 - radius), 255, -1)
+        for x in (radius, width - 1 - radius):
+            for y in (radius, height - 1 - radius):
+                cv2.circle(body, (x, y), radius, 255, -1, cv2.LINE_AA)
+        self.image = np.full((height, width, 3), 30, np.uint8)
+        sx, sy = (width - screen_w) // 2, PHONE_MARGIN
+        self.image[sy:sy + screen_h, sx:sx + screen_w] = 255
+        self.image[sy:sy + PHONE_MARGIN * 2, sx:sx + screen_w] = (30, 120, 210)   # the app's title bar
+        qx, qy = sx + PHONE_MARGIN, sy + (screen_h - side) // 2
+        self.image[qy:qy + side, qx:qx + side] = qr
+        self.alpha = (body.astype(np.float32) / 255)[..., None]
+        self.x, self.y = (frame_w - width) // 2, (frame_h - height) // 2
+
+    def hold_up(self, frame: np.ndarray) -> None:
+        """Put the phone in front of whatever `frame` shows (in place)."""
+        height, width = self.image.shape[:2]
+        behind = frame[self.y:self.y + height, self.x:self.x + width]
+        behind[:] = (self.image * self.alpha + behind * (1 - self.alpha)).astype(np.uint8)
+
+
 class SimulatedCamera:
     def __init__(self, right_person: Path, other_person: Path, scene: Scene = Scene.RIGHT_PERSON,
                  fps: float = 15.0, clock=time.monotonic):
@@ -156,6 +206,7 @@ class SimulatedCamera:
         self._shut: dict[Scene, np.ndarray] = {}   # each live scene's face with its eyes shut
         self._action: tuple[str, float] | None = None   # (challenge, started)
         self._next_frame = 0.0
+        self._phone: _PhoneShowingQr | None = None
         self._lock = threading.Lock()
 
     def _prepare(self) -> None:
@@ -171,6 +222,9 @@ class SimulatedCamera:
             _give_back_freed_memory()
             self._frames = {Scene.RIGHT_PERSON: right, Scene.OTHER_PERSON: other, Scene.PHOTO_HELD_UP: self._held_up(right),
                             Scene.VIDEO_REPLAYED: right, Scene.NOBODY: np.full_like(right, 180)}
+
+    def __repr__(self) -> str:
+        return "simulated camera"
 
     @property
     def scene(self) -> Scene:
@@ -204,6 +258,12 @@ class SimulatedCamera:
                                borderMode=cv2.BORDER_REPLICATE)
         return cv2.convertScaleAbs(moved, alpha=1.0 + 0.05 * np.sin(2 * np.pi * now / 1.3))
 
+    def show_qr(self, text: str | None) -> None:
+        """The person holds up a phone showing a QR code of `text` (None: puts it away)."""
+        phone = None if text is None else _PhoneShowingQr(text, FRAME_SIZE)
+        with self._lock:
+            self._phone = phone
+
     def hear(self, challenge: str) -> None:
         """The kiosk's spoken challenge reaches the person in front (a photo hears nothing)."""
         if self.scene in (Scene.RIGHT_PERSON, Scene.OTHER_PERSON) and str(challenge) in ACTIONS:
@@ -216,6 +276,15 @@ class SimulatedCamera:
         if now < self._next_frame:
             time.sleep(self._next_frame - now)
         self._next_frame = max(now, self._next_frame) + 1 / self.fps
+        frame = self._scene_frame(now)
+        with self._lock:
+            phone = self._phone
+        if phone is not None:
+            phone.hold_up(frame)
+        return frame
+
+    def _scene_frame(self, now: float) -> np.ndarray:
+        """What the scene looks like at `now`: a new array, the caller's to draw on."""
         with self._lock:
             scene, action = self._scene, self._action
         frame = self._frames[scene]
