@@ -35,6 +35,13 @@ class CameraQrReader:
     def __init__(self, camera: Camera):
         self._camera = camera
 
+    # Used in a `with` like the scanners; the camera itself stays open, its owner closes it.
+    def __enter__(self) -> "CameraQrReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
     def wait_for_code(self, stop: threading.Event) -> str | None:
         """The code's text, or None once `stop` is set (looked at between frames). Raises
         QrScannerUnavailable (the camera gives no frames) or GarbledScan."""

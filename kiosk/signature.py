@@ -20,6 +20,7 @@ LINE_PX = 4
 MAX_PNG_BYTES = 8_000           # the contract's bound (a signature is some 1-4 KB as a 1-bit PNG)
 MIN_POINTS = 8
 MIN_EXTENT = 0.12               # of the pad's width: the ink must reach across at least this much
+MAX_INK = 0.3                   # of the pad's area: a name written large covers some 5-15 %
 
 Stroke = list[tuple[float, float]]   # points from 0 to 1 across and up the pad
 
@@ -62,7 +63,7 @@ class Signature:
                 pixels = pixels * 2
             draw.line(pixels, fill=0, width=LINE_PX, joint="curve")
         ink = image.histogram()[0] / (WIDTH * HEIGHT)
-        if ink > 0.5:
+        if ink > MAX_INK:
             raise SignatureTooLarge(f"ink on {ink:.0%} of the pad")
         out = io.BytesIO()
         image.save(out, format="PNG", optimize=True)

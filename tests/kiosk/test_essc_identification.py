@@ -98,8 +98,8 @@ def test_an_expired_code_is_refused_and_a_fresh_one_goes_through(identification,
 
 def test_a_garbled_scan_is_told_and_the_wait_goes_on(identification, scanner, backend, person):
     waiting = Waiting(identification)
-    scanner.garble()
-    scanner.present("ESSC1:whatever")
+    time.sleep(0.3)   # the scanner triggered
+    scanner.garble(b"\x00\xff\xfe\r")   # a damaged screen, read as rubbish
     waiting.until(lambda: waiting.problems)
     assert isinstance(waiting.problems[0], GarbledScan) and "未能识别二维码" in citizen_message(waiting.problems[0])
     scanner.present(backend.store.issue_essc_code(person["id_number"]))

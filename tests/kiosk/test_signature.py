@@ -39,7 +39,7 @@ def test_what_is_not_a_signature_is_refused_in_plain_words(strokes):
 
 
 def test_a_scribble_over_the_whole_pad_is_no_signature():
-    scribble = [[(x / 60, y / 20) for x in range(61)] for y in range(21)]
+    scribble = [[(x / 60, y / 40) for x in range(61)] for y in range(41)]
     with pytest.raises(SignatureTooLarge):
         Signature.from_strokes(scribble)
 
