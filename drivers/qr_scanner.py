@@ -100,6 +100,8 @@ class QrScanner:
     @classmethod
     def open(cls, port: str, baudrate: int = 9600, read_timeout: float = 0.2,
              write_timeout: float = 1.0) -> "QrScanner":
+        """The scanner on serial port `port`. QrScannerConfigError for a setting that cannot
+        be used, QrScannerUnavailable if the port cannot be opened."""
         try:
             transport = open_port(port, baudrate, read_timeout=read_timeout, write_timeout=write_timeout)
         except SerialSettingError as exc:

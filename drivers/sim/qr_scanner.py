@@ -115,15 +115,30 @@ class SimulatedQrScanner(PtyDevice):
         return command + ENQ + terminator
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="qr-scanner-sim",
-                                     description="a simulated Honeywell QR scanner (serial trigger) on a pty")
-    parser.add_argument("--baud", type=int, default=9600)
+# --- `kiosk sim qrscanner` ------------------------------------------------------------------
+
+def register_sim(sim_subparsers) -> None:
+    """Add `qrscanner` to the `kiosk sim` command."""
+    parser = sim_subparsers.add_parser(
+        "qrscanner", help="a Honeywell QR scanner in serial trigger mode on a pty (prints the pty path first)")
+    parser.add_argument("--baud", type=int, default=9600, help="line rate the simulator paces at")
     parser.add_argument("--code", default=DEMO_CODE, help="the code under the scanner, read on the first trigger")
-    args = parser.parse_args(argv)
-    scanner = SimulatedQrScanner(baudrate=args.baud)
+    parser.add_argument("--trigger-mode", default="0", help="what TRGMOD? answers (0: Manual/Serial)")
+    parser.set_defaults(func=_run_sim)
+
+
+def _run_sim(args) -> int:
+    scanner = SimulatedQrScanner(baudrate=args.baud, trigger_mode=args.trigger_mode)
     scanner.present(args.code)
     return serve_until_signalled(scanner)
+
+
+def main(argv=None) -> int:
+    """`python -m drivers.sim.qr_scanner`: the same as `kiosk sim qrscanner`."""
+    parser = argparse.ArgumentParser(prog="qr-scanner-sim")
+    register_sim(parser.add_subparsers(dest="device", required=True))
+    args = parser.parse_args(["qrscanner", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)
 
 
 if __name__ == "__main__":

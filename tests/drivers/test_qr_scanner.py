@@ -5,6 +5,9 @@ scanner, one that takes no data, a missing port or the wrong trigger mode is una
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -112,6 +115,9 @@ def test_stop_ends_the_wait_with_none_and_switches_the_trigger_off(sim, scanner)
     until(lambda: not sim.triggered)
     sim.present("NEXT-CITIZEN")
     assert sim.reads == 0   # not read for no one: it waits for the next trigger
+    sim.take_away()
+    threading.Timer(0.3, stop.set).start()
+    assert scanner.wait_for_code(stop) is None and sim.reads == 0
 
 
 @pytest.mark.parametrize("raw, fault", [
@@ -146,11 +152,11 @@ def test_a_scanner_unplugged_during_the_wait_is_noticed(sim, scanner, monkeypatc
 
 
 def test_the_keepalive_triggers_again_before_the_scanners_own_read_time_out(sim, scanner, monkeypatch):
-    monkeypatch.setattr(qr_scanner, "KEEPALIVE_S", 0.3)
-    sim.read_timeout_s = 0.5
+    monkeypatch.setattr(qr_scanner, "KEEPALIVE_S", 0.1)
+    sim.read_timeout_s = 0.3
     stop = threading.Event()
     waiting = wait_in_thread(scanner, stop)
-    time.sleep(1.2)   # two read time-outs of the scanner's own
+    time.sleep(0.7)   # two read time-outs of the scanner's own
     sim.present("LATE-BUT-READ")
     waiting["thread"].join(2)
     assert waiting["code"] == "LATE-BUT-READ"
@@ -190,6 +196,18 @@ def test_a_scanner_in_another_trigger_mode_says_which(sim, scanner):
     sim.trigger_mode = "3"
     with pytest.raises(QrScannerUnavailable, match=r"trigger mode 3, not Manual/Serial \(TRGMOD0\)"):
         scanner.wait_for_code(threading.Event())
+
+
+def test_the_simulator_runs_on_its_own_and_prints_its_port_first():
+    started = subprocess.Popen([sys.executable, "-m", "drivers.sim.qr_scanner", "--baud", "115200", "--code", "ABC-1"],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        port = started.stdout.readline().strip()
+        with QrScanner.open(port, 115200) as scanner:
+            assert scanner.wait_for_code(threading.Event()) == "ABC-1"
+    finally:
+        started.send_signal(signal.SIGTERM)
+        assert started.wait(5) == 0
 
 
 def test_a_missing_port_and_bad_settings_are_typed_errors(sim):
