@@ -26,7 +26,7 @@ Stroke = list[tuple[float, float]]   # points from 0 to 1 across and up the pad
 
 
 class SignatureError(ValueError):
-    citizen_message = N_("请在框内用手指签写您的姓名。")
+    citizen_message = N_("请用手指在框内签写您的姓名。")
 
 
 class SignatureEmpty(SignatureError):

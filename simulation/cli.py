@@ -9,6 +9,7 @@ import threading
 from drivers.sim import card_printer as sim_card_printer
 from drivers.sim import id_card_reader as sim_id_reader
 from drivers.sim import receipt_printer as sim_receipt_printer
+from drivers.sim import qr_scanner as sim_qr_scanner
 from kiosk.cli import exits
 
 
@@ -63,7 +64,7 @@ def register_sim(commands) -> None:
     sim_psam.add_argument("--host", default="127.0.0.1")
     sim_psam.add_argument("--port", type=int, default=35964)
     sim_psam.set_defaults(func=cmd_sim_psam)
-    for sim_module in (sim_receipt_printer, sim_id_reader, sim_card_printer):
+    for sim_module in (sim_receipt_printer, sim_id_reader, sim_card_printer, sim_qr_scanner):
         sim_module.register_sim(sim)
 
 
