@@ -429,8 +429,9 @@ class ReferenceBackend:
         return self
 
     def stop(self) -> None:
-        """Stops like an outage: idle keep-alive connections end too, not only the listener."""
-        self._server.should_exit = True
+        """Stops like an outage: idle keep-alive connections end too, not only the listener, and
+        no request still being sent is waited for."""
+        self._server.should_exit = self._server.force_exit = True
         if self._thread is not None:
             self._thread.join(10)
         self._socket.close()
