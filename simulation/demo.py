@@ -259,8 +259,10 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
     step("制卡进度查询: the guide", lambda: kiosk.tap("progress"), lambda: kiosk.on("guide"), None)
     step("asked for the ID card or the e-SSC code", lambda: kiosk.tap("start"),
          lambda: kiosk.on("identify") and "电子社保卡" in identify.prompt, "13h-identify-essc.png")
-    step("the e-SSC code under the scanner: his application's progress",
-         lambda: sim.show_essc_code(LI_SI.id_number), lambda: kiosk.on("result"), "13i-result-essc-progress.png")
+    step("the e-SSC code under the scanner: identified, confirm", lambda: sim.show_essc_code(LI_SI.id_number),
+         lambda: kiosk.on("confirm"), None)
+    step("his application's progress", lambda: kiosk.tap("confirm"), lambda: kiosk.on("result"),
+         "13i-result-essc-progress.png")
     step("finished: home", lambda: (checks.update(essc_progress=kiosk.result_lines()), kiosk.tap("finish")),
          home_and_cleared, None)
 
