@@ -259,7 +259,10 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
     step("制卡进度查询: the guide", lambda: kiosk.tap("progress"), lambda: kiosk.on("guide"), None)
     step("asked for the ID card or the e-SSC code", lambda: kiosk.tap("start"),
          lambda: kiosk.on("identify") and "电子社保卡" in identify.prompt, "13h-identify-essc.png")
-    step("the e-SSC code under the scanner: identified, confirm", lambda: sim.show_essc_code(LI_SI.id_number),
+    step("a cracked phone screen: the scan is garbled, and he is told", lambda: sim.qr_scanner.garble(b"\x00\xfe\r"),
+         lambda: "未能识别二维码" in identify.problem, None)
+    step("the e-SSC code under the scanner: identified, confirm",
+         lambda: (checks.update(essc_garbled=identify.problem), sim.show_essc_code(LI_SI.id_number)),
          lambda: kiosk.on("confirm"), None)
     step("his application's progress", lambda: kiosk.tap("confirm"), lambda: kiosk.on("result"),
          "13i-result-essc-progress.png")

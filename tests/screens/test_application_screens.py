@@ -21,6 +21,7 @@ def test_a_minor_applies_with_her_guardian_her_school_and_an_office(seen):
     assert seen["guardian"].startswith("监护人：张")
     application = seen["application"]
     assert application["phone"] == "13905356688" and application["school"] == "聊城市东昌府区实验小学"
+    assert seen["signature_problem"] == "请用手指在框内签写您的姓名。" and application["signature"] > 100
     assert application["mailing"] == {"method": "collect", "office": "聊城市社会保障卡服务中心"}
     assert application["guardian"]["relation"] == "parent" and application["guardian"]["name"] == "张三"
     assert application["photo"] > 5000   # her photo, taken at the kiosk, travels with it (base64)

@@ -56,6 +56,7 @@ def test_the_electronic_social_security_card_identifies_without_a_document(demo)
     out, checks = demo
     assert (out / "13h-identify-essc.png").exists() and (out / "13i-result-essc-progress.png").exists()
     assert checks["essc_progress"] and all("】" in line for line in checks["essc_progress"])
+    assert "未能识别二维码" in checks["essc_garbled"]   # a damaged code first: told in plain words
 
 
 def test_pin_change_and_offline_loss_report_say_what_happened(demo):

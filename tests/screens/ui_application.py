@@ -3,7 +3,8 @@ schoolgirl of eleven applies for her first card at a kiosk whose card printer is
 sent to an office). Her insurance record names her school; she types her mobile number, then
 picks the office on the second page, and is told that a guardian must apply with her; her father lays his own ID card on
 the reader and the kiosk takes him as her guardian; the registry has no photo of her, so the
-kiosk takes one and she keeps it; then the confirmation. Prints one JSON line."""
+kiosk takes one and she keeps it; the province wants the applicant's signature (#19): a tap is
+refused, she clears the pad and writes her name; then the confirmation. Prints one JSON line."""
 import datetime
 import json
 import sys
@@ -51,10 +52,32 @@ def add_steps(script, kiosk, sim, seen):
     step("next: no photo of her in the registry, so the kiosk takes one",
          lambda: (seen.update(guardian=screen.guardian_text), kiosk.tap("next")),
          lambda: kiosk.on("photo") and photo.state == "review")
-    step("the photo kept: the confirmation", lambda: kiosk.tap("keep"), lambda: kiosk.on("confirm"))
+    signature = app.root.get_screen("signature")
+    pad = signature.ids.pad
+
+    def write(points):
+        """A finger on the pad along `points` (fractions of its width and height)."""
+        from kivy.tests.common import UnitTestTouch
+        x, y = pad.to_window(pad.x + points[0][0] * pad.width, pad.y + points[0][1] * pad.height)
+        touch = UnitTestTouch(x, y)
+        touch.touch_down()
+        for fx, fy in points[1:]:
+            touch.touch_move(*pad.to_window(pad.x + fx * pad.width, pad.y + fy * pad.height))
+        touch.touch_up()
+
+    step("the photo kept: the province wants her signature", lambda: kiosk.tap("keep"),
+         lambda: kiosk.on("signature"))
+    step("a tap is no signature", lambda: (write([(0.5, 0.5)]), kiosk.tap("accept")),
+         lambda: signature.problem != "")
+    step("cleared, then her name written", lambda: (seen.update(signature_problem=signature.problem),
+                                                    kiosk.tap("redo"), write([(0.1 + i / 50, 0.3 + 0.2 * (i % 5) / 4)
+                                                                              for i in range(35)])),
+         lambda: pad.inked and signature.problem == "")
+    step("signed: the confirmation", lambda: kiosk.tap("accept"), lambda: kiosk.on("confirm"))
     def holds():
         application = app.flow.visit.application.payload(app.flow.visit.identity, instant=False)
-        seen.update(application={**application, "photo": len(application.get("photo", ""))})
+        seen.update(application={**application, "photo": len(application.get("photo", "")),
+                                 "signature": len(application.get("signature", ""))})
 
     step("what the visit holds", holds, lambda: True)
     step("cancelled: home", lambda: (kiosk.tap("back"), sim.id_reader.update(person=None)),
@@ -66,7 +89,8 @@ def main() -> int:
         configure_window(KioskConfig())
         seen = {}
         script = demo.play(Path(tmp), lambda script, kiosk, sim: add_steps(script, kiosk, sim, seen),
-                           config_for=lambda sim: sim.config.changed(card_printer={"enabled": False}))
+                           config_for=lambda sim: sim.config.changed(card_printer={"enabled": False},
+                                                                     signature={"required": True}))
         seen["error"] = script.error
         print(json.dumps(seen, ensure_ascii=False))
     return 0 if script.error is None else 1
