@@ -94,6 +94,21 @@ def psam_slot(pcscd):
     slot.remove()
 
 
+class Clock:
+    """A clock that only moves when a test moves it (`clock.now += 90`)."""
+
+    def __init__(self):
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
 @pytest.fixture(scope="session")
 def pki_files(tmp_path_factory):
     """A test CA with a server and a kiosk certificate (and another kiosk's), made with `cryptography`."""

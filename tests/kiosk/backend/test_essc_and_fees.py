@@ -227,19 +227,6 @@ def test_a_fee_order_is_made_once_per_key_and_within_its_bounds(client, backend)
 
 # --- the store's rules on both databases --------------------------------------------------------
 
-class Clock:
-    def __init__(self):
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
 @pytest.fixture
 def store(store_db, clock):
     store = BackendStore(store_db, clock=clock)
