@@ -91,6 +91,33 @@ def _is_action(catalog, name: str) -> bool:
     return True
 
 
+def _fee_charges(value):
+    try:
+        parse_fee_charges(value)
+    except ValueError as exc:
+        return str(exc)
+
+
+def parse_fee_charges(value: str) -> dict[tuple[str, str], int]:
+    """`replace:lost=20.00, replace:damaged=20.00` -> {("replace", "lost"): 2000, ...}: an action
+    of the catalogue, one of its reasons, and the fee in yuan (fen from here on)."""
+    from kiosk.services import catalog
+    charges = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        what, _, amount = part.partition("=")
+        action, _, reason = what.strip().partition(":")
+        if not _is_action(catalog, action) or f"{action}_{reason}" not in catalog.action(action).results:
+            raise ValueError(f"{what.strip()!r} is not an action and one of its reasons (replace:lost ...)")
+        try:
+            fen = round(float(amount) * 100)
+        except (ValueError, OverflowError):   # not a number, NaN, infinity
+            raise ValueError(f"{part!r}: the fee is not a number of yuan") from None
+        if not 1 <= fen <= 100000 or abs(float(amount) * 100 - fen) > 1e-6:
+            raise ValueError(f"{part!r}: the fee must be 0.01 to 1000.00 yuan, in fen")
+        charges[(action, reason)] = fen
+    return charges
+
+
 def _between(low, high):
     def check(value):
         if not (math.isfinite(value) and low <= value <= high):
@@ -333,6 +360,13 @@ class PhotoSection:
 
 
 @dataclass(frozen=True)
+class FeesSection:
+    charges: str = _setting("", _fee_charges, "the fees (工本费) the kiosk takes by QR payment before it makes a card, "
+                            "as action:reason=yuan separated by commas (replace:lost=20.00); empty: none (#19)")
+    order_poll_s: float = _setting(1.0, _between(0.2, 10.0), "how often the kiosk asks whether an order was paid")
+
+
+@dataclass(frozen=True)
 class SignatureSection:
     required: bool = _setting(False, None, "an application carries the applicant's handwritten signature, drawn on "
                               "the screen (#19)")
@@ -388,6 +422,7 @@ class KioskConfig:
     metrics: MetricsSection = field(default_factory=MetricsSection)
     photo: PhotoSection = field(default_factory=PhotoSection)
     signature: SignatureSection = field(default_factory=SignatureSection)
+    fees: FeesSection = field(default_factory=FeesSection)
     update: UpdateSection = field(default_factory=UpdateSection)
     source: str = "defaults"
 

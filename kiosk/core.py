@@ -25,10 +25,11 @@ from kiosk.backend.delivery import health_probe, outbox_sender
 from kiosk.backend.errors import BackendError
 from kiosk.backend.hsm import BackendHsmSecurityModule, load_terminal_pin_key
 from kiosk.card_service import CardService
-from kiosk.config import KioskConfig, refuse_open_secrets
+from kiosk.config import KioskConfig, parse_fee_charges, refuse_open_secrets
 from kiosk.devices import Devices
 from kiosk.file_safety import refuse_a_lost_key_file
 from kiosk.face_check import FaceCheckSettings
+from kiosk.fees import Payments
 from kiosk.identification import Identification
 from kiosk.identity_assurance import IdentityAssurance
 from kiosk.outcome import Outcome
@@ -84,6 +85,7 @@ class KioskCore:
         self.cards = CardService(config, hsm)
         self.link = BackendLink(self.client, self.outbox, self.audit, delivery_wait_s=box.delivery_wait_s,
                                 link_up=lambda: self.worker.link_up)
+        self.payments = Payments(self.link, parse_fee_charges(config.fees.charges))
         self.devices = Devices(config, camera)
         self.identification = Identification(self.devices, self.cards, self.client)
         # What opens diagnostics: its lockout kept in the database, each sign-in and lockout audited.
@@ -111,7 +113,8 @@ class KioskCore:
         self.services = KioskServices(self.link, self.cards, self.issuance, self.assurance,
                                       region_code=config.terminal.region_code,
                                       terminal_number=config.terminal.terminal_number,
-                                      service_phone=config.terminal.office_phone, on_result=self._count)
+                                      service_phone=config.terminal.office_phone, on_result=self._count,
+                                      payments=self.payments)
         self.health = HealthMonitor(self, busy=self.services.busy)
         self.metrics = MetricsExporter(self)
 

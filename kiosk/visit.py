@@ -142,6 +142,8 @@ class Visit:
         self.backend_visit_token: str | None = None   # the backend's visit for this person (open_visit)
         # What an application says besides the holder (kiosk/application.py), once given (#14).
         self.application = None
+        # The fee order paid (or waived) for the card this visit makes (kiosk/fees.py, #19).
+        self.fee_order = None
 
     @property
     def ended(self) -> bool:

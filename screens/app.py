@@ -80,6 +80,7 @@ class KioskApp(App):
         from screens.guide import GuideScreen
         from screens.home import HomeScreen
         from screens.identify import IdentifyScreen
+        from screens.payment import PaymentScreen
         from screens.photo import PhotoScreen
         from screens.pin import PinScreen
         from screens.progress import ProgressScreen
@@ -95,7 +96,7 @@ class KioskApp(App):
         for name, screen in (("home", HomeScreen), ("card_holder", CardHolderScreen), ("guide", GuideScreen),
                              ("identify", IdentifyScreen), ("face", FaceScreen), ("staff_assist", StaffAssistScreen),
                              ("application", ApplicationScreen), ("photo", PhotoScreen),
-                             ("signature", SignatureScreen), ("confirm", ConfirmScreen),
+                             ("signature", SignatureScreen), ("confirm", ConfirmScreen), ("payment", PaymentScreen),
                              ("pin", PinScreen),
                              ("progress", ProgressScreen), ("result", ResultScreen), ("rating", RatingScreen),
                              ("staff", StaffSignInScreen), ("diagnostics", DiagnosticsScreen)):

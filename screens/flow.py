@@ -15,6 +15,7 @@ import time
 
 from kivy.clock import Clock
 
+from kiosk.fees import SETTLED
 from kiosk.i18n import SOURCE_LANGUAGE
 from kiosk.services.outcomes import overdue_result, unexpected_result
 from kiosk.process import return_free_memory
@@ -35,6 +36,7 @@ class VisitFlow:
         self._busy_since = 0.0
         self._run = 0                # which run of a service the result on its way belongs to
         self._cancel = threading.Event()
+        self._waiving = False        # staff are vouching to waive the fee, not for an identity
 
     @property
     def active(self) -> bool:
@@ -108,12 +110,33 @@ class VisitFlow:
         self._go("staff_assist").start(self.visit, f"{self.offer.key}: identity check")
 
     def staff_vouched(self) -> None:
+        if self._waiving:
+            self._waiving = False
+            self._go("payment").waive()
+            return
         if self.offer.needs_card:   # the citizen's card came out for the staff card: back in
             self._go("identify").start(self.offer, self.visit)
         else:
             self._to_confirm()
 
     def confirmed(self) -> None:
+        """The fee first where the province charges one (#19), then the PINs."""
+        fee, order = self.offer.fee, self.visit.fee_order
+        if fee and self.app.core.payments.fee_for(*fee) is not None and (order is None or order.status not in SETTLED):
+            self._go("payment").start(self.offer, self.visit)
+        else:
+            self._to_pins()
+
+    def paid(self, order) -> None:
+        self.visit.fee_order = order
+        self._to_pins()
+
+    def ask_staff_waiver(self) -> None:
+        """Staff waive the fee with their staff card: it vouches first, as for an identity check."""
+        self._waiving = True
+        self._go("staff_assist").start(self.visit, f"{self.offer.key}: fee waiver")
+
+    def _to_pins(self) -> None:
         self._pin_index = 0
         if self.offer.pins:
             self._ask_pin()
@@ -237,6 +260,7 @@ class VisitFlow:
             return
         self._cancel.set()
         self._wipe_pins()
+        self._waiving = False
         visit, self.visit, self.offer = self.visit, None, None
         self.services.end_visit(visit, reason)
         log.info("visit ended: %s", reason)

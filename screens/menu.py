@@ -41,6 +41,7 @@ class Offer:
     commitment: str = ""        # 告知承诺 text the citizen accepts, where the item takes one
     uses_card_printer: bool = False
     asks_application: bool = False   # the application's details step (screens/application.py)
+    fee: tuple[str, str] | None = None   # (action, reason) a province may charge for ([fees] charges, #19)
     run: Callable = None        # (services, visit, pins, progress, cancel) -> list[ServiceResult]
 
     def heading(self) -> str:
@@ -87,7 +88,7 @@ OFFERS = [
           ("report_loss_formal", "replace"),
           Guide(N_("本人持有效居民身份证；原卡遗失。"), N_("居民身份证（原件，放在读卡区）。"),
                 N_("即时办结，现场制卡约2分钟（立等可取）。")),
-          pins=(NEW, AGAIN), commitment=COMMITMENT, uses_card_printer=True,
+          pins=(NEW, AGAIN), commitment=COMMITMENT, uses_card_printer=True, fee=("replace", "lost"),
           run=lambda s, visit, pins, progress, cancel: s.bundle("lost_card", visit, True, pins[NEW], progress, cancel)),
     Offer("first_card", N_("首次申领\n申领·制卡·启用一次办"), "1.10.1 + 1.10.2 + 1.10.5", ("apply_instant", "apply_batch"),
           Guide(N_("本人持有效居民身份证；尚未办理过社会保障卡。"), N_("居民身份证（原件）。"),

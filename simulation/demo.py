@@ -185,8 +185,13 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
          settle=0.1)
     step("face matched: confirm with the commitment", None, lambda: kiosk.on("confirm"),
          "04-confirm-commitment.png")
-    step("commitment accepted, PIN pad for the new card",
-         lambda: (kiosk.tap("accept"), kiosk.tap("confirm")), lambda: kiosk.on("pin"), "05-pin-pad.png")
+    payment = app.root.get_screen("payment")
+    step("commitment accepted: the replacement's fee, a QR code to pay it",
+         lambda: (kiosk.tap("accept"), kiosk.tap("confirm")),
+         lambda: kiosk.on("payment") and payment.state == "waiting", "05a-payment.png")
+    step("paid in his payment app: the PIN pad for the new card",
+         lambda: checks.update(fee=sim.backend.store.pay_fee_order(payment.order.order_id)),
+         lambda: kiosk.on("pin"), "05-pin-pad.png")
     step("new PIN typed once: asked again", lambda: kiosk.type_pin(NEW_PIN), lambda: kiosk.asked_for_pin(AGAIN), None)
     step("new PIN again: the card is made", lambda: kiosk.type_pin(NEW_PIN),
          lambda: (kiosk.on("progress") and app.root.get_screen("progress").fraction > 0) or kiosk.on("result"),
@@ -312,6 +317,7 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
 
 
 APPLICANT_PHONE = "13905356688"
+DEMO_FEES = "replace:lost=20.00"   # the demo's province charges for a card replaced because it was lost (#19)
 
 
 def play(out: Path, add_steps, *, idle_timeout_s: int = IDLE_TIMEOUT_S, config_for=None, app_for=None,
@@ -369,6 +375,7 @@ def run_demo(config: KioskConfig, out_dir: str) -> int:
         checks.update(fleet=write_fleet_status(sim, out / "fleet-status.txt"))
 
     script = play(out, lambda script, kiosk, sim: add_visits(script, kiosk, sim, checks), app_for=demo_app,
+                  config_for=lambda sim: sim.config.changed(fees={"charges": DEMO_FEES}),
                   core_done=lambda core, sim: (sim.restore_network(), core.send_heartbeat()), finish=finish)
     summary = "\n".join(script.log + ([f"FAILED: {script.error}"] if script.error else []))
     (out / "summary.txt").write_text(summary + "\n\n" + json.dumps(checks, ensure_ascii=False, indent=2) + "\n",

@@ -119,7 +119,7 @@ ACTIONS = [
            frozenset({Proof.ID_CARD, Proof.FACE}), "replace", rated=True,
            results={"replace_lost": N_("补领（遗失）"), "replace_damaged": N_("换领（损坏）"),
                     "replace_expiring": N_("换发（到期）"), "replace_data_change": N_("换领（信息变更）"),
-                    **_INSTANT_ISSUANCE}, documents=CARD_DOCUMENTS),
+                    "fee_refund": N_("工本费退款申请"), **_INSTANT_ISSUANCE}, documents=CARD_DOCUMENTS),
     Action("query_progress", QUERY_ITEM, N_("制卡进度查询"), Offline.REFUSE,
            N_("网络中断，暂时无法查询制卡进度。请网络恢复后再查询，或到窗口、拨打12333咨询。"),
            frozenset({Proof.ID_CARD}), "progress", rated=False),

@@ -12,15 +12,16 @@ from drivers.id_card_reader import Document
 from drivers.pin import Pin
 from kiosk.backend.errors import BackendRejected, BackendUnavailable
 from kiosk.card_service import CardService, DifferentCard
+from kiosk.fees import PAID, REFUND_TOLD, SETTLED, FeeNotPaid, Payments
 from kiosk.identity_assurance import IdentityAssurance
 from kiosk.services import activate, apply_card, bank, bundles, loss, pin, progress, replace_card, review
 from kiosk.outcome import Outcome
 from kiosk.receipt import Receipt, ReceiptItem
 from kiosk.services import catalog
-from kiosk.services.base import BackendLink, ServiceResult
+from kiosk.services.base import BackendLink, IssuanceFailed, ServiceResult
 from kiosk.services.issuance import InstantIssuance, Progress
 from kiosk.services.outcomes import run_action
-from kiosk.visit import DOCUMENT_NAMES, DocumentNotAccepted, Visit
+from kiosk.visit import DOCUMENT_NAMES, DocumentNotAccepted, Visit, VisitError
 
 
 def _no_progress(step: str, fraction: float) -> None:
@@ -33,7 +34,8 @@ BUSY_S = 300.0   # a visit untouched this long is no longer someone at the kiosk
 class KioskServices:
     def __init__(self, link: BackendLink, cards: CardService, issuance: InstantIssuance | None,
                  assurance: IdentityAssurance, *, region_code: str, terminal_number: str = "",
-                 service_phone: str = "12333", on_result: Callable[[Visit, ServiceResult, float], None] | None = None):
+                 service_phone: str = "12333", on_result: Callable[[Visit, ServiceResult, float], None] | None = None,
+                 payments: Payments | None = None):
         self.link = link
         self.cards = cards
         self.devices = assurance.devices
@@ -43,6 +45,7 @@ class KioskServices:
         self.terminal_number = terminal_number
         self.service_phone = service_phone
         self._on_result = on_result
+        self.payments = payments
         self._visits: weakref.WeakSet[Visit] = weakref.WeakSet()   # begun, not ended (see busy())
 
     def new_visit(self) -> Visit:
@@ -172,9 +175,38 @@ class KioskServices:
     # 1.10.7
     def replace(self, visit: Visit, reason: str, commitment: bool, new_pin: Pin,
                 progress: Progress = _no_progress, cancel: threading.Event | None = None) -> list[ServiceResult]:
+        """With a fee for it ([fees] charges, #19), only once the visit's order is paid or waived;
+        a paid order whose card was surely not made gets its refund request queued, named in the
+        results (and so on the receipt)."""
         issuance = self.issuance if self.instant_issuance_ready() else None
-        return self._run(visit, "1.10.7", "replace", lambda: replace_card.replace(
-            self.link, issuance, visit, reason, commitment, new_pin, progress, cancel))
+        charged = self.payments is not None and self.payments.fee_for("replace", reason) is not None
+        not_made = []
+
+        def work():
+            if charged and (visit.fee_order is None or visit.fee_order.status not in SETTLED):
+                raise FeeNotPaid(f"replace {reason}: the fee is not paid")
+            try:
+                return replace_card.replace(self.link, issuance, visit, reason, commitment, new_pin, progress, cancel)
+            except (BackendRejected, VisitError) as exc:   # refused before any card was made
+                not_made.append(exc)
+                raise
+            except BackendUnavailable as exc:
+                if not exc.sent:
+                    not_made.append(exc)
+                raise
+            except IssuanceFailed as exc:   # not the held or unclear kinds: a card may yet be handed out
+                if type(exc) is IssuanceFailed:
+                    not_made.append(exc)
+                raise
+
+        results = self._run(visit, "1.10.7", "replace", work)
+        order = visit.fee_order
+        if charged and not_made and order is not None and order.status == PAID:
+            outcome = self.payments.request_refund(visit, "replace", order, f"card not made: {type(not_made[0]).__name__}")
+            refund = ServiceResult("1.10.7", "fee_refund", outcome, REFUND_TOLD, message_args={"order": order.order_id})
+            visit.results.append(refund)
+            results.append(refund)
+        return results
 
     # 打包办
     def bundle(self, name: str, visit: Visit, commitment: bool, new_pin: Pin,

@@ -18,7 +18,7 @@ from screens.menu import BANK_PIN_STEPS, PIN_VOICE
 from tests.ui_script import run_ui_script
 
 ROOT = Path(__file__).parents[2]
-SCREENS = ("home", "card_holder", "guide", "identify", "face", "staff_assist", "application", "photo", "signature", "confirm", "pin",
+SCREENS = ("home", "card_holder", "guide", "identify", "face", "staff_assist", "application", "photo", "signature", "confirm", "payment", "pin",
            "progress", "result", "rating",
            "staff", "diagnostics")   # as screens/app.py build() names them
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="./run installs espeak-ng")

@@ -74,6 +74,18 @@ def contents():
             screen.state, screen.prompt = state, {"review": KEEP, "failed": FAILED}[state]
         return fill
 
+    def payment(state):
+        def fill(screen, _app):
+            from kiosk.fees import EXPIRED, TOLD
+            from screens.payment import SCAN
+            from screens.result import qr_texture
+            screen.amount, screen.seconds_left = "¥20.00", 245
+            if state == "waiting":
+                screen.state, screen.prompt, screen.qr = "waiting", SCAN, qr_texture("REFPAY1:" + "x" * 40)
+            else:
+                screen.state, screen.problem = "over", TOLD[EXPIRED]
+        return fill
+
     def signature(screen, _app):
         from kiosk.signature import SignatureTooLarge
         pad = screen.ids.pad
@@ -145,6 +157,7 @@ def contents():
             + [("identify", "", identify), ("face", "", face), ("staff_assist", "", staff_assist),
                ("application", "number", application(1)), ("application", "delivery", application(2)),
                ("photo", "review", photo("review")), ("photo", "failed", photo("failed")), ("signature", "", signature),
+               ("payment", "waiting", payment("waiting")), ("payment", "expired", payment("expired")),
                ("confirm", "", confirm), ("pin", "", pin), ("progress", "", progress),
                ("result", "", result), ("rating", "", rating), ("staff", "", staff),
                ("diagnostics", "", diagnostics), ("idle", "", None)])
