@@ -2,7 +2,9 @@
 on a machine with a display): a person plays the citizen and the faults with it. Insert or
 take out the social security card, lay an ID card on the reader, run the receipt printer out
 of paper, open the card printer's cover, cut the network, change who stands in front of the
-camera (the right person, another, a photo held up, nobody); each switch acts on the same
+camera (the right person, another, a photo held up, nobody), hold Zhang San's electronic social
+security card under the QR scanner, and pay, fail or let expire the fee order the kiosk shows
+(the demo's province charges for a lost card's replacement); each switch acts on the same
 simulators the scripted demo uses, and the kiosk beside it reacts as it would to the real
 device. Device actions that wait (a card taken out waits for the reader to see it) run off the
 UI thread.
@@ -33,6 +35,8 @@ SWITCHES = (
     ("network", N_("断开网络"), N_("恢复网络")),
 )
 
+
+FEE_ACTIONS = {"pay": N_("支付成功"), "fail": N_("支付失败"), "expire": N_("订单过期")}
 
 # Who stands in front of the simulated camera, in the order the panel's button goes through.
 SCENES = (("right_person", N_("摄像头前：本人")), ("other_person", N_("摄像头前：他人")),
@@ -105,6 +109,34 @@ class SimulatorPanel(BoxLayout):
     def _network(self, cut: bool) -> None:
         self.sim.cut_network() if cut else self.sim.restore_network()
 
+    def show_essc_code(self) -> None:
+        from simulation.stack import ZHANG_SAN
+        self._act(N_("出示电子社保卡"), lambda: self.sim.show_essc_code(ZHANG_SAN.id_number))
+
+    def settle_fee_order(self, how: str) -> None:
+        """The citizen's payment app pays (or fails), or the order runs out (`how`)."""
+        from kivy.app import App
+        order = App.get_running_app().root.get_screen("payment").order
+        if order is None:
+            self.last_action = _("没有待支付的订单")
+            return
+        settle = {"pay": self.sim.backend.store.pay_fee_order, "fail": self.sim.backend.store.fail_fee_order,
+                  "expire": self.sim.backend.store.expire_fee_order}[how]
+        self._act(FEE_ACTIONS[how], lambda: settle(order.order_id))
+
+    def _act(self, what: str, action) -> None:
+        self.last_action = _(what) + " …"
+
+        def work() -> None:
+            try:
+                action()
+                done = _("已完成：{action}").format(action=_(what))
+            except Exception as exc:  # a simulator refusing: say so on the panel, keep the demo going
+                done = f"{type(exc).__name__}: {exc}"
+            Clock.schedule_once(lambda _dt: setattr(self, "last_action", done))
+
+        threading.Thread(target=work, name="panel-action", daemon=True).start()
+
 
 class PanelKioskApp(KioskApp):
     """The kiosk app with the panel to the right of its screens, in one window."""
@@ -141,7 +173,8 @@ def run_with_panel(config: KioskConfig, out_dir: str) -> int:
     from kivy.config import Config
     Config.set("graphics", "width", str(kiosk_width + PANEL_WIDTH))
     with simulated_kiosk(out, idle_timeout_s=config.ui.idle_timeout_s) as sim:
-        core = sim.kiosk_core().start()
+        from simulation.demo import DEMO_FEES
+        core = sim.kiosk_core(sim.config.changed(fees={"charges": DEMO_FEES})).start()
         try:
             PanelKioskApp(core, sim, kiosk_width).run()
         finally:
