@@ -189,6 +189,12 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
     step("commitment accepted: the replacement's fee, a QR code to pay it",
          lambda: (kiosk.tap("accept"), kiosk.tap("confirm")),
          lambda: kiosk.on("payment") and payment.state == "waiting", "05a-payment.png")
+    step("he was too slow: the order expired, nothing taken, he may pay again",
+         lambda: sim.backend.store.expire_fee_order(payment.order.order_id),
+         lambda: payment.state == "over" and "超时" in payment.problem, "05b-payment-expired.png")
+    step("pay again: a new order and its code",
+         lambda: (checks.update(fee_expired=payment.problem), kiosk.tap("pay_again")),
+         lambda: payment.state == "waiting" and payment.order is not None and payment.order.status == "pending", None)
     step("paid in his payment app: the PIN pad for the new card",
          lambda: checks.update(fee=sim.backend.store.pay_fee_order(payment.order.order_id)),
          lambda: kiosk.on("pin"), "05-pin-pad.png")

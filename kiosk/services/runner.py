@@ -18,10 +18,10 @@ from kiosk.services import activate, apply_card, bank, bundles, loss, pin, progr
 from kiosk.outcome import Outcome
 from kiosk.receipt import Receipt, ReceiptItem
 from kiosk.services import catalog
-from kiosk.services.base import BackendLink, IssuanceFailed, ServiceResult
+from kiosk.services.base import BackendLink, IssuanceHeld, IssuanceUnclear, ServiceResult
 from kiosk.services.issuance import InstantIssuance, Progress
 from kiosk.services.outcomes import run_action
-from kiosk.visit import DOCUMENT_NAMES, DocumentNotAccepted, Visit, VisitError
+from kiosk.visit import DOCUMENT_NAMES, DocumentNotAccepted, Visit
 
 
 def _no_progress(step: str, fraction: float) -> None:
@@ -187,16 +187,14 @@ class KioskServices:
                 raise FeeNotPaid(f"replace {reason}: the fee is not paid")
             try:
                 return replace_card.replace(self.link, issuance, visit, reason, commitment, new_pin, progress, cancel)
-            except (BackendRejected, VisitError) as exc:   # refused before any card was made
-                not_made.append(exc)
+            except (IssuanceHeld, IssuanceUnclear):   # a card may yet be handed out: staff settle it, fee and all
                 raise
-            except BackendUnavailable as exc:
+            except BackendUnavailable as exc:   # an answer lost after sending: the backend may have acted
                 if not exc.sent:
                     not_made.append(exc)
                 raise
-            except IssuanceFailed as exc:   # not the held or unclear kinds: a card may yet be handed out
-                if type(exc) is IssuanceFailed:
-                    not_made.append(exc)
+            except Exception as exc:   # stopped before a card existed (an issuance cut off undoes what it did)
+                not_made.append(exc)
                 raise
 
         results = self._run(visit, "1.10.7", "replace", work)

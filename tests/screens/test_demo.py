@@ -35,6 +35,7 @@ def test_lost_card_bundle_through_the_screens_does_all_four_items(demo):
     assert [line.split("】")[0] for line in checks["lost_card"]] == ["【已办结"] * 4
     # The demo's province charges 20 yuan for a lost card's replacement (#19): paid before the card was made.
     assert (checks["fee"]["status"], checks["fee"]["amount_fen"]) == ("paid", 2000) and (out / "05a-payment.png").exists()
+    assert "支付已超时，未扣费" in checks["fee_expired"]   # the first order ran out: told, and paid again
     assert "正式挂失已办理" in checks["lost_card"][0] and "新卡已制作完成" in checks["lost_card"][1]
 
 
