@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import signal
 import socket
 import statistics
 import subprocess
@@ -132,6 +133,8 @@ def free_port() -> int:
 
 
 def main() -> int:
+    # A bench stopped from outside (a timeout's SIGTERM) still stops its cluster and backend.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kiosks", type=int, default=KIOSKS)
     parser.add_argument("--jobs", type=int, default=JOBS)
