@@ -27,7 +27,7 @@ from simulation.stack import (LI_SI, STAFF_CARD_PIN, STAFF_PIN, ZHANG_SAN, Simul
 
 STEP_TIMEOUT_S = 20
 SETTLE_S = 0.05          # after a step without a screenshot
-TRANSITION_S = 0.5       # before a screenshot: the screen's slide in has finished
+TRANSITION_S = 0.3       # before a screenshot: the cross-fade (0.2 s) has finished
 IDLE_TIMEOUT_S = 12      # short, so the demo shows the countdown without a long wait
 CARD_PIN, NEW_PIN = "147258", "582936"   # the simulated card's PIN (card_v3.toml) and a new one
 LATER_PIN = "730461"                      # the new card's PIN after the demo's PIN change
