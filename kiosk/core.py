@@ -87,7 +87,7 @@ class KioskCore:
                                 link_up=lambda: self.worker.link_up)
         self.payments = Payments(self.link, parse_fee_charges(config.fees.charges))
         self.devices = Devices(config, camera)
-        self.identification = Identification(self.devices, self.cards, self.client)
+        self.identification = Identification(self.devices, self.cards, self.link)
         # What opens diagnostics: its lockout kept in the database, each sign-in and lockout audited.
         self.staff_gate = StaffGate(config.ui.staff_pin_scrypt, config.ui.staff_cards,
                                     store=StaffLockoutStore(self.outbox), on_event=self._staff_event)

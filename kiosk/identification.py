@@ -10,7 +10,6 @@ card; the face check still applies where the catalogue requires one.
 from __future__ import annotations
 
 import datetime
-import secrets
 import threading
 from typing import Callable
 
@@ -19,12 +18,13 @@ from drivers.id_card_reader import Document, IdCardError, IdCardNotFound, IdRead
 from drivers.pcsc import card_present
 from drivers.qr_scanner import GarbledScan, QrScanError
 from drivers.ssse import CardReading
-from kiosk.backend.client import BackendClient
 from kiosk.backend.errors import BackendRejected, BackendUnavailable
 from kiosk.card_service import CardService
 from kiosk.devices import Devices
 from kiosk.i18n import N_
-from kiosk.visit import CitizenIdentity
+from kiosk.services.base import BackendLink
+from kiosk.services.catalog import QUERY_ITEM
+from kiosk.visit import CitizenIdentity, Visit
 
 POLL_S = 0.4
 AFTER_ERROR_S = 1.5   # time to read the message before the next try
@@ -52,10 +52,10 @@ ESSC_REFUSALS = {"essc_code_expired": EsscCodeExpired, "essc_code_used": EsscCod
 
 
 class Identification:
-    def __init__(self, devices: Devices, cards: CardService, backend: BackendClient):
+    def __init__(self, devices: Devices, cards: CardService, link: BackendLink):
         self.devices = devices
         self.cards = cards
-        self.backend = backend
+        self.link = link
 
     def read_id_card(self) -> CitizenIdentity:
         """The ID card on the reader now, or a typed IdCardError."""
@@ -84,7 +84,7 @@ class Identification:
             on_problem(exc)
         return None
 
-    def wait_for_essc_code(self, stop: threading.Event,
+    def wait_for_essc_code(self, visit: Visit, stop: threading.Event,
                            on_problem: Callable[[Exception], None]) -> CitizenIdentity | None:
         """Waits for an e-SSC code under the scanner (or before the camera): the person the
         backend says it stands for, or None once `stop` is set. A garbled scan or a code the
@@ -97,7 +97,7 @@ class Identification:
                         code = reader.wait_for_code(stop)
                         if code is None:
                             return None
-                        return self.resolve_essc_code(code)
+                        return self.resolve_essc_code(visit, code)
                     except (GarbledScan, EsscCodeRefused, EsscUnavailable) as exc:
                         on_problem(exc)
                         stop.wait(AFTER_ERROR_S)
@@ -105,11 +105,13 @@ class Identification:
             on_problem(exc)
         return None
 
-    def resolve_essc_code(self, code: str) -> CitizenIdentity:
-        """Whose the code is, as the backend says (once: the code is then used). A key of its own
-        per code: an answer lost on the way is asked for again under it and replayed."""
+    def resolve_essc_code(self, visit: Visit, code: str) -> CitizenIdentity:
+        """Whose the code is, as the backend says (once: the code is then used), in the visit's
+        audit trail like every call. An answer lost on the way is asked for again under the same
+        key and replayed, never taken as a second use."""
         try:
-            person = self.backend.call("resolve_essc_code", {"code": code}, idempotency_key=secrets.token_hex(16))
+            person = self.link.call(visit.visit_id, QUERY_ITEM, "identified_by_essc", "resolve_essc_code",
+                                    {"code": code}, {"document": "essc"})
         except BackendRejected as exc:
             raise ESSC_REFUSALS.get(exc.code, EsscCodeRefused)(f"{exc.status} {exc.code}") from None
         except BackendUnavailable as exc:
@@ -117,7 +119,7 @@ class Identification:
         return CitizenIdentity(id_number=person["id_number"], name=person["name"], sex=person["sex"],
                                ethnicity=person["ethnicity"],
                                birth_date=datetime.datetime.strptime(person["birth_date"], "%Y%m%d").date(),
-                               document=Document(person["document"]), by_essc=True)
+                               document=Document(person["document"]))
 
     def wait_for_other_id_card(self, holder_id: str, stop: threading.Event,
                                on_problem: Callable[[Exception], None]) -> CitizenIdentity | None:

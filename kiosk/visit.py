@@ -74,9 +74,6 @@ class CitizenIdentity:
     photo_wlt: bytes = field(repr=False, default=b"")
     document: Document = Document.RESIDENT_ID
     address: str = field(repr=False, default="")   # the document's (a card may be mailed there, #14)
-    # Identified by the electronic social security card's QR code (#19): the backend said who the
-    # code stands for; no document was on the reader (no chip photo, no address).
-    by_essc: bool = False
 
     @property
     def document_name(self) -> str:

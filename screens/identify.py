@@ -8,6 +8,7 @@ message on screen.
 """
 from __future__ import annotations
 
+import functools
 import threading
 from pathlib import Path
 
@@ -50,7 +51,7 @@ class IdentifyScreen(Screen):
         stop = self._id_stop = threading.Event()
         waits = [("id-reader", core.identification.wait_for_id_card)]
         if core.devices.has_qr_reader:
-            waits.append(("essc-code", core.identification.wait_for_essc_code))
+            waits.append(("essc-code", functools.partial(core.identification.wait_for_essc_code, self._visit)))
         self.prompt = PROMPT_ID_OR_ESSC if len(waits) == 2 else PROMPT_ID
 
         def poll(wait) -> None:

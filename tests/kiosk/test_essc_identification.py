@@ -12,10 +12,11 @@ import pytest
 from backend_helpers import ContractClient, key, new_holder
 from drivers.qr_scanner import GarbledScan, QrScannerUnavailable
 from drivers.sim.qr_scanner import SimulatedQrScanner
-from kiosk.config import KioskConfig
+from kiosk.core import KioskCore
 from kiosk.device_messages import citizen_message
-from kiosk.devices import Devices
-from kiosk.identification import EsscCodeExpired, EsscCodeUsed, EsscUnavailable, Identification
+from kiosk.identification import EsscCodeExpired, EsscCodeUsed, EsscUnavailable
+from kiosk.visit import Visit
+from simulation.config import config_for_simulation
 
 
 @pytest.fixture
@@ -27,10 +28,15 @@ def scanner():
 
 
 @pytest.fixture
-def identification(scanner, client):
-    devices = Devices(KioskConfig().changed(qr_scanner={"port": scanner.path}))
-    yield Identification(devices, cards=None, backend=client)
-    devices.close()
+def core(scanner, backend, pki, tmp_path):
+    core = KioskCore(config_for_simulation(backend.url, pki, tmp_path, qr_scanner={"port": scanner.path}))
+    yield core
+    core.close()
+
+
+@pytest.fixture
+def identification(core):
+    return core.identification
 
 
 @pytest.fixture
@@ -47,15 +53,16 @@ def person(backend, pki):
 class Waiting:
     """`wait_for_essc_code` on a thread of its own, as the identify screen runs it."""
 
-    def __init__(self, identification):
+    def __init__(self, identification, visit=None):
         self.stop = threading.Event()
         self.problems: list[Exception] = []
         self.identity = None
+        self.visit = visit or Visit()
         self._thread = threading.Thread(target=self._wait, args=(identification,), daemon=True)
         self._thread.start()
 
     def _wait(self, identification):
-        self.identity = identification.wait_for_essc_code(self.stop, self.problems.append)
+        self.identity = identification.wait_for_essc_code(self.visit, self.stop, self.problems.append)
 
     def until(self, condition, timeout_s: float = 5.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -69,14 +76,17 @@ class Waiting:
         return self.identity
 
 
-def test_a_code_identifies_its_person_once(identification, scanner, backend, person):
+def test_a_code_identifies_its_person_once(core, identification, scanner, backend, person):
     code = backend.store.issue_essc_code(person["id_number"])
-    waiting = Waiting(identification)
+    waiting = Waiting(identification, core.services.new_visit())
     scanner.present(code)
     waiting.until(lambda: not waiting._thread.is_alive())
     identity = waiting.identity
-    assert (identity.id_number, identity.name, identity.by_essc) == (person["id_number"], person["name"], True)
+    assert (identity.id_number, identity.name) == (person["id_number"], person["name"])
     assert identity.photo_wlt == b"" and waiting.problems == []
+    with core.outbox.transaction() as tx:   # in the visit's audit trail, without the code or the person
+        [entry] = [e for e in core.audit.entries(tx) if e.visit_id == waiting.visit.visit_id]
+    assert (entry.step, entry.outcome, entry.details) == ("identified_by_essc", "done", {"document": "essc"})
     again = Waiting(identification)
     scanner.present(code)   # a screenshot of yesterday's code, shown again
     again.until(lambda: again.problems)
@@ -111,7 +121,7 @@ def test_without_the_backend_an_essc_code_cannot_be_used(identification, scanner
     code = backend.store.issue_essc_code(person["id_number"])
     backend.stop()
     with pytest.raises(EsscUnavailable) as refused:
-        identification.resolve_essc_code(code)
+        identification.resolve_essc_code(Visit(), code)
     assert "请使用身份证" in citizen_message(refused.value)
 
 
