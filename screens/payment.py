@@ -17,7 +17,6 @@ from kivy.properties import NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
 from kiosk.backend.errors import BackendError
-from kiosk.device_messages import citizen_message
 from kiosk.fees import PENDING, SETTLED, TOLD
 from kiosk.i18n import N_
 from screens.result import qr_texture
@@ -65,8 +64,7 @@ class PaymentScreen(Screen):
                 order = payments.open_order(visit, *offer.fee)
             except BackendError as exc:
                 log.warning("no fee order: %s", exc)
-                self._later(stop, self._not_opened, citizen_message(exc) if hasattr(exc, "citizen_message")
-                            else NOT_OPENED)
+                self._later(stop, self._not_opened, NOT_OPENED)
                 return
             self._later(stop, self._opened, order)
 
@@ -98,6 +96,10 @@ class PaymentScreen(Screen):
     def _tick(self) -> None:
         if self._order is not None:
             self.seconds_left = self._order.seconds_left()
+        if self.state == "waiting":
+            # The citizen is paying on their phone, not touching the screen: the visit does not
+            # time out under a pending order (which expires by itself).
+            self._visit.touch()
 
     def _settled(self, order) -> None:
         self._order = order
