@@ -46,6 +46,33 @@ def add_steps(script, kiosk, sim, seen):
     step("card out", (lambda: (seen.update(clone=staff.problem, clone_screen=app.root.current), sim.card.remove(),
                                setattr(sim.card, "card", genuine))), lambda: True)
 
+    # A fee waived by a member of staff with the staff card (#19): the lost-card bundle, whose
+    # replacement this kiosk's province charges for, up to its payment code.
+    payment, assist = app.root.get_screen("payment"), app.root.get_screen("staff_assist")
+    step("back home", lambda: kiosk.tap("back", "staff"), lambda: kiosk.on("home"))
+    step("我的卡丢了", lambda: kiosk.tap("lost_card"), lambda: kiosk.on("guide"))
+    step("ID card, face check, the confirmation",
+         lambda: (sim.id_reader.update(person=demo.ZHANG_SAN), kiosk.tap("start")), lambda: kiosk.on("confirm"))
+    step("confirmed: the fee's payment code", lambda: (kiosk.tap("accept"), kiosk.tap("confirm")),
+         lambda: kiosk.on("payment") and payment.state == "waiting")
+    step("工作人员减免: staff called", lambda: kiosk.tap("staff_waiver"),
+         lambda: kiosk.on("staff_assist") and not assist.asking_pin)
+    step("the staff card in: its PIN asked", sim.card.insert, lambda: assist.asking_pin)
+    step("its PIN: vouched, the card taken back", lambda: kiosk.type_pin(demo.CARD_PIN, "staff_assist"),
+         lambda: not assist.asking_pin and assist.prompt.startswith("核验完成"))
+    step("card out: the fee is waived and the PIN pad asks for the new card's PIN", sim.card.remove,
+         lambda: kiosk.on("pin"))
+
+    def waiver_recorded():
+        order = payment.order
+        events = sim.backend.store._conn.execute("SELECT * FROM fee_events WHERE order_id = ?",
+                                                 (order.order_id,)).fetchall()
+        seen.update(waived=order.status, waiver_events=[str(row) for row in events])
+
+    step("the backend holds who waived it", waiver_recorded, lambda: True)
+    step("the citizen leaves", lambda: (app.flow.end("test over"), sim.id_reader.update(person=None)),
+         lambda: kiosk.on("home"))
+
 
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
@@ -55,7 +82,8 @@ def main() -> int:
 
         def staff_card_enrolled(sim):
             digest = staff_card_digest(sim.card.card.profile.identifier.hex())
-            return dataclasses.replace(sim.config, ui=dataclasses.replace(sim.config.ui, staff_cards=digest))
+            return dataclasses.replace(sim.config, ui=dataclasses.replace(sim.config.ui, staff_cards=digest),
+                                       fees=dataclasses.replace(sim.config.fees, charges=demo.DEMO_FEES))
 
         script = demo.play(out, lambda script, kiosk, sim: add_steps(script, kiosk, sim, seen),
                            config_for=staff_card_enrolled)

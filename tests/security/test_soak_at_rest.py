@@ -1,4 +1,4 @@
-"""A short soak (200 visits, a tenth with faults) through the whole simulated kiosk, then what it
+"""A short soak (120 visits, about one in seven with faults) through the whole simulated kiosk, then what it
 leaves on disk is scanned: the books balance at the backend, and no ID number, name or PIN of
 any citizen is in the kiosk's database, its WAL, its log, its receipts or a core dump."""
 from __future__ import annotations
@@ -10,13 +10,13 @@ import pytest
 
 from bench.soak import FAULTS, HOLDER, run_soak
 
-VISITS = 200
+VISITS = 120
 
 
 @pytest.fixture(scope="module")
 def soaked(tmp_path_factory, pcscd):
     folder = tmp_path_factory.mktemp("soak")
-    figures, books = run_soak(VISITS, 0.1, folder, seed=8)
+    figures, books = run_soak(VISITS, 0.15, folder, seed=8)
     return folder, figures, books
 
 
@@ -43,7 +43,7 @@ def test_every_receipt_came_out_whole_once_or_was_shown_on_screen(soaked):
     # On screen only when the printer broke (the soak asserts it visit by visit); a rating that
     # met a broken printer leaves no receipt.
     assert 2 <= figures["receipts_on_screen"] <= printer_faults
-    assert figures["receipts_printed"] > 100
+    assert figures["receipts_printed"] > VISITS // 2
 
 
 def test_the_kiosk_does_not_grow_while_it_works(soaked):
