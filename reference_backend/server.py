@@ -404,7 +404,11 @@ def url_of(address: tuple) -> str:
 class ReferenceBackend:
     """The backend in this process, on a thread of its own with one event loop: what the tests,
     the demo and the simulation run. `kiosk backend serve` runs the same application in worker
-    processes."""
+    processes.
+
+    The thread runs uvicorn's startup and then the loop itself, rather than `Server.run`, so that
+    `stop()` takes milliseconds: uvicorn notices `should_exit` on a 0.1 s tick and then sleeps
+    0.1 s more, and the tests start and stop a backend hundreds of times."""
 
     def __init__(self, address: tuple[str, int], store: BackendStore, pki: PkiFiles):
         self.store = store
@@ -412,28 +416,56 @@ class ReferenceBackend:
         self._socket = bound_socket(*address)
         self.server_address = self._socket.getsockname()
         self._server = uvicorn.Server(server_config(self.app, pki))
+        self._loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._failure: BaseException | None = None
 
     @property
     def url(self) -> str:
         return url_of(self.server_address)
 
     def start(self) -> "ReferenceBackend":
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
-                                        name="reference-backend", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="reference-backend", daemon=True)
         self._thread.start()
-        while not self._server.started:
-            if not self._thread.is_alive():
-                raise RuntimeError("the reference backend did not start (see the log)")
-            self._thread.join(0.005)
+        if not self._ready.wait(10) or self._failure is not None:
+            raise RuntimeError(f"the reference backend did not start: {self._failure!r}")
         return self
 
+    def _serve(self) -> None:
+        loop, server = self._loop, self._server
+        asyncio.set_event_loop(loop)
+        try:
+            server.config.load()
+            server.lifespan = server.config.lifespan_class(server.config)
+            loop.run_until_complete(server.startup(sockets=[self._socket]))
+        except BaseException as exc:   # said by start(), in the caller's thread
+            self._failure = exc
+            loop.close()
+            return
+        finally:
+            self._ready.set()
+        loop.run_forever()
+        unfinished = asyncio.all_tasks(loop)
+        for task in unfinished:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*unfinished, return_exceptions=True))
+        loop.close()
+
     def stop(self) -> None:
-        """Stops like an outage: idle keep-alive connections end too, not only the listener, and
-        no request still being sent is waited for."""
-        self._server.should_exit = self._server.force_exit = True
-        if self._thread is not None:
+        """Stops like an outage: the listener and every connection end at once, idle or not."""
+        def halt() -> None:
+            for listener in self._server.servers:
+                listener.close()
+            for connection in list(self._server.server_state.connections):
+                connection.transport.abort()
+            self._loop.stop()
+
+        if self._thread is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(halt)
             self._thread.join(10)
+        if self._thread is None:
+            self._loop.close()   # never started
         self._socket.close()
         self.app.close()
 
