@@ -98,6 +98,18 @@ class _ParentLink:
     def insert_staff_card(self) -> None:
         self.ask("call", "kiosk.insert_staff_card", (), {})
 
+    def show_essc_code(self, id_number: str) -> str:
+        return self.ask("call", "kiosk.show_essc_code", (id_number,), {})
+
+    def garble_qr_scan(self, raw: bytes) -> None:
+        self.ask("call", "kiosk.garble_qr_scan", (raw,), {})
+
+    def pay_fee_order(self, order_id: str) -> dict:
+        return self.ask("call", "kiosk.pay_fee_order", (order_id,), {})
+
+    def expire_fee_order(self, order_id: str) -> dict:
+        return self.ask("call", "kiosk.expire_fee_order", (order_id,), {})
+
     def ask(self, *message):
         with self._lock:
             self._conn.send(message)
@@ -236,12 +248,13 @@ def sample_idle(pid: int, names: dict[int, str]) -> tuple[float, list[tuple[floa
 
 
 def bench_config(config):
-    """The demo's configuration with the outbox timings of a deployed kiosk."""
+    """The demo's configuration (its fees too) with the outbox timings of a deployed kiosk."""
     from kiosk.config import KioskConfig
+    from simulation.demo import DEMO_FEES
     deployed = KioskConfig().outbox
     return dataclasses.replace(config, outbox=dataclasses.replace(
         config.outbox, poll_s=deployed.poll_s, probe_interval_s=deployed.probe_interval_s,
-        backoff_base_s=deployed.backoff_base_s))
+        backoff_base_s=deployed.backoff_base_s), fees=dataclasses.replace(config.fees, charges=DEMO_FEES))
 
 
 def measure() -> dict:
@@ -282,7 +295,7 @@ def measure() -> dict:
                     what, call_args, call_kwargs = args
                     device, method = what.split(".")
                     target = sim if device == "kiosk" else getattr(sim, device)
-                    getattr(target, method)(*call_args, **call_kwargs)   # the script uses no result
+                    reply = getattr(target, method)(*call_args, **call_kwargs)
                 elif kind == "home_ready":
                     measured["cold_start_s"] = args[0] - started
                 elif kind == "visits_done":

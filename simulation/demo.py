@@ -190,13 +190,13 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
          lambda: (kiosk.tap("accept"), kiosk.tap("confirm")),
          lambda: kiosk.on("payment") and payment.state == "waiting", "05a-payment.png")
     step("he was too slow: the order expired, nothing taken, he may pay again",
-         lambda: sim.backend.store.expire_fee_order(payment.order.order_id),
+         lambda: sim.expire_fee_order(payment.order.order_id),
          lambda: payment.state == "over" and "超时" in payment.problem, "05b-payment-expired.png")
     step("pay again: a new order and its code",
          lambda: (checks.update(fee_expired=payment.problem), kiosk.tap("pay_again")),
          lambda: payment.state == "waiting" and payment.order is not None and payment.order.status == "pending", None)
     step("paid in his payment app: the PIN pad for the new card",
-         lambda: checks.update(fee=sim.backend.store.pay_fee_order(payment.order.order_id)),
+         lambda: checks.update(fee=sim.pay_fee_order(payment.order.order_id)),
          lambda: kiosk.on("pin"), "05-pin-pad.png")
     step("new PIN typed once: asked again", lambda: kiosk.type_pin(NEW_PIN), lambda: kiosk.asked_for_pin(AGAIN), None)
     step("new PIN again: the card is made", lambda: kiosk.type_pin(NEW_PIN),
@@ -270,7 +270,7 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
     step("制卡进度查询: the guide", lambda: kiosk.tap("progress"), lambda: kiosk.on("guide"), None)
     step("asked for the ID card or the e-SSC code", lambda: kiosk.tap("start"),
          lambda: kiosk.on("identify") and "电子社保卡" in identify.prompt, "13h-identify-essc.png")
-    step("a cracked phone screen: the scan is garbled, and he is told", lambda: sim.qr_scanner.garble(b"\x00\xfe\r"),
+    step("a cracked phone screen: the scan is garbled, and he is told", lambda: sim.garble_qr_scan(b"\x00\xfe\r"),
          lambda: "未能识别二维码" in identify.problem, None)
     step("the e-SSC code under the scanner: identified, confirm",
          lambda: (checks.update(essc_garbled=identify.problem), sim.show_essc_code(LI_SI.id_number)),

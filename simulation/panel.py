@@ -120,8 +120,8 @@ class SimulatorPanel(BoxLayout):
         if order is None:
             self.last_action = _("没有待支付的订单")
             return
-        settle = {"pay": self.sim.backend.store.pay_fee_order, "fail": self.sim.backend.store.fail_fee_order,
-                  "expire": self.sim.backend.store.expire_fee_order}[how]
+        settle = {"pay": self.sim.pay_fee_order, "fail": self.sim.fail_fee_order,
+                  "expire": self.sim.expire_fee_order}[how]
         self._act(FEE_ACTIONS[how], lambda: settle(order.order_id))
 
     def _act(self, what: str, action) -> None:

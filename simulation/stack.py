@@ -101,6 +101,21 @@ class SimulatedKiosk:
         self.qr_scanner.present(code)
         return code
 
+    def garble_qr_scan(self, raw: bytes) -> None:
+        """A phone's cracked screen under the scanner: the next read is `raw`."""
+        self.qr_scanner.garble(raw)
+
+    # The payment provider, as the citizen's payment app meets it (#19): the order the kiosk shows
+    # is paid, fails, or runs out. Each returns the order as the backend then holds it.
+    def pay_fee_order(self, order_id: str) -> dict:
+        return self.backend.store.pay_fee_order(order_id)
+
+    def fail_fee_order(self, order_id: str) -> dict:
+        return self.backend.store.fail_fee_order(order_id)
+
+    def expire_fee_order(self, order_id: str) -> dict:
+        return self.backend.store.expire_fee_order(order_id)
+
     def insert_staff_card(self) -> None:
         """A member of staff puts their own card (card_v2.toml, enrolled as a staff card) in the reader."""
         self.card.remove()
