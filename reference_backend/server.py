@@ -15,6 +15,7 @@ carry ID numbers and names.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -140,8 +141,6 @@ def request_fingerprint(method: str, path: str, body: dict) -> str:
     return digest.finalize().hex()
 
 
-
-
 class MethodNotAllowed(Refusal):
     def __init__(self, allowed: list[str]):
         super().__init__(405, "method_not_allowed", "this path does not take this method")
@@ -153,11 +152,13 @@ class ClientGone(Exception):
 
 
 def match(method: str, path: str) -> tuple[Route, tuple]:
-    allowed = [route.method for route in ROUTES if route.pattern.fullmatch(path)]
+    allowed = []
     for route in ROUTES:
         found = route.pattern.fullmatch(path)
         if found and route.method == method:
             return route, tuple(found.groups())
+        if found:
+            allowed.append(route.method)
     if allowed:
         raise MethodNotAllowed(allowed)
     raise Refusal(404, "not_found", "no such resource in API v1")
@@ -207,11 +208,19 @@ class ClientCertificate:
     fingerprint: str       # SHA-256 of the DER, as revoked.txt lists them
 
     @classmethod
+    @functools.lru_cache(maxsize=4096)   # a kiosk sends many requests with one certificate
     def from_pem(cls, pem: str) -> "ClientCertificate":
         certificate = x509.load_pem_x509_certificate(pem.encode("ascii"))
         names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         return cls(str(names[0].value) if names else None,
                    hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest())
+
+
+def _shed(extra: dict) -> Reply:
+    """503 with a Retry-After drawn from a spread, so that the kiosks told together do not all
+    come back together."""
+    extra["Retry-After"] = str(random.randint(*SHED_RETRY_AFTER_S))
+    return OVERLOADED
 
 
 class BackendApp:
@@ -240,9 +249,9 @@ class BackendApp:
             route_name = route.name
             body = {} if route.method == "GET" else parse_body(raw)
             terminal = self._terminal(scope)
-            headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
             if route.changes_state:
-                key = idempotency_key(headers)
+                key = idempotency_key({name.decode("latin-1"): value.decode("latin-1")
+                                       for name, value in scope["headers"]})
                 fingerprint = request_fingerprint(route.method, scope["path"], body)
                 work = lambda: self.store.change(terminal, key, fingerprint,   # noqa: E731
                                                  lambda conn, t, k: route.call(self.store, conn, t, k, *params, body))
@@ -260,7 +269,7 @@ class BackendApp:
                 "code": "request_in_progress",
                 "message": "a request with this Idempotency-Key is still being handled"}}), "1"
         except LockWaitExpired:
-            reply, extra["Retry-After"] = OVERLOADED, str(random.randint(*SHED_RETRY_AFTER_S))
+            reply = _shed(extra)
         except Exception:
             log.exception("route %s failed", route_name)
             reply = Reply(500, {"error": {"code": "internal_error", "message": "the backend failed; try again"}})
@@ -301,8 +310,7 @@ class BackendApp:
         """Runs `work` on a store thread, or sheds it at once when too many wait already: a
         fleet coming back from an outage is told when to come again, not made to queue."""
         if self._waiting >= self.max_waiting:
-            extra["Retry-After"] = str(random.randint(*SHED_RETRY_AFTER_S))
-            return OVERLOADED
+            return _shed(extra)
         self._waiting += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, work)
@@ -329,6 +337,7 @@ class KioskConnection(H11Protocol):
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
+        self._deadline: asyncio.TimerHandle | None = None
         if len(self.connections) > MAX_CONNECTIONS:
             transport.abort()   # at once: a TLS close would wait for the client's answer
             return
@@ -344,7 +353,6 @@ class KioskConnection(H11Protocol):
             await app(scope, receive, send)
 
         self.app = with_tls
-        self._deadline: asyncio.TimerHandle | None = None
         self._arm_deadline()   # a connection that never sends a request is not kept either
 
     def data_received(self, data: bytes) -> None:
@@ -362,7 +370,7 @@ class KioskConnection(H11Protocol):
         self._deadline = self.loop.call_later(REQUEST_DEADLINE_S, self._cut_off)
 
     def _disarm_deadline(self) -> None:
-        if getattr(self, "_deadline", None) is not None:
+        if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
 
