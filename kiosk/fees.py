@@ -44,6 +44,11 @@ class FeeOrder:
     def amount_text(self) -> str:
         return f"¥{self.amount_fen // 100}.{self.amount_fen % 100:02d}"
 
+    @classmethod
+    def from_reply(cls, reply: dict, pay_code: str) -> "FeeOrder":
+        """The order as the backend answered it (its status reads carry no payment code)."""
+        return cls(reply["order_id"], reply["amount_fen"], pay_code, reply["expires_at"], reply["status"])
+
     def seconds_left(self, now: float | None = None) -> int:
         return max(0, int(self.expires_at - (time.time() if now is None else now)))
 
@@ -59,18 +64,21 @@ class Payments:
         """The fee in fen, or None when the province charges nothing for it."""
         return self.charges.get((action, reason))
 
+    def fee_due(self, visit: Visit, action: str, reason: str) -> bool:
+        """A fee is charged and the visit has no paid (or waived) order for it yet."""
+        order = visit.fee_order
+        return self.fee_for(action, reason) is not None and (order is None or order.status not in SETTLED)
+
     def open_order(self, visit: Visit, action: str, reason: str) -> FeeOrder:
         amount = self.charges[(action, reason)]
         reply = self.link.call(visit.visit_id, catalog.action(action).item, "fee_order", "create_fee_order",
                                {"action": action, "reason": reason, "amount_fen": amount,
                                 "subject": visit.identity.id_number},
                                {"action": action, "reason": reason, "amount_fen": amount})
-        return FeeOrder(reply["order_id"], reply["amount_fen"], reply["pay_code"], reply["expires_at"],
-                        reply["status"])
+        return FeeOrder.from_reply(reply, reply["pay_code"])
 
     def status(self, order: FeeOrder) -> FeeOrder:
-        reply = self.link.read("fee_order_status", {"order_id": order.order_id})
-        return FeeOrder(order.order_id, reply["amount_fen"], order.pay_code, reply["expires_at"], reply["status"])
+        return FeeOrder.from_reply(self.link.read("fee_order_status", {"order_id": order.order_id}), order.pay_code)
 
     def cancel(self, visit: Visit, action: str, order: FeeOrder) -> None:
         self.link.call(visit.visit_id, catalog.action(action).item, "fee_order_cancelled", "cancel_fee_order",
@@ -79,14 +87,15 @@ class Payments:
     def waive(self, visit: Visit, action: str, order: FeeOrder) -> FeeOrder:
         """A member of staff waived the fee (their staff card vouched, kiosk/identity_assurance.py):
         the backend records who and why; the audit trail here says so too."""
-        staff_card = (visit.assurance or {}).get("staff_card")
-        if visit.assurance is None or visit.assurance.get("by") != "staff" or not staff_card:
+        assurance = visit.assurance or {}
+        staff_card = assurance.get("staff_card")
+        if assurance.get("by") != "staff" or not staff_card:
             raise PermissionError("only a member of staff whose card vouched may waive a fee")
         reply = self.link.call(visit.visit_id, catalog.action(action).item, "fee_waived", "waive_fee_order",
                                {"order_id": order.order_id, "staff_id": f"staff-card:{staff_card}",
                                 "reason": "waived by staff at the kiosk"},
                                {"order": order.order_id, "staff_card": staff_card})
-        return FeeOrder(order.order_id, reply["amount_fen"], order.pay_code, reply["expires_at"], reply["status"])
+        return FeeOrder.from_reply(reply, order.pay_code)
 
     def request_refund(self, visit: Visit, action: str, order: FeeOrder, why: str) -> Outcome:
         """The card the citizen paid for was not made: the refund request goes through the outbox

@@ -15,7 +15,6 @@ import time
 
 from kivy.clock import Clock
 
-from kiosk.fees import SETTLED
 from kiosk.i18n import SOURCE_LANGUAGE
 from kiosk.services.outcomes import overdue_result, unexpected_result
 from kiosk.process import return_free_memory
@@ -121,8 +120,7 @@ class VisitFlow:
 
     def confirmed(self) -> None:
         """The fee first where the province charges one (#19), then the PINs."""
-        fee, order = self.offer.fee, self.visit.fee_order
-        if fee and self.app.core.payments.fee_for(*fee) is not None and (order is None or order.status not in SETTLED):
+        if self.offer.fee and self.app.core.payments.fee_due(self.visit, *self.offer.fee):
             self._go("payment").start(self.offer, self.visit)
         else:
             self._to_pins()

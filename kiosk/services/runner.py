@@ -12,7 +12,7 @@ from drivers.id_card_reader import Document
 from drivers.pin import Pin
 from kiosk.backend.errors import BackendRejected, BackendUnavailable
 from kiosk.card_service import CardService, DifferentCard
-from kiosk.fees import PAID, REFUND_TOLD, SETTLED, FeeNotPaid, Payments
+from kiosk.fees import PAID, REFUND_TOLD, FeeNotPaid, Payments
 from kiosk.identity_assurance import IdentityAssurance
 from kiosk.services import activate, apply_card, bank, bundles, loss, pin, progress, replace_card, review
 from kiosk.outcome import Outcome
@@ -179,11 +179,10 @@ class KioskServices:
         a paid order whose card was surely not made gets its refund request queued, named in the
         results (and so on the receipt)."""
         issuance = self.issuance if self.instant_issuance_ready() else None
-        charged = self.payments is not None and self.payments.fee_for("replace", reason) is not None
         not_made = []
 
         def work():
-            if charged and (visit.fee_order is None or visit.fee_order.status not in SETTLED):
+            if self.payments is not None and self.payments.fee_due(visit, "replace", reason):
                 raise FeeNotPaid(f"replace {reason}: the fee is not paid")
             try:
                 return replace_card.replace(self.link, issuance, visit, reason, commitment, new_pin, progress, cancel)
@@ -199,7 +198,7 @@ class KioskServices:
 
         results = self._run(visit, "1.10.7", "replace", work)
         order = visit.fee_order
-        if charged and not_made and order is not None and order.status == PAID:
+        if not_made and order is not None and order.status == PAID:
             outcome = self.payments.request_refund(visit, "replace", order, f"card not made: {type(not_made[0]).__name__}")
             refund = ServiceResult("1.10.7", "fee_refund", outcome, REFUND_TOLD, message_args={"order": order.order_id})
             visit.results.append(refund)
