@@ -276,30 +276,29 @@ def _object(name, value):
     return value
 
 
-def _photo(name, value) -> bytes:
-    """A photo taken at a kiosk: base64 of a JPEG within the contract's bound."""
-    if not isinstance(value, str) or len(value) > 4 * MAX_KIOSK_PHOTO_BYTES // 3 + 4:
-        raise Refusal(400, "invalid_field", f"{name} must be base64 of at most {MAX_KIOSK_PHOTO_BYTES} bytes")
-    try:
-        jpeg = base64.b64decode(value, validate=True)
-    except ValueError:   # binascii.Error, or characters outside ASCII
-        raise Refusal(400, "invalid_field", f"{name} is not base64") from None
-    if not jpeg.startswith(b"\xff\xd8") or len(jpeg) > MAX_KIOSK_PHOTO_BYTES:
-        raise Refusal(400, "invalid_field", f"{name} is not a JPEG of at most {MAX_KIOSK_PHOTO_BYTES} bytes")
-    return jpeg
+def _base64_file(kind: str, magic: bytes, max_bytes: int):
+    """A check for a file sent as base64 (a kiosk's photo, a signature): decodes, begins as
+    `kind` does, within the contract's bound; returns the bytes."""
+    def check(name, value) -> bytes:
+        if not isinstance(value, str) or len(value) > 4 * max_bytes // 3 + 4:
+            raise Refusal(400, "invalid_field", f"{name} must be base64 of at most {max_bytes} bytes")
+        try:
+            data = base64.b64decode(value, validate=True)
+        except ValueError:   # binascii.Error, or characters outside ASCII
+            raise Refusal(400, "invalid_field", f"{name} is not base64") from None
+        if not data.startswith(magic) or len(data) > max_bytes:
+            raise Refusal(400, "invalid_field", f"{name} is not {kind} of at most {max_bytes} bytes")
+        return data
+    return check
+
+
+_photo = _base64_file("a JPEG", b"\xff\xd8", MAX_KIOSK_PHOTO_BYTES)   # taken at a kiosk
+_signature_png = _base64_file("a PNG", b"\x89PNG\r\n\x1a\n", MAX_SIGNATURE_BYTES)
 
 
 def _signature(name, value) -> str:
-    """The applicant's signature (#19): base64 of a PNG within the contract's bound, kept with
-    the application as it came."""
-    if not isinstance(value, str) or len(value) > 4 * MAX_SIGNATURE_BYTES // 3 + 4:
-        raise Refusal(400, "invalid_field", f"{name} must be base64 of at most {MAX_SIGNATURE_BYTES} bytes")
-    try:
-        png = base64.b64decode(value, validate=True)
-    except ValueError:
-        raise Refusal(400, "invalid_field", f"{name} is not base64") from None
-    if not png.startswith(b"\x89PNG\r\n\x1a\n") or len(png) > MAX_SIGNATURE_BYTES:
-        raise Refusal(400, "invalid_field", f"{name} is not a PNG of at most {MAX_SIGNATURE_BYTES} bytes")
+    """The applicant's signature (#19), kept with the application as it came."""
+    _signature_png(name, value)
     return value
 
 
