@@ -21,7 +21,7 @@ def postgres_dsn() -> str:
     dsn = os.environ.get(DSN_VARIABLE)
     if not dsn:
         pytest.fail(f"{DSN_VARIABLE} is not set: `./run test` starts a PostgreSQL cluster and sets it; by hand:"
-                    f" export {DSN_VARIABLE}=$(.venv/bin/python -m reference_backend.postgres start .run/postgres)",
+                    f" export {DSN_VARIABLE}=$(.venv/bin/python -m reference_backend.postgres start /tmp/kiosk-postgres)",
                     pytrace=False)
     return dsn
 
