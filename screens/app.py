@@ -9,6 +9,7 @@ link for the offline banner.
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 from kiosk.config import KioskConfig, parse_bin_table
@@ -16,7 +17,7 @@ from kiosk.config import KioskConfig, parse_bin_table
 from kivy.app import App  # noqa: E402
 from kivy.clock import Clock  # noqa: E402
 from kivy.config import Config  # noqa: E402
-from kivy.properties import StringProperty  # noqa: E402
+from kivy.properties import ListProperty, NumericProperty, StringProperty  # noqa: E402
 from kivy.uix.screenmanager import ScreenManager  # noqa: E402
 
 from kiosk.core import KioskCore  # noqa: E402
@@ -28,11 +29,13 @@ from kiosk.systemd import notify  # noqa: E402
 from kiosk.card_service import (CardPresented, CardReadFailed, CardSummary, CardWatcher,  # noqa: E402
                                 CardWithdrawn, ReadersAvailable, ReadersUnavailable)
 from screens.fonts import register_cjk_font  # noqa: E402
+from screens.icons import register_icon_font  # noqa: E402
 from screens.transitions import CrossFade  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 READERS_DOWN_MESSAGE = N_("读卡设备暂不可用，请稍候或联系工作人员。")
+STAFF_TITLE = N_("设备维护（工作人员）")
 COUNTDOWN_S = 10         # the countdown's length, taken out of the idle time ...
 TICK_S = 0.5             # ... checked this often (the idle CPU budget allows no faster)
 WATCHDOG_PING_S = 10  # deploy/sscard-kiosk.service has WatchdogSec=30
@@ -43,6 +46,15 @@ class KioskApp(App):
     title = N_("社会保障卡自助服务")
     # The visit's language. Every .kv text is `_("…", app.lang)`, so a change redraws them all.
     lang = StringProperty(SOURCE_LANGUAGE)
+    # What every screen's header shows (widgets.kv ScreenHeader): the service under way (a
+    # message id), the date and time, this terminal; during a service its steps, the current
+    # one, and the seconds left before the visit ends untouched (-1: no countdown).
+    service_title = StringProperty(N_("社会保障卡自助服务"))
+    clock_text = StringProperty("")
+    terminal = StringProperty("")
+    steps = ListProperty([])
+    step_index = NumericProperty(-1)
+    seconds_left = NumericProperty(-1)
 
     def __init__(self, core: KioskCore, **kwargs):
         super().__init__(**kwargs)
@@ -61,12 +73,16 @@ class KioskApp(App):
         self._probe_ok = True
         self._probing = False
         self._last_probe = 0.0
+        self._minute = -1
         # This run's log records, redacted, for the diagnostics screen's export to a USB stick.
         self.recent_logs = RecentLogs()
         logging.getLogger().addHandler(self.recent_logs)
 
     def build(self):
         register_cjk_font()
+        register_icon_font()
+        self.terminal = self.kiosk_config.terminal.terminal_number
+        self._show_time()
         from screens.theme import Theme
         self.theme = Theme()
         # Screen modules load their .kv rules on import, after the font is in place.
@@ -101,6 +117,7 @@ class KioskApp(App):
                              ("progress", ProgressScreen), ("result", ResultScreen), ("rating", RatingScreen),
                              ("staff", StaffSignInScreen), ("diagnostics", DiagnosticsScreen)):
             manager.add_widget(screen(name=name))
+        manager.bind(current=lambda _m, name: self._show_step(name))
         from screens.voice import VoicePrompts
         # Each screen speaks its prompt as it becomes current (and again when the language changes).
         self.voice = VoicePrompts.from_config(self.kiosk_config.ui).attach(manager, self)
@@ -204,7 +221,31 @@ class KioskApp(App):
 
         self.core.link_prober.submit(work)
 
+    # --- the header ---------------------------------------------------------------------------
+
+    def _show_time(self) -> None:
+        self.clock_text = clock_text(time.localtime(), self.lang)
+
+    def _show_step(self, screen: str) -> None:
+        """The header follows the screens: the service and its steps during a visit, the
+        kiosk's name or the staff's work outside one."""
+        from screens.steps import current_step, service_steps
+        offer = self.flow.offer if self.flow.active else None
+        if offer is None:
+            self.steps, self.step_index = [], -1
+            self.service_title = STAFF_TITLE if screen in ("staff", "diagnostics") else self.title
+            return
+        charged = bool(offer.fee) and self.core.payments.fee_for(*offer.fee) is not None
+        steps = service_steps(offer, charged=charged, instant=self.flow.services.instant_issuance_ready())
+        if list(steps) != self.steps:
+            self.steps = list(steps)
+        self.step_index = current_step(steps, screen)
+        self.service_title = offer.title
+
     def _every_tick(self, _dt) -> None:
+        if time.localtime().tm_min != self._minute:
+            self._minute = time.localtime().tm_min
+            self._show_time()
         if not self._probing and time.monotonic() - self._last_probe >= self.link_probe_s:
             self._probe_link()
         link_up = self.core.worker.link_up and self._probe_ok
@@ -217,20 +258,25 @@ class KioskApp(App):
         timeout = self.kiosk_config.ui.idle_timeout_s
         idle = self.idle_seconds()
         if self.root.current in ("staff", "diagnostics"):
+            self.seconds_left = -1
             if idle >= timeout:
                 self.leave_diagnostics()
             return
         if not self.flow.active:
+            self.seconds_left = -1
             if idle >= timeout:   # elder mode or English chosen, then nobody came
                 self.theme.elder = False
                 self.set_language(SOURCE_LANGUAGE)
             return
         if self.flow.busy:
+            self.seconds_left = -1   # the service runs: no timeout, the progress screen says so
             if self.flow.overdue():
                 self.flow.give_up()
             return
         countdown = min(COUNTDOWN_S, timeout / 3)
         left = timeout - idle
+        # The header's countdown and the popup's show the same whole seconds (both round up).
+        self.seconds_left = max(0, math.ceil(left))
         if left <= 0:
             self._close_countdown()
             self.flow.end("idle timeout")
@@ -240,7 +286,7 @@ class KioskApp(App):
                 self._countdown = IdleCountdown()
                 self._countdown.open(animation=False)
                 self.voice.play("idle")
-            self._countdown.seconds_left = left + 0.99
+            self._countdown.seconds_left = self.seconds_left
 
     def _close_countdown(self) -> None:
         if self._countdown is not None:
@@ -253,6 +299,7 @@ class KioskApp(App):
         """Chosen on the home screen; lasts for the visit, like elder mode."""
         translator.set_language(language)   # first: the redraw that follows reads it
         self.lang = language
+        self._show_time()
 
     # --- staff -----------------------------------------------------------------------------
 
@@ -268,6 +315,13 @@ class KioskApp(App):
         for name in ("staff", "diagnostics"):
             self.root.get_screen(name).clear()
         self.root.current = "home"
+
+
+def clock_text(now: time.struct_time, language: str) -> str:
+    """The header's date and time, as each language writes them."""
+    if language == SOURCE_LANGUAGE:
+        return f"{now.tm_mon}月{now.tm_mday}日 {now.tm_hour:02d}:{now.tm_min:02d}"
+    return time.strftime("%d %b %H:%M", now).lstrip("0")
 
 
 def configure_window(config: KioskConfig) -> None:

@@ -144,7 +144,7 @@ class VisitFlow:
     def _ask_pin(self, problem: str = "") -> None:
         kind = self.offer.pins[self._pin_index]
         # Asked before it is shown, so that the screen speaks the question it shows.
-        self.app.root.get_screen("pin").ask(PIN_TITLES[kind], problem, PIN_VOICE[problem or kind])
+        self.app.root.get_screen("pin").ask(PIN_TITLES[kind], problem, PIN_VOICE[problem or kind], kind)
         self.app.root.current = "pin"
 
     def pin_entered(self, pin) -> None:
@@ -209,7 +209,8 @@ class VisitFlow:
         if self.visit is None:          # ended while the service ran (the app is stopping)
             return
         self.visit.touch()
-        self._go("result").show(offer, results, handout.note if handout else "", handout.text if handout else "")
+        self._go("result").show(offer, results, handout.note if handout else "", handout.text if handout else "",
+                                printed=bool(handout and handout.printed))
 
     def overdue(self) -> bool:
         """A service has run longer than any should ([ui] service_deadline_s)."""

@@ -11,6 +11,8 @@ from kivy.factory import Factory
 from kivy.lang import Builder
 from kivy.metrics import dp
 from kivy.properties import BooleanProperty, StringProperty
+from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 
@@ -18,6 +20,10 @@ from kiosk.i18n import LANGUAGES, _
 from kiosk.services import catalog
 from screens.menu import OFFERS
 
+# Each offer's icon on its tile (screens/icons.py).
+OFFER_ICONS = {"lost_card": "credit_card_off", "first_card": "person_add_alt_1", "report_loss": "report",
+               "cancel_loss": "credit_card", "activate": "check_circle", "activate_bank": "account_balance",
+               "change_pin": "dialpad", "reset_pin": "lock_reset", "progress": "local_shipping"}
 STAFF_TAPS = 3          # taps on the hidden corner ...
 STAFF_TAP_WINDOW_S = 2  # ... within this many seconds open the staff sign-in
 
@@ -52,6 +58,14 @@ class StaffCorner(Widget):
         return True
 
 
+class ServiceTile(ButtonBehavior, BoxLayout):
+    """An offer on the home screen: its icon and its name, one large touch target."""
+
+    name = StringProperty("")
+    icon_name = StringProperty("")
+    text = StringProperty("")
+
+
 class HomeScreen(Screen):
     status = StringProperty("")
     offline = BooleanProperty(False)
@@ -61,11 +75,10 @@ class HomeScreen(Screen):
         app = App.get_running_app()
         fit = Clock.create_trigger(lambda _dt: self._fit_offers())
         for offer in OFFERS:
-            button = Factory.KioskButton(height=0, size_hint_y=1)
-            button.name = offer.key
-            button.bind(on_release=lambda _b, key=offer.key: App.get_running_app().flow.begin(key))
-            button.bind(size=fit, text=fit)
-            self.ids.offers.add_widget(button)
+            tile = ServiceTile(name=offer.key, icon_name=OFFER_ICONS[offer.key])
+            tile.bind(on_release=lambda _b, key=offer.key: App.get_running_app().flow.begin(key))
+            tile.ids.words.bind(size=fit, text=fit)
+            self.ids.offers.add_widget(tile)
         app.theme.bind(button_size=fit)
         self._mark_offers()
         app.bind(lang=self._show_language)
@@ -75,12 +88,13 @@ class HomeScreen(Screen):
         """An offer whose words (in English, in elder mode's type) are taller than its button
         is set a little smaller, never below body text, rather than spill out of it."""
         theme = App.get_running_app().theme
-        for button in self.ids.offers.children:
-            button.font_size = theme.button_size
-            button.texture_update()
-            while button.texture_size[1] > button.height - dp(8) and button.font_size > theme.body_size:
-                button.font_size *= 0.92
-                button.texture_update()
+        for tile in self.ids.offers.children:
+            words = tile.ids.words
+            words.font_size = theme.button_size
+            words.texture_update()
+            while words.texture_size[1] > words.height - dp(8) and words.font_size > theme.body_size:
+                words.font_size *= 0.92
+                words.texture_update()
 
     def _show_language(self, _app, language: str) -> None:
         for button in self.ids.offers.children:

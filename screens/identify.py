@@ -15,7 +15,7 @@ from pathlib import Path
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.lang import Builder
-from kivy.properties import StringProperty
+from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
 from kiosk.device_messages import citizen_message
@@ -31,6 +31,8 @@ class IdentifyScreen(Screen):
     prompt = StringProperty("")
     problem = StringProperty("")
     done = StringProperty("")    # what is already confirmed, masked
+    wants_card = BooleanProperty(False)   # the card into the reader (else the ID document on the reader)
+    takes_essc = BooleanProperty(False)   # the e-SSC code under the scanner will do too
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -53,6 +55,7 @@ class IdentifyScreen(Screen):
         if core.devices.has_qr_reader:
             waits.append(("essc-code", functools.partial(core.identification.wait_for_essc_code, self._visit)))
         self.prompt = PROMPT_ID_OR_ESSC if len(waits) == 2 else PROMPT_ID
+        self.wants_card, self.takes_essc = False, len(waits) == 2
 
         def poll(wait) -> None:
             identity = wait(stop, lambda error: self._later(self._problem, citizen_message(error), stop=stop))
@@ -79,6 +82,7 @@ class IdentifyScreen(Screen):
 
     def _wait_for_card(self) -> None:
         self.prompt = PROMPT_CARD
+        self.wants_card, self.takes_essc = True, False
         identification = App.get_running_app().core.identification
         stop = self._stop
 
@@ -124,6 +128,7 @@ class IdentifyScreen(Screen):
         self._stop.set()
         self._id_stop.set()
         self.prompt = self.problem = self.done = ""
+        self.wants_card = self.takes_essc = False
 
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))

@@ -17,6 +17,17 @@ from kiosk.services.catalog import Offline, Proof
 OLD, NEW, AGAIN = "old", "new", "again"
 PIN_TITLES = {OLD: N_("请输入社会保障卡当前密码"), NEW: N_("请设置6位新密码"), AGAIN: N_("请再次输入新密码")}
 PINS_DIFFER = N_("两次输入的新密码不一致，请重新设置。")
+# Beside the pad (screens/pin.kv): which PIN this is, what a good one is or how many tries the
+# card allows, and what to do when it is forgotten.
+PIN_WHICH = {OLD: N_("社会保障卡的密码，6位数字，办卡或上次修改时设置。"),
+             NEW: N_("社会保障卡的新密码，6位数字，以后在医院、药店和本机使用。"),
+             AGAIN: N_("再输入一次刚才设置的新密码，确认没有按错。")}
+PIN_RULE = {OLD: N_("连续输错6次，卡片密码将被锁定，需持身份证重置。"),
+            NEW: N_("不能是相同数字、连续数字、生日或身份证号后六位。"),
+            AGAIN: N_("两次输入一致后，新密码才会生效。")}
+PIN_FORGOTTEN = {OLD: N_("忘记密码：请取消本次办理，在首页选择“忘记密码”，凭身份证重置。"),
+                 NEW: N_("请记住新密码，不要告诉他人，也不要写在卡上。"),
+                 AGAIN: N_("请记住新密码，不要告诉他人，也不要写在卡上。")}
 # The spoken prompt (screens/voice.py) for each question, and for a new PIN asked anew.
 PIN_VOICE = {OLD: "pin", NEW: "pin_new", AGAIN: "pin_again", PINS_DIFFER: "pin_differ"}
 

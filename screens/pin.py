@@ -13,6 +13,7 @@ from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
 from kiosk.device_messages import citizen_message
+from screens.menu import OLD, PIN_FORGOTTEN, PIN_RULE, PIN_WHICH
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 3.0   # time to read what went wrong before the pad asks again
@@ -23,14 +24,18 @@ class PinScreen(Screen):
     problem = StringProperty("")
     voice_prompt = StringProperty("")   # what screens/voice.py says for this question
     on_device = BooleanProperty(False)  # the encrypting PIN pad takes this entry
+    which = StringProperty("")          # beside the pad: which PIN ...
+    rule = StringProperty("")           # ... what a good one is, or the tries the card allows ...
+    forgotten = StringProperty("")      # ... and what to do when it is forgotten
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._cancel = threading.Event()
 
-    def ask(self, question: str, problem: str = "", voice_prompt: str = "pin") -> None:
+    def ask(self, question: str, problem: str = "", voice_prompt: str = "pin", kind: str = OLD) -> None:
         app = App.get_running_app()
         self.question = question
+        self.which, self.rule, self.forgotten = PIN_WHICH[kind], PIN_RULE[kind], PIN_FORGOTTEN[kind]
         self.problem = problem
         self.voice_prompt = voice_prompt
         self.ids.pad.randomise = app.randomise_pin_pad
@@ -75,7 +80,7 @@ class PinScreen(Screen):
     def clear(self) -> None:
         self._cancel.set()
         self.ids.pad.clear()
-        self.question = self.problem = self.voice_prompt = ""
+        self.question = self.problem = self.voice_prompt = self.which = self.rule = self.forgotten = ""
         self.on_device = self.ids.pad.disabled = False
 
 

@@ -17,6 +17,11 @@ log = logging.getLogger(__name__)
 QUIET_ZONE = 4   # modules of white around the symbol, as the QR standard asks for scanning
 
 OUTCOME_WORDS = {"done": N_("已办结"), "pending": N_("已受理，联网后自动报送"), "refused": N_("未能办理"), "failed": N_("未能办理")}
+# What the citizen takes away (with its illustration), said on the result screen.
+TAKE_NEW_CARD = N_("请从出卡口取走您的新卡")
+TAKE_OWN_CARD = N_("请取回您的社会保障卡")
+TAKE_RECEIPT = N_("请从出纸口取走办理凭条")
+TAKE_BELONGINGS = N_("请带好您的身份证件和随身物品")
 NEXT_STEP = {True: N_("如需其他业务，请返回首页继续办理。"),
              False: N_("如有疑问，请拨打12333或到人工窗口咨询。")}
 
@@ -51,8 +56,9 @@ class ResultScreen(Screen):
     next_step = StringProperty("")
     rated = BooleanProperty(True)   # the citizen may rate what was done
 
-    def show(self, offer, results, receipt_note: str, receipt_text: str) -> None:
+    def show(self, offer, results, receipt_note: str, receipt_text: str, printed: bool = False) -> None:
         self.title = offer.heading()
+        self._take_away(offer, results, printed)
         self.rated = catalog.action(offer.actions[0]).rated   # a question answered is not rated
         box = self.ids.results
         box.clear_widgets()
@@ -68,6 +74,20 @@ class ResultScreen(Screen):
         self.receipt_text = receipt_text
         self.receipt_qr = qr_texture(receipt_text) if receipt_text else None
 
+    def _take_away(self, offer, results, printed: bool) -> None:
+        """Where the new card, the citizen's own card and the receipt are, each with its picture."""
+        card_made = any(r.action == "instant_issuance" and r.ok for r in results)
+        things = [("credit_card", TAKE_NEW_CARD)] if card_made else []
+        if offer.needs_card:
+            things.append(("credit_card", TAKE_OWN_CARD))
+        if printed:
+            things.append(("receipt_long", TAKE_RECEIPT))
+        things.append(("badge", TAKE_BELONGINGS))
+        box = self.ids.take_away
+        box.clear_widgets()
+        for icon_name, words in things:   # (the language cannot change before the visit ends)
+            box.add_widget(Factory.TakeAway(icon_name=icon_name, words=_(words)))
+
     @staticmethod
     def theme_colour(ok: bool):
         from kivy.app import App
@@ -76,6 +96,7 @@ class ResultScreen(Screen):
 
     def clear(self) -> None:
         self.ids.results.clear_widgets()
+        self.ids.take_away.clear_widgets()
         self.title = self.receipt_note = self.receipt_text = self.next_step = ""
         self.receipt_qr = None
 

@@ -1,35 +1,79 @@
-"""Colours and type sizes shared by every screen, in two modes.
+"""The design system in one place: colour tokens, a type scale and a spacing grid, in two modes.
 
 Normal mode is large type for a lobby, read from a step away. Elder mode (one tap on the home
 screen, for the rest of the visit) makes everything larger still and switches to high
 contrast: white and yellow on black, as low-vision guidance recommends. Screens bind to the
 running app's `theme` in their .kv rules, so a change of mode redraws every screen at once.
+
+Every pair of colours a screen draws text in is listed in `TEXT_PAIRS`; tests/screens/
+test_theme.py computes their WCAG 2.x contrast ratios from the tokens below: at least AA (4.5:1)
+in normal mode, AAA (7:1) in elder mode.
 """
 from kivy.event import EventDispatcher
 from kivy.metrics import dp, sp
 from kivy.properties import BooleanProperty, ColorProperty, NumericProperty
 
 NORMAL = {
+    # colours
     "background": (0.96, 0.97, 0.99, 1), "panel": (1, 1, 1, 1), "title": (0.05, 0.25, 0.55, 1),
-    "text": (0.1, 0.1, 0.12, 1), "muted": (0.4, 0.42, 0.48, 1), "warning": (0.75, 0.2, 0.1, 1),
-    "success": (0.1, 0.5, 0.2, 1), "button": (0.12, 0.42, 0.78, 1), "button_text": (1, 1, 1, 1),
+    "text": (0.1, 0.1, 0.12, 1), "muted": (0.36, 0.38, 0.44, 1), "warning": (0.72, 0.18, 0.09, 1),
+    "success": (0.08, 0.45, 0.18, 1), "button": (0.1, 0.38, 0.72, 1), "button_text": (1, 1, 1, 1),
     "banner": (0.98, 0.85, 0.55, 1),
-    "title_size": sp(44), "body_size": sp(26), "button_size": sp(30), "prompt_size": sp(38),
-    "small_size": sp(20), "button_height": dp(96),
+    "header": (0.05, 0.25, 0.55, 1), "header_text": (1, 1, 1, 1),
+    "step_todo": (0.85, 0.87, 0.91, 1), "step_done": (0.08, 0.45, 0.18, 1),
+    "amber": (0.62, 0.38, 0.0, 1),
+    # type scale (sp): title > prompt > button > body > small
+    "title_size": sp(40), "prompt_size": sp(36), "button_size": sp(30), "body_size": sp(26),
+    "small_size": sp(20), "icon_size": sp(56), "illustration_size": sp(150),
+    # spacing grid: multiples of 8 dp
+    "gap": dp(16), "page_padding": dp(40), "button_height": dp(96), "header_height": dp(64),
+    "steps_height": dp(60),
 }
 ELDER = {
     "background": (0, 0, 0, 1), "panel": (0.12, 0.12, 0.12, 1), "title": (1, 0.9, 0.2, 1),
-    "text": (1, 1, 1, 1), "muted": (0.85, 0.85, 0.85, 1), "warning": (1, 0.55, 0.45, 1),
+    "text": (1, 1, 1, 1), "muted": (0.85, 0.85, 0.85, 1), "warning": (1, 0.6, 0.5, 1),
     "success": (0.5, 1, 0.5, 1), "button": (1, 0.9, 0.2, 1), "button_text": (0, 0, 0, 1),
-    "banner": (0.55, 0.2, 0.1, 1),
-    "title_size": sp(56), "body_size": sp(34), "button_size": sp(40), "prompt_size": sp(50),
-    "small_size": sp(28), "button_height": dp(120),
+    "banner": (0.45, 0.15, 0.05, 1),
+    "header": (0.12, 0.12, 0.12, 1), "header_text": (1, 0.9, 0.2, 1),
+    "step_todo": (0.3, 0.3, 0.3, 1), "step_done": (0.5, 1, 0.5, 1),
+    "amber": (1, 0.75, 0.2, 1),
+    "title_size": sp(50), "prompt_size": sp(46), "button_size": sp(40), "body_size": sp(34),
+    "small_size": sp(28), "icon_size": sp(72), "illustration_size": sp(170),
+    "gap": dp(16), "page_padding": dp(32), "button_height": dp(120), "header_height": dp(76),
+    "steps_height": dp(72),
 }
+
+# (text colour, the colour behind it): every pair a screen draws text with.
+TEXT_PAIRS = (
+    ("text", "background"), ("muted", "background"), ("title", "background"),
+    ("warning", "background"), ("success", "background"), ("amber", "background"),
+    ("text", "panel"), ("muted", "panel"), ("warning", "panel"), ("success", "panel"), ("amber", "panel"),
+    ("button_text", "button"), ("background", "muted"),   # a button, a secondary button
+    ("button_text", "success"),                            # the commitment once accepted
+    ("text", "banner"),                                    # the offline banner
+    ("header_text", "header"),                             # the header on every screen
+    ("button_text", "step_done"), ("text", "step_todo"),   # the step indicator's numbers
+    ("button_text", "title"),                              # the current step's number
+)
+AA, AAA = 4.5, 7.0
 
 # Fixed colours of the card drawings (the card looks the same in both modes).
 CARD_FACE = (0.12, 0.42, 0.78, 1)
 CARD_CHIP = (0.93, 0.78, 0.35, 1)
 SLOT = (0.45, 0.45, 0.5, 1)
+
+
+def relative_luminance(rgba) -> float:
+    """WCAG 2.x relative luminance of an sRGB colour given as 0..1 floats."""
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (linear(c) for c in rgba[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_ratio(foreground, background) -> float:
+    lighter, darker = sorted((relative_luminance(foreground), relative_luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
 
 
 class Theme(EventDispatcher):
@@ -44,12 +88,23 @@ class Theme(EventDispatcher):
     button = ColorProperty(NORMAL["button"])
     button_text = ColorProperty(NORMAL["button_text"])
     banner = ColorProperty(NORMAL["banner"])
+    header = ColorProperty(NORMAL["header"])
+    header_text = ColorProperty(NORMAL["header_text"])
+    step_todo = ColorProperty(NORMAL["step_todo"])
+    step_done = ColorProperty(NORMAL["step_done"])
+    amber = ColorProperty(NORMAL["amber"])
     title_size = NumericProperty(NORMAL["title_size"])
-    body_size = NumericProperty(NORMAL["body_size"])
-    button_size = NumericProperty(NORMAL["button_size"])
     prompt_size = NumericProperty(NORMAL["prompt_size"])
+    button_size = NumericProperty(NORMAL["button_size"])
+    body_size = NumericProperty(NORMAL["body_size"])
     small_size = NumericProperty(NORMAL["small_size"])
+    icon_size = NumericProperty(NORMAL["icon_size"])
+    illustration_size = NumericProperty(NORMAL["illustration_size"])
+    gap = NumericProperty(NORMAL["gap"])
+    page_padding = NumericProperty(NORMAL["page_padding"])
     button_height = NumericProperty(NORMAL["button_height"])
+    header_height = NumericProperty(NORMAL["header_height"])
+    steps_height = NumericProperty(NORMAL["steps_height"])
 
     def on_elder(self, _instance, elder: bool) -> None:
         for name, value in (ELDER if elder else NORMAL).items():

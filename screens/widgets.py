@@ -1,35 +1,97 @@
-"""Widgets every screen uses: large buttons and labels in the theme (widgets.kv), a label that
-wraps Chinese as it is typeset, and the animated prompt to insert a card."""
+"""Widgets every screen uses (rules in widgets.kv): labels and buttons typeset by the rules of
+screens/typesetting.py, icons, the header on every screen with the step indicator and the
+countdown, and the animated prompt to insert a card."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from kivy.animation import Animation
+from kivy.app import App
 from kivy.lang import Builder
-from kivy.properties import NumericProperty
+from kivy.properties import ListProperty, NumericProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.button import Button
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
-from screens.typesetting import keep_punctuation_off_line_starts
+from kiosk.i18n import _
+from screens.icons import icon
+from screens.typesetting import broken_word, mend
+
+SMALLEST = 0.7    # a label is set at least this large of its size to keep a word whole
 
 
-class KioskLabel(Label):
-    """The screens' label. Kivy wraps Chinese (which has no spaces) after whatever character
-    fills the line, so a line could begin with 。 or ）; here the character before such a mark
-    goes down with it. `text` keeps what was written: only the drawn text gets the break."""
+class Typeset:
+    """Kivy wraps Chinese (which has no spaces) after whatever character fills the line, and
+    breaks an English word that does not fit a line; here the typesetting rules are kept:
+    the character before a closing mark or a lone last character goes down with it, and a
+    label whose word would break is set a little smaller. `text` keeps what was written:
+    only the drawn text changes."""
 
     def texture_update(self, *largs):
         self._label.text = self.text   # a new width wraps the text as written, not as last drawn
+        self._label.options["font_size"] = self.font_size
         super().texture_update(*largs)
         if self.markup or not self.text:
             return
-        for _ in range(3):   # a character moved down can push a later break; each pass settles one
-            rewrapped = keep_punctuation_off_line_starts(
-                ["".join(word.text for word in line.words) for line in self._label._cached_lines])
-            if rewrapped is None:
-                return
-            self._label.text = rewrapped
+        while broken_word(*self._drawn_lines()) is not None and \
+                self._label.options["font_size"] > self.font_size * SMALLEST:
+            self._label.options["font_size"] *= 0.92
             super().texture_update(*largs)
+        for _pass in range(3):   # a character moved down can push a later break; each pass settles one
+            mended = mend(*self._drawn_lines())
+            if mended is None:
+                return
+            self._label.text = mended
+            super().texture_update(*largs)
+
+    def _drawn_lines(self) -> tuple[list[str], list[bool]]:
+        lines = self._label._cached_lines
+        return ["".join(word.text for word in line.words) for line in lines], [not line.is_last_line for line in lines]
+
+
+class KioskLabel(Typeset, Label):
+    pass
+
+
+class TypesetButton(Typeset, Button):
+    pass
+
+
+class Icon(Label):
+    """An icon from the icon font (screens/icons.py), by name."""
+
+    name_of_icon = StringProperty("")
+
+    def on_name_of_icon(self, _instance, name: str) -> None:
+        self.text = icon(name)
+
+
+class StepChip(BoxLayout):
+    """One step: its number in a circle (a tick once done) and its name."""
+
+    number = StringProperty("")
+    words = StringProperty("")
+    state = StringProperty("todo")   # done, current, todo
+
+
+class StepIndicator(BoxLayout):
+    """The service's steps in a row: done ones ticked, the current one filled, the rest grey."""
+
+    steps = ListProperty([])
+    current = NumericProperty(-1)
+
+    def on_kv_post(self, base_widget):
+        app = App.get_running_app()
+        app.bind(lang=lambda *_a: self._build())
+        self.bind(steps=lambda *_a: self._build(), current=lambda *_a: self._build())
+        self._build()
+
+    def _build(self) -> None:
+        self.clear_widgets()
+        for index, step in enumerate(self.steps):
+            state = "done" if index < self.current else "current" if index == self.current else "todo"
+            self.add_widget(StepChip(number=str(index + 1), words=_(step), state=state))
 
 
 class InsertCardPrompt(Widget):

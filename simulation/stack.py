@@ -93,6 +93,7 @@ class SimulatedKiosk:
     camera: SimulatedCamera        # Zhang San in front of it; `camera.scene` changes who is
     pin_pad: SimulatedPinPad | None = None   # `pin_pad.press("...\r")`: the citizen at its keys
     qr_scanner: SimulatedQrScanner | None = None
+    network_cut: bool = False      # cut_network() took the backend away; restore_network() brings it back
 
     def show_essc_code(self, id_number: str, ttl_s: float = 60.0) -> str:
         """The citizen opens the electronic social security card in their phone's app (the
@@ -137,9 +138,14 @@ class SimulatedKiosk:
     def cut_network(self) -> None:
         """The backend goes away like an outage (open connections end too)."""
         self.backend.stop()
+        self.network_cut = True
 
     def restore_network(self) -> None:
-        """The backend comes back on the same address with the same records."""
+        """The backend comes back on the same address with the same records (nothing to do
+        when the network was never cut: a demo that failed before its outage)."""
+        if not self.network_cut:
+            return
+        self.network_cut = False
         host, port = self.backend.server_address[:2]
         self.backend = open_backend(host, port, self.folder / "backend.db",
                                     Path(self.config.backend.ca_file).parent).start()
