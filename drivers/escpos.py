@@ -189,7 +189,8 @@ class TextLine:
 @dataclass(frozen=True)
 class QrCode:
     payload: str
-    module_size: int = 6
+    module_size: int = 6   # dots per module (GS ( k fn 67)
+    error_level: QrErrorLevel = QrErrorLevel.M   # GS ( k fn 69
 
 
 @dataclass(frozen=True)
@@ -245,9 +246,9 @@ class Page:
     def rule(self, ch: str = "-") -> "Page":
         return self.line(ch * (self.columns // display_width(ch)))
 
-    def qr(self, payload: str, module_size: int = 6) -> "Page":
-        qr_code(payload, module_size)  # validates before the page holds it
-        self.blocks.append(QrCode(payload, module_size))
+    def qr(self, payload: str, module_size: int = 6, error_level: QrErrorLevel = QrErrorLevel.M) -> "Page":
+        qr_code(payload, module_size, error_level)  # validates before the page holds it
+        self.blocks.append(QrCode(payload, module_size, QrErrorLevel(error_level)))
         return self
 
     def feed(self, lines: int) -> "Page":
@@ -281,7 +282,7 @@ class Page:
                 if style[0] != Align.CENTER:
                     out += align(Align.CENTER)
                     style = (Align.CENTER,) + style[1:]
-                out += qr_code(block.payload, block.module_size)
+                out += qr_code(block.payload, block.module_size, block.error_level)
             elif isinstance(block, Feed):
                 out += feed_lines(block.lines)
             else:

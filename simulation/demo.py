@@ -5,9 +5,12 @@ receipt printer and ID card reader simulators, the reference backend over TLS) t
 Kivy app and plays visits against it with real touch events (Kivy's UnitTestTouch goes
 through the window's input dispatch, like a finger on the screen): the "I lost my card"
 bundle with a face check, a PIN change, a first application vouched for by a member of staff,
-a loss report while offline, an elder-mode visit left to time out, and a diagnostics session. Each step waits for what the screen should show and saves a
-screenshot (real pixels, so under Xvfb, not SDL offscreen); the printed receipts are drawn
-as PNGs by the printer simulator; `summary.txt` lists what was done.
+a PIN change in English, a loss report while offline, an elder-mode visit left to time out,
+and a diagnostics session. Each step waits for what the screen should show and saves a
+screenshot (real pixels, so under Xvfb, not SDL offscreen); the printed receipts and card faces
+are drawn as PNGs by the printer simulators; `summary.txt` lists what was done and `index.html`
+(simulation/contact_sheet.py) shows every picture, visit by visit, captioned in both languages
+(the screenshots' captions are CAPTIONS below).
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from screens.app import KioskApp, configure_window
 from kivy.clock import Clock  # noqa: E402  (after screens.app set Kivy's environment)
 
 from screens.menu import AGAIN, NEW, PIN_TITLES  # noqa: E402
+from simulation import contact_sheet  # noqa: E402
 from simulation.stack import (LI_SI, STAFF_CARD_PIN, STAFF_PIN, ZHANG_SAN, SimulatedKiosk,  # noqa: E402
                               simulated_kiosk)
 
@@ -31,6 +35,54 @@ TRANSITION_S = 0.3       # before a screenshot: the cross-fade (0.2 s) has finis
 IDLE_TIMEOUT_S = 12      # short, so the demo shows the countdown without a long wait
 CARD_PIN, NEW_PIN = "147258", "582936"   # the simulated card's PIN (card_v3.toml) and a new one
 LATER_PIN = "730461"                      # the new card's PIN after the demo's PIN change
+ENGLISH_PIN = "418203"                    # ... and after the PIN change played in English
+
+# Each screenshot's caption on the contact sheet (index.html): (Chinese, English). The
+# language and the mode it was taken in are read from the app when it is taken.
+CAPTIONS = {
+    "01-home.png": ("首页：各项服务，大按钮", "Home: the services as large buttons"),
+    "02-guide-lost-card.png": ("“我的卡丢了”：办事指南", "\"I lost my card\": the service guide"),
+    "03-identify.png": ("请放置身份证", "Asked for the ID card"),
+    "03b-face-check.png": ("人脸核验：随机动作提示", "Face check: a random head turn asked for"),
+    "04-confirm-commitment.png": ("核验通过：确认并签署承诺", "Face matched: confirm and accept the commitment"),
+    "05a-payment.png": ("补卡费用：扫码支付", "The replacement's fee: a QR code to pay"),
+    "05b-payment-expired.png": ("支付超时，未扣费，可重新支付", "Payment timed out: nothing taken, pay again"),
+    "05-pin-pad.png": ("已支付：为新卡设置密码", "Paid: the PIN pad for the new card"),
+    "06-progress.png": ("新卡制作中", "The new card being made"),
+    "07-result-lost-card.png": ("办理结果：四项均已办结，凭条已打印", "Result: four items done, receipt printed"),
+    "08-rating.png": ("好差评", "Rating the service"),
+    "09-home-after-visit.png": ("办结后回到首页，个人信息已清除", "Home again, the visit's data cleared"),
+    "10-insert-card.png": ("修改密码：请插入社会保障卡", "PIN change: asked for the card"),
+    "11-confirm-pin-change.png": ("已读卡：确认修改密码", "Card read: confirm the PIN change"),
+    "12-pin-current.png": ("请输入当前密码", "The current PIN asked"),
+    "13-result-pin-changed.png": ("密码已修改", "PIN changed on the card"),
+    "13a1-en-home.png": ("切换为英文的首页", "Home, switched to English"),
+    "13a2-en-guide.png": ("修改密码：办事指南（英文）", "PIN change: the service guide"),
+    "13a3-en-insert-card.png": ("请插入社会保障卡（英文）", "Asked for the card"),
+    "13a4-en-confirm.png": ("已读卡：确认（英文）", "Card read: confirm"),
+    "13a5-en-pin.png": ("请输入当前密码（英文）", "The current PIN asked"),
+    "13a6-en-result.png": ("密码已修改（英文）", "Result: PIN changed"),
+    "13b-face-not-matched.png": ("人脸核验未通过（登记库无照片）", "The face check cannot vouch (no registry photo)"),
+    "13c-staff-called.png": ("已呼叫工作人员", "Staff called"),
+    "13d-staff-vouched.png": ("工作人员持工作卡核验完成", "Staff vouched with their staff card"),
+    "13e-application.png": ("申领信息：单位来自参保记录，填写手机号", "Application details: employer from the insurance record, mobile number"),
+    "13f-photo-taken.png": ("现场拍照", "The kiosk takes his photo"),
+    "13g-result-staff-assisted.png": ("首次申领办结，新卡已制作", "First application done, the card made on the spot"),
+    "13h-identify-essc.png": ("可用身份证或电子社保卡二维码", "The ID card or the electronic social security card's QR code"),
+    "13i-result-essc-progress.png": ("电子社保卡识别后查询制卡进度", "Identified by the e-SSC code: card production progress"),
+    "14-home-offline.png": ("网络中断：离线提示", "Backend unreachable: the offline banner"),
+    "15-guide-offline.png": ("离线临时挂失：指南说明生效方式", "Temporary loss report offline: the guide says when it takes effect"),
+    "16-result-offline-loss.png": ("已受理，联网后自动报送", "Queued: sent when the link is back"),
+    "17-elder-home.png": ("长辈模式：大字、高对比", "Elder mode: large text, high contrast"),
+    "17b-elder-home-en.png": ("长辈模式，英文", "Elder mode, in English"),
+    "18-elder-guide.png": ("长辈模式：办事指南", "Elder mode: the service guide"),
+    "18b-elder-identify.png": ("长辈模式：请插入社会保障卡", "Elder mode: asked for the card"),
+    "19-idle-countdown.png": ("无人操作：倒计时", "Nobody touches: the countdown"),
+    "20-home-after-timeout.png": ("超时回到首页，长辈模式已关闭", "Timed out: home, elder mode off, visit cleared"),
+    "21-diagnostics.png": ("维护诊断：设备状态", "Diagnostics: the device report"),
+    "22-diagnostics-supplies.png": ("缺纸、色带将尽：诊断刷新", "Paper out, ribbon low: the report refreshed"),
+    "failed.png": ("演示失败时的屏幕", "The screen when the demo failed"),
+}
 
 
 class DemoFailed(RuntimeError):
@@ -44,17 +96,29 @@ class Script:
     def __init__(self, app: KioskApp, out_dir: Path):
         self.app = app
         self.out_dir = out_dir
-        self.steps: list[tuple[str, object, object, str | None, float]] = []
+        self.steps: list[tuple[str, object, object, str | None, float, int]] = []
         self.log: list[str] = []
         self.error: str | None = None
+        # What the contact sheet shows: each visit's screenshots, receipts and card faces, in order.
+        self.visits: list[contact_sheet.Visit] = []
+        self._printouts_seen: set[str] = set()
+        self._current = 0   # the step running
+
+    def visit(self, title_zh: str, title_en: str) -> None:
+        """The steps declared from here on belong to this visit (on the contact sheet)."""
+        self.visits.append(contact_sheet.Visit(title_zh, title_en))
 
     def step(self, what: str, action, ready, screenshot: str | None = None,
              settle: float | None = None) -> None:
         """`settle`: seconds from `ready` to the screenshot, shorter than a transition for a
         screen that changes by itself (the face check moves on as soon as the face passes)."""
+        if screenshot is not None and screenshot not in CAPTIONS:
+            raise KeyError(f"screenshot {screenshot} has no caption in CAPTIONS (the contact sheet's table)")
         if settle is None:
             settle = TRANSITION_S if screenshot else SETTLE_S
-        self.steps.append((what, action, ready, screenshot, settle))
+        if not self.visits:
+            self.visit("演示", "Demo")
+        self.steps.append((what, action, ready, screenshot, settle, len(self.visits) - 1))
 
     def start(self) -> None:
         self._run(0)
@@ -63,7 +127,8 @@ class Script:
         if index == len(self.steps):
             self.app.stop()
             return
-        what, action, ready, screenshot, settle = self.steps[index]
+        self._current = index
+        what, action, ready, screenshot, settle, _visit = self.steps[index]
         try:
             if action is not None:
                 action()
@@ -87,12 +152,31 @@ class Script:
     def _fail(self, message: str) -> None:
         self.error = message
         self.screenshot("failed.png")
+        visit = self.steps[min(len(self.steps) - 1, self._current)][5] if self.steps else 0
+        self.record("failed.png", visit)
         self.app.stop()
 
     def screenshot(self, name: str) -> None:
         from kivy.core.window import Window  # created by the app, after its size was configured
         saved = Window.screenshot(name=str(self.out_dir / "shot.png"))
         os.replace(saved, self.out_dir / name)
+
+    def record(self, screenshot: str | None, visit: int) -> None:
+        """The contact sheet's items for this step: the printouts that came out since the last
+        step, then the screenshot with the language and the mode the screen is in."""
+        if not self.visits:
+            return
+        items = self.visits[visit].items
+        for kind, folder in (("receipt", "receipts"), ("card-face", "card-faces")):
+            for png in sorted((self.out_dir / folder).glob("*.png")):
+                path = f"{folder}/{png.name}"
+                if path not in self._printouts_seen:
+                    self._printouts_seen.add(path)
+                    items.append(contact_sheet.Item(path, kind, "", ""))   # captioned at the end
+        if screenshot:
+            zh, en = CAPTIONS[screenshot]
+            items.append(contact_sheet.Item(screenshot, "screen", zh, en, lang=self.app.lang,
+                                            elder=bool(self.app.theme.elder)))
 
     def _finish(self, index, what, screenshot) -> None:
         shown = [w.text for w in self.app.root.walk() if isinstance(getattr(w, "text", None), str)]
@@ -101,6 +185,7 @@ class Script:
             return
         if screenshot:
             self.screenshot(screenshot)
+        self.record(screenshot, self.steps[index][5])
         self.log.append(f"{screenshot or '-'}: {what}")
         self._run(index + 1)
 
@@ -175,6 +260,8 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
         return kiosk.on("home") and not app.flow.active and not app.theme.elder
 
     # 1. "I lost my card": formal loss, replacement with a card made on the spot, activation, new PIN.
+    script.visit("我的卡丢了：挂失、补卡、启用、设置密码（人脸核验）",
+                 "\"I lost my card\": loss report, replacement, activation, new PIN (face check)")
     step("home: the services, large", None, lambda: kiosk.on("home") and app.link_up, "01-home.png")
     step("我的卡丢了: the service guide", lambda: kiosk.tap("lost_card"), lambda: kiosk.on("guide"),
          "02-guide-lost-card.png")
@@ -210,6 +297,7 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
 
     # 2. A PIN change on the new card (the old one was cancelled by the replacement): only the
     #    card, its current PIN, the new one twice.
+    script.visit("修改密码", "PIN change")
     step("修改密码: the guide", lambda: kiosk.tap("change_pin"), lambda: kiosk.on("guide"), None)
     step("asked for the card", lambda: kiosk.tap("start"), lambda: kiosk.on("identify"), "10-insert-card.png")
     step("new card inserted and read: confirm", sim.insert_made_card, lambda: kiosk.on("confirm"),
@@ -224,6 +312,26 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
          lambda: (checks.update(change_pin=kiosk.result_lines()), kiosk.tap("finish"), sim.card.remove()),
          home_and_cleared, None)
 
+    # 2b. The same card's PIN changed again, by a citizen who reads English: the language chosen
+    #     on the home screen lasts for the visit and ends with it.
+    script.visit("修改密码（英文界面）", "PIN change, in English")
+    step("English chosen on the home screen", lambda: kiosk.tap("language"),
+         lambda: kiosk.on("home") and app.lang == "en", "13a1-en-home.png")
+    step("Change PIN: the guide", lambda: kiosk.tap("change_pin"), lambda: kiosk.on("guide"), "13a2-en-guide.png")
+    step("asked for the card", lambda: kiosk.tap("start"), lambda: kiosk.on("identify"), "13a3-en-insert-card.png")
+    step("card inserted and read: confirm", sim.insert_made_card, lambda: kiosk.on("confirm"),
+         "13a4-en-confirm.png")
+    step("current PIN asked", lambda: kiosk.tap("confirm"), lambda: kiosk.on("pin"), "13a5-en-pin.png")
+    step("current PIN typed: the new one asked", lambda: kiosk.type_pin(LATER_PIN),
+         lambda: kiosk.asked_for_pin(NEW), None)
+    step("new PIN typed: asked again", lambda: kiosk.type_pin(ENGLISH_PIN), lambda: kiosk.asked_for_pin(AGAIN),
+         None)
+    step("PIN changed, said in English", lambda: kiosk.type_pin(ENGLISH_PIN), lambda: kiosk.on("result"),
+         "13a6-en-result.png")
+    step("finished, card taken out: home, in Chinese again",
+         lambda: (checks.update(change_pin_en=kiosk.result_lines()), kiosk.tap("finish"), sim.card.remove()),
+         lambda: home_and_cleared() and app.lang == "zh", None)
+
     # 3. The face check cannot vouch (the registry holds no photo of Li Si): a member of staff
     #    checks the person and vouches with their staff card, then the visit goes on as any
     #    other (a first application: Li Si has no card yet).
@@ -232,6 +340,8 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
 
     def lay_li_si():
         sim.id_reader.update(person=LI_SI)
+
+    script.visit("首次申领：人脸无法核验，工作人员协助", "First application: the face check cannot vouch, staff do")
 
     step("首次申领 by someone the face check cannot vouch for", lambda: kiosk.tap("first_card"),
          lambda: kiosk.on("guide"), None)
@@ -267,6 +377,7 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
     # 3b. Li Si again, with only his phone: the electronic social security card's QR code under
     #     the scanner identifies him (#19), and he asks where his card is.
     identify = app.root.get_screen("identify")
+    script.visit("凭电子社保卡查询制卡进度", "Card production progress, identified by the e-SSC code")
     step("制卡进度查询: the guide", lambda: kiosk.tap("progress"), lambda: kiosk.on("guide"), None)
     step("asked for the ID card or the e-SSC code", lambda: kiosk.tap("start"),
          lambda: kiosk.on("identify") and "电子社保卡" in identify.prompt, "13h-identify-essc.png")
@@ -281,6 +392,7 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
          home_and_cleared, None)
 
     # 4. Offline: the backend goes away; a temporary loss report is queued as urgent.
+    script.visit("离线临时挂失", "Temporary loss report while offline")
     step("backend unreachable: the offline banner", sim.backend.stop,
          lambda: kiosk.on("home") and home.offline, "14-home-offline.png")
     step("临时挂失 offline: guide says what happens", lambda: kiosk.tap("report_loss"), lambda: kiosk.on("guide"),
@@ -292,13 +404,21 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
                                     take_id_card()), home_and_cleared, None)
 
     # 5. Elder mode, then the citizen walks away: countdown, then home, cleared.
+    script.visit("长辈模式，无人操作超时", "Elder mode, then nobody touches: the visit times out")
     step("长辈模式: large text, high contrast", lambda: kiosk.tap("elder"),
          lambda: kiosk.on("home") and app.theme.elder, "17-elder-home.png")
+    step("elder mode in English", lambda: kiosk.tap("language"),
+         lambda: kiosk.on("home") and app.theme.elder and app.lang == "en", "17b-elder-home-en.png")
+    step("back to Chinese, still elder mode", lambda: kiosk.tap("language"),
+         lambda: kiosk.on("home") and app.theme.elder and app.lang == "zh", None)
     step("elder mode: the guide", lambda: kiosk.tap("change_pin"), lambda: kiosk.on("guide"), "18-elder-guide.png")
+    step("elder mode: asked for the card", lambda: kiosk.tap("start"),
+         lambda: kiosk.on("identify") and app.theme.elder, "18b-elder-identify.png")
     step("nobody touches: the countdown", None, lambda: app._countdown is not None, "19-idle-countdown.png")
     step("time out: home, elder mode off, visit cleared", None, home_and_cleared, "20-home-after-timeout.png")
 
     # 6. Diagnostics: three taps on the hidden corner, the staff PIN, the device report.
+    script.visit("维护诊断（工作人员）", "Diagnostics (staff)")
     def staff_corner():
         for _ in range(3):
             tap(named(home, "staff_corner"))
@@ -363,6 +483,37 @@ def write_fleet_status(sim, path: Path) -> list[str]:
     return lines
 
 
+def caption_printouts(script: Script, sim) -> dict[str, str]:
+    """Captions the receipts and card faces on the contact sheet from what printed them: the
+    receipt's number and the code it carries, the card face's card number (masked); returns
+    each receipt's QR payload by its path."""
+    from drivers.escpos import QrCode
+    from kiosk.masking import mask_card_number
+    codes: dict[str, str] = {}
+    printed = sim.receipt_printer.receipts if sim.receipt_printer else []
+    for visit in script.visits:
+        for item in visit.items:
+            name = Path(item.path).stem
+            if item.kind == "receipt":
+                number = int(name.rsplit("-", 1)[1])   # receipt-003: the third to come out
+                receipt = printed[number - 1] if number <= len(printed) else None
+                payload = next((b.payload for b in receipt.blocks if isinstance(b, QrCode)), "") if receipt else ""
+                codes[item.path] = payload
+                torn = receipt is not None and not receipt.complete
+                item.caption_zh = (f"凭条 {number}（{visit.title_zh}）" + (f"，二维码：{payload}" if payload else "")
+                                   + ("，缺纸未打完" if torn else ""))
+                item.caption_en = (f"Receipt {number} ({visit.title_en})" + (f", QR code: {payload}" if payload else "")
+                                   + (", cut short: paper out" if torn else ""))
+            elif item.kind == "card-face":
+                card_id = name.split("-")[1]   # face-<card identifier>-<face number>
+                row = sim.backend.store.read(lambda conn, card_id=card_id: conn.execute(
+                    "SELECT card_number FROM cards WHERE upper(card_id) = ?", (card_id.upper(),)).fetchone()).body
+                masked = mask_card_number(row[0]) if row else "?"
+                item.caption_zh = f"卡面：社会保障卡号 {masked}（{visit.title_zh}）"
+                item.caption_en = f"Card face: card number {masked} ({visit.title_en})"
+    return codes
+
+
 def run_demo(config: KioskConfig, out_dir: str) -> int:
     """`config` is the command line's; the demo replaces every device and the backend with
     simulators and keeps the window settings."""
@@ -376,11 +527,21 @@ def run_demo(config: KioskConfig, out_dir: str) -> int:
         app.link_probe_s = 1.0
         return app
 
+    played: dict = {}
+
     def finish(sim) -> None:
         checks.update(receipts=len(sim.receipt_printer.receipts))
         checks.update(fleet=write_fleet_status(sim, out / "fleet-status.txt"))
+        script = played["script"]
+        script.record(None, len(script.visits) - 1)   # printouts that came out after the last step
+        checks.update(receipt_codes=caption_printouts(script, sim))
+        contact_sheet.write(out, script.visits)
 
-    script = play(out, lambda script, kiosk, sim: add_visits(script, kiosk, sim, checks), app_for=demo_app,
+    def add_steps(script, kiosk, sim) -> None:
+        played.update(script=script)
+        add_visits(script, kiosk, sim, checks)
+
+    script = play(out, add_steps, app_for=demo_app,
                   config_for=lambda sim: sim.config.changed(fees={"charges": DEMO_FEES}),
                   core_done=lambda core, sim: (sim.restore_network(), core.send_heartbeat()), finish=finish)
     summary = "\n".join(script.log + ([f"FAILED: {script.error}"] if script.error else []))
@@ -391,5 +552,5 @@ def run_demo(config: KioskConfig, out_dir: str) -> int:
     if script.error:
         print(f"demo failed: {script.error}")
         return 1
-    print(f"demo: {len(script.log)} steps, screenshots and receipts in {out}")
+    print(f"demo: {len(script.log)} steps, screenshots and receipts in {out}, all of them on {out / 'index.html'}")
     return 0

@@ -1,8 +1,9 @@
 """A simulated ESC/POS receipt printer on a pty.
 
 It decodes the byte stream as a printer would print it (text in the configured Chinese
-encoding, bold, size, alignment, feeds, QR codes via `GS ( k`, cuts) into `escpos` blocks,
-keeps each cut-off receipt, and answers `DLE EOT 1..4` from a state the test sets:
+encoding, bold, size, alignment, feeds, QR codes via `GS ( k` with their module size and error
+correction level, cuts) into `escpos` blocks, keeps each cut-off receipt (and, with `png_dir`,
+draws it as a PNG, the QR code a real symbol a phone can scan), and answers `DLE EOT 1..4` from a state the test sets:
 paper out, cover open, near end, errors, `unplugged` (takes bytes, never answers) or
 `taking_data` cleared (stops reading, so the kiosk's writes block).
 
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from drivers import escpos
-from drivers.escpos import Align, Cut, Feed, QrCode, TextLine
+from drivers.escpos import Align, Cut, Feed, QrCode, QrErrorLevel, TextLine
 from drivers.receipt_printer import PrinterStatus, encode_status
 from drivers.sim.pty_link import PtyDevice, serve_until_signalled
 
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 
 FONT_PATH = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 _QR_LINES = 8  # paper a printed QR code takes, in text lines, for the paper budget
+_QR_MODULE_DEFAULT = 3           # dots per module until the job sets it (GS ( k fn 67)
+_QR_LEVEL_DEFAULT = QrErrorLevel.M   # until the job sets it (fn 69)
+QR_QUIET_ZONE = 4                # modules of white paper around a model 2 symbol
 
 
 @dataclass
@@ -94,7 +98,8 @@ class SimulatedReceiptPrinter(PtyDevice):
         self._style = _Style()
         self._current = PrintedReceipt()
         self._qr_payload: str | None = None
-        self._qr_module = 3
+        self._qr_module = _QR_MODULE_DEFAULT
+        self._qr_level = _QR_LEVEL_DEFAULT
 
     # --- what tests use -------------------------------------------------------------------
 
@@ -162,9 +167,10 @@ class SimulatedReceiptPrinter(PtyDevice):
 
     def _esc(self, buf: bytearray) -> int:
         cmd = buf[1]
-        if cmd == 0x40:  # ESC @
+        if cmd == 0x40:  # ESC @: the modes the printer had when switched on, the QR settings too
             self._line.clear()
             self._style = _Style()
+            self._qr_module, self._qr_level = _QR_MODULE_DEFAULT, _QR_LEVEL_DEFAULT
             return 2
         if len(buf) < 3:
             return 0
@@ -217,13 +223,18 @@ class SimulatedReceiptPrinter(PtyDevice):
     def _qr(self, fn: int, params: bytes) -> None:
         if fn == 67 and params:
             self._qr_module = params[0]
+        elif fn == 69 and params:
+            if params[0] in set(QrErrorLevel):
+                self._qr_level = QrErrorLevel(params[0])
+            else:
+                self.unknown_commands.append(b"QR error level " + params[:1])
         elif fn == 80 and params[:1] == b"0":
             self._qr_payload = params[1:].decode("ascii", errors="replace")
         elif fn == 81:
             if self._qr_payload is None:
                 self.unknown_commands.append(b"QR print before store")
                 return
-            self._print(QrCode(self._qr_payload, self._qr_module), lines=_QR_LINES)
+            self._print(QrCode(self._qr_payload, self._qr_module, self._qr_level), lines=_QR_LINES)
 
     def _answer_status(self, n: int) -> None:
         if 1 <= n <= 4:
@@ -278,12 +289,11 @@ class SimulatedReceiptPrinter(PtyDevice):
 
 def render_png(receipt: PrintedReceipt, paper_mm: int, path: str | os.PathLike) -> None:
     """Draw the receipt at the printer's resolution (8 dots/mm, Font A 12×24): text in the
-    CJK font, QR codes as a framed box holding the payload (the printer draws the real code)."""
+    CJK font, each QR code as the printer draws it (`qr_symbol`), centred."""
     from PIL import Image, ImageDraw, ImageFont
 
     dots, _ = escpos.PAPER_WIDTHS[paper_mm]
     font = ImageFont.truetype(FONT_PATH, 22)
-    small = ImageFont.truetype(FONT_PATH, 16)
     pieces: list[Image.Image] = []
     for block in receipt.blocks:
         if isinstance(block, TextLine):
@@ -299,14 +309,9 @@ def render_png(receipt: PrintedReceipt, paper_mm: int, path: str | os.PathLike) 
             row.paste(line, ({Align.LEFT: 0, Align.CENTER: room // 2, Align.RIGHT: room}[block.align], 3))
             pieces.append(row)
         elif isinstance(block, QrCode):
-            side = min(block.module_size * 29, dots - 20)  # a version-3 symbol is 29 modules
-            row = Image.new("L", (dots, side + 30), 255)
-            draw = ImageDraw.Draw(row)
-            left = (dots - side) // 2
-            draw.rectangle((left, 4, left + side, 4 + side), outline=0, width=3)
-            draw.text((left + 8, 8), "QR", font=font, fill=0)
-            for i, part in enumerate(escpos.wrap(block.payload, side // 8 - 2)):
-                draw.text((left + 8, 40 + 18 * i), part, font=small, fill=0)
+            symbol = qr_symbol(block, dots)
+            row = Image.new("L", (dots, symbol.height), 255)
+            row.paste(symbol, ((dots - symbol.width) // 2, 0))
             pieces.append(row)
         elif isinstance(block, Feed):
             pieces.append(Image.new("L", (dots, 30 * block.lines), 255))
@@ -321,6 +326,24 @@ def render_png(receipt: PrintedReceipt, paper_mm: int, path: str | os.PathLike) 
         page.paste(piece, (0, y))
         y += piece.height
     page.save(path)
+
+
+def qr_symbol(block: QrCode, max_dots: int):
+    """The QR code as the printer prints it: model 2, the smallest version that holds the
+    payload at the job's error correction level (not raised, as a printer does not), each
+    module `module_size` dots square, inside a quiet zone of 4 modules. A symbol wider than
+    the paper is drawn with the largest module that fits (a printer would print it cut off)."""
+    import numpy as np
+    import segno
+    from PIL import Image
+
+    level = {QrErrorLevel.L: "l", QrErrorLevel.M: "m", QrErrorLevel.Q: "q", QrErrorLevel.H: "h"}
+    symbol = segno.make_qr(block.payload, error=level[QrErrorLevel(block.error_level)], boost_error=False)
+    modules = symbol.symbol_size(scale=1, border=QR_QUIET_ZONE)[0]
+    scale = max(1, min(block.module_size, max_dots // modules))
+    dark = np.array(list(symbol.matrix_iter(scale=1, border=QR_QUIET_ZONE)), dtype=bool)
+    pixels = np.where(dark, 0, 255).astype(np.uint8).repeat(scale, axis=0).repeat(scale, axis=1)
+    return Image.fromarray(pixels)
 
 
 # --- `kiosk sim printer` ----------------------------------------------------------------------

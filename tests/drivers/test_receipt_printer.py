@@ -6,12 +6,15 @@ import time
 
 import pytest
 from hypothesis import given, strategies as st
+from PIL import Image, ImageOps
 
 from drivers import escpos
+from drivers.escpos import Align
 from drivers.receipt_printer import (
     PrinterConfigError, PrinterCoverOpen, PrinterFault, PrinterNotResponding, PrinterPaperOut,
     PrinterProtocolError, PrinterStatus, PrinterUnavailable, ReceiptPrinter, decode_status, encode_status)
 from drivers.serial_port import open_port
+from drivers.sim.receipt_printer import QR_QUIET_ZONE, qr_symbol, render_png
 from kiosk.device_messages import citizen_message
 from kiosk.outcome import Outcome
 from kiosk.receipt import Receipt, ReceiptItem, render_escpos, render_text
@@ -159,3 +162,69 @@ def test_status_is_not_confused_by_a_late_answer(printer_sim, printer):
     printer_sim.send(b"\x1a\x16\x12\x12")
     time.sleep(0.05)
     assert printer.status().ready
+
+
+# --- the QR code, as drawn on the simulator's picture of the receipt ------------------------
+
+def decoded_qr(png_path):
+    """zxing's reading of the one QR code in the PNG: (text, error correction level)."""
+    import numpy as np
+    import zxingcpp
+    with Image.open(png_path) as image:
+        pixels = np.asarray(image.convert("L"))
+    found = zxingcpp.read_barcodes(pixels, formats=zxingcpp.BarcodeFormat.QRCode, text_mode=zxingcpp.TextMode.Plain)
+    assert len(found) == 1, f"{len(found)} QR codes in {png_path}"
+    return found[0].text, found[0].ec_level
+
+
+def qr_job(payload: str, module_size: int, level: escpos.QrErrorLevel | None) -> bytes:
+    """A job holding one QR code; `level` None leaves fn 69 out (the printer's default holds)."""
+    qr = escpos.qr_code(payload, module_size, level or escpos.QrErrorLevel.M)
+    if level is None:
+        qr = qr[:17] + qr[25:]   # model (9 bytes) and module size (8), then the level (8) skipped
+    return escpos.initialize() + escpos.align(Align.CENTER) + qr + escpos.partial_cut()
+
+
+@pytest.mark.parametrize("module_size, level, expected_level", [
+    (3, escpos.QrErrorLevel.L, "L"),
+    (6, escpos.QrErrorLevel.Q, "Q"),
+    (8, escpos.QrErrorLevel.H, "H"),
+    (5, None, "M"),   # no fn 69 in the job: level M, the printer's default
+])
+def test_qr_code_is_drawn_as_a_real_symbol_at_the_jobs_size_and_level(printer_sim, printer, tmp_path,
+                                                                        module_size, level, expected_level):
+    payload = "V-KIOSK-0001-000042"
+    printer.print_job(qr_job(payload, module_size, level))
+    [printed] = printer_sim.wait_for_receipts(1)
+    assert printer_sim.unknown_commands == []
+    [qr] = [b for b in printed.blocks if isinstance(b, escpos.QrCode)]
+    assert (qr.module_size, qr.error_level.name) == (module_size, expected_level)
+    render_png(printed, 80, tmp_path / "qr.png")
+    assert decoded_qr(tmp_path / "qr.png") == (payload, expected_level)
+    # Modules of `module_size` dots, a quiet zone of 4 modules around the symbol: its dark
+    # part is a whole number of modules wide, centred, with white paper all round.
+    import segno
+    modules = segno.make_qr(payload, error=expected_level.lower(), boost_error=False).symbol_size(scale=1, border=0)[0]
+    side = (modules + 2 * QR_QUIET_ZONE) * module_size
+    with Image.open(tmp_path / "qr.png") as page:
+        symbol = page.crop((0, 10, 576, 10 + side))   # the page's top margin is 10 dots; the cut follows
+        left = (576 - side) // 2 + QR_QUIET_ZONE * module_size
+        assert ImageOps.invert(symbol).getbbox() == (left, QR_QUIET_ZONE * module_size,
+                                                     left + modules * module_size, side - QR_QUIET_ZONE * module_size)
+
+
+def test_qr_code_wider_than_the_paper_is_drawn_with_the_largest_module_that_fits(tmp_path):
+    payload = "https://example.org/verify/" + "V-KIOSK-0001-000042" * 4
+    qr_png = qr_symbol(escpos.QrCode(payload, 16, escpos.QrErrorLevel.H), 384)
+    assert qr_png.width <= 384
+    qr_png.save(tmp_path / "wide.png")
+    assert decoded_qr(tmp_path / "wide.png") == (payload, "H")
+
+
+def test_a_qr_code_survives_paper_accounting_and_ends_on_the_receipt(printer_sim, printer):
+    # 8 lines of paper for the code (the paper budget): with 7 left, it tears off unprinted.
+    printer_sim.set_state(paper_lines=7)
+    with pytest.raises(PrinterPaperOut):
+        printer.print_job(qr_job("AB12", 4, None))
+    assert [r.complete for r in printer_sim.receipts] == [False]
+    assert not any(isinstance(b, escpos.QrCode) for b in printer_sim.receipts[0].blocks)

@@ -1,10 +1,13 @@
-"""The touchscreen end to end: `kiosk demo` plays five visits through the real app under Xvfb
+"""The touchscreen end to end: `kiosk demo` plays its visits through the real app under Xvfb
 (./run test provides the display) with every device simulated, by touch events, and must
 leave real pixels, printed receipts and the right words on each screen behind."""
 import json
 import os
+import re
 import subprocess
 import sys
+
+from html.parser import HTMLParser
 
 import pytest
 from PIL import Image, ImageChops
@@ -71,8 +74,9 @@ def test_pin_change_and_offline_loss_report_say_what_happened(demo):
 
 def test_receipts_are_printed_and_diagnostics_see_every_device(demo):
     out, checks = demo
-    # lost card, PIN change, offline loss report, the staff-assisted application, and the staff's test page
-    assert checks["receipts"] == 5 and len(list((out / "receipts").glob("*.png"))) == 5
+    # lost card, PIN change (in Chinese, then in English), offline loss report, the staff-assisted
+    # application, and the staff's test page
+    assert checks["receipts"] == 6 and len(list((out / "receipts").glob("*.png"))) == 6
     report = checks["diagnostics"]
     assert "PSAM：在位" in report and "凭条打印机：offline, paper out" in report and "制卡机：有空白卡" in report
     assert "业务系统：故障" in report  # the demo cut the network before
@@ -98,6 +102,93 @@ def test_screens_have_real_pixels_elder_mode_is_dark_and_the_countdown_shows(dem
     countdown, after = shot(out, "19-idle-countdown.png"), shot(out, "20-home-after-timeout.png")
     assert ImageChops.difference(countdown, after).getbbox() is not None
     assert after.getpixel((5, 5)) == (245, 247, 252)  # elder mode ended with the visit
+
+
+def test_a_pin_change_in_english_ends_in_chinese(demo):
+    out, checks = demo
+    [done] = checks["change_pin_en"]
+    assert done.isascii() and "PIN" in done, done   # the result said in English
+    assert (out / "13a1-en-home.png").exists() and (out / "13a6-en-result.png").exists()
+
+
+class ContactSheet(HTMLParser):
+    """index.html read back: each figure's image, link, labels and captions."""
+
+    def __init__(self):
+        super().__init__()
+        self.figures: list[dict] = []
+        self.links: set[str] = set()
+        self.external: list[str] = []
+        self._span: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "figure":
+            self.figures.append({**attrs, "zh": "", "en": "", "src": None})
+        elif tag in ("img", "a", "link", "script"):
+            target = attrs.get("src") or attrs.get("href")
+            if tag in ("link", "script") or (target and ("//" in target or target.startswith("/"))):
+                self.external.append(f"{tag} {target}")
+            if target:
+                self.links.add(target)
+            if tag == "img":
+                self.figures[-1]["src"] = target
+        elif tag == "span" and attrs.get("class") in ("zh", "en"):
+            self._span = attrs["class"]
+
+    def handle_endtag(self, tag):
+        if tag == "span":
+            self._span = None
+
+    def handle_data(self, data):
+        if self._span:
+            self.figures[-1][self._span] += data
+
+
+def test_index_html_shows_every_picture_captioned_in_both_languages(demo):
+    out, checks = demo
+    text = (out / "index.html").read_text(encoding="utf-8")
+    sheet = ContactSheet()
+    sheet.feed(text)
+    pictures = {p.relative_to(out).as_posix() for p in out.rglob("*.png")}
+    assert sheet.links == pictures   # every PNG, nothing missing, nothing else
+    assert {f["src"] for f in sheet.figures} == pictures and len(sheet.figures) == len(pictures)
+    assert not sheet.external and "<script" not in text
+    for figure in sheet.figures:
+        assert re.search(r"[\u4e00-\u9fff]", figure["zh"]) and re.search("[A-Za-z]{3}", figure["en"]), figure
+    kinds = {f["src"].split("/")[0]: f["data-kind"] for f in sheet.figures if "/" in f["src"]}
+    assert kinds == {"receipts": "receipt", "card-faces": "card-face"}
+    screens = [f for f in sheet.figures if f["data-kind"] == "screen"]
+    assert {(f["data-lang"], f["data-mode"]) for f in screens} == {(lang, mode) for lang in ("zh", "en")
+                                                                  for mode in ("normal", "elder")}
+    by_name = {f["src"]: f for f in screens}
+    assert (by_name["13a1-en-home.png"]["data-lang"], by_name["17-elder-home.png"]["data-mode"]) == ("en", "elder")
+    assert (by_name["17b-elder-home-en.png"]["data-lang"], by_name["17b-elder-home-en.png"]["data-mode"]) == ("en", "elder")
+    elder = [f for f in screens if f["data-mode"] == "elder"]
+    assert len(elder) >= 4 and "18b-elder-identify.png" in by_name   # home, guide and a step beyond
+    assert by_name["01-home.png"]["data-lang"] == "zh" and by_name["01-home.png"]["data-mode"] == "normal"
+    # In the order of the visits: the first visit's home before its result, the English visit
+    # after the Chinese PIN change, diagnostics last.
+    order = [f["src"] for f in sheet.figures]
+    assert order.index("01-home.png") < order.index("07-result-lost-card.png") < order.index("13a1-en-home.png") \
+        < order.index("17-elder-home.png") < order.index("21-diagnostics.png")
+    # No full ID number or card number on the sheet: card faces' numbers are masked.
+    from simulation.stack import LI_SI, ZHANG_SAN
+    assert ZHANG_SAN.id_number not in text and LI_SI.id_number not in text
+    assert all("****" in f["zh"] for f in sheet.figures if f["data-kind"] == "card-face")
+    assert set(checks["receipt_codes"]) == {p for p in pictures if p.startswith("receipts/")}
+
+
+def test_each_receipt_png_carries_a_qr_code_that_reads_back_as_its_payload(demo):
+    import numpy as np
+    import zxingcpp
+    out, checks = demo
+    assert checks["receipt_codes"]
+    for path, payload in checks["receipt_codes"].items():
+        pixels = np.asarray(Image.open(out / path).convert("L"))
+        found = zxingcpp.read_barcodes(pixels, formats=zxingcpp.BarcodeFormat.QRCode, text_mode=zxingcpp.TextMode.Plain)
+        assert [code.text for code in found] == [payload], path
+    assert any(payload.startswith("KIOSK-0001-") for payload in checks["receipt_codes"].values())
 
 
 def test_cjk_font_is_registered_as_the_default():
