@@ -17,7 +17,7 @@ from kiosk.config import KioskConfig, parse_bin_table
 from kivy.app import App  # noqa: E402
 from kivy.clock import Clock  # noqa: E402
 from kivy.config import Config  # noqa: E402
-from kivy.properties import ListProperty, NumericProperty, StringProperty  # noqa: E402
+from kivy.properties import StringProperty  # noqa: E402
 from kivy.uix.screenmanager import ScreenManager  # noqa: E402
 
 from kiosk.core import KioskCore  # noqa: E402
@@ -46,15 +46,6 @@ class KioskApp(App):
     title = N_("社会保障卡自助服务")
     # The visit's language. Every .kv text is `_("…", app.lang)`, so a change redraws them all.
     lang = StringProperty(SOURCE_LANGUAGE)
-    # What every screen's header shows (widgets.kv ScreenHeader): the service under way (a
-    # message id), the date and time, this terminal; during a service its steps, the current
-    # one, and the seconds left before the visit ends untouched (-1: no countdown).
-    service_title = StringProperty(N_("社会保障卡自助服务"))
-    clock_text = StringProperty("")
-    terminal = StringProperty("")
-    steps = ListProperty([])
-    step_index = NumericProperty(-1)
-    seconds_left = NumericProperty(-1)
 
     def __init__(self, core: KioskCore, **kwargs):
         super().__init__(**kwargs)
@@ -74,6 +65,10 @@ class KioskApp(App):
         self._probing = False
         self._last_probe = 0.0
         self._minute = -1
+        # What the header of the screen on show says (widgets.py ScreenHeader), kept here.
+        self.header = {"service_title": self.title, "terminal": core.config.terminal.terminal_number,
+                       "clock_text": "", "steps": [], "step_index": -1, "seconds_left": -1}
+        self._headers = {}   # screen name -> its ScreenHeader
         # This run's log records, redacted, for the diagnostics screen's export to a USB stick.
         self.recent_logs = RecentLogs()
         logging.getLogger().addHandler(self.recent_logs)
@@ -81,8 +76,6 @@ class KioskApp(App):
     def build(self):
         register_cjk_font()
         register_icon_font()
-        self.terminal = self.kiosk_config.terminal.terminal_number
-        self._show_time()
         from screens.theme import Theme
         self.theme = Theme()
         # Screen modules load their .kv rules on import, after the font is in place.
@@ -117,7 +110,12 @@ class KioskApp(App):
                              ("progress", ProgressScreen), ("result", ResultScreen), ("rating", RatingScreen),
                              ("staff", StaffSignInScreen), ("diagnostics", DiagnosticsScreen)):
             manager.add_widget(screen(name=name))
+        from screens.widgets import ScreenHeader
+        for screen in manager.screens:
+            self._headers[screen.name] = next(w for w in screen.walk(restrict=True) if isinstance(w, ScreenHeader))
         manager.bind(current=lambda _m, name: self._show_step(name))
+        self.header["clock_text"] = clock_text(time.localtime(), self.lang)
+        self._show_step(manager.current)
         from screens.voice import VoicePrompts
         # Each screen speaks its prompt as it becomes current (and again when the language changes).
         self.voice = VoicePrompts.from_config(self.kiosk_config.ui).attach(manager, self)
@@ -223,8 +221,17 @@ class KioskApp(App):
 
     # --- the header ---------------------------------------------------------------------------
 
+    def show_header(self, name: str | None = None, **changes) -> None:
+        """Changes what the header says, and shows it all on screen `name`'s header (by
+        default the screen on show)."""
+        self.header.update(changes)
+        header = self._headers.get(name or self.root.current)
+        for key, value in self.header.items() if name else changes.items():
+            if getattr(header, key) != value:
+                setattr(header, key, value)
+
     def _show_time(self) -> None:
-        self.clock_text = clock_text(time.localtime(), self.lang)
+        self.show_header(clock_text=clock_text(time.localtime(), self.lang))
 
     def _show_step(self, screen: str) -> None:
         """The header follows the screens: the service and its steps during a visit, the
@@ -232,15 +239,12 @@ class KioskApp(App):
         from screens.steps import current_step, service_steps
         offer = self.flow.offer if self.flow.active else None
         if offer is None:
-            self.steps, self.step_index = [], -1
-            self.service_title = STAFF_TITLE if screen in ("staff", "diagnostics") else self.title
+            title = STAFF_TITLE if screen in ("staff", "diagnostics") else self.title
+            self.show_header(screen, service_title=title, steps=[], step_index=-1)
             return
         charged = bool(offer.fee) and self.core.payments.fee_for(*offer.fee) is not None
-        steps = service_steps(offer, charged=charged, instant=self.flow.services.instant_issuance_ready())
-        if list(steps) != self.steps:
-            self.steps = list(steps)
-        self.step_index = current_step(steps, screen)
-        self.service_title = offer.title
+        steps = list(service_steps(offer, charged=charged, instant=self.flow.services.instant_issuance_ready()))
+        self.show_header(screen, service_title=offer.title, steps=steps, step_index=current_step(steps, screen))
 
     def _every_tick(self, _dt) -> None:
         if time.localtime().tm_min != self._minute:
@@ -258,25 +262,25 @@ class KioskApp(App):
         timeout = self.kiosk_config.ui.idle_timeout_s
         idle = self.idle_seconds()
         if self.root.current in ("staff", "diagnostics"):
-            self.seconds_left = -1
+            self.show_header(seconds_left=-1)
             if idle >= timeout:
                 self.leave_diagnostics()
             return
         if not self.flow.active:
-            self.seconds_left = -1
+            self.show_header(seconds_left=-1)
             if idle >= timeout:   # elder mode or English chosen, then nobody came
                 self.theme.elder = False
                 self.set_language(SOURCE_LANGUAGE)
             return
         if self.flow.busy:
-            self.seconds_left = -1   # the service runs: no timeout, the progress screen says so
+            self.show_header(seconds_left=-1)   # the service runs: no timeout, the progress screen says so
             if self.flow.overdue():
                 self.flow.give_up()
             return
         countdown = min(COUNTDOWN_S, timeout / 3)
         left = timeout - idle
         # The header's countdown and the popup's show the same whole seconds (both round up).
-        self.seconds_left = max(0, math.ceil(left))
+        self.show_header(seconds_left=max(0, math.ceil(left)))
         if left <= 0:
             self._close_countdown()
             self.flow.end("idle timeout")
@@ -286,7 +290,7 @@ class KioskApp(App):
                 self._countdown = IdleCountdown()
                 self._countdown.open(animation=False)
                 self.voice.play("idle")
-            self._countdown.seconds_left = self.seconds_left
+            self._countdown.seconds_left = self.header["seconds_left"]
 
     def _close_countdown(self) -> None:
         if self._countdown is not None:

@@ -94,6 +94,21 @@ class StepIndicator(BoxLayout):
             self.add_widget(StepChip(number=str(index + 1), words=_(step), state=state))
 
 
+class ScreenHeader(BoxLayout):
+    """The top of every screen: the service (a message id), this terminal, the 12333 hotline and
+    the time; during a service its steps, the current one, and the seconds left before the
+    visit ends untouched (-1: no countdown). The app fills in only the header of the screen on
+    show (KioskApp.show_header): seventeen headers ticking together would redraw seventeen
+    countdowns a second."""
+
+    service_title = StringProperty("")
+    terminal = StringProperty("")
+    clock_text = StringProperty("")
+    steps = ListProperty([])
+    step_index = NumericProperty(-1)
+    seconds_left = NumericProperty(-1)
+
+
 class InsertCardPrompt(Widget):
     """A card that slides down into the slot, again and again, while the kiosk waits for it."""
 

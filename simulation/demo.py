@@ -393,7 +393,7 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
 
     # 4. Offline: the backend goes away; a temporary loss report is queued as urgent.
     script.visit("离线临时挂失", "Temporary loss report while offline")
-    step("backend unreachable: the offline banner", sim.backend.stop,
+    step("backend unreachable: the offline banner", sim.cut_network,
          lambda: kiosk.on("home") and home.offline, "14-home-offline.png")
     step("临时挂失 offline: guide says what happens", lambda: kiosk.tap("report_loss"), lambda: kiosk.on("guide"),
          "15-guide-offline.png")
