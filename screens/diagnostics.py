@@ -89,8 +89,11 @@ class DiagnosticsScreen(Screen):
         grid = self.ids.tiles
         grid.clear_widgets()
         for tile in view.tiles:
-            grid.add_widget(DiagnosticTile(device=tile.device, title=tile.name, level=tile.level, words=tile.words,
-                                           detail=tile.detail))
+            widget = DiagnosticTile(device=tile.device, title=tile.name, level=tile.level, words=tile.words,
+                                    detail=tile.detail)
+            widget.bind(minimum_height=self.even_tiles)
+            grid.add_widget(widget)
+        self.even_tiles()
         supplies = self.ids.supplies
         supplies.clear_widgets()
         for supply in view.supplies:
@@ -101,6 +104,13 @@ class DiagnosticsScreen(Screen):
         self.held_application = view.held[0].application_id if view.held else ""
         self.held_words = view.held_words()
         self.card_printer = view.card_printer
+
+    def even_tiles(self, *_args) -> None:
+        """Every tile as tall as the tallest (the grid's rows line up), whatever wraps."""
+        tiles = self.ids.tiles.children
+        height = max((tile.minimum_height for tile in tiles), default=0)
+        for tile in tiles:
+            tile.height = height
 
     def say(self, message: str, level: str = "ok") -> None:
         self.action, self.action_level = message, level
