@@ -1,28 +1,34 @@
-"""What the citizen is told when a device fails: one table for every driver error.
+"""What the citizen, and staff, are told when a device fails: one table each for every driver error.
 
 Drivers raise neutral, typed errors whose `str()` is for staff; the words on the screen, in
 Chinese with English in the catalogue, are chosen here, as `kiosk/services/outcomes.py` does
 for the backend's refusals. A class without an entry takes its nearest ancestor's; errors of
 the kiosk's own (a visit, a weak PIN) carry their `citizen_message` themselves.
+
+Staff (the diagnostics screen) get the state and what to do, in plain words: never the
+error's class name nor its `str()`, which go to the log.
 """
 from __future__ import annotations
 
 from drivers.apdu import (AuthenticationFailed, CardError, CardRemoved, NoCardPresent, OperationCancelled, PinBlocked,
                           SecurityStatusNotSatisfied)
 from drivers.card_printer import (CardJam, CardPrinterCancelled, CardPrinterError, CardPrinterOffline, CoverOpen,
-                                  EncoderCardNotSeen, HopperEmpty, RejectBinFull, RibbonOut)
+                                  EncoderCardNotSeen, HopperEmpty, MalformedReply, RejectBinFull, RibbonOut)
 from drivers.id_card_reader import (IdCardDataInvalid, IdCardError, IdCardExpired, IdCardNotFound, IdCardReadFailed,
                                     IdReaderUnavailable, UnsupportedDocument)
 from drivers.pcsc import ReaderServiceUnavailable, ReaderUnavailable
 from drivers.pin import InvalidPinFormat
 from drivers.qr_scanner import GarbledScan, QrScanError, QrScannerUnavailable
-from drivers.pin_pad import PinEntryCancelled, PinEntryTimedOut, PinPadError, PinPadKeyMissing
-from drivers.receipt_printer import PrinterCoverOpen, PrinterError, PrinterPaperOut
+from drivers.pin_pad import PinEntryCancelled, PinEntryTimedOut, PinPadError, PinPadKeyMissing, PinPadUnavailable
+from drivers.receipt_printer import (PrinterCoverOpen, PrinterError, PrinterFault, PrinterNotResponding,
+                                     PrinterPaperOut, PrinterUnavailable)
 from drivers.security_module import SecurityModuleRequired
 from drivers.ssse import (CardNotGenuine, NotABlankCard, NotSocialSecurityCard, PersonalisationFailed,
                           PinOutcomeUnknown, WrongPin)
 from drivers.ssse_records import CardNotPersonalised, MalformedRecord
+from kiosk.backend.errors import BackendRejected, BackendUnavailable
 from kiosk.i18n import N_
+from kiosk.services.issuance_journal import JournalError
 
 DEVICE_MESSAGES: dict[type[Exception], str] = {
     # the citizen's card and its readers
@@ -88,3 +94,49 @@ def citizen_message(error: BaseException) -> str:
         if isinstance(cls.__dict__.get("citizen_message"), str):
             return cls.__dict__["citizen_message"]
     return UNEXPECTED
+
+
+# For staff: what is wrong and what to do, short enough for a tile on the diagnostics screen.
+STAFF_MESSAGES: dict[type[Exception], str] = {
+    CardError: N_("读卡失败，请重新插卡后再检测"),
+    ReaderServiceUnavailable: N_("读卡服务未运行，请重启本机"),
+    ReaderUnavailable: N_("读卡器未连接，请检查连接线"),
+    CardPrinterError: N_("制卡机故障，请检查制卡机后重新检测"),
+    CardPrinterOffline: N_("制卡机无响应，请检查电源和网线"),
+    MalformedReply: N_("制卡机应答异常，请重启制卡机"),
+    CardPrinterCancelled: N_("操作已取消"),
+    HopperEmpty: N_("空白卡已用完，请补充空白卡"),
+    RibbonOut: N_("色带已用完，请更换色带"),
+    CoverOpen: N_("机盖未关好，请关好机盖"),
+    CardJam: N_("卡片堵塞，请打开机盖取出卡片"),
+    RejectBinFull: N_("废卡箱已满，请清空废卡箱"),
+    EncoderCardNotSeen: N_("写卡模块未检测到卡片，请检查进卡通道"),
+    QrScanError: N_("扫码器故障，请检查连接线"),
+    QrScannerUnavailable: N_("扫码器未连接，请检查连接线"),
+    IdCardError: N_("身份证读取失败，请检查读卡器"),
+    IdReaderUnavailable: N_("身份证读卡器未连接，请检查电源和连接线"),
+    IdCardNotFound: N_("读卡区无身份证"),
+    PinPadError: N_("密码键盘故障，请检查连接线"),
+    PinPadUnavailable: N_("密码键盘未连接，请检查电源和连接线"),
+    PinPadKeyMissing: N_("密码键盘未灌装密钥，请联系运维人员"),
+    PrinterError: N_("凭条打印机故障，请检查打印机"),
+    PrinterUnavailable: N_("凭条打印机未连接，请检查连接线"),
+    PrinterNotResponding: N_("凭条打印机无响应，请检查电源和连接线"),
+    PrinterPaperOut: N_("缺纸，请装入新纸卷"),
+    PrinterCoverOpen: N_("机盖未关好，请关好机盖"),
+    PrinterFault: N_("打印机报错，请检查切刀和卡纸"),
+    BackendUnavailable: N_("无法连接业务系统，请检查网络；业务暂按离线受理"),
+    BackendRejected: N_("业务系统拒绝了请求，请联系运维人员"),
+    JournalError: N_("此卡当前状态不能这样处理，请排除故障后重新检测"),
+    OSError: N_("设备无法访问，请检查连接线"),
+}
+
+STAFF_UNEXPECTED = N_("设备故障，请导出日志并联系运维人员")
+
+
+def staff_message(error: BaseException) -> str:
+    """The words for staff (in Chinese; the screen translates them): what is wrong, what to do."""
+    for cls in type(error).__mro__:
+        if cls in STAFF_MESSAGES:
+            return STAFF_MESSAGES[cls]
+    return STAFF_UNEXPECTED

@@ -132,6 +132,7 @@ class OutboxStats:
     done: int
     oldest_pending_age_s: float | None
     quarantined: int = 0    # payloads that cannot be opened (a damaged row, a lost key)
+    leased: int = 0         # of `pending`, those a sender holds right now (in flight)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -414,7 +415,7 @@ class Outbox:
             pending=counts.get(JobState.PENDING, 0) + counts.get(JobState.LEASED, 0),
             dead=counts.get(JobState.DEAD, 0), done=counts.get(JobState.DONE, 0),
             oldest_pending_age_s=None if oldest is None else max(0.0, self._clock() - oldest),
-            quarantined=counts.get(JobState.QUARANTINED, 0))
+            quarantined=counts.get(JobState.QUARANTINED, 0), leased=counts.get(JobState.LEASED, 0))
 
     def jobs(self, states: Iterable[str] = (JobState.PENDING, JobState.LEASED, JobState.DEAD, JobState.DONE),
              limit: int = 1000) -> list[JobSummary]:

@@ -424,11 +424,12 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
             tap(named(home, "staff_corner"))
 
     step("hidden corner: staff sign-in", staff_corner, lambda: kiosk.on("staff"), None)
+    diagnostics = app.root.get_screen("diagnostics")
     step("staff PIN: diagnostics", lambda: kiosk.type_pin(STAFF_PIN, "staff"),
-         lambda: kiosk.on("diagnostics") and "离线队列" in kiosk.text_of("diagnostics", "report"),
+         lambda: kiosk.on("diagnostics") and diagnostics.overview is not None and not diagnostics.checking,
          "21-diagnostics.png")
     step("test receipt printed", lambda: kiosk.tap("test_receipt"),
-         lambda: "测试页" in kiosk.text_of("diagnostics", "action"), None)
+         lambda: "测试页已打印" in kiosk.text_of("diagnostics", "action"), None)
 
     def run_low() -> None:
         sim.receipt_printer.set_state(paper_out=True, paper_near_end=True)
@@ -436,9 +437,10 @@ def add_visits(script: Script, kiosk: Kiosk, sim: SimulatedKiosk, checks: dict) 
         kiosk.tap("refresh")
 
     step("the paper runs out, the ribbon runs low: refreshed", run_low,
-         lambda: "paper out" in kiosk.text_of("diagnostics", "report")
-         and "色带余量 12" in kiosk.text_of("diagnostics", "report"), "22-diagnostics-supplies.png")
-    step("staff leaves: home", lambda: (checks.update(diagnostics=kiosk.text_of("diagnostics", "report")),
+         lambda: not diagnostics.checking and diagnostics.levels().get("receipt_printer") == "fault"
+         and diagnostics.levels().get("card_printer") == "warning", "22-diagnostics-supplies.png")
+    step("staff leaves: home", lambda: (checks.update(diagnostics="\n".join(diagnostics.texts()),
+                                                      diagnostics_levels=diagnostics.levels()),
                                         kiosk.tap("leave")), lambda: kiosk.on("home"), None)
 
 

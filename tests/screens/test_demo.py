@@ -77,13 +77,16 @@ def test_receipts_are_printed_and_diagnostics_see_every_device(demo):
     # lost card, PIN change (in Chinese, then in English), offline loss report, the staff-assisted
     # application, and the staff's test page
     assert checks["receipts"] == 6 and len(list((out / "receipts").glob("*.png"))) == 6
-    report = checks["diagnostics"]
-    assert "PSAM：在位" in report and "凭条打印机：offline, paper out" in report and "制卡机：有空白卡" in report
-    assert "业务系统：故障" in report  # the demo cut the network before
-    assert "离线队列：待发送" in report and "死信 0" in report   # nothing the backend refused
+    report, levels = checks["diagnostics"], checks["diagnostics_levels"]   # what the screen showed, its tiles
+    assert levels["psam"] == "ok" and "PSAM卡在位" in report and "有卡" in report   # blank cards
+    assert levels["backend"] == "fault" and "无法连接业务系统" in report   # the demo cut the network before
+    assert "待发送" in report and "死信 0" in report   # nothing the backend refused
+    assert not re.search(r"[A-Z][a-z]+[A-Z]\w*(Error|Unavailable|Rejected|Exception)", report)
     # The paper ran out and the ribbon ran low before staff left: diagnostics and the fleet see both,
     # and the fleet sees the other kiosk that went silent an hour ago.
-    assert "paper out" in report and "色带余量 12" in report and (out / "22-diagnostics-supplies.png").exists()
+    assert levels["receipt_printer"] == "fault" and "缺纸，请装入新纸卷" in report
+    assert levels["card_printer"] == "warning" and "剩余 12/250，请准备新色带" in report
+    assert (out / "22-diagnostics-supplies.png").exists()
     this_kiosk, silent = (next(line for line in checks["fleet"] if line.startswith(name))
                           for name in ("KIOSK-0001", "KIOSK-0002"))
     assert "receipt printer FAULT (paper out)" in this_kiosk and "card printer WARNING (ribbon 12/250)" in this_kiosk

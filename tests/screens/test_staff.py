@@ -1,4 +1,6 @@
-"""Diagnostics opened with a staff card and its own PIN, on the real screens under Xvfb."""
+"""Diagnostics opened with a staff card and its own PIN, on the real screens under Xvfb; its
+tiles for a healthy kiosk, then with the receipt printer out of paper and the backend down."""
+import re
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,33 @@ def test_the_sign_in_asks_for_the_staff_pin_until_a_staff_card_is_inserted(seen)
 
 def test_a_wrong_card_pin_is_refused_and_the_right_one_opens_diagnostics(seen):
     assert seen["wrong"] == "工作人员密码错误"   # and the script then reached diagnostics with the card's PIN
+
+
+# What an exception's class name looks like: never on the diagnostics screen.
+CLASS_NAME = re.compile(r"[A-Z][a-z]+[A-Z]\w*(Error|Unavailable|Rejected|Exception)")
+
+
+def test_diagnostics_shows_a_green_tile_for_each_healthy_device(seen):
+    levels = seen["healthy_levels"]
+    assert {"card_reader", "psam", "receipt_printer", "backend"} <= levels.keys()
+    assert levels["receipt_printer"] == levels["backend"] == levels["card_reader"] == levels["psam"] == "ok"
+    assert "凭条打印机" in seen["healthy_texts"] and "业务系统" in seen["healthy_texts"]
+
+
+def test_a_printer_out_of_paper_and_the_backend_down_turn_their_tiles_red_in_plain_words(seen):
+    levels, texts = seen["trouble_levels"], seen["trouble_texts"]
+    assert levels["receipt_printer"] == "fault" and levels["backend"] == "fault"
+    assert levels["card_reader"] == "ok"   # the others stay as they were
+    assert "缺纸，请装入新纸卷" in texts and "已用完，请装入新纸卷" in texts   # the tile and the supply
+    assert any(text.startswith("无法连接业务系统") for text in texts)
+    assert "凭条打印机  缺纸，请装入新纸卷" in seen["trouble_faults"]   # with its time, in the fault history
+    assert re.search(r"\d\d:\d\d  业务系统  无法连接业务系统", seen["trouble_faults"])
+
+
+def test_no_label_on_the_diagnostics_screen_names_an_exception_class(seen):
+    for texts in (seen["healthy_texts"], seen["trouble_texts"]):
+        assert len(texts) > 20 and not [text for text in texts if CLASS_NAME.search(text)]
+        assert not [text for text in texts if "Traceback" in text or " object at 0x" in text]
 
 
 def test_a_fee_waived_with_a_staff_card_lets_the_visit_go_on_and_the_backend_knows_who(seen):

@@ -136,21 +136,35 @@ def contents():
         screen.asking_pin = True
 
     def diagnostics(screen, _app):
-        lines = [(_("读卡器与PSAM"), _("{count} 个读卡器；用户卡座：{card}；PSAM：{psam}").format(
-                     count=2, card=_("有卡"), psam=_("在位"))),
-                 (_("凭条打印机"), "online, paper near end"),
-                 (_("身份证读卡器"), _("正常，SAM {sam}；{card}").format(sam="05.01-20261126-0000000001-1234567890",
-                                                                     card=_("读卡区有身份证，读取正常"))),
-                 (_("制卡机"), _("{blanks}，{ribbon}，卡位 {position}；{faults}").format(
-                     blanks=_("有空白卡"), ribbon=_("色带余量 {ribbon}").format(ribbon=250), position="ENCODER",
-                     faults=_("无故障"))),
-                 (_("业务系统"), _("故障：{error}").format(error="BackendUnavailable: connection refused")),
-                 (_("离线队列"), _("待发送 {pending}，最早 {oldest}，死信 {dead}，已送达 {done}").format(
-                     pending=12, oldest="3600 s", dead=1, done=2000)),
-                 (_("磁盘空间"), _("剩余 {free:.1f} GB / 共 {total:.1f} GB").format(free=53.2, total=252.0)),
-                 (_("软件版本"), "0.1.0")]
-        screen.report = "\n".join(_("{what}：{answer}").format(what=w, answer=a) for w, a in lines)
-        screen.action = _("已重新排队 {count} 条死信").format(count=1)
+        """Every device fitted and in trouble with its longest words, a held card, six faults."""
+        from kiosk import diagnostics as model
+        from kiosk.device_messages import STAFF_MESSAGES
+        from kiosk.health import DeviceHealth, Fault, State
+        from kiosk.services.issuance_journal import EntryStatus, IssuanceStep, JournalEntry
+        from offline_queue.outbox import OutboxStats
+        longest = max(STAFF_MESSAGES.values(), key=lambda words: len(_(words)))
+        ribbon = {"ribbon_remaining": 12, "ribbon_capacity": 250, "blank_cards": False, "reject_box_full": True}
+        found = {device: DeviceHealth(State.FAULT, words=(longest,)) for device in model.DEVICE_NAMES}
+        found |= {"card_reader": DeviceHealth(State.OK, words=(N_("正常"), N_("卡座有卡"))),
+                  "id_reader": DeviceHealth(State.OK, "SAM 05.01-20261126-0000000001-1234567890",
+                                            words=(N_("正常"), N_("读卡区有身份证"))),
+                  "receipt_printer": DeviceHealth(State.WARNING, "", {"paper": "near_end"},
+                                                  (N_("纸将用尽，请更换纸卷"), N_("打印机正在自动恢复，请稍候重新检测"))),
+                  "card_printer": DeviceHealth(State.FAULT, "", ribbon,
+                                               (N_("空白卡已用完，请补充空白卡"), N_("废卡箱已满，请清空废卡箱"))),
+                  "backend": DeviceHealth(State.OK, "1234 ms", words=(N_("已连接"),))}
+        faults = [Fault(1780000000.0 - minute * 600, device, State.FAULT, (longest,))
+                  for minute, device in enumerate(list(model.DEVICE_NAMES)[:6])]
+        held = JournalEntry(1, "A20260601000123", "visit", "0201", IssuanceStep.REPORTED, EntryStatus.NEEDS_STAFF, True,
+                            None, None, "key", 1, "not ejected", "2026-06-01T06:02:00Z")
+        screen.show(model.Overview(
+            tiles=model.device_tiles(found), supplies=model.supplies(found),
+            outbox=model.outbox_counts(OutboxStats(pending=12000, dead=100, done=2000000, oldest_pending_age_s=86400 * 12,
+                                                   quarantined=3, leased=50)),
+            faults=model.fault_lines(faults), held=[held], card_printer=True,
+            system=model.system_line(2**29, 252 * 2**30, 2**30, "0.1.0" + _("；更新：{state}").format(
+                state=_(model.UPDATE_STATES["rolled_back"])) + _("（{version}）").format(version="0.2.0-rc.1"))))
+        screen.say(_("未能处理：{error}").format(error=_(longest)), "fault")
 
     return ([("home", "", home), ("card_holder", "", card_holder)]
             + [("guide", offer.key, guide(offer)) for offer in OFFERS]

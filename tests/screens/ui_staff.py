@@ -37,6 +37,28 @@ def add_steps(script, kiosk, sim, seen):
     step("the card's PIN opens diagnostics", lambda: (seen.update(wrong=staff.problem),
                                                      kiosk.type_pin(demo.CARD_PIN, "staff")),
          lambda: kiosk.on("diagnostics"))
+    diagnostics = app.root.get_screen("diagnostics")
+    step("the tiles drawn for a healthy kiosk", None, lambda: diagnostics.overview is not None
+         and not diagnostics.checking and diagnostics.levels())
+    last = {}
+
+    def trouble():
+        seen.update(healthy_levels=diagnostics.levels(), healthy_texts=diagnostics.texts())
+        last["overview"] = diagnostics.overview
+        sim.receipt_printer.set_state(paper_out=True, paper_near_end=True)
+        sim.cut_network()
+        kiosk.tap("refresh", "diagnostics")
+
+    step("the paper runs out, the backend goes away: re-checked", trouble,
+         lambda: diagnostics.overview is not last["overview"] and not diagnostics.checking)
+
+    def mend():
+        seen.update(trouble_levels=diagnostics.levels(), trouble_texts=diagnostics.texts(),
+                    trouble_faults=diagnostics.faults_words)
+        sim.receipt_printer.load_paper()
+        sim.restore_network()
+
+    step("paper loaded, the backend back", mend, lambda: True)
     step("staff leaves", lambda: kiosk.tap("leave", "diagnostics"), lambda: kiosk.on("home"))
     step("staff sign-in again", corner, lambda: kiosk.on("staff"))
     step("a clone of the staff card is read as the staff card", insert_clone,
