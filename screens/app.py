@@ -8,6 +8,7 @@ link for the offline banner.
 """
 from __future__ import annotations
 
+import datetime
 import logging
 import math
 import time
@@ -25,6 +26,7 @@ from kiosk.device_messages import citizen_message  # noqa: E402
 from kiosk.i18n import N_, SOURCE_LANGUAGE, translator  # noqa: E402
 from kiosk.log_export import RecentLogs  # noqa: E402
 from kiosk.process import forbid_core_dumps  # noqa: E402
+from kiosk.receipt import LOCAL_TIME  # noqa: E402
 from kiosk.systemd import notify  # noqa: E402
 from kiosk.card_service import (CardPresented, CardReadFailed, CardSummary, CardWatcher,  # noqa: E402
                                 CardWithdrawn, ReadersAvailable, ReadersUnavailable)
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 
 READERS_DOWN_MESSAGE = N_("读卡设备暂不可用，请稍候或联系工作人员。")
 STAFF_TITLE = N_("设备维护（工作人员）")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")   # not the C locale's
 COUNTDOWN_S = 10         # the countdown's length, taken out of the idle time ...
 TICK_S = 0.5             # ... checked this often (the idle CPU budget allows no faster)
 WATCHDOG_PING_S = 10  # deploy/sscard-kiosk.service has WatchdogSec=30
@@ -114,7 +117,7 @@ class KioskApp(App):
         for screen in manager.screens:
             self._headers[screen.name] = next(w for w in screen.walk(restrict=True) if isinstance(w, ScreenHeader))
         manager.bind(current=lambda _m, name: self._show_step(name))
-        self.header["clock_text"] = clock_text(time.localtime(), self.lang)
+        self.header["clock_text"] = clock_text(datetime.datetime.now(LOCAL_TIME), self.lang)
         self._show_step(manager.current)
         from screens.voice import VoicePrompts
         # Each screen speaks its prompt as it becomes current (and again when the language changes).
@@ -231,7 +234,7 @@ class KioskApp(App):
                 setattr(header, key, value)
 
     def _show_time(self) -> None:
-        self.show_header(clock_text=clock_text(time.localtime(), self.lang))
+        self.show_header(clock_text=clock_text(datetime.datetime.now(LOCAL_TIME), self.lang))
 
     def _show_step(self, screen: str) -> None:
         """The header follows the screens: the service and its steps during a visit, the
@@ -240,7 +243,7 @@ class KioskApp(App):
         offer = self.flow.offer if self.flow.active else None
         if offer is None:
             title = STAFF_TITLE if screen in ("staff", "diagnostics") else self.title
-            self.show_header(screen, service_title=title, steps=[], step_index=-1)
+            self.show_header(screen, service_title=title, steps=[], step_index=-1, seconds_left=-1)
             return
         charged = bool(offer.fee) and self.core.payments.fee_for(*offer.fee) is not None
         steps = list(service_steps(offer, charged=charged, instant=self.flow.services.instant_issuance_ready()))
@@ -321,11 +324,11 @@ class KioskApp(App):
         self.root.current = "home"
 
 
-def clock_text(now: time.struct_time, language: str) -> str:
+def clock_text(now: datetime.datetime, language: str) -> str:
     """The header's date and time, as each language writes them."""
     if language == SOURCE_LANGUAGE:
-        return f"{now.tm_mon}月{now.tm_mday}日 {now.tm_hour:02d}:{now.tm_min:02d}"
-    return time.strftime("%d %b %H:%M", now).lstrip("0")
+        return f"{now.month}月{now.day}日 {now:%H:%M}"
+    return f"{now.day} {MONTHS[now.month - 1]} {now:%H:%M}"
 
 
 def configure_window(config: KioskConfig) -> None:

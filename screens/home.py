@@ -84,14 +84,14 @@ class HomeScreen(Screen):
         self._show_language(app, app.lang)
 
     def _fit_offers(self) -> None:
-        """An offer whose words (in English, in elder mode's type) are taller than its button
-        is set a little smaller, never below body text, rather than spill out of it."""
+        """An offer whose words (in English, in elder mode's type) are taller than its tile
+        are set a little smaller, never below the small text, rather than spill out of it."""
         theme = App.get_running_app().theme
         for tile in self.ids.offers.children:
             words = tile.ids.words
             words.font_size = theme.button_size
             words.texture_update()
-            while words.texture_size[1] > words.height - dp(8) and words.font_size > theme.body_size:
+            while words.texture_size[1] > words.height - dp(8) and words.font_size > theme.small_size:
                 words.font_size *= 0.92
                 words.texture_update()
 

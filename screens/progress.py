@@ -11,6 +11,7 @@ from kivy.uix.screenmanager import Screen
 from kiosk.i18n import N_, _
 
 STARTED = N_("正在办理，请稍候……")
+SHOWN_PASSED = 4   # the last steps done, ticked above the current one (an issuance has ten)
 
 
 class ProgressScreen(Screen):
@@ -32,7 +33,7 @@ class ProgressScreen(Screen):
     def on_passed(self, _instance, passed: list) -> None:
         rows = self.ids.passed
         rows.clear_widgets()
-        for step in passed:   # (the language cannot change while a service runs)
+        for step in passed[-SHOWN_PASSED:]:   # (the language cannot change while a service runs)
             rows.add_widget(Factory.PassedStep(words=_(step)))
 
     def update(self, step: str, fraction: float, voice: str = "") -> None:

@@ -8,6 +8,8 @@ line; the label is set smaller instead).
 
 A label's lines are given as `lines` (the text of each drawn line) and `wrapped` (True where
 line i continues the same paragraph on line i+1, a soft wrap; False where it ends a paragraph).
+Kivy drops the space at a soft wrap, so a broken word is told from a break between words by
+`text`, what the lines were drawn from.
 """
 from __future__ import annotations
 
@@ -20,24 +22,32 @@ def _is_word_char(char: str) -> bool:
     return char.isascii() and char.isalnum()
 
 
-def broken_word(lines: list[str], wrapped: list[bool]) -> int | None:
-    """The index of the first line whose last word continues on the next line, or None."""
-    for i in range(len(lines) - 1):
-        if wrapped[i] and lines[i][-1:] and lines[i + 1][:1] and \
-                _is_word_char(lines[i][-1]) and _is_word_char(lines[i + 1][0]):
+def broken_word(lines: list[str], wrapped: list[bool], text: str) -> int | None:
+    """The index of the first line whose last word continues on the next line, or None. Kivy
+    drops the space where it wraps between words, so the break is looked up in `text`, the text
+    the lines were drawn from."""
+    at = 0
+    for i, line in enumerate(lines[:-1]):
+        found = text.find(line, at)
+        if found < 0:
+            return None
+        at = found + len(line)
+        following = lines[i + 1][:1]
+        if wrapped[i] and line and following and _is_word_char(line[-1]) and _is_word_char(following) \
+                and text[at:at + 1] == following:
             return i
     return None
 
 
-def faults(lines: list[str], wrapped: list[bool]) -> list[str]:
-    """What breaks the rules in these lines, in words for a test's report."""
+def faults(lines: list[str], wrapped: list[bool], text: str) -> list[str]:
+    """What breaks the rules in these lines (drawn from `text`), in words for a test's report."""
     found = []
     for i in range(1, len(lines)):
         if wrapped[i - 1] and lines[i][:1] in CLOSING_PUNCTUATION:
             found.append(f"line {i + 1} starts with {lines[i][:1]!r}")
         if wrapped[i - 1] and len(lines[i].strip()) == 1:
             found.append(f"line {i + 1} holds one character, {lines[i].strip()!r}")
-    if (i := broken_word(lines, wrapped)) is not None:
+    if (i := broken_word(lines, wrapped, text)) is not None:
         found.append(f"a word is broken between {lines[i]!r} and {lines[i + 1]!r}")
     return found
 
@@ -45,7 +55,7 @@ def faults(lines: list[str], wrapped: list[bool]) -> list[str]:
 def mend(lines: list[str], wrapped: list[bool]) -> str | None:
     """The lines joined by hard breaks, mended where a line would start with closing punctuation
     (the character before it goes down with it) or a paragraph would end in a single character
-    (the character before it goes down too, if it is not part of an English word); None when
+    (the character before it goes down too, or the whole word it ends); None when
     nothing needs mending. A broken word is not mended here: the label is set smaller."""
     lines = list(lines)
     changed = False
@@ -57,12 +67,12 @@ def mend(lines: list[str], wrapped: list[bool]) -> str | None:
             changed = True
         last_of_paragraph = i == len(lines) - 1 or not wrapped[i]
         before = lines[i - 1].rstrip()
-        if last_of_paragraph and len(lines[i].strip()) == 1 and len(before) > 2 and not _is_word_char(before[-1]):
-            lines[i - 1], lines[i] = before[:-1], before[-1] + lines[i].strip()
+        cut = len(before) - 1
+        while cut > 0 and _is_word_char(before[cut]) and _is_word_char(before[cut - 1]):
+            cut -= 1   # a word ("U" of "U盘") goes down whole
+        if last_of_paragraph and len(lines[i].strip()) == 1 and cut >= 2:
+            lines[i - 1], lines[i] = before[:cut], before[cut:] + lines[i].strip()
             changed = True
     return "\n".join(lines) if changed else None
 
 
-def keep_punctuation_off_line_starts(lines: list[str]) -> str | None:
-    """`mend` for lines that all wrap softly."""
-    return mend(lines, [True] * len(lines))

@@ -34,7 +34,7 @@ class Typeset:
         super().texture_update(*largs)
         if self.markup or not self.text:
             return
-        while broken_word(*self._drawn_lines()) is not None and \
+        while broken_word(*self._drawn_lines(), self._label.text) is not None and \
                 self._label.options["font_size"] > self.font_size * SMALLEST:
             self._label.options["font_size"] *= 0.92
             super().texture_update(*largs)

@@ -36,5 +36,30 @@ def test_no_label_overflows_its_box(rendered):
     assert not rendered["overflow"], "\n".join(rendered["overflow"])
 
 
-def test_no_wrapped_line_starts_with_closing_punctuation(rendered):
-    assert not rendered["punctuation"], "\n".join(rendered["punctuation"])
+def test_every_line_is_typeset_by_the_rules(rendered):
+    """No wrapped line starts with closing punctuation, none holds a lone last character, no
+    English word is broken: on every screen, in both languages and both modes."""
+    assert not rendered["typesetting"], "\n".join(rendered["typesetting"])
+
+
+def test_the_typesetting_check_catches_what_kivy_alone_would_draw(rendered):
+    canaries = rendered["canaries"]
+    for rule, fault in (("lone character", "holds one character"), ("broken word", "word is broken"),
+                        ("closing mark", "starts with")):
+        assert any(fault in f for f in canaries[f"{rule} (Label)"]), (rule, canaries)
+        assert not canaries[f"{rule} (KioskLabel)"], (rule, canaries)
+
+
+def test_every_screen_has_the_header_and_a_visit_its_steps_and_countdown(rendered):
+    assert not rendered["headerless"], rendered["headerless"]
+    headers = rendered["headers"]
+    assert len(headers) >= 4 * 20
+    for where, header in headers.items():
+        screen = where.split(" [")[0].split("/")[0]
+        assert header["hotline"] and header["terminal"], where
+        if screen in ("home", "card_holder", "staff", "diagnostics"):
+            assert header["steps"] == 0 and not header["countdown"], where
+        else:   # the longest service's seven steps, the screen's own lit (the guide comes before them)
+            assert header["steps"] == 7, where
+            assert (header["current"] == -1) == (screen == "guide"), where
+            assert header["countdown"] == (screen != "progress"), where   # a running service has no timeout

@@ -1,7 +1,11 @@
 """Every screen in both languages and both modes, filled with its longest real content, checked
-for tofu (a character the font has no glyph for, drawn as a box), for labels whose text
-does not fit their box, and for a wrapped line that starts with closing punctuation. Run as a subprocess by test_render.py under Xvfb (Kivy runs one App
-per process); prints one JSON line with what it found."""
+for tofu (a character the font has no glyph for, drawn as a box), for labels whose text does
+not fit their box, for the typesetting rules (screens/typesetting.py: no wrapped line starting
+with closing punctuation, no lone last character, no English word broken), and for the header,
+with the longest service's steps and a countdown on the screens of a visit. Canaries, plain
+Kivy labels set to fail each typesetting rule, show the check would see it. Run as a subprocess
+by test_render.py under Xvfb (Kivy runs one App per process); prints one JSON line with what it
+found."""
 import json
 import sys
 import tempfile
@@ -11,7 +15,8 @@ from kiosk.config import KioskConfig
 from kiosk.device_messages import DEVICE_MESSAGES
 from simulation import demo
 from screens.app import KioskApp, configure_window
-from screens.typesetting import CLOSING_PUNCTUATION
+from screens.icons import ICON_FONT
+from screens.typesetting import faults
 
 from kivy.clock import Clock  # noqa: E402
 
@@ -210,6 +215,57 @@ def labels_of(widget, scrolled: bool = False):
         yield from labels_of(child, scrolled or isinstance(widget, ScrollView))
 
 
+def typesetting_faults(label) -> list[str]:
+    lines = label._label._cached_lines
+    return faults(["".join(word.text for word in line.words) for line in lines], [not line.is_last_line for line in lines],
+                  label._label.text)
+
+
+# Plain Kivy labels (no typesetting) at widths that break each rule, in the normal mode's sizes.
+CANARIES = {"lone character": ("挂失·补卡·启用一次办", 30, 280), "broken word": ("English", 40, 120),
+            "closing mark": ("工作人员不会询问您的密码。", 20, 250)}
+
+
+def sing_canaries(found: dict) -> None:
+    """Each canary drawn as Kivy would (which the check must catch), then as the screens draw it."""
+    from kivy.uix.label import Label
+    from screens.widgets import KioskLabel
+    for name, (text, size, width) in CANARIES.items():
+        for kind in (Label, KioskLabel):
+            label = kind(text=text, font_size=size, text_size=(width, None), size=(width, 400))
+            label.texture_update()
+            found["canaries"][f"{name} ({kind.__name__})"] = typesetting_faults(label)
+
+
+def inspect_header(screen, app, where: str, found: dict) -> None:
+    """The header is on the screen, shown whole; in a visit, with the steps and the countdown."""
+    from screens.widgets import ScreenHeader
+    header = next((w for w in screen.walk(restrict=True) if isinstance(w, ScreenHeader)), None)
+    if header is None or header.opacity == 0 or header.height < 20:
+        found["headerless"].append(where)
+        return
+    found["headers"][where] = {"steps": len(header.steps) if header.ids.steps_row.height > 0 else 0,
+                               "current": header.step_index,
+                               "countdown": header.ids.countdown.width > 0 and header.ids.countdown.opacity > 0,
+                               "hotline": "12333" in header.ids.hotline.text,
+                               "terminal": app.kiosk_config.terminal.terminal_number in header.ids.terminal.text}
+
+
+# The screens of a visit: their header shows the longest service's steps and a countdown (none
+# while the service runs).
+VISIT_SCREENS = ("guide", "identify", "face", "staff_assist", "application", "photo", "signature", "payment",
+                 "confirm", "pin", "progress", "result", "rating")
+
+
+def show_visit_header(app, name: str) -> None:
+    from screens.menu import OFFERS_BY_KEY
+    from screens.steps import current_step, service_steps
+    offer = OFFERS_BY_KEY["first_card"]
+    steps = list(service_steps(offer, charged=True, instant=True))
+    app.show_header(name, service_title=max((o.title for o in OFFERS_BY_KEY.values()), key=len), steps=steps,
+                    step_index=current_step(steps, name), seconds_left=-1 if name == "progress" else 120)
+
+
 def inspect(root, glyphs: GlyphCheck, where: str, found: dict) -> None:
     from kivy.core.window import Window
     for label, scrolled in labels_of(root):
@@ -217,15 +273,14 @@ def inspect(root, glyphs: GlyphCheck, where: str, found: dict) -> None:
             continue
         label.texture_update()
         text = label.text.replace("\n", " ")[:60]
-        if missing := glyphs.missing(label.text):
+        if label.font_name != ICON_FONT and (missing := glyphs.missing(label.text)):
             found["tofu"].append(f"{where}: {''.join(missing)!r} in {text!r}")
         width, height = label.texture_size
         if width > label.width + 2 or (height > label.height + 2 and not scrolled):
             found["overflow"].append(f"{where}: {text!r} needs {width:.0f}x{height:.0f}, "
                                      f"has {label.width:.0f}x{label.height:.0f}")
-        lines = ["".join(word.text for word in line.words) for line in label._label._cached_lines]
-        if any(line[:1] in CLOSING_PUNCTUATION for line in lines[1:]):
-            found["punctuation"].append(f"{where}: {text!r} wraps as {lines!r}")
+        if wrong := typesetting_faults(label):
+            found["typesetting"].append(f"{where}: {text!r}: {'; '.join(wrong)}")
         x, y = label.to_window(label.x, label.y)
         if x < -1 or x + label.width > Window.width + 1 or (
                 not scrolled and (y < -1 or y + label.height > Window.height + 1)):   # a pane scrolls up and down
@@ -238,8 +293,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         configure_window(KioskConfig())
-        found = {"tofu": [], "overflow": [], "punctuation": [], "labels": 0, "checked": [], "error": None}
-        with demo.simulated_kiosk(out, idle_timeout_s=demo.IDLE_TIMEOUT_S) as sim:
+        found = {"tofu": [], "overflow": [], "typesetting": [], "labels": 0, "checked": [], "error": None,
+                 "canaries": {}, "headerless": [], "headers": {}}
+        # No idle timeout while the screens are looked at: it would send the staff screens home.
+        with demo.simulated_kiosk(out, idle_timeout_s=3600) as sim:
             core = sim.kiosk_core().start()
             try:
                 app = KioskApp(core)
@@ -267,10 +324,14 @@ def main() -> int:
                                 app.root.transition = NoTransition()
                                 app.root.current = name
                                 fill(app.root.get_screen(name), app)
+                                if name in VISIT_SCREENS:
+                                    show_visit_header(app, name)
                         if frames_left > 0:
                             Clock.schedule_once(lambda _dt: run(index, frames_left - 1, popup), 0)
                             return
                         inspect(popup if popup is not None else app.root.current_screen, glyphs["check"], where, found)
+                        if popup is None:
+                            inspect_header(app.root.current_screen, app, where, found)
                         found["checked"].append(where)
                         if popup is not None:
                             popup.dismiss(animation=False)
@@ -280,9 +341,11 @@ def main() -> int:
                         app.stop()
 
                 def start(_dt):
+                    app._tick.cancel()   # the app's own clock would take the visit's header away: no visit runs
                     glyphs["check"] = GlyphCheck()
                     # The check must see a box where there is one: Tibetan is not in a CJK font.
                     found["box_seen"] = glyphs["check"].missing("ༀ密A") == ["ༀ"]
+                    sing_canaries(found)
                     run(0)
 
                 Clock.schedule_once(start, 1.0)
