@@ -219,6 +219,7 @@ class KioskCore:
             self._heartbeat.join(5)
         self.link_prober.shutdown(wait=False, cancel_futures=True)
         self.worker.stop()
+        self.assurance.release()
         self.devices.close()
         self.client.close()
         self.outbox.close()
