@@ -140,16 +140,22 @@ def _eyes_shut(frame: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 class _TurnWarp:
     """The maps that turn one framed face: the middle of the face slides sideways, the jaw
-    lines and the background stay."""
+    lines and the background stay. Only the box the warp moves is remapped (its maps are a
+    tenth of a whole frame's: the simulator's memory is counted in the kiosk's process)."""
 
     def __init__(self, frame: np.ndarray, points: np.ndarray):
         height, width = frame.shape[:2]
-        self.xs, self.ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
         left, right = points[0, 0], points[16, 0]
         top, bottom = points[19, 1] - (points[8, 1] - points[19, 1]) * 0.3, points[8, 1]
         cx, self.half = (left + right) / 2, (right - left) / 2 * 1.15
+        cy, half_height = (top + bottom) / 2, (bottom - top) / 2 * 1.2
+        # where the weight below is not zero (|u| < 1 and |v| < 1), within the frame
+        self.x0, self.x1 = max(int(np.floor(cx - self.half)), 0), min(int(np.ceil(cx + self.half)) + 1, width)
+        self.y0, self.y1 = max(int(np.floor(cy - half_height)), 0), min(int(np.ceil(cy + half_height)) + 1, height)
+        self.xs, self.ys = np.meshgrid(np.arange(self.x0, self.x1, dtype=np.float32),
+                                       np.arange(self.y0, self.y1, dtype=np.float32))
         u = (self.xs - cx) / self.half
-        v = (self.ys - (top + bottom) / 2) / ((bottom - top) / 2 * 1.2)
+        v = (self.ys - cy) / half_height
         inside = (np.abs(u) < 1) & (np.abs(v) < 1)
         self.weight = (np.cos(np.clip(u, -1, 1) * np.pi / 2) * np.cos(np.clip(v, -1, 1) * np.pi / 2) * inside
                        ).astype(np.float32)
@@ -158,7 +164,10 @@ class _TurnWarp:
         """amount > 0: the nose moves to the image's right (the person turns to their left)."""
         import cv2
         map_x = self.xs - amount * self.half * self.weight
-        return cv2.remap(frame, map_x, self.ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        turned = frame.copy()
+        turned[self.y0:self.y1, self.x0:self.x1] = cv2.remap(frame, map_x, self.ys, cv2.INTER_LINEAR,
+                                                             borderMode=cv2.BORDER_REPLICATE)
+        return turned
 
 
 class _PhoneShowingQr:
