@@ -2,7 +2,7 @@
 face models (the detector, 5-point landmarks and the ResNet embedding: about 100 MB resident
 once a check has run) or their work buffers.
 
-    kiosk (FaceWorker)  --frame, request-->  python -m kiosk.face_worker  (LocalFaceEngine)
+    kiosk (FaceWorker)  --frame, request-->  python -m kiosk.face_worker_process
                         <--analysis, embedding, or the error raised--
 
 The worker starts when a check is about to need it (`start()` does not wait for it) and is
@@ -41,7 +41,7 @@ class FaceWorker:
     """The kiosk's end: the same calls as face_check.LocalFaceEngine, answered by the worker.
     One request at a time (a lock); safe to call from any thread."""
 
-    command = (sys.executable, "-m", "kiosk.face_worker")
+    command = (sys.executable, "-m", "kiosk.face_worker_process")   # its other end
 
     def __init__(self, deadline_s: float = DEADLINE_S):
         self.deadline_s = deadline_s
@@ -152,57 +152,3 @@ class FaceWorker:
             except subprocess.TimeoutExpired:
                 process.kill()
         process.wait()
-
-
-# --- the worker process -------------------------------------------------------------------------
-
-def _handlers() -> dict:
-    """The requests, each loading its models on first use (a photo capture needs the 68-point
-    landmarks, not the embedding)."""
-    from kiosk import face_check, photo_capture
-    engine = []
-
-    def local():
-        if not engine:
-            engine.append(face_check.LocalFaceEngine())
-        return engine[0]
-    return {"analyse": lambda *args: local().analyse(*args), "embedding": lambda *args: local().embedding(*args),
-            "embedding_of_photo": lambda *args: local().embedding_of_photo(*args),
-            "make_photo": photo_capture.make_photo}
-
-
-def serve(conn: Connection) -> int:
-    """Answers requests until the kiosk's end closes."""
-    handlers = _handlers()
-    while True:
-        try:
-            kind, *args = conn.recv()
-        except EOFError:
-            return 0
-        try:
-            reply = (True, handlers[kind](*args))
-        except Exception as exc:   # the models' own errors go back as themselves
-            reply = (False, exc)
-        args = None   # the frame goes now, not with the next request
-        try:
-            conn.send(reply)
-        except (pickle.PicklingError, TypeError, AttributeError):
-            conn.send((False, RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}")))
-        reply = None
-
-
-def main() -> int:
-    from kiosk.process import forbid_core_dumps
-    forbid_core_dumps()
-    logging.basicConfig(level=logging.WARNING, format="face worker: %(levelname)s %(message)s")
-    conn = Connection(int(sys.argv[1]))
-    try:
-        return serve(conn)
-    except (KeyboardInterrupt, BrokenPipeError, ConnectionResetError):
-        return 0
-    finally:
-        conn.close()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
