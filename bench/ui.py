@@ -18,14 +18,29 @@ Two processes, as on a kiosk where the devices and the backend are other machine
   script does to the devices (lay the ID card down, insert or take out the card, stop the
   backend) goes to this process over a socket pair, one message a step. The child takes no
   screenshots (a kiosk takes none); the demo's script module and the simulator modules it
-  imports (about 3.5 MB, no objects or threads of theirs) are in it.
+  imports (about 3 MB, no objects or threads of theirs) are in it, and pytest (about 7 MB),
+  which Kivy's UnitTestTouch, the demo's finger, imports; so is the simulated camera's state
+  (its scenes' frames and turn maps, about 8 MB), which a real camera keeps in the device.
+
+The face models (dlib's detector, landmarks and ResNet embedding; the 68-point model for a
+photo) never enter the child: they run in the face worker (kiosk/face_worker.py), a process
+the kiosk starts for a check or a photo and stops when the check has passed, the capture or the
+visit is over. It is not in the figure, and it no longer runs when the figure is taken; it peaks
+at about 130 MB for a face check, 180 MB for a photo. The simulated camera makes its frames' landmarks in a short-lived
+process of its own for the same reason (a real camera runs no face model).
 
 The outbox's timings are the deployed defaults (poll 2 s, link probe 5 s), not the demo's
 quick ones; everything else is the demo's configuration. The window is 1280x800 under Xvfb,
 rendered by Mesa's software renderer (llvmpipe), as in every bench and test here: a kiosk
 with a GPU keeps its framebuffers and textures out of the process, so the memory figure
 includes what software rendering costs (a bare Kivy window is about 160 MB here; the Mesa
-libraries' pages are reported on their own).
+libraries' pages are reported on their own). Where the 269 MB go (smaps and a timeline of the
+child's RSS step by step): 79 MB after Python's, the kiosk's and the
+script's imports; 203 MB on the home screen before any visit (Kivy, SDL, Mesa's llvmpipe with
+its 62 MB of library pages, every screen's widgets and label textures); the first face check
+adds about 33 MB (OpenCV, 16 MB, which the real camera driver needs too; the simulated camera's
+state; the preview), the other visits together about 25 MB (label textures of screens shown,
+Python objects, pytest at the first tap).
 
 - cold start: from starting the child process to the first frame drawn (Window on_flip) with
   the home screen current and no transition running. Python, Kivy, the kiosk core (outbox,

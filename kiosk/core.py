@@ -33,6 +33,7 @@ from kiosk.fees import Payments
 from kiosk.identification import Identification
 from kiosk.identity_assurance import IdentityAssurance
 from kiosk.outcome import Outcome
+from kiosk.process import keep_the_heap_compact
 from kiosk.receipt import RECEIPT_FAILED, Handout, hand_out
 from kiosk.services import catalog
 from kiosk.services.base import BackendLink, ServiceResult
@@ -160,6 +161,7 @@ class KioskCore:
             log.exception("statistics for %s not recorded", result.service_item)
 
     def start(self) -> "KioskCore":
+        keep_the_heap_compact()   # before the kiosk's threads start
         self._recover_issuances()
         # Audit entries a crash left unsent (a visit that never ended) leave now.
         self.link.send_audit_trail(self.config.terminal.terminal_number)
@@ -219,6 +221,7 @@ class KioskCore:
             self._heartbeat.join(5)
         self.link_prober.shutdown(wait=False, cancel_futures=True)
         self.worker.stop()
+        self.assurance.release()
         self.devices.close()
         self.client.close()
         self.outbox.close()

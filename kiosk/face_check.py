@@ -109,7 +109,9 @@ class FrameAnalysis:
     yaw: float = 0.5              # nose position between the eyes' outer corners: 0.5 is frontal
     sharpness: float = 0.0
     face_ratio: float = 0.0
-    shape: object = None          # dlib's landmarks of the one face, for the embedding
+    shape: tuple | None = None    # the one face's box (left, top, right, bottom) and its landmark
+                                  # points, for the embedding: plain values, so that an analysis
+                                  # crosses from the face worker (kiosk/face_worker.py) by pipe
     eyes: np.ndarray | None = None   # both eyes' patches, normalised (eye_patches)
 
     @property
@@ -175,12 +177,16 @@ def analyse(frame: np.ndarray, settings: FaceCheckSettings, models: FaceModels |
         problem = "too_dark"
     elif brightness > settings.brightness[1]:
         problem = "too_bright"
-    return FrameAnalysis(1, problem, yaw, sharpness, ratio, shape, eye_patches(whole, points))
+    return FrameAnalysis(1, problem, yaw, sharpness, ratio, ((box.left(), box.top(), box.right(), box.bottom()), points),
+                         eye_patches(whole, points))
 
 
 def embedding(frame: np.ndarray, analysis: FrameAnalysis, models: FaceModels | None = None) -> np.ndarray:
+    import dlib
     models = models or FaceModels.shared()
-    return np.array(models.embedder.compute_face_descriptor(frame, analysis.shape))
+    box, points = analysis.shape
+    shape = dlib.full_object_detection(dlib.rectangle(*box), dlib.points([dlib.point(int(x), int(y)) for x, y in points]))
+    return np.array(models.embedder.compute_face_descriptor(frame, shape))
 
 
 def embedding_of_photo(image: np.ndarray, models: FaceModels | None = None) -> np.ndarray:
@@ -191,6 +197,24 @@ def embedding_of_photo(image: np.ndarray, models: FaceModels | None = None) -> n
     if len(found) != 1:
         raise ValueError(f"the registered photo holds {len(found)} faces, not one")
     return np.array(models.embedder.compute_face_descriptor(image, models.landmarks(image, found[0])))
+
+
+class LocalFaceEngine:
+    """The models in this process: what the face worker (kiosk/face_worker.py) runs, and the
+    tests and bench/face.py. The kiosk's UI process uses the worker, which offers the same three
+    calls, and never maps dlib or its models."""
+
+    def __init__(self, models: FaceModels | None = None):
+        self.models = models or FaceModels.shared()
+
+    def analyse(self, frame: np.ndarray, settings: FaceCheckSettings, need_frontal: bool = True) -> FrameAnalysis:
+        return analyse(frame, settings, self.models, need_frontal=need_frontal)
+
+    def embedding(self, frame: np.ndarray, analysis: FrameAnalysis) -> np.ndarray:
+        return embedding(frame, analysis, self.models)
+
+    def embedding_of_photo(self, image: np.ndarray) -> np.ndarray:
+        return embedding_of_photo(image, self.models)
 
 
 @dataclass(frozen=True)
@@ -226,10 +250,11 @@ def _no_frame(frame: np.ndarray, analysis: FrameAnalysis) -> None:
 def run_face_check(camera, registered: np.ndarray, settings: FaceCheckSettings = FaceCheckSettings(), *,
                    prompt: Callable[[Challenge], None] = _no_prompt, on_frame: FrameSeen = _no_frame,
                    cancel: threading.Event | None = None, rng: random.Random | None = None,
-                   clock: Callable[[], float] = time.monotonic) -> FaceCheckResult:
+                   clock: Callable[[], float] = time.monotonic, engine=None) -> FaceCheckResult:
     """The whole check against `registered` (the photo's embedding). `prompt` speaks each
-    challenge; `on_frame` sees every frame with its analysis (the preview)."""
-    models = FaceModels.shared()
+    challenge; `on_frame` sees every frame with its analysis (the preview). `engine` runs the
+    models: the face worker in the kiosk (kiosk/face_worker.py), by default this process."""
+    engine = engine or LocalFaceEngine()
     rng = rng or random.SystemRandom()
     order = tuple(rng.sample(list(Challenge), k=min(settings.challenges, len(Challenge))))
     started = clock()
@@ -244,7 +269,7 @@ def run_face_check(camera, registered: np.ndarray, settings: FaceCheckSettings =
             if cancel is not None and cancel.is_set():
                 return
             frame = camera.read()
-            analysis = analyse(frame, settings, models, need_frontal=need_frontal)
+            analysis = engine.analyse(frame, settings, need_frontal)
             on_frame(frame, analysis)
             yield frame, analysis
 
@@ -310,7 +335,7 @@ def run_face_check(camera, registered: np.ndarray, settings: FaceCheckSettings =
         return result(Decision.CANCELLED)
     if best is None:
         return result(Decision.NO_FACE, reason="no frontal face after the challenge")
-    distance = float(np.linalg.norm(embedding(*best, models) - registered))
+    distance = float(np.linalg.norm(engine.embedding(*best) - registered))
     best = None
     if distance <= settings.match_threshold:
         return result(Decision.MATCH, distance)

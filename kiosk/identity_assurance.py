@@ -26,7 +26,8 @@ from drivers.apdu import CardError
 from kiosk.backend.errors import BackendError, BackendRejected
 from kiosk.device_messages import citizen_message
 from kiosk.devices import Devices
-from kiosk.face_check import Challenge, FaceCheckResult, FaceCheckSettings, FrameSeen, embedding_of_photo, run_face_check
+from kiosk.face_check import Challenge, FaceCheckResult, FaceCheckSettings, FrameSeen, run_face_check
+from kiosk.face_worker import FaceWorker, FaceWorkerFailed
 from kiosk.outcome import Outcome
 from kiosk.registry_photo import decode_registry_photo
 from kiosk.services import catalog
@@ -53,10 +54,21 @@ class FaceCheckOffline(FaceCheckUnavailable):
     citizen_message = "网络中断，人脸核验需联网办理。您可请工作人员协助核验身份。"
 
 
+class FaceCheckBroken(FaceCheckUnavailable):
+    """The face worker (kiosk/face_worker.py) died or hung during the check: the check cannot
+    be made this time (the next one starts another worker), and staff can vouch."""
+
+    citizen_message = "人脸核验出现故障，暂时无法进行，请工作人员协助核验身份。"
+
+
 class IdentityAssurance:
     def __init__(self, link: BackendLink, devices: Devices, staff_gate: StaffGate, settings: FaceCheckSettings,
-                 face_also_for: frozenset[str] = frozenset(), terminal_number: str = ""):
+                 face_also_for: frozenset[str] = frozenset(), terminal_number: str = "",
+                 worker: FaceWorker | None = None):
         self.link = link
+        # The face models run in a worker process, started for a check and stopped after it:
+        # the kiosk's own process never holds them (#17).
+        self.worker = worker or FaceWorker()
         self.devices = devices
         self.staff_gate = staff_gate
         self.settings = settings
@@ -91,10 +103,10 @@ class IdentityAssurance:
             wlt = visit.identity.photo_wlt
             if decode is None or not wlt:
                 raise RegisteredPhotoUnusable(f"no registered photo: {exc.code}; no ID card photo decoder") from None
-            return embedding_of_photo(np.asarray(decode(wlt).convert("RGB")))
+            return self.worker.embedding_of_photo(np.asarray(decode(wlt).convert("RGB")))
         except BackendError as exc:
             raise FaceCheckOffline(f"the registered photo cannot be fetched: {exc}") from None
-        return embedding_of_photo(np.asarray(decode_registry_photo(reply["photo"])))
+        return self.worker.embedding_of_photo(np.asarray(decode_registry_photo(reply["photo"])))
 
     def check_face(self, visit: Visit, *, prompt: Callable[[Challenge], None], on_frame: FrameSeen,
                    cancel: threading.Event | None = None) -> FaceCheckResult:
@@ -104,21 +116,35 @@ class IdentityAssurance:
         if camera is None:
             raise FaceCheckUnavailable("no camera on this kiosk ([camera] device)")
         try:
-            registered = self.registered_embedding(visit)
-        except ValueError as exc:
-            raise RegisteredPhotoUnusable(f"the registered photo is unusable: {exc}") from None
-        def spoken(challenge: Challenge) -> None:
-            prompt(challenge)
-            for listener in self.listeners:
-                listener(challenge)
-        result = run_face_check(camera, registered, self.settings, prompt=spoken, on_frame=on_frame, cancel=cancel)
-        registered = None
+            self.worker.start()   # its models load while the registered photo is fetched
+            try:
+                registered = self.registered_embedding(visit)
+            except ValueError as exc:
+                raise RegisteredPhotoUnusable(f"the registered photo is unusable: {exc}") from None
+
+            def spoken(challenge: Challenge) -> None:
+                prompt(challenge)
+                for listener in self.listeners:
+                    listener(challenge)
+            result = run_face_check(camera, registered, self.settings, prompt=spoken, on_frame=on_frame,
+                                    cancel=cancel, engine=self.worker)
+        except FaceWorkerFailed as exc:
+            log.error("face check: %s", exc)
+            raise FaceCheckBroken(str(exc)) from None
+        finally:
+            registered = None
         details = result.audit_details(self.settings)
         self.link.record(visit.visit_id, "identity", "face_check", Outcome.DONE if result.passed else Outcome.REFUSED,
                          details)
         if result.passed:
             visit.assure("face", {"score": details["score"]})
+            self.release()   # the visit needs no other check; a refused one may be tried again
         return result
+
+    def release(self) -> None:
+        """The face worker stops (at the end of a visit, and when the kiosk stops): its models'
+        memory goes back to the system; the next check starts another."""
+        self.worker.stop()
 
     # --- the staff-assisted path -----------------------------------------------------------------
 

@@ -7,8 +7,8 @@ JPEG, a plain light background), after quality gates, each refusal in plain word
     the background cleaned to the plain colour (OpenCV's GrabCut, seeded by the face) -> JPEG
 
 Eyes are judged by the eye aspect ratio of dlib's 68 landmarks, a model the face check does not
-keep (kiosk/face_check.py keeps the 5-point one): it is loaded for a capture and given back
-after it (`release_models`). The photo is personal data: it stays in memory, travels with the
+use (kiosk/face_check.py uses the 5-point one): a capture runs in a face worker process started
+for it and stopped after it (kiosk/face_worker.py), so the model never enters the kiosk's. The photo is personal data: it stays in memory, travels with the
 application (sealed in the outbox when queued) and is never logged or written to disk.
 """
 from __future__ import annotations
@@ -192,17 +192,22 @@ def capture(camera, spec: PhotoSpec = PhotoSpec(), *, on_frame: Callable = lambd
             timeout_s: float = 30.0) -> bytes:
     """Frames from `camera` until one makes a photo (JPEG bytes); each refusal goes to
     `on_problem` (a PROBLEMS key) as the citizen adjusts. PhotoRefused with the last problem when
-    none did within `timeout_s`, or at once when cancelled. The 68-point model is given back."""
+    none did within `timeout_s`, or at once when cancelled. Each frame is judged by a face worker
+    (kiosk/face_worker.py) started for this capture and stopped after it: the 68-point model
+    never enters this process; FaceWorkerFailed when the worker dies."""
+    from kiosk.face_worker import FaceWorker
+    worker = FaceWorker()
+    worker.start()
     deadline, last = time.monotonic() + timeout_s, "no_face"
     try:
         while time.monotonic() < deadline and not (cancel is not None and cancel.is_set()):
             frame = camera.read()
             on_frame(frame)
             try:
-                return make_photo(frame, spec)
+                return worker.make_photo(frame, spec)
             except PhotoRefused as exc:
                 last = exc.problem
                 on_problem(last)
         raise PhotoRefused(last)
     finally:
-        release_models()
+        worker.stop()

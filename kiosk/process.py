@@ -8,6 +8,9 @@ import logging
 
 log = logging.getLogger(__name__)
 PR_SET_DUMPABLE = 4
+M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8   # mallopt(3)
+MMAP_THRESHOLD = 128 * 1024
+ARENAS = 2
 
 
 def forbid_core_dumps() -> None:
@@ -26,3 +29,22 @@ def return_free_memory() -> None:
     trim = getattr(ctypes.CDLL(None), "malloc_trim", None)   # glibc only
     if trim is not None:
         trim(0)
+
+
+def keep_the_heap_compact() -> None:
+    """glibc's malloc tuned for a process that lives for months with a few busy threads (#17):
+
+    - a fixed mmap threshold (128 KiB, glibc's initial one): a camera frame, its pickle to the
+      face worker, a receipt's image are mapped and unmapped whole. glibc otherwise raises the
+      threshold to the largest block freed, and from then on such blocks are carved from the
+      heap, where they stay resident between visits;
+    - at most two arenas: each thread that allocates (card watcher, outbox senders, link probe,
+      a face check's, a photo's) would otherwise get one of its own (up to 8 per core), each
+      keeping its own free pages.
+
+    Together about 7 MB less resident after the bench's visits (bench/ui.py). No effect, and no
+    error, on another C library."""
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)   # glibc only
+    if mallopt is not None:
+        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+        mallopt(M_ARENA_MAX, ARENAS)

@@ -34,8 +34,6 @@ from kiosk.application import ApplicationDetails, Category, Mailing
 from kiosk.config import KioskConfig
 from kiosk.core import KioskCore
 from kiosk.staff_pin import hash_staff_pin, staff_card_digest
-from reference_backend.pki import make_test_pki
-from reference_backend.server import open_backend
 from simulation.config import config_for_simulation
 
 log = logging.getLogger(__name__)
@@ -146,6 +144,7 @@ class SimulatedKiosk:
         if not self.network_cut:
             return
         self.network_cut = False
+        from reference_backend.server import open_backend
         host, port = self.backend.server_address[:2]
         self.backend = open_backend(host, port, self.folder / "backend.db",
                                     Path(self.config.backend.ca_file).parent).start()
@@ -170,6 +169,10 @@ def simulated_kiosk(out: Path | None = None, *, serial_devices: bool = True, idl
     must be running (./run and the tests' `pcscd` fixture start it). `out` receives the printed
     card faces and receipts as PNGs; `serial_devices=False` leaves out the receipt printer and
     the ID reader (and their pty threads); `changes` maps config sections to settings."""
+    # The backend's modules (uvicorn, psycopg) load here, not with this module: the demo's script
+    # imports it in a kiosk's process (bench/ui.py measures one), which never runs a backend.
+    from reference_backend.pki import make_test_pki
+    from reference_backend.server import open_backend
     with tempfile.TemporaryDirectory(prefix="kiosk-sim-") as tmp, contextlib.ExitStack() as stack:
         folder = Path(tmp)
         pki = make_test_pki(folder / "pki")

@@ -284,6 +284,7 @@ SLOW = {
     "faults/test_fault_sigkill_services.py": ALL,
     "faults/test_fault_unexpected.py": ALL,
     "kiosk/test_face_check.py": ALL,
+    "kiosk/test_face_worker.py": ALL,
     "kiosk/test_photo_capture.py": ALL,
     "kiosk/test_update.py": ALL,
     "kiosk/test_fleet_health.py": ALL,

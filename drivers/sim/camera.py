@@ -60,21 +60,30 @@ def face_test_images() -> Path:
 
 
 def _landmark_models() -> tuple:
-    """dlib's face detector and 68-point landmarks (jaw lines, lids), loaded for the camera
-    alone while it makes its frames: about 70 MB, handed back to the system afterwards."""
+    """dlib's face detector and 68-point landmarks (jaw lines, lids), for the camera's frames."""
     import dlib
     import face_recognition_models as models
     return dlib.get_frontal_face_detector(), dlib.shape_predictor(models.pose_predictor_model_location())
 
 
-def _give_back_freed_memory() -> None:
-    """glibc keeps freed memory for the process unless asked to return it: the camera's 68-point
-    model would otherwise stay counted in the kiosk's resident memory."""
-    import ctypes
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):   # not glibc: nothing to ask
-        pass
+def _framed_faces(sources: tuple[Path, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each source's face framed, with its 68 landmarks."""
+    detector, predictor = _landmark_models()
+    framed = [_framed(_load(path), detector) for path in sources]
+    return [(frame, _landmarks_of(frame, detector, predictor)) for frame in framed]
+
+
+def _framed_faces_elsewhere(sources: tuple[Path, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`_framed_faces` in a short-lived process of its own: a real camera runs no face model,
+    so the simulated one keeps dlib and its 68-point model (about 100 MB while loaded) out of
+    the process it serves, the kiosk's (#17). Test images only: nobody's personal data."""
+    import pickle
+    import subprocess
+    done = subprocess.run([sys.executable, "-m", "drivers.sim.camera", *map(str, sources)], capture_output=True,
+                          timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"the simulated camera's frames could not be made: {done.stderr.decode(errors='replace')[-500:]}")
+    return pickle.loads(done.stdout)
 
 
 def _framed(image: np.ndarray, detector) -> np.ndarray:
@@ -131,16 +140,22 @@ def _eyes_shut(frame: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 class _TurnWarp:
     """The maps that turn one framed face: the middle of the face slides sideways, the jaw
-    lines and the background stay."""
+    lines and the background stay. Only the box the warp moves is remapped (its maps are a
+    tenth of a whole frame's: the simulator's memory is counted in the kiosk's process)."""
 
     def __init__(self, frame: np.ndarray, points: np.ndarray):
         height, width = frame.shape[:2]
-        self.xs, self.ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
         left, right = points[0, 0], points[16, 0]
         top, bottom = points[19, 1] - (points[8, 1] - points[19, 1]) * 0.3, points[8, 1]
         cx, self.half = (left + right) / 2, (right - left) / 2 * 1.15
+        cy, half_height = (top + bottom) / 2, (bottom - top) / 2 * 1.2
+        # where the weight below is not zero (|u| < 1 and |v| < 1), within the frame
+        self.x0, self.x1 = max(int(np.floor(cx - self.half)), 0), min(int(np.ceil(cx + self.half)) + 1, width)
+        self.y0, self.y1 = max(int(np.floor(cy - half_height)), 0), min(int(np.ceil(cy + half_height)) + 1, height)
+        self.xs, self.ys = np.meshgrid(np.arange(self.x0, self.x1, dtype=np.float32),
+                                       np.arange(self.y0, self.y1, dtype=np.float32))
         u = (self.xs - cx) / self.half
-        v = (self.ys - (top + bottom) / 2) / ((bottom - top) / 2 * 1.2)
+        v = (self.ys - cy) / half_height
         inside = (np.abs(u) < 1) & (np.abs(v) < 1)
         self.weight = (np.cos(np.clip(u, -1, 1) * np.pi / 2) * np.cos(np.clip(v, -1, 1) * np.pi / 2) * inside
                        ).astype(np.float32)
@@ -149,7 +164,10 @@ class _TurnWarp:
         """amount > 0: the nose moves to the image's right (the person turns to their left)."""
         import cv2
         map_x = self.xs - amount * self.half * self.weight
-        return cv2.remap(frame, map_x, self.ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        turned = frame.copy()
+        turned[self.y0:self.y1, self.x0:self.x1] = cv2.remap(frame, map_x, self.ys, cv2.INTER_LINEAR,
+                                                             borderMode=cv2.BORDER_REPLICATE)
+        return turned
 
 
 class _PhoneShowingQr:
@@ -213,13 +231,10 @@ class SimulatedCamera:
         with self._lock:
             if self._frames:
                 return
-            detector, predictor = _landmark_models()
-            right, other = (_framed(_load(path), detector) for path in self._sources)
-            for scene, frame in ((Scene.RIGHT_PERSON, right), (Scene.OTHER_PERSON, other)):
-                points = _landmarks_of(frame, detector, predictor)
+            (right, right_points), (other, other_points) = _framed_faces_elsewhere(self._sources)
+            for scene, frame, points in ((Scene.RIGHT_PERSON, right, right_points),
+                                         (Scene.OTHER_PERSON, other, other_points)):
                 self._warps[scene], self._shut[scene] = _TurnWarp(frame, points), _eyes_shut(frame, points)
-            del detector, predictor
-            _give_back_freed_memory()
             self._frames = {Scene.RIGHT_PERSON: right, Scene.OTHER_PERSON: other, Scene.PHOTO_HELD_UP: self._held_up(right),
                             Scene.VIDEO_REPLAYED: right, Scene.NOBODY: np.full_like(right, 180)}
 
@@ -306,3 +321,8 @@ class SimulatedCamera:
 
     def close(self) -> None:
         pass
+
+
+if __name__ == "__main__":   # _framed_faces_elsewhere: the frames, pickled on stdout
+    import pickle
+    sys.stdout.buffer.write(pickle.dumps(_framed_faces(tuple(Path(arg) for arg in sys.argv[1:]))))

@@ -91,6 +91,7 @@ class KioskServices:
         self.link.send_audit_trail(self.terminal_number)
         visit.end(reason)
         self._visits.discard(visit)
+        self.assurance.release()   # the face worker, if a check started it, and whatever it held
 
     def card_withdrawn(self, visit: Visit) -> None:
         """The card left the reader. A visit the card alone identified (a PIN change) ends with
