@@ -113,6 +113,9 @@ class _ParentLink:
     def insert_staff_card(self) -> None:
         self.ask("call", "kiosk.insert_staff_card", (), {})
 
+    def cut_network(self) -> None:
+        self.ask("call", "kiosk.cut_network", (), {})
+
     def show_essc_code(self, id_number: str) -> str:
         return self.ask("call", "kiosk.show_essc_code", (id_number,), {})
 
@@ -275,7 +278,6 @@ def bench_config(config):
 def measure() -> dict:
     sys.path.insert(0, str(ROOT))
     from simulation import demo
-    from reference_backend.server import open_backend
 
     measured: dict = {}
     with tempfile.TemporaryDirectory(prefix="kiosk-bench-ui-") as tmp, contextlib.ExitStack() as stack:
@@ -300,8 +302,14 @@ def measure() -> dict:
                     return measured
             try:
                 kind, *args = conn.recv()
-            except EOFError:
-                continue
+            except EOFError:   # the kiosk closed its end: it ended (a closed socket polls ready for ever)
+                try:
+                    kiosk.wait(10)
+                except subprocess.TimeoutExpired:
+                    pass
+                measured.setdefault("error", f"the kiosk process closed its end of the link (exit {kiosk.poll()})")
+                measured["log"] = log_path.read_text(errors="replace")[-3000:]
+                return measured
             reply = None
             try:
                 if kind == "config":
@@ -318,9 +326,7 @@ def measure() -> dict:
                     measured["peak_mb"] = _status_mb(kiosk.pid, "VmHWM")
                     measured["mesa_mb"] = _mesa_mb(kiosk.pid)
                     measured["idle_cpu_offline_pct"], measured["busiest_offline"] = sample_idle(kiosk.pid, args[0])
-                    old = sim.backend
-                    sim.backend = open_backend("127.0.0.1", old.server_address[1], old.store.path,
-                                               Path(config.backend.ca_file).parent).start()
+                    sim.restore_network()
                     stack.callback(sim.backend.stop)
                 elif kind == "online":
                     measured["idle_cpu_online_pct"], measured["busiest_online"] = sample_idle(kiosk.pid, args[0])

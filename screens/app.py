@@ -68,10 +68,7 @@ class KioskApp(App):
         self._probing = False
         self._last_probe = 0.0
         self._minute = -1
-        # What the header of the screen on show says (widgets.py ScreenHeader), kept here.
-        self.header = {"service_title": self.title, "terminal": core.config.terminal.terminal_number,
-                       "clock_text": "", "steps": [], "step_index": -1, "seconds_left": -1}
-        self._headers = {}   # screen name -> its ScreenHeader
+        self.header = None   # the one ScreenHeader, moved into the screen on show (widgets.py)
         # This run's log records, redacted, for the diagnostics screen's export to a USB stick.
         self.recent_logs = RecentLogs()
         logging.getLogger().addHandler(self.recent_logs)
@@ -113,11 +110,13 @@ class KioskApp(App):
                              ("progress", ProgressScreen), ("result", ResultScreen), ("rating", RatingScreen),
                              ("staff", StaffSignInScreen), ("diagnostics", DiagnosticsScreen)):
             manager.add_widget(screen(name=name))
-        from screens.widgets import ScreenHeader
-        for screen in manager.screens:
-            self._headers[screen.name] = next(w for w in screen.walk(restrict=True) if isinstance(w, ScreenHeader))
-        manager.bind(current=lambda _m, name: self._show_step(name))
-        self.header["clock_text"] = clock_text(datetime.datetime.now(LOCAL_TIME), self.lang)
+        from screens.widgets import HeaderSlot, ScreenHeader
+        self.header = ScreenHeader(service_title=self.title, terminal=self.kiosk_config.terminal.terminal_number,
+                                   clock_text=clock_text(datetime.datetime.now(LOCAL_TIME), self.lang))
+        slots = {screen.name: next(w for w in screen.walk(restrict=True) if isinstance(w, HeaderSlot))
+                 for screen in manager.screens}
+        manager.bind(current=lambda _m, name: (slots[name].hold(self.header), self._show_step(name)))
+        slots[manager.current].hold(self.header)
         self._show_step(manager.current)
         from screens.voice import VoicePrompts
         # Each screen speaks its prompt as it becomes current (and again when the language changes).
@@ -224,14 +223,12 @@ class KioskApp(App):
 
     # --- the header ---------------------------------------------------------------------------
 
-    def show_header(self, name: str | None = None, **changes) -> None:
-        """Changes what the header says, and shows it all on screen `name`'s header (by
-        default the screen on show)."""
-        self.header.update(changes)
-        header = self._headers.get(name or self.root.current)
-        for key, value in self.header.items() if name else changes.items():
-            if getattr(header, key) != value:
-                setattr(header, key, value)
+    def show_header(self, **changes) -> None:
+        """Changes what the header says (a value it already shows is not set again: each set
+        redraws a label)."""
+        for key, value in changes.items():
+            if getattr(self.header, key) != value:
+                setattr(self.header, key, value)
 
     def _show_time(self) -> None:
         self.show_header(clock_text=clock_text(datetime.datetime.now(LOCAL_TIME), self.lang))
@@ -243,11 +240,11 @@ class KioskApp(App):
         offer = self.flow.offer if self.flow.active else None
         if offer is None:
             title = STAFF_TITLE if screen in ("staff", "diagnostics") else self.title
-            self.show_header(screen, service_title=title, steps=[], step_index=-1, seconds_left=-1)
+            self.show_header(service_title=title, steps=[], step_index=-1, seconds_left=-1)
             return
         charged = bool(offer.fee) and self.core.payments.fee_for(*offer.fee) is not None
         steps = list(service_steps(offer, charged=charged, instant=self.flow.services.instant_issuance_ready()))
-        self.show_header(screen, service_title=offer.title, steps=steps, step_index=current_step(steps, screen))
+        self.show_header(service_title=offer.title, steps=steps, step_index=current_step(steps, screen))
 
     def _every_tick(self, _dt) -> None:
         if time.localtime().tm_min != self._minute:
@@ -293,7 +290,7 @@ class KioskApp(App):
                 self._countdown = IdleCountdown()
                 self._countdown.open(animation=False)
                 self.voice.play("idle")
-            self._countdown.seconds_left = self.header["seconds_left"]
+            self._countdown.seconds_left = self.header.seconds_left
 
     def _close_countdown(self) -> None:
         if self._countdown is not None:

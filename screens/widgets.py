@@ -97,9 +97,9 @@ class StepIndicator(BoxLayout):
 class ScreenHeader(BoxLayout):
     """The top of every screen: the service (a message id), this terminal, the 12333 hotline and
     the time; during a service its steps, the current one, and the seconds left before the
-    visit ends untouched (-1: no countdown). The app fills in only the header of the screen on
-    show (KioskApp.show_header): seventeen headers ticking together would redraw seventeen
-    countdowns a second."""
+    visit ends untouched (-1: no countdown). There is one, moved by the app into the HeaderSlot
+    of the screen on show (KioskApp.show_header): a header on each of eighteen screens cost
+    28 MB of labels and redrew eighteen countdowns a second."""
 
     service_title = StringProperty("")
     terminal = StringProperty("")
@@ -107,6 +107,24 @@ class ScreenHeader(BoxLayout):
     steps = ListProperty([])
     step_index = NumericProperty(-1)
     seconds_left = NumericProperty(-1)
+
+
+class HeaderSlot(BoxLayout):
+    """Where a screen shows the header: as tall as the header while it holds it, and as tall
+    as it last was after (the screen leaving keeps its layout while it fades out)."""
+
+    def hold(self, header: ScreenHeader) -> None:
+        if header.parent is self:
+            return
+        if header.parent is not None:
+            header.parent.let_go(header)
+        self.add_widget(header)
+        header.bind(height=self.setter("height"))
+        self.height = header.height
+
+    def let_go(self, header: ScreenHeader) -> None:
+        header.unbind(height=self.setter("height"))
+        self.remove_widget(header)
 
 
 class InsertCardPrompt(Widget):

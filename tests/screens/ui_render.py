@@ -262,7 +262,7 @@ def show_visit_header(app, name: str) -> None:
     from screens.steps import current_step, service_steps
     offer = OFFERS_BY_KEY["first_card"]
     steps = list(service_steps(offer, charged=True, instant=True))
-    app.show_header(name, service_title=max((o.title for o in OFFERS_BY_KEY.values()), key=len), steps=steps,
+    app.show_header(service_title=max((o.title for o in OFFERS_BY_KEY.values()), key=len), steps=steps,
                     step_index=current_step(steps, name), seconds_left=-1 if name == "progress" else 120)
 
 
