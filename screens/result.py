@@ -55,9 +55,11 @@ class ResultScreen(Screen):
     receipt_qr = ObjectProperty(None, allownone=True)
     next_step = StringProperty("")
     rated = BooleanProperty(True)   # the citizen may rate what was done
+    printed = BooleanProperty(False)   # the receipt came out of the printer
 
     def show(self, offer, results, receipt_note: str, receipt_text: str, printed: bool = False) -> None:
         self.title = offer.heading()
+        self.printed = printed
         self._take_away(offer, results, printed)
         self.rated = catalog.action(offer.actions[0]).rated   # a question answered is not rated
         box = self.ids.results
@@ -98,6 +100,7 @@ class ResultScreen(Screen):
         self.ids.results.clear_widgets()
         self.ids.take_away.clear_widgets()
         self.title = self.receipt_note = self.receipt_text = self.next_step = ""
+        self.printed = False
         self.receipt_qr = None
 
 

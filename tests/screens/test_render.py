@@ -32,6 +32,12 @@ def test_a_receipt_shown_on_screen_comes_with_its_qr_code(rendered):
     assert rendered["too_long_for_qr"], "a receipt too long for a QR code must leave the text alone on screen"
 
 
+def test_the_result_shows_what_to_take_away_with_its_picture(rendered):
+    # A card made on the spot, a receipt that could not be printed (it is on screen), no card of
+    # the citizen's own in the reader: the new card, then one's documents.
+    assert rendered["take_away"] == ["credit_card", "badge"]
+
+
 def test_no_label_overflows_its_box(rendered):
     assert not rendered["overflow"], "\n".join(rendered["overflow"])
 

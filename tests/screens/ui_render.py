@@ -99,13 +99,17 @@ def contents():
         screen.problem = SignatureTooLarge.citizen_message
 
     def pin(screen, _app):
+        from screens.menu import PIN_FORGOTTEN, PIN_RULE, PIN_WHICH
         screen.question = PIN_TITLES[OLD]
         screen.problem = WeakPin.citizen_message
+        screen.which, screen.rule, screen.forgotten = (max(notes.values(), key=lambda m: len(_(m)))
+                                                       for notes in (PIN_WHICH, PIN_RULE, PIN_FORGOTTEN))
 
     def progress(screen, _app):
-        screen.title = OFFERS[0].title.replace("\n", " · ")
-        screen.step = N_("正在获取制卡数据")
-        screen.fraction = 0.4
+        screen.start(OFFERS[0])
+        for step in (N_("正在受理制卡申请"), N_("正在获取制卡数据"), N_("正在出卡"), N_("正在写入芯片"),
+                     N_("正在设置密码"), N_("正在打印卡面")):
+            screen.update(step, 0.6)
 
     def result(screen, app):
         longest = max(REJECTIONS.values(), key=len)
@@ -117,6 +121,7 @@ def contents():
                     "社会保障卡自助服务 办理凭证\n" * 12)
         from screens.result import qr_texture
         found = app.render_found
+        found["take_away"] = [row.icon_name for row in reversed(screen.ids.take_away.children)]
         found["result_qr_size"] = list(screen.receipt_qr.size) if screen.receipt_qr else None
         found["too_long_for_qr"] = qr_texture("凭" * 3000) is None
 
