@@ -28,7 +28,6 @@ from drivers.qr_scanner import QrScanError
 from drivers.receipt_printer import PrinterError, PrinterStatus
 from kiosk.backend.errors import BackendRejected, BackendUnavailable
 from kiosk.card_face import compose_test_face
-from kiosk.device_messages import staff_message
 from kiosk.devices import Devices
 from kiosk.i18n import N_, _
 from kiosk.receipt import printer_test_page
@@ -326,46 +325,10 @@ def system_line(free_bytes: int, total_bytes: int, low_bytes: int, software: str
                   _("{disk}；软件版本 {software}").format(disk=disk, software=software))
 
 
-def probe_backend(client):
-    """The backend link as a device: reachable (with its answer time) or what is wrong."""
-    from kiosk.health import DeviceHealth, State
-    started = time.perf_counter()
-    try:
-        client.health()
-    except DEVICE_ERRORS as exc:
-        return DeviceHealth(State.FAULT, f"{type(exc).__name__}: {exc}"[:200], words=(staff_message(exc),))
-    return DeviceHealth(State.OK, f"{(time.perf_counter() - started) * 1000:.0f} ms", words=(N_("已连接"),))
-
-
-def probe_qr_scanner(devices: Devices):
-    """The scanner for the electronic card's QR code: the serial one answers, the keyboard-wedge
-    one's device is there, or the camera reads the codes (#19)."""
-    from kiosk.health import DeviceHealth, State
-    if not devices.has_qr_reader:
-        return DeviceHealth(State.ABSENT)
-    settings = devices.config.qr_scanner
-    try:
-        if settings.port:
-            with devices.qr_reader():
-                pass
-        elif settings.input_device:
-            if not Path(settings.input_device).exists():
-                return DeviceHealth(State.FAULT, f"{settings.input_device} is gone",
-                                    words=(N_("扫码器未连接，请检查连接线"),))
-        else:
-            return DeviceHealth(State.OK, "camera", words=(N_("由摄像头扫码"),))
-    except DEVICE_ERRORS as exc:
-        return DeviceHealth(State.FAULT, f"{type(exc).__name__}: {exc}"[:200], words=(staff_message(exc),))
-    return DeviceHealth(State.OK, words=(N_("正常"),))
-
-
 def overview(core) -> Overview:
     """Everything the diagnostics screen shows, probed now (staff use the kiosk: no visit)."""
     found, _probed_at = core.health.devices()
-    with PROBING:
-        extra = {"qr_scanner": probe_qr_scanner(core.devices), "backend": probe_backend(core.client)}
-    core.health.record(extra)
-    found.update(extra)
+    found.update(core.health.probe_links())
     usage = shutil.disk_usage(Path(core.config.outbox.db).resolve().parent)
     return Overview(tiles=device_tiles(found), supplies=supplies(found), outbox=outbox_counts(core.outbox.stats()),
                     faults=fault_lines(core.health.faults()),

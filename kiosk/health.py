@@ -164,6 +164,37 @@ def probe_devices(core) -> dict[str, DeviceHealth]:
     return found
 
 
+def probe_backend(client):
+    """The backend link as a device: reachable (with its answer time) or what is wrong."""
+    started = time.perf_counter()
+    try:
+        client.health()
+    except DEVICE_ERRORS as exc:
+        return DeviceHealth(State.FAULT, f"{type(exc).__name__}: {exc}"[:200], words=(staff_message(exc),))
+    return DeviceHealth(State.OK, f"{(time.perf_counter() - started) * 1000:.0f} ms", words=(N_("已连接"),))
+
+
+def probe_qr_scanner(devices):
+    """The scanner for the electronic card's QR code: the serial one answers, the keyboard-wedge
+    one's device is there, or the camera reads the codes (#19)."""
+    if not devices.has_qr_reader:
+        return DeviceHealth(State.ABSENT)
+    settings = devices.config.qr_scanner
+    try:
+        if settings.port:
+            with devices.qr_reader():
+                pass
+        elif settings.input_device:
+            if not Path(settings.input_device).exists():
+                return DeviceHealth(State.FAULT, f"{settings.input_device} is gone",
+                                    words=(N_("扫码器未连接，请检查连接线"),))
+        else:
+            return DeviceHealth(State.OK, "camera", words=(N_("由摄像头扫码"),))
+    except DEVICE_ERRORS as exc:
+        return DeviceHealth(State.FAULT, f"{type(exc).__name__}: {exc}"[:200], words=(staff_message(exc),))
+    return DeviceHealth(State.OK, words=(N_("正常"),))
+
+
 class HealthMonitor:
     """Keeps the last probe's findings; probes again only when the kiosk is idle (see the
     module's docstring). `busy()` says whether a citizen is using the kiosk now."""
@@ -201,6 +232,14 @@ class HealthMonitor:
                 if self._states.get(name) != seen and health.state in (State.WARNING, State.FAULT):
                     self._faults.append(Fault(now, name, health.state, health.words))
                 self._states[name] = seen
+
+    def probe_links(self) -> dict[str, DeviceHealth]:
+        """The QR scanner and the backend link, which the heartbeat leaves out (its contract
+        names the devices), probed now for the diagnostics screen and recorded like the rest."""
+        with PROBING:
+            found = {"qr_scanner": probe_qr_scanner(self.core.devices), "backend": probe_backend(self.core.client)}
+        self.record(found)
+        return found
 
     def faults(self) -> list[Fault]:
         """The last changes to `warning` or `fault`, newest first (at most FAULT_HISTORY)."""

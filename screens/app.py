@@ -23,7 +23,7 @@ from kivy.uix.screenmanager import ScreenManager  # noqa: E402
 
 from kiosk.core import KioskCore  # noqa: E402
 from kiosk.device_messages import citizen_message  # noqa: E402
-from kiosk.i18n import N_, SOURCE_LANGUAGE, translator  # noqa: E402
+from kiosk.i18n import N_, SOURCE_LANGUAGE, _, translator  # noqa: E402
 from kiosk.log_export import RecentLogs  # noqa: E402
 from kiosk.process import forbid_core_dumps  # noqa: E402
 from kiosk.receipt import LOCAL_TIME  # noqa: E402
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 READERS_DOWN_MESSAGE = N_("读卡设备暂不可用，请稍候或联系工作人员。")
 STAFF_TITLE = N_("设备维护（工作人员）")
+CLOCK = N_("{month}月{day}日 {time}")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")   # not the C locale's
 COUNTDOWN_S = 10         # the countdown's length, taken out of the idle time ...
 TICK_S = 0.5             # ... checked this often (the idle CPU budget allows no faster)
@@ -322,10 +323,10 @@ class KioskApp(App):
 
 
 def clock_text(now: datetime.datetime, language: str) -> str:
-    """The header's date and time, as each language writes them."""
-    if language == SOURCE_LANGUAGE:
-        return f"{now.month}月{now.day}日 {now:%H:%M}"
-    return f"{now.day} {MONTHS[now.month - 1]} {now:%H:%M}"
+    """The header's date and time, as each language writes them (its month by number in
+    Chinese, by name in English)."""
+    month = str(now.month) if language == SOURCE_LANGUAGE else MONTHS[now.month - 1]
+    return _(CLOCK).format(month=month, day=now.day, time=f"{now:%H:%M}")
 
 
 def configure_window(config: KioskConfig) -> None:

@@ -92,7 +92,7 @@ class HomeScreen(Screen):
             words.font_size = theme.button_size
             words.texture_update()
             while words.texture_size[1] > words.height - dp(8) and words.font_size > theme.small_size:
-                words.font_size *= 0.92
+                words.font_size = int(words.font_size * 0.92)   # whole pixels: a font is opened per size
                 words.texture_update()
 
     def _show_language(self, _app, language: str) -> None:

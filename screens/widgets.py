@@ -36,7 +36,9 @@ class Typeset:
             return
         while broken_word(*self._drawn_lines(), self._label.text) is not None and \
                 self._label.options["font_size"] > self.font_size * SMALLEST:
-            self._label.options["font_size"] *= 0.92
+            # Whole pixels: every size is a font opened (Kivy's SDL2 text keeps 64), and fractions
+            # would open a new one for each label shrunk.
+            self._label.options["font_size"] = int(self._label.options["font_size"] * 0.92)
             super().texture_update(*largs)
         for _pass in range(3):   # a character moved down can push a later break; each pass settles one
             mended = mend(*self._drawn_lines())

@@ -11,7 +11,7 @@ import pytest
 from drivers.card_printer import CardPrinterOffline, HopperEmpty
 from drivers.pcsc import ReaderUnavailable
 from drivers.receipt_printer import PrinterNotResponding, PrinterPaperOut
-from kiosk import diagnostics
+from kiosk import diagnostics, health
 from kiosk.backend.errors import BackendRejected, BackendUnavailable
 from kiosk.device_messages import STAFF_MESSAGES, STAFF_UNEXPECTED, staff_message
 from kiosk.health import FAULT_HISTORY, DeviceHealth, HealthMonitor, State
@@ -91,10 +91,10 @@ class Client:
     (BackendRejected("unknown_terminal", "certificate not enrolled", status=403), "业务系统拒绝了请求，请联系运维人员"),
 ])
 def test_the_backend_down_is_a_red_tile_in_plain_words(error, words):
-    down = diagnostics.probe_backend(Client(error))
+    down = health.probe_backend(Client(error))
     backend = tile(healthy(backend=down), "backend")
     assert (backend.name, backend.level, backend.words, backend.detail) == ("业务系统", "fault", words, "")
-    up = diagnostics.probe_backend(Client())
+    up = health.probe_backend(Client())
     assert up.state == "ok" and up.detail.endswith(" ms")
 
 
@@ -177,7 +177,7 @@ def test_the_health_monitor_keeps_a_bounded_history_of_changes_to_amber_or_red()
     now[0] = at(14, 3)
     monitor.record(healthy(receipt_printer=out))   # still out: not a new fault
     now[0] = at(14, 30)
-    monitor.record(healthy(receipt_printer=near, backend=diagnostics.probe_backend(Client(BackendUnavailable("x")))))
+    monitor.record(healthy(receipt_printer=near, backend=health.probe_backend(Client(BackendUnavailable("x")))))
     lines = diagnostics.fault_lines(monitor.faults(), now=at(15, 0))
     assert [line.text() for line in lines] == ["14:30  业务系统  无法连接业务系统，请检查网络；业务暂按离线受理",
                                                "14:30  凭条打印机  纸将用尽，请更换纸卷",
@@ -213,7 +213,7 @@ def test_every_staff_message_is_plain_words_and_every_device_error_has_one():
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_nothing_in_the_overview_looks_like_an_error_class_or_a_repr(language):
     translator.set_language(language)
-    down = diagnostics.probe_backend(Client(BackendUnavailable("backend not reachable (ConnectionError)")))
+    down = health.probe_backend(Client(BackendUnavailable("backend not reachable (ConnectionError)")))
     found = healthy(receipt_printer=DeviceHealth(State.FAULT, "PrinterPaperOut: out", {"paper": "out"},
                                                  (staff_message(PrinterPaperOut("out")),)), backend=down)
     view = diagnostics.Overview(
