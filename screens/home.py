@@ -85,13 +85,13 @@ class HomeScreen(Screen):
 
     def _fit_offers(self) -> None:
         """An offer whose words (in English, in elder mode's type) are taller than its tile
-        are set a little smaller, never below the small text, rather than spill out of it."""
+        are set a little smaller, down to four fifths of the small text, rather than spill out of it."""
         theme = App.get_running_app().theme
         for tile in self.ids.offers.children:
             words = tile.ids.words
             words.font_size = theme.button_size
             words.texture_update()
-            while words.texture_size[1] > words.height - dp(8) and words.font_size > theme.small_size:
+            while words.texture_size[1] > words.height - dp(8) and words.font_size > theme.small_size * 0.8:
                 words.font_size = int(words.font_size * 0.92)   # whole pixels: a font is opened per size
                 words.texture_update()
 

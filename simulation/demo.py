@@ -449,13 +449,13 @@ DEMO_FEES = "replace:lost=20.00"   # the demo's province charges for a card repl
 
 
 def play(out: Path, add_steps, *, idle_timeout_s: int = IDLE_TIMEOUT_S, config_for=None, app_for=None,
-         core_done=None, finish=None) -> Script:
+         core_done=None, finish=None, smart_cards: bool = True) -> Script:
     """Plays `add_steps(script, kiosk, sim)` through the real app against a simulated kiosk and
     returns the script once the app has stopped. `config_for(sim)` and `app_for(core, sim)`
     change the configuration or the app; `core_done(core, sim)` runs once the app has stopped,
     before the kiosk's core closes; `finish(sim)` runs before the simulators stop. The window
     must be configured first (configure_window)."""
-    with simulated_kiosk(out, idle_timeout_s=idle_timeout_s) as sim:
+    with simulated_kiosk(out, idle_timeout_s=idle_timeout_s, smart_cards=smart_cards) as sim:
         core = sim.kiosk_core(config_for(sim) if config_for else None).start()
         try:
             app = app_for(core, sim) if app_for else KioskApp(core)

@@ -83,7 +83,7 @@ class SimulatedKiosk:
     config: KioskConfig
     backend: object
     folder: Path
-    card: VpcdLink                 # the citizen's card slot, holding Zhang San's card (not inserted)
+    card: VpcdLink | None          # the citizen's card slot, holding Zhang San's card (not inserted)
     card_printer: CardPrinterSimulator
     receipt_printer: SimulatedReceiptPrinter | None
     id_reader: SimulatedIdCardReader | None
@@ -162,13 +162,18 @@ def _take_out(link: VpcdLink, reader: str) -> None:
             log.warning("%s: %s", reader, exc)
 
 
+NO_READER = "No such reader (a simulation without smart cards)"
+
+
 @contextlib.contextmanager
-def simulated_kiosk(out: Path | None = None, *, serial_devices: bool = True, idle_timeout_s: float | None = None,
-                    **changes: dict):
+def simulated_kiosk(out: Path | None = None, *, serial_devices: bool = True, smart_cards: bool = True,
+                    idle_timeout_s: float | None = None, **changes: dict):
     """Every simulated device and the backend, and a config pointing at them; pcscd with vpcd
     must be running (./run and the tests' `pcscd` fixture start it). `out` receives the printed
     card faces and receipts as PNGs; `serial_devices=False` leaves out the receipt printer and
-    the ID reader (and their pty threads); `changes` maps config sections to settings."""
+    the ID reader (and their pty threads); `smart_cards=False` leaves the vpcd slots alone (no
+    PSAM, no card; the kiosk is told of readers that are not there), for the tests that run
+    beside those using the slots; `changes` maps config sections to settings."""
     # The backend's modules (uvicorn, psycopg) load here, not with this module: the demo's script
     # imports it in a kiosk's process (bench/ui.py measures one), which never runs a backend.
     from reference_backend.pki import make_test_pki
@@ -181,11 +186,15 @@ def simulated_kiosk(out: Path | None = None, *, serial_devices: bool = True, idl
         stack.callback(lambda: (sim.backend if sim else backend).stop())   # the one running at the end
         seed_zhang_san(backend)
         backend.store.seed_insurance(LI_SI.id_number, "employee", LI_SI_EMPLOYER)
-        psam = VpcdLink(SimulatedPsam(), port=VPCD_PSAM_PORT).insert()
-        stack.callback(_take_out, psam, PSAM_READER)
-        wait_for_card(PSAM_READER, timeout=10)
-        card = VpcdLink(SimulatedSocialSecurityCard(CardProfile.load("card_v3.toml")), port=VPCD_CARD_PORT)
-        stack.callback(_take_out, card, CARD_READER)
+        card = None
+        if smart_cards:
+            psam = VpcdLink(SimulatedPsam(), port=VPCD_PSAM_PORT).insert()
+            stack.callback(_take_out, psam, PSAM_READER)
+            wait_for_card(PSAM_READER, timeout=10)
+            card = VpcdLink(SimulatedSocialSecurityCard(CardProfile.load("card_v3.toml")), port=VPCD_CARD_PORT)
+            stack.callback(_take_out, card, CARD_READER)
+        else:
+            changes.setdefault("readers", {}).update(card=NO_READER, psam=NO_READER)
         made_cards = []
 
         def blank_card(identifier: bytes):

@@ -24,7 +24,8 @@ TOLD = {"paper_out": DEVICE_MESSAGES[PrinterPaperOut], "cover_open": DEVICE_MESS
 
 
 @pytest.fixture(scope="module")
-def seen(pcscd):
+def seen():
+    """(Its simulated kiosk has no smart cards: it runs beside the tests that use the vpcd slots.)"""
     seen = run_ui_script(Path(__file__).with_name("ui_printer_faults.py"), timeout=400)
     seen["by_label"] = {visit["label"]: visit for visit in seen["visits"]}
     return seen

@@ -8,7 +8,8 @@ from tests.ui_script import run_ui_script
 
 
 @pytest.fixture(scope="module")
-def rendered(pcscd):
+def rendered():
+    """(Its simulated kiosk has no smart cards: it runs beside the tests that use the vpcd slots.)"""
     return run_ui_script(Path(__file__).with_name("ui_render.py"), timeout=300)
 
 

@@ -301,10 +301,13 @@ def main() -> int:
         found = {"tofu": [], "overflow": [], "typesetting": [], "labels": 0, "checked": [], "error": None,
                  "canaries": {}, "headerless": [], "headers": {}}
         # No idle timeout while the screens are looked at: it would send the staff screens home.
-        with demo.simulated_kiosk(out, idle_timeout_s=3600) as sim:
+        # No smart cards: the vpcd slots are for the tests beside this one (its kiosk sees no
+        # reader, and its card events, which would send it home, are not heard).
+        with demo.simulated_kiosk(out, idle_timeout_s=3600, smart_cards=False) as sim:
             core = sim.kiosk_core().start()
             try:
                 app = KioskApp(core)
+                app.on_card_event = lambda _event: None
                 app.render_found = found
                 glyphs = {}   # made once the app has registered its font
                 plan = [(lang, elder, *content) for lang in ("zh", "en") for elder in (False, True)
