@@ -18,8 +18,8 @@ Two processes, as on a kiosk where the devices and the backend are other machine
   script does to the devices (lay the ID card down, insert or take out the card, stop the
   backend) goes to this process over a socket pair, one message a step. The child takes no
   screenshots (a kiosk takes none); the demo's script module and the simulator modules it
-  imports (about 3 MB, no objects or threads of theirs) are in it, and pytest (about 7 MB),
-  which Kivy's UnitTestTouch, the demo's finger, imports; so is the simulated camera's state
+  imports (about 3 MB, no objects or threads of theirs) are in it (not pytest: the demo's
+  `Finger` is its own, where Kivy's UnitTestTouch would import it); so is the simulated camera's state
   (its scenes' frames and turn maps, about 8 MB), which a real camera keeps in the device.
 
 The face models (dlib's detector, landmarks and ResNet embedding; the 68-point model for a

@@ -2,7 +2,7 @@
 
 It wires a whole simulated kiosk (the PSAM and the citizen's card on vpcd, the card printer,
 receipt printer and ID card reader simulators, the reference backend over TLS) to the real
-Kivy app and plays visits against it with real touch events (Kivy's UnitTestTouch goes
+Kivy app and plays visits against it with real touch events (a `Finger` goes
 through the window's input dispatch, like a finger on the screen): the "I lost my card"
 bundle with a face check, a PIN change, a first application vouched for by a member of staff,
 a PIN change in English, a loss report while offline, an elder-mode visit left to time out,
@@ -194,11 +194,37 @@ class Script:
 
 def tap(widget) -> None:
     """A finger down and up on the widget's centre, through the window's input dispatch."""
-    from kivy.tests.common import UnitTestTouch
     x, y = widget.to_window(*widget.center)
-    touch = UnitTestTouch(x, y)
-    touch.touch_down()
-    touch.touch_up()
+    finger = Finger(x, y)
+    finger.down()
+    finger.up()
+
+
+class Finger:
+    """A touch at window position (x, y), dispatched as the window's input provider dispatches
+    one: Kivy's UnitTestTouch does the same, but its module imports pytest (7 MB in a kiosk's
+    process, which bench/ui.py measures with the demo's script in it)."""
+
+    def __init__(self, x: float, y: float):
+        from kivy.base import EventLoop
+        from kivy.input.motionevent import MotionEvent
+
+        class FingerEvent(MotionEvent):
+            def depack(self, args):
+                self.sx, self.sy = args["x"], args["y"]
+                super().depack(args)
+
+        self._loop = EventLoop
+        window = EventLoop.window
+        self._event = FingerEvent("Finger", 99, {"x": x / (window.width - 1.0), "y": y / (window.height - 1.0)},
+                                  is_touch=True, type_id="touch")
+        self._event.profile = ["pos"]
+
+    def down(self) -> None:
+        self._loop.post_dispatch_input("begin", self._event)
+
+    def up(self) -> None:
+        self._loop.post_dispatch_input("end", self._event)
 
 
 def named(parent, name: str):
