@@ -11,10 +11,9 @@ Two processes, as on a kiosk where the devices and the backend are other machine
   `simulated_kiosk`), and takes every measurement from outside, in /proc/PID;
 - the measured child is `KioskCore` and `KioskApp` as `kiosk run` builds them, with the demo's
   configuration for those simulators and the simulated camera (a kiosk's camera is its own
-  device), and the demo's six scripted visits (bundle with a face check and a card made, PIN
-  change, a staff-assisted application, offline loss report, elder mode left to time out,
-  diagnostics) played
-  through the real screens by touch events, exactly as `kiosk demo` plays them. What the
+  device), and the demo's scripted visits (bundle with a face check and a card made, PIN
+  change, a staff-assisted application, the e-SSC code, a PIN change in English, offline loss
+  report, elder mode left to time out, diagnostics) played through the real screens by touch events, exactly as `kiosk demo` plays them. What the
   script does to the devices (lay the ID card down, insert or take out the card, stop the
   backend) goes to this process over a socket pair, one message a step. The child takes no
   screenshots (a kiosk takes none); the demo's script module and the simulator modules it
@@ -34,13 +33,14 @@ quick ones; everything else is the demo's configuration. The window is 1280x800 
 rendered by Mesa's software renderer (llvmpipe), as in every bench and test here: a kiosk
 with a GPU keeps its framebuffers and textures out of the process, so the memory figure
 includes what software rendering costs (a bare Kivy window is about 160 MB here; the Mesa
-libraries' pages are reported on their own). Where the 269 MB go (smaps and a timeline of the
-child's RSS step by step): 79 MB after Python's, the kiosk's and the
+libraries' pages are reported on their own). Where the memory goes (smaps and a timeline of the
+child's RSS step by step, taken at 269 MB, before the demo's English visit and #17's screens,
+which brought it to 294 MB): 79 MB after Python's, the kiosk's and the
 script's imports; 203 MB on the home screen before any visit (Kivy, SDL, Mesa's llvmpipe with
 its 62 MB of library pages, every screen's widgets and label textures); the first face check
 adds about 33 MB (OpenCV, 16 MB, which the real camera driver needs too; the simulated camera's
 state; the preview), the other visits together about 25 MB (label textures of screens shown,
-Python objects, pytest at the first tap).
+Python objects).
 
 - cold start: from starting the child process to the first frame drawn (Window on_flip) with
   the home screen current and no transition running. Python, Kivy, the kiosk core (outbox,
