@@ -236,6 +236,8 @@ SLOW = {
         "test_a_retained_card_is_recorded_as_retained",
         "test_cancel_while_the_card_moves",
     },
+    # Every reply the contract allows, for every route (about 10 s): the whole suite runs it.
+    "fuzz/test_fuzz_backend_replies.py": {"test_every_reply_the_contract_allows_is_taken_as_it_is"},
     "drivers/test_card_read.py": {
         "test_3_0_card_reads_with_external_authentication_through_the_psam",
         "test_card_personalised_under_another_key_fails_authentication",
