@@ -57,7 +57,10 @@ class KioskLabel(Typeset, Label):
 
 
 class TypesetButton(Typeset, Button):
-    pass
+    # Which of the theme's button colours (widgets.kv KioskButton): "primary", "secondary", or
+    # "chosen". One rule picks from it: a derived rule binding the colour again would race the
+    # base rule's binding when the mode changes (whichever colour the theme sets last wins).
+    tone = StringProperty("primary")
 
 
 class Icon(Label):
