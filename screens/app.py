@@ -244,7 +244,10 @@ class KioskApp(App):
             self.show_header(service_title=title, steps=[], step_index=-1, seconds_left=-1)
             return
         charged = bool(offer.fee) and self.core.payments.fee_for(*offer.fee) is not None
-        steps = list(service_steps(offer, charged=charged, instant=self.flow.services.instant_issuance_ready()))
+        # A kiosk with a card printer makes cards on the spot (configuration, not the printer's
+        # state: asking the printer here would hold the UI thread on its answer).
+        instant = self.core.devices.card_printer is not None
+        steps = list(service_steps(offer, charged=charged, instant=instant))
         self.show_header(service_title=offer.title, steps=steps, step_index=current_step(steps, screen))
 
     def _every_tick(self, _dt) -> None:

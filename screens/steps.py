@@ -20,7 +20,7 @@ SCREEN_STEPS = {
 
 def service_steps(offer: Offer, *, charged: bool, instant: bool) -> tuple[str, ...]:
     """The steps of `offer`; `charged`: the province charges a fee for it; `instant`: this kiosk
-    makes cards on the spot now."""
+    makes cards on the spot."""
     steps = [IDENTITY]
     if offer.asks_application:
         steps.append(DETAILS)

@@ -12,6 +12,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
+# For a script whose kiosk has no smart cards (simulated_kiosk(smart_cards=False)): its PC/SC
+# client library looks for pcscd at a socket that is not there, so the kiosk sees no reader and
+# never touches the pcscd the tests beside it kill and restart.
+NO_PCSCD = {"PCSCLITE_CSOCK_NAME": "/nonexistent/pcscd.comm"}
+
+
 def run_ui_script(script: Path, *, timeout: float = 120, env: dict | None = None) -> dict:
     assert os.environ.get("DISPLAY"), "./run test starts Xvfb; run the suite through it"
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=timeout, cwd=REPO,

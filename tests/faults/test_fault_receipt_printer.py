@@ -13,7 +13,7 @@ import pytest
 
 from drivers.receipt_printer import PrinterCoverOpen, PrinterError, PrinterPaperOut
 from kiosk.device_messages import DEVICE_MESSAGES
-from tests.ui_script import run_ui_script
+from tests.ui_script import NO_PCSCD, run_ui_script
 
 SHOWN_INSTEAD = "办理凭证如下"   # then how to keep it (screens/flow.py words it)
 PRINTED = "凭条已打印，请从下方出纸口取走。"
@@ -25,8 +25,9 @@ TOLD = {"paper_out": DEVICE_MESSAGES[PrinterPaperOut], "cover_open": DEVICE_MESS
 
 @pytest.fixture(scope="module")
 def seen():
-    """(Its simulated kiosk has no smart cards: it runs beside the tests that use the vpcd slots.)"""
-    seen = run_ui_script(Path(__file__).with_name("ui_printer_faults.py"), timeout=400)
+    """(Its simulated kiosk has no smart cards: it runs beside the tests that use the vpcd slots,
+    and with NO_PCSCD it never connects to the pcscd they stop and start.)"""
+    seen = run_ui_script(Path(__file__).with_name("ui_printer_faults.py"), timeout=400, env=NO_PCSCD)
     seen["by_label"] = {visit["label"]: visit for visit in seen["visits"]}
     return seen
 

@@ -4,13 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui_script import run_ui_script
+from tests.ui_script import NO_PCSCD, run_ui_script
 
 
 @pytest.fixture(scope="module")
 def rendered():
-    """(Its simulated kiosk has no smart cards: it runs beside the tests that use the vpcd slots.)"""
-    return run_ui_script(Path(__file__).with_name("ui_render.py"), timeout=300)
+    """(Its simulated kiosk has no smart cards: it runs beside the tests that use the vpcd slots,
+    and with NO_PCSCD it never connects to the pcscd they stop and start.)"""
+    return run_ui_script(Path(__file__).with_name("ui_render.py"), timeout=300, env=NO_PCSCD)
 
 
 def test_every_screen_was_drawn_in_both_languages_and_modes(rendered):
