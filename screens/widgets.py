@@ -18,7 +18,7 @@ from kiosk.i18n import _
 from screens.icons import icon
 from screens.typesetting import broken_word, mend
 
-SMALLEST = 0.7    # a label is set at least this large of its size to keep a word whole
+SMALLEST = 0.7    # to keep a word whole, a label is set no smaller than this share of its size
 
 
 class Typeset:
