@@ -25,7 +25,7 @@ from kiosk.core import KioskCore  # noqa: E402
 from kiosk.device_messages import citizen_message  # noqa: E402
 from kiosk.i18n import N_, SOURCE_LANGUAGE, _, translator  # noqa: E402
 from kiosk.log_export import RecentLogs  # noqa: E402
-from kiosk.process import forbid_core_dumps  # noqa: E402
+from kiosk.process import forbid_core_dumps, return_free_memory  # noqa: E402
 from kiosk.receipt import LOCAL_TIME  # noqa: E402
 from kiosk.systemd import notify  # noqa: E402
 from kiosk.card_service import (CardPresented, CardReadFailed, CardSummary, CardWatcher,  # noqa: E402
@@ -323,6 +323,8 @@ class KioskApp(App):
         for name in ("staff", "diagnostics"):
             self.root.get_screen(name).clear()
         self.root.current = "home"
+        # As after a visit: once home is drawn, what the staff's session used goes back to the system.
+        Clock.schedule_once(lambda _dt: return_free_memory(), 1.0)
 
 
 def clock_text(now: datetime.datetime, language: str) -> str:
