@@ -251,8 +251,9 @@ class KioskApp(App):
         self.show_header(service_title=offer.title, steps=steps, step_index=current_step(steps, screen))
 
     def _every_tick(self, _dt) -> None:
-        if time.localtime().tm_min != self._minute:
-            self._minute = time.localtime().tm_min
+        minute = time.localtime().tm_min
+        if minute != self._minute:
+            self._minute = minute
             self._show_time()
         if not self._probing and time.monotonic() - self._last_probe >= self.link_probe_s:
             self._probe_link()

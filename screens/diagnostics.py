@@ -25,8 +25,7 @@ from kiosk.log_export import LogExportError, NoUsbStick, export_logs, journal_li
 
 log = logging.getLogger(__name__)
 
-# The levels' colours: green (the theme's `success`), red (its `warning`) and an amber of the
-# screen's own, set in diagnostics.kv (AMBER, AMBER_ELDER): screens/theme.py has none.
+# The levels' colours (diagnostics.kv): the theme's `success` (green), `amber` and `warning` (red).
 
 
 class DiagnosticTile(BoxLayout):

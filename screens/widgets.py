@@ -21,6 +21,13 @@ from screens.typesetting import broken_word, mend
 SMALLEST = 0.7    # to keep a word whole, a label is set no smaller than this share of its size
 
 
+def drawn_lines(core_label) -> tuple[list[str], list[bool]]:
+    """A Kivy core label's lines as last laid out: each line's text, and whether it wraps into
+    the next (the `lines` and `wrapped` of screens/typesetting.py)."""
+    lines = core_label._cached_lines
+    return ["".join(word.text for word in line.words) for line in lines], [not line.is_last_line for line in lines]
+
+
 class Typeset:
     """Kivy wraps Chinese (which has no spaces) after whatever character fills the line, and
     breaks an English word that does not fit a line; here the typesetting rules are kept:
@@ -48,8 +55,7 @@ class Typeset:
             super().texture_update(*largs)
 
     def _drawn_lines(self) -> tuple[list[str], list[bool]]:
-        lines = self._label._cached_lines
-        return ["".join(word.text for word in line.words) for line in lines], [not line.is_last_line for line in lines]
+        return drawn_lines(self._label)
 
 
 class KioskLabel(Typeset, Label):

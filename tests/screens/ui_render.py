@@ -221,9 +221,8 @@ def labels_of(widget, scrolled: bool = False):
 
 
 def typesetting_faults(label) -> list[str]:
-    lines = label._label._cached_lines
-    return faults(["".join(word.text for word in line.words) for line in lines], [not line.is_last_line for line in lines],
-                  label._label.text)
+    from screens.widgets import drawn_lines
+    return faults(*drawn_lines(label._label), label._label.text)
 
 
 # Plain Kivy labels (no typesetting) at widths that break each rule, in the normal mode's sizes.
