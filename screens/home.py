@@ -18,6 +18,7 @@ from kivy.uix.widget import Widget
 from kiosk.i18n import LANGUAGES, _
 from kiosk.services import catalog
 from screens.menu import OFFERS
+from screens.theme import smaller_text_size
 
 # Each offer's icon on its tile (screens/icons.py).
 OFFER_ICONS = {"lost_card": "credit_card_off", "first_card": "person_add_alt_1", "report_loss": "report",
@@ -91,8 +92,11 @@ class HomeScreen(Screen):
             words = tile.ids.words
             words.font_size = theme.button_size
             words.texture_update()
-            while words.texture_size[1] > words.height - dp(8) and words.font_size > theme.small_size * 0.8:
-                words.font_size = int(words.font_size * 0.92)   # whole pixels: a font is opened per size
+            while words.texture_size[1] > words.height - dp(8):
+                smaller = smaller_text_size(words.font_size)   # down the type scale (theme.py)
+                if smaller is None or smaller < theme.small_size * 0.8:
+                    break
+                words.font_size = smaller
                 words.texture_update()
 
     def _show_language(self, _app, language: str) -> None:

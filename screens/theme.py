@@ -13,6 +13,7 @@ from kivy.event import EventDispatcher
 from kivy.metrics import dp, sp
 from kivy.properties import BooleanProperty, ColorProperty, NumericProperty
 
+
 NORMAL = {
     # colours
     "background": (0.96, 0.97, 0.99, 1), "panel": (1, 1, 1, 1), "title": (0.05, 0.25, 0.55, 1),
@@ -22,9 +23,12 @@ NORMAL = {
     "header": (0.05, 0.25, 0.55, 1), "header_text": (1, 1, 1, 1),
     "step_todo": (0.85, 0.87, 0.91, 1), "step_done": (0.08, 0.45, 0.18, 1),
     "amber": (0.62, 0.38, 0.0, 1),
-    # type scale (sp): title > prompt > button > body > small
-    "title_size": sp(40), "prompt_size": sp(36), "button_size": sp(30), "body_size": sp(26),
-    "small_size": sp(20), "icon_size": sp(56), "illustration_size": sp(150),
+    # type scale (sp, in whole pixels): digits > title > prompt > button > body > small > caption,
+    # and a fine size that only a caption whose word would break is set in (TEXT_SIZES)
+    "digit_size": round(sp(44)), "title_size": round(sp(40)), "prompt_size": round(sp(36)), "button_size": round(sp(30)),
+    "body_size": round(sp(26)), "small_size": round(sp(20)), "caption_size": round(sp(16)),
+    "fine_size": round(sp(14)),
+    "icon_size": round(sp(56)), "illustration_size": round(sp(150)),
     # spacing grid: multiples of 8 dp
     "gap": dp(16), "page_padding": dp(40), "button_height": dp(96), "header_height": dp(64),
     "steps_height": dp(60),
@@ -37,11 +41,28 @@ ELDER = {
     "header": (0.12, 0.12, 0.12, 1), "header_text": (1, 0.9, 0.2, 1),
     "step_todo": (0.3, 0.3, 0.3, 1), "step_done": (0.5, 1, 0.5, 1),
     "amber": (1, 0.75, 0.2, 1),
-    "title_size": sp(50), "prompt_size": sp(46), "button_size": sp(40), "body_size": sp(34),
-    "small_size": sp(28), "icon_size": sp(72), "illustration_size": sp(170),
+    "digit_size": round(sp(56)), "title_size": round(sp(50)), "prompt_size": round(sp(46)), "button_size": round(sp(40)),
+    "body_size": round(sp(34)), "small_size": round(sp(28)), "caption_size": round(sp(22)),
+    "fine_size": round(sp(18)),
+    "icon_size": round(sp(72)), "illustration_size": round(sp(170)),
     "gap": dp(16), "page_padding": dp(32), "button_height": dp(120), "header_height": dp(76),
     "steps_height": dp(72),
 }
+
+# Every size text is drawn in, in both modes: a label too wide for its word is set in the next
+# size down this scale (screens/widgets.py Typeset), never in one of its own. Kivy's SDL2 text
+# opens the font once per size (and keeps up to 64), each holding its glyph cache (up to 1 MB for
+# Chinese): with sizes picked freely the demo's visits opened 45 of the Chinese font, on this
+# scale 18 (bench/ui.py: 8 MB less resident, #17).
+TEXT_SIZE_TOKENS = ("fine_size", "caption_size", "small_size", "body_size", "button_size", "prompt_size", "title_size",
+                    "digit_size")
+TEXT_SIZES = tuple(sorted({mode[token] for mode in (NORMAL, ELDER) for token in TEXT_SIZE_TOKENS}))
+
+
+def smaller_text_size(size: float) -> int | None:
+    """The scale's next size below `size`, or None below the smallest."""
+    return max((step for step in TEXT_SIZES if step < size), default=None)
+
 
 # (text colour, the colour behind it): every pair a screen draws text with.
 TEXT_PAIRS = (
@@ -93,11 +114,14 @@ class Theme(EventDispatcher):
     step_todo = ColorProperty(NORMAL["step_todo"])
     step_done = ColorProperty(NORMAL["step_done"])
     amber = ColorProperty(NORMAL["amber"])
+    digit_size = NumericProperty(NORMAL["digit_size"])
     title_size = NumericProperty(NORMAL["title_size"])
     prompt_size = NumericProperty(NORMAL["prompt_size"])
     button_size = NumericProperty(NORMAL["button_size"])
     body_size = NumericProperty(NORMAL["body_size"])
     small_size = NumericProperty(NORMAL["small_size"])
+    caption_size = NumericProperty(NORMAL["caption_size"])
+    fine_size = NumericProperty(NORMAL["fine_size"])
     icon_size = NumericProperty(NORMAL["icon_size"])
     illustration_size = NumericProperty(NORMAL["illustration_size"])
     gap = NumericProperty(NORMAL["gap"])

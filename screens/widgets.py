@@ -16,6 +16,7 @@ from kivy.uix.widget import Widget
 
 from kiosk.i18n import _
 from screens.icons import icon
+from screens.theme import smaller_text_size
 from screens.typesetting import broken_word, mend
 
 SMALLEST = 0.7    # to keep a word whole, a label is set no smaller than this share of its size
@@ -41,11 +42,12 @@ class Typeset:
         super().texture_update(*largs)
         if self.markup or not self.text:
             return
-        while broken_word(*self._drawn_lines(), self._label.text) is not None and \
-                self._label.options["font_size"] > self.font_size * SMALLEST:
-            # Whole pixels: every size is a font opened (Kivy's SDL2 text keeps 64), and fractions
-            # would open a new one for each label shrunk.
-            self._label.options["font_size"] = int(self._label.options["font_size"] * 0.92)
+        while broken_word(*self._drawn_lines(), self._label.text) is not None:
+            # Down the theme's type scale: each size is a font Kivy opens and keeps (theme.py).
+            smaller = smaller_text_size(self._label.options["font_size"])
+            if smaller is None or smaller < self.font_size * SMALLEST:
+                break
+            self._label.options["font_size"] = smaller
             super().texture_update(*largs)
         for _pass in range(3):   # a character moved down can push a later break; each pass settles one
             mended = mend(*self._drawn_lines())

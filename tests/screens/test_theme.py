@@ -28,3 +28,15 @@ def test_a_weak_pair_would_be_caught():
 def test_both_modes_define_the_same_tokens():
     assert theme.NORMAL.keys() == theme.ELDER.keys()
     assert {name for pair in theme.TEXT_PAIRS for name in pair} <= theme.NORMAL.keys()
+
+
+def test_the_type_scale_is_a_few_whole_pixel_sizes_and_shrinks_down_itself():
+    # Every text size is a font Kivy's SDL2 text opens and keeps (up to 64, about 1 MB each).
+    assert all(isinstance(size, int) for size in theme.TEXT_SIZES)
+    assert len(theme.TEXT_SIZES) <= 16
+    for mode in (theme.NORMAL, theme.ELDER):
+        assert [mode[token] for token in theme.TEXT_SIZE_TOKENS] == sorted(mode[token] for token in theme.TEXT_SIZE_TOKENS)
+    assert theme.smaller_text_size(theme.NORMAL["button_size"]) in theme.TEXT_SIZES
+    assert theme.smaller_text_size(theme.NORMAL["button_size"]) < theme.NORMAL["button_size"]
+    assert theme.smaller_text_size(31.5) == max(size for size in theme.TEXT_SIZES if size < 31.5)
+    assert theme.smaller_text_size(min(theme.TEXT_SIZES)) is None

@@ -285,6 +285,8 @@ def inspect(root, glyphs: GlyphCheck, where: str, found: dict) -> None:
                                      f"has {label.width:.0f}x{label.height:.0f}")
         if wrong := typesetting_faults(label):
             found["typesetting"].append(f"{where}: {text!r}: {'; '.join(wrong)}")
+        if label.font_name != ICON_FONT:
+            found["text_sizes"].setdefault(str(label._label.options["font_size"]), f"{where}: {text!r}")
         x, y = label.to_window(label.x, label.y)
         if x < -1 or x + label.width > Window.width + 1 or (
                 not scrolled and (y < -1 or y + label.height > Window.height + 1)):   # a pane scrolls up and down
@@ -298,7 +300,7 @@ def main() -> int:
         out = Path(tmp)
         configure_window(KioskConfig())
         found = {"tofu": [], "overflow": [], "typesetting": [], "labels": 0, "checked": [], "error": None,
-                 "canaries": {}, "headerless": [], "headers": {}}
+                 "canaries": {}, "headerless": [], "headers": {}, "text_sizes": {}}
         # No idle timeout while the screens are looked at: it would send the staff screens home.
         # No smart cards: the vpcd slots are for the tests beside this one (its kiosk sees no
         # reader, and its card events, which would send it home, are not heard).
