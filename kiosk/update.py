@@ -19,7 +19,7 @@ them (the service runs `current/`). A release is installed into the slot not in 
 (`[update] restart_command`), and the new release's health check runs; when the restart or the
 check fails, `current` is switched back at once, the kiosk restarted again, and the state says
 why. Staff may
-switch back by hand (`kiosk update rollback`). `state.json` records what happened, for
+switch back by hand (`kiosk update rollback`), which restarts the kiosk too. `state.json` records what happened, for
 diagnostics and the command line.
 """
 from __future__ import annotations
@@ -328,12 +328,16 @@ class UpdateManager:
             return f"exit {done.returncode}: {(done.stderr or done.stdout or '').strip()[-200:]}"
         return None
 
-    def rollback(self) -> dict:
-        """Staff switch back to the release in the other slot."""
+    def rollback(self, run=subprocess.run) -> dict:
+        """Staff switch back to the release in the other slot, and the kiosk is restarted onto it
+        as after an automatic return (until then it runs the release it left). The state's
+        `detail` says when the restart failed."""
         slot = self.slots.other()
         version = self.slots.version_of(slot)
         if self.slots.current() is None or version is None:
             raise UpdateError("there is no previous release to return to")
         current_version = self.installed_version()
         self.slots.switch(slot)
-        return self._record(state="rolled_back_by_staff", version=version, slot=slot, previous_version=current_version)
+        restarted = self._restart(run)
+        return self._record(state="rolled_back_by_staff", version=version, slot=slot, previous_version=current_version,
+                            **({"detail": f"the restart failed: {restarted}"} if restarted else {}))

@@ -58,7 +58,7 @@ def cmd_rollback(args) -> int:
         print(f"kiosk: update: {exc}", file=sys.stderr)
         return exits.FAILED
     _say_state(state)
-    return exits.OK
+    return exits.FAILED if state.get("detail") else exits.OK   # switched, but the kiosk did not restart
 
 
 def cmd_status(args) -> int:

@@ -3,9 +3,10 @@ stick": a signed release is installed into the other slot and switched to; an un
 wrongly signed release, metadata older than seen (rollback), expired metadata (freeze), a release
 of the wrong length, a tampered stick and a signed but older release are refused and change
 nothing; a release failing its health check after the restart is switched back at once (and the
-kiosk restarted again); staff may switch back."""
+kiosk restarted again); staff may switch back, and the kiosk restarts onto the release."""
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import functools
 import http.server
@@ -106,12 +107,25 @@ def test_a_release_that_does_not_install_is_never_switched_to(repo, manager, htt
     assert state["state"] == "failed" and "no room" in state["detail"] and manager.slots.current() == "a"
 
 
-def test_staff_switch_back_to_the_previous_release(repo, manager, https):
+def test_staff_switch_back_to_the_previous_release_and_the_kiosk_restarts_onto_it(repo, manager, https):
     repo.add_release("9.1.0")
     manager.apply(https)
     repo.add_release("9.2.0")
     manager.apply(https)
-    assert manager.rollback()["version"] == "9.1.0" and manager.slots.current() == "a"
+    state = manager.rollback()
+    assert state["version"] == "9.1.0" and "detail" not in state and manager.slots.current() == "a"
+    assert restarts(manager.settings) == ["releases/a", "releases/b", "releases/a"]
+
+
+def test_a_staff_switch_back_whose_restart_fails_says_so(repo, manager, https):
+    repo.add_release("9.1.0")
+    manager.apply(https)
+    repo.add_release("9.2.0")
+    manager.apply(https)
+    stuck = UpdateManager(dataclasses.replace(manager.settings, restart_command="false"))
+    state = stuck.rollback()
+    assert state["state"] == "rolled_back_by_staff" and state["detail"] == "the restart failed: exit 1: "
+    assert stuck.slots.current() == "a"   # switched all the same: the next restart runs it
 
 
 def refused(manager, source, match: str) -> None:
@@ -204,3 +218,11 @@ def test_kiosk_update_commands(repo, settings, tmp_path, capsys):
     assert main(["--config", str(config), "update", "status"]) == 0
     assert "9.1.0" in capsys.readouterr().out
     assert main(["--config", str(config), "update", "rollback"]) == 1   # nothing before it
+    repo.add_release("9.2.0")
+    assert main(["--config", str(config), "update", "apply", "--usb", str(repo.copy_to(tmp_path / "stick-2"))]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(config), "update", "rollback"]) == 0
+    assert "switched back to 9.1.0" in capsys.readouterr().out
+    config.write_text(config.read_text().replace(settings.restart_command, "false"))
+    assert main(["--config", str(config), "update", "rollback"]) == 1   # switched, the kiosk not restarted
+    assert "the restart failed" in capsys.readouterr().out
