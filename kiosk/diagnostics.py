@@ -123,7 +123,7 @@ def settle_held_issuance(core, application_id: str, action: str) -> JournalEntry
 # What the last update did (kiosk/update.py's state), for staff.
 UPDATE_STATES = {"updated": N_("已更新"), "up_to_date": N_("已是最新"), "rolled_back": N_("新版本健康检查未通过，已自动回退"),
                  "rolled_back_by_staff": N_("已由工作人员回退"), "failed": N_("新版本安装失败，未切换"),
-                 "refused": N_("更新包未通过签名校验，已拒绝")}
+                 "refused": N_("更新包未通过签名校验，已拒绝"), "skipped": N_("该版本曾在本机回退，不再安装")}
 
 
 def software_update(config) -> str:
