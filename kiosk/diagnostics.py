@@ -123,7 +123,7 @@ def settle_held_issuance(core, application_id: str, action: str) -> JournalEntry
 # What the last update did (kiosk/update.py's state), for staff.
 UPDATE_STATES = {"updated": N_("已更新"), "up_to_date": N_("已是最新"), "rolled_back": N_("新版本健康检查未通过，已自动回退"),
                  "rolled_back_by_staff": N_("已由工作人员回退"), "failed": N_("新版本安装失败，未切换"),
-                 "refused": N_("更新包未通过签名校验，已拒绝")}
+                 "refused": N_("更新包未通过签名校验，已拒绝"), "skipped": N_("该版本曾在本机回退，不再安装")}
 
 
 def software_update(config) -> str:
@@ -258,7 +258,7 @@ def _detail(device: str, health) -> str:
 
 def device_tiles(found: dict) -> list[DeviceTile]:
     """A tile for each device fitted here, from the health findings (kiosk.health.DeviceHealth by
-    device key, the backend link and the QR scanner among them), in DEVICE_NAMES' order."""
+    device key, the backend link among them), in DEVICE_NAMES' order."""
     return [DeviceTile(device, _(name), str(found[device].state), words_of(found[device]),
                        _detail(device, found[device]))
             for device, name in DEVICE_NAMES.items() if device in found and found[device].state != ABSENT]
@@ -328,7 +328,7 @@ def system_line(free_bytes: int, total_bytes: int, low_bytes: int, software: str
 def overview(core) -> Overview:
     """Everything the diagnostics screen shows, probed now (staff use the kiosk: no visit)."""
     found, _probed_at = core.health.devices()
-    found.update(core.health.probe_links())
+    found.update(core.health.probe_backend_link())
     usage = shutil.disk_usage(Path(core.config.outbox.db).resolve().parent)
     return Overview(tiles=device_tiles(found), supplies=supplies(found), outbox=outbox_counts(core.outbox.stats()),
                     faults=fault_lines(core.health.faults()),

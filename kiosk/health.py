@@ -149,8 +149,27 @@ def _pin_pad(core) -> DeviceHealth:
     return DeviceHealth(State.OK, status.model, words=OK_WORDS)
 
 
+def _qr_scanner(core) -> DeviceHealth:
+    """The scanner for the electronic card's QR code: the serial one answers, the keyboard-wedge
+    one's device is there, or the camera reads the codes (#19)."""
+    devices = core.devices
+    if not devices.has_qr_reader:
+        return DeviceHealth(State.ABSENT, words=ABSENT_WORDS)
+    settings = devices.config.qr_scanner
+    if settings.port:
+        with devices.qr_reader():
+            pass
+    elif settings.input_device:
+        if not Path(settings.input_device).exists():
+            return DeviceHealth(State.FAULT, f"{settings.input_device} is gone",
+                                words=(N_("扫码器未连接，请检查连接线"),))
+    else:
+        return DeviceHealth(State.OK, "camera", words=(N_("由摄像头扫码"),))
+    return DeviceHealth(State.OK, words=OK_WORDS)
+
+
 PROBES = {"card_reader": _card_reader, "psam": _psam, "id_reader": _id_reader, "receipt_printer": _receipt_printer,
-          "card_printer": _card_printer, "camera": _camera, "pin_pad": _pin_pad}
+          "card_printer": _card_printer, "camera": _camera, "pin_pad": _pin_pad, "qr_scanner": _qr_scanner}
 
 
 def probe_devices(core) -> dict[str, DeviceHealth]:
@@ -172,27 +191,6 @@ def probe_backend(client):
     except DEVICE_ERRORS as exc:
         return DeviceHealth(State.FAULT, f"{type(exc).__name__}: {exc}"[:200], words=(staff_message(exc),))
     return DeviceHealth(State.OK, f"{(time.perf_counter() - started) * 1000:.0f} ms", words=(N_("已连接"),))
-
-
-def probe_qr_scanner(devices):
-    """The scanner for the electronic card's QR code: the serial one answers, the keyboard-wedge
-    one's device is there, or the camera reads the codes (#19)."""
-    if not devices.has_qr_reader:
-        return DeviceHealth(State.ABSENT)
-    settings = devices.config.qr_scanner
-    try:
-        if settings.port:
-            with devices.qr_reader():
-                pass
-        elif settings.input_device:
-            if not Path(settings.input_device).exists():
-                return DeviceHealth(State.FAULT, f"{settings.input_device} is gone",
-                                    words=(N_("扫码器未连接，请检查连接线"),))
-        else:
-            return DeviceHealth(State.OK, "camera", words=(N_("由摄像头扫码"),))
-    except DEVICE_ERRORS as exc:
-        return DeviceHealth(State.FAULT, f"{type(exc).__name__}: {exc}"[:200], words=(staff_message(exc),))
-    return DeviceHealth(State.OK, words=(N_("正常"),))
 
 
 class HealthMonitor:
@@ -223,8 +221,8 @@ class HealthMonitor:
 
     def record(self, found: dict[str, DeviceHealth]) -> None:
         """Notes each device's state; one that went to `warning` or `fault` (or to other words
-        in them) joins the fault history. The diagnostics screen records the backend link and
-        the QR scanner here too (they are not in the heartbeat's devices)."""
+        in them) joins the fault history. The diagnostics screen records the backend link here
+        too (it is not one of the heartbeat's devices)."""
         now = self.clock()
         with self._history_lock:
             for name, health in found.items():
@@ -233,11 +231,10 @@ class HealthMonitor:
                     self._faults.append(Fault(now, name, health.state, health.words))
                 self._states[name] = seen
 
-    def probe_links(self) -> dict[str, DeviceHealth]:
-        """The QR scanner and the backend link, which the heartbeat leaves out (its contract
-        names the devices), probed now for the diagnostics screen and recorded like the rest."""
-        with PROBING:
-            found = {"qr_scanner": probe_qr_scanner(self.core.devices), "backend": probe_backend(self.core.client)}
+    def probe_backend_link(self) -> dict[str, DeviceHealth]:
+        """The backend link, which the heartbeat leaves out (it is how the heartbeat travels, not
+        a device of the kiosk), probed now for the diagnostics screen and recorded like the rest."""
+        found = {"backend": probe_backend(self.core.client)}
         self.record(found)
         return found
 

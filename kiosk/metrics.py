@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import logging
 import threading
+import time
 from typing import Iterable
 
 from kiosk.health import State
@@ -75,6 +76,8 @@ class HealthCollector:
             yield _gauge("kiosk_devices_probed_timestamp_seconds", "When the devices were last probed (UNIX time)",
                          float(snapshot["probed_at"]))
         yield _gauge("kiosk_info", "The kiosk's software version", 1.0, {"version": snapshot["software_version"]})
+        # node_exporter serves a textfile on after the kiosk that wrote it died: this stops moving.
+        yield _gauge("kiosk_metrics_timestamp_seconds", "When the kiosk made these metrics (UNIX time)", time.time())
 
 
 class _LiveStats:

@@ -18,14 +18,16 @@ them (the service runs `current/`). A release is installed into the slot not in 
 `current` is switched by renaming a new symlink over it (atomic), the kiosk is restarted onto it
 (`[update] restart_command`), and the new release's health check runs; when the restart or the
 check fails, `current` is switched back at once, the kiosk restarted again, and the state says
-why. Staff may
-switch back by hand (`kiosk update rollback`). `state.json` records what happened, for
-diagnostics and the command line.
+why. Staff may switch back by hand (`kiosk update rollback`), which restarts the kiosk too.
+`state.json` records what happened, for diagnostics and the command line, and the releases
+rolled back here: the nightly `apply` skips them (it would otherwise install a failing release
+again every night) until a newer one comes.
 """
 from __future__ import annotations
 
 import datetime
 import json
+import logging
 import os
 import shlex
 import shutil
@@ -37,6 +39,8 @@ from pathlib import Path
 from typing import Iterator
 
 from kiosk.version import SOFTWARE_VERSION
+
+log = logging.getLogger(__name__)
 
 TARGET = "sscard-kiosk.tar.gz"
 SLOTS = ("a", "b")
@@ -68,6 +72,7 @@ def parse_version(text: str) -> tuple[int, ...]:
 class Release:
     version: str
     length: int
+    rolled_back: bool = False   # rolled back here (its health check failed, or staff left it): not installed again
 
 
 @dataclass(frozen=True)
@@ -200,6 +205,7 @@ class UpdateManager:
             return {"state": "none"}
 
     def _record(self, **state) -> dict:
+        state.setdefault("rolled_back_versions", self.rolled_back_versions())   # kept by every record
         state["at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         self.state_dir.mkdir(parents=True, exist_ok=True)
         partial = self.state_file.with_suffix(".partial")
@@ -208,6 +214,11 @@ class UpdateManager:
             os.fsync(file.fileno())
         os.replace(partial, self.state_file)
         return state
+
+    def rolled_back_versions(self, add: str | None = None, remove: str | None = None) -> list[str]:
+        """The releases rolled back on this kiosk, with `add` and without `remove`."""
+        versions = [version for version in self.state().get("rolled_back_versions", []) if version != remove]
+        return versions + [add] if add is not None and add not in versions else versions
 
     # --- TUF -------------------------------------------------------------------------------------
 
@@ -262,7 +273,7 @@ class UpdateManager:
                                 "a rollback is not installed")
         if offered == installed:
             return None, updater, info
-        return Release(version, info.length), updater, info
+        return Release(version, info.length, version in self.rolled_back_versions()), updater, info
 
     def apply(self, source: UpdateSource, run=subprocess.run) -> dict:
         """Checks, downloads (verified by TUF), installs into the other slot, switches, runs the
@@ -271,6 +282,10 @@ class UpdateManager:
         release, updater, info = self._check(source)
         if release is None:
             return self._record(state="up_to_date", version=self.installed_version())
+        if release.rolled_back:
+            log.warning("update: release %s was rolled back on this kiosk; not installed again", release.version)
+            return self._record(state="skipped", version=self.installed_version(), offered=release.version,
+                                detail="rolled back on this kiosk: not installed again; a newer release will be")
         previous_slot, previous_version = self.slots.current(), self.installed_version()
         slot = self.slots.other()
         try:
@@ -299,15 +314,17 @@ class UpdateManager:
         if failed is None:
             return self._record(state="updated", version=release.version, slot=slot,
                                 previous_version=previous_version, previous_slot=previous_slot)
+        rolled_back = self.rolled_back_versions(add=release.version)
         if previous_slot is None:   # the first release in slots: nothing to return to
             self.slots.current_link.unlink()
             return self._record(state="failed", version=previous_version, offered=release.version,
-                                detail=f"health check: {failed}")
+                                detail=f"health check: {failed}", rolled_back_versions=rolled_back)
         self.slots.switch(previous_slot)
         restarted = self._restart(run)
         return self._record(state="rolled_back", version=previous_version, slot=previous_slot,
                             offered=release.version, detail=f"health check: {failed}"
-                            + (f"; the restart back failed too: {restarted}" if restarted else ""))
+                            + (f"; the restart back failed too: {restarted}" if restarted else ""),
+                            rolled_back_versions=rolled_back)
 
     def _restart(self, run) -> str | None:
         """The kiosk restarted onto `current` ([update] restart_command); None when it was."""
@@ -328,12 +345,18 @@ class UpdateManager:
             return f"exit {done.returncode}: {(done.stderr or done.stdout or '').strip()[-200:]}"
         return None
 
-    def rollback(self) -> dict:
-        """Staff switch back to the release in the other slot."""
+    def rollback(self, run=subprocess.run) -> dict:
+        """Staff switch back to the release in the other slot, and the kiosk is restarted onto it
+        as after an automatic return (until then it runs the release it left). The state's
+        `detail` says when the restart failed. The release left is not installed again; the one
+        switched to, staff's choice, no longer counts as rolled back."""
         slot = self.slots.other()
         version = self.slots.version_of(slot)
         if self.slots.current() is None or version is None:
             raise UpdateError("there is no previous release to return to")
         current_version = self.installed_version()
         self.slots.switch(slot)
-        return self._record(state="rolled_back_by_staff", version=version, slot=slot, previous_version=current_version)
+        restarted = self._restart(run)
+        return self._record(state="rolled_back_by_staff", version=version, slot=slot, previous_version=current_version,
+                            rolled_back_versions=self.rolled_back_versions(add=current_version, remove=version),
+                            **({"detail": f"the restart failed: {restarted}"} if restarted else {}))

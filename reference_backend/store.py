@@ -336,7 +336,8 @@ def fields(body: dict, required: dict, optional: dict | None = None) -> dict:
 
 
 # A heartbeat's health (#18, the contract's Health): each device's state and supplies.
-DEVICE_NAMES = ("card_reader", "psam", "id_reader", "receipt_printer", "card_printer", "camera", "pin_pad")
+DEVICE_NAMES = ("card_reader", "psam", "id_reader", "receipt_printer", "card_printer", "camera", "pin_pad",
+                "qr_scanner")
 DEVICE_FIELDS = {"detail": _text(max_chars=200), "paper": _text(choices=("ok", "near_end", "out")),
                  "ribbon_remaining": _optional(_integer(0, 10**6)), "ribbon_capacity": _optional(_integer(0, 10**6)),
                  "blank_cards": _boolean, "reject_box_full": _boolean}

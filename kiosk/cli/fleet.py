@@ -20,7 +20,7 @@ from kiosk.cli.queue import age_text
 
 # Staff words for what a device reports, shortest first.
 DEVICE_WORDS = {"card_reader": "card reader", "psam": "PSAM", "id_reader": "ID reader", "receipt_printer": "receipt printer",
-                "card_printer": "card printer", "camera": "camera", "pin_pad": "PIN pad"}
+                "card_printer": "card printer", "camera": "camera", "pin_pad": "PIN pad", "qr_scanner": "QR scanner"}
 
 
 def device_problems(health: dict | None) -> list[str]:

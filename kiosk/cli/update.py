@@ -18,7 +18,7 @@ def _source(args, settings) -> UpdateSource:
 def _say_state(state: dict) -> None:
     words = {"updated": "updated to", "rolled_back": "health check failed: back to", "failed": "not installed; still",
              "rolled_back_by_staff": "switched back to", "up_to_date": "up to date:", "refused": "refused; still",
-             "none": "no update applied yet; running"}
+             "skipped": "not installed again (rolled back here); still", "none": "no update applied yet; running"}
     line = f"{words.get(state.get('state'), state.get('state'))} {state.get('version', '')}".rstrip()
     if state.get("offered"):
         line += f" (offered {state['offered']})"
@@ -35,8 +35,13 @@ def cmd_check(args) -> int:
     except UpdateError as exc:
         print(f"kiosk: update: {exc}", file=sys.stderr)
         return exits.FAILED
-    print(f"release {release.version} available ({release.length} bytes); installed {manager.installed_version()}"
-          if release else f"up to date: {manager.installed_version()}")
+    if release is None:
+        print(f"up to date: {manager.installed_version()}")
+    elif release.rolled_back:
+        print(f"release {release.version} offered, but it was rolled back on this kiosk: apply skips it until a newer "
+              f"release; installed {manager.installed_version()}")
+    else:
+        print(f"release {release.version} available ({release.length} bytes); installed {manager.installed_version()}")
     return exits.OK
 
 
@@ -48,7 +53,7 @@ def cmd_apply(args) -> int:
         print(f"kiosk: update: {exc}", file=sys.stderr)
         return exits.FAILED
     _say_state(state)
-    return exits.OK if state["state"] in ("updated", "up_to_date") else exits.FAILED
+    return exits.OK if state["state"] in ("updated", "up_to_date", "skipped") else exits.FAILED
 
 
 def cmd_rollback(args) -> int:
@@ -58,7 +63,7 @@ def cmd_rollback(args) -> int:
         print(f"kiosk: update: {exc}", file=sys.stderr)
         return exits.FAILED
     _say_state(state)
-    return exits.OK
+    return exits.FAILED if state.get("detail") else exits.OK   # switched, but the kiosk did not restart
 
 
 def cmd_status(args) -> int:

@@ -2,7 +2,8 @@
 tests pass, and each alert fires from what a simulated kiosk really exports, scraped from its
 metrics endpoint: out of paper, a ribbon running low, a dead letter, work stuck in the outbox
 for two hours, its disk under its threshold, a PIN pad unplugged, and the kiosk gone silent
-(its endpoint no longer answers a scrape)."""
+(its endpoint no longer answers a scrape; or, exporting through node_exporter's textfile
+collector, its file no longer rewritten)."""
 from __future__ import annotations
 
 import shutil
@@ -50,15 +51,40 @@ def selector(name: str, labels: dict) -> str:
     return f"{name}{{{quoted}}}"
 
 
-def input_series(text: str) -> list[dict]:
+def input_series(text: str, job: str = "sscard-kiosk", made_at: float = 0.0) -> list[dict]:
     """Every sample of one scrape, as Prometheus stores it (with the job's and the instance's
-    labels), held for an hour of scrapes and then gone stale."""
+    labels), held for an hour of scrapes and then gone stale. Promtool's clock starts at 0: the
+    kiosk's timestamp is counted from `made_at`, the test's minute 0 (by default it stays a UNIX
+    time, far in promtool's future: never stale, as a kiosk answering its scrapes)."""
     series = []
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            labels = {**sample.labels, "job": "sscard-kiosk", "instance": "kiosk-1"}
-            series.append({"series": selector(sample.name, labels), "values": f"{sample.value!r}x{SCRAPES - 1}"})
+            labels = {**sample.labels, "job": job, "instance": "kiosk-1"}
+            value = sample.value - made_at if sample.name == "kiosk_metrics_timestamp_seconds" else sample.value
+            series.append({"series": selector(sample.name, labels), "values": f"{value!r}x{SCRAPES - 1}"})
     return series
+
+
+def rules_without_annotations(folder: Path) -> None:
+    """The shipped rules into `folder`, their annotations aside (their wording is the unit
+    tests' business)."""
+    rules = yaml.safe_load((RULES / "sscard-kiosk-alerts.yml").read_text(encoding="utf-8"))
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            rule.pop("annotations", None)
+    (folder / "rules.yml").write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+
+
+def firing(severity: str, job: str = "sscard-kiosk", **labels) -> dict:
+    return {"exp_labels": {"severity": severity, "job": job, "instance": "kiosk-1", **labels}}
+
+
+def passes(folder: Path, input_series: list[dict], alert_rule_test: list[dict]) -> None:
+    tests = {"rule_files": ["rules.yml"], "evaluation_interval": "1m",
+             "tests": [{"interval": "1m", "input_series": input_series, "alert_rule_test": alert_rule_test}]}
+    (folder / "test.yml").write_text(yaml.safe_dump(tests), encoding="utf-8")
+    tested = promtool("test", "rules", "test.yml", cwd=folder)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
 
 
 @pytest.fixture
@@ -95,33 +121,38 @@ def exported(pcscd, tmp_path):
 def test_each_alert_fires_from_what_the_kiosk_exports(exported, tmp_path):
     text, after_stop = exported
     assert after_stop is None   # the stopped kiosk answers no scrape
-    # The shipped rules, their annotations aside (their wording is the unit tests' business).
-    rules = yaml.safe_load((RULES / "sscard-kiosk-alerts.yml").read_text(encoding="utf-8"))
-    for group in rules["groups"]:
-        for rule in group["rules"]:
-            rule.pop("annotations", None)
-    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
-    kiosk = {"job": "sscard-kiosk", "instance": "kiosk-1"}
+    rules_without_annotations(tmp_path)
+    up = {"series": selector("up", {"job": "sscard-kiosk", "instance": "kiosk-1"}),
+          "values": f"1x{SCRAPES - 1} 0x{SILENT_SCRAPES}"}
+    passes(tmp_path, input_series(text) + [up], [
+        {"eval_time": "30m", "alertname": "KioskPaperOut", "exp_alerts": [firing("warning")]},
+        {"eval_time": "30m", "alertname": "KioskRibbonLow", "exp_alerts": [firing("warning")]},
+        {"eval_time": "30m", "alertname": "KioskDeadLetters", "exp_alerts": [firing("warning")]},
+        {"eval_time": "30m", "alertname": "KioskOutboxStuck", "exp_alerts": [firing("warning")]},
+        {"eval_time": "30m", "alertname": "KioskDiskLow", "exp_alerts": [firing("critical")]},
+        {"eval_time": "30m", "alertname": "KioskDeviceFault", "exp_alerts": [
+            firing("warning", device="pin_pad", state="fault"),
+            firing("warning", device="receipt_printer", state="fault")]},
+        {"eval_time": "30m", "alertname": "KioskSilent", "exp_alerts": []},
+        {"eval_time": "80m", "alertname": "KioskSilent", "exp_alerts": [firing("critical")]},
+    ])
 
-    def firing(severity: str, **labels) -> dict:
-        return {"exp_labels": {"severity": severity, **kiosk, **labels}}
 
-    up = {"series": selector("up", kiosk), "values": f"1x{SCRAPES - 1} 0x{SILENT_SCRAPES}"}
-    tests = {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": [{
-        "interval": "1m",
-        "input_series": input_series(text) + [up],
-        "alert_rule_test": [
-            {"eval_time": "30m", "alertname": "KioskPaperOut", "exp_alerts": [firing("warning")]},
-            {"eval_time": "30m", "alertname": "KioskRibbonLow", "exp_alerts": [firing("warning")]},
-            {"eval_time": "30m", "alertname": "KioskDeadLetters", "exp_alerts": [firing("warning")]},
-            {"eval_time": "30m", "alertname": "KioskOutboxStuck", "exp_alerts": [firing("warning")]},
-            {"eval_time": "30m", "alertname": "KioskDiskLow", "exp_alerts": [firing("critical")]},
-            {"eval_time": "30m", "alertname": "KioskDeviceFault", "exp_alerts": [
-                firing("warning", device="pin_pad", state="fault"),
-                firing("warning", device="receipt_printer", state="fault")]},
-            {"eval_time": "30m", "alertname": "KioskSilent", "exp_alerts": []},
-            {"eval_time": "80m", "alertname": "KioskSilent", "exp_alerts": [firing("critical")]},
-        ]}]}
-    (tmp_path / "test.yml").write_text(yaml.safe_dump(tests), encoding="utf-8")
-    tested = promtool("test", "rules", "test.yml", cwd=tmp_path)
-    assert tested.returncode == 0, tested.stdout + tested.stderr
+def test_a_kiosk_that_died_behind_node_exporters_textfile_collector_is_silent(pcscd, tmp_path):
+    textfile = tmp_path / "sscard_kiosk.prom"
+    with simulated_kiosk() as sim:
+        config = sim.config.changed(metrics={"exporter": "textfile", "textfile": str(textfile), "interval_s": 1.0})
+        core = sim.kiosk_core(config).start()
+        try:
+            deadline = time.monotonic() + 10
+            while not textfile.exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            core.close()
+    died_at = time.time()
+    # node_exporter serves the file the dead kiosk left for the next hour (its up stays 1).
+    rules_without_annotations(tmp_path)
+    passes(tmp_path, input_series(textfile.read_text(), job="node", made_at=died_at), [
+        {"eval_time": "10m", "alertname": "KioskMetricsStale", "exp_alerts": []},
+        {"eval_time": "20m", "alertname": "KioskMetricsStale", "exp_alerts": [firing("critical", job="node")]},
+    ])

@@ -13,6 +13,7 @@ from drivers.sim.pcscd import CARD_READER
 from kiosk.backend.errors import BackendRejected
 from kiosk.cli import main
 from kiosk.cli.fleet import fleet_status
+from kiosk.diagnostics import overview
 from kiosk.visit import CitizenIdentity
 from reference_backend.pki import PkiFiles
 from reference_backend.store import SILENT_AFTER_S
@@ -28,9 +29,11 @@ def stack(pcscd):
 
 @pytest.fixture
 def sim(stack):
-    """The stack as each test finds it: paper in, a new ribbon, the backend's usual silence."""
+    """The stack as each test finds it: paper in, a new ribbon, blank cards, an empty reject box,
+    the backend's usual silence."""
     stack.receipt_printer.set_state(paper_out=False, paper_near_end=False)
     stack.card_printer.run_ribbon_down(stack.card_printer.ribbon_capacity)
+    stack.card_printer.stock, stack.card_printer.reject_box_full = 50, False
     stack.backend.store.silent_after_s = SILENT_AFTER_S
     yield stack
 
@@ -62,13 +65,52 @@ def test_the_heartbeat_carries_devices_and_supplies_to_the_fleet_status(sim, kio
     assert devices["card_printer"]["state"] == "warning" and devices["card_printer"]["ribbon_remaining"] == 12
     assert devices["card_reader"]["state"] == "ok" and devices["psam"]["state"] == "ok"
     assert devices["id_reader"]["state"] == "ok" and devices["pin_pad"]["state"] == "ok"
-    assert devices["camera"]["state"] == "ok"
+    assert devices["camera"]["state"] == "ok" and devices["qr_scanner"]["state"] == "ok"
     assert terminal["health"]["disk"]["free_bytes"] > 0 and terminal["audit_head_seq"] is not None
     # Refilled: the next heartbeat says so.
     sim.receipt_printer.set_state(paper_out=False, paper_near_end=False)
     assert kiosk.send_heartbeat()
     assert fleet(sim)["terminals"][0]["health"]["devices"]["receipt_printer"] == {
         "state": "ok", "detail": "online", "paper": "ok"}
+
+
+def fleet_line(sim, capsys) -> str:
+    """This kiosk's line of `kiosk fleet status`."""
+    assert main(["fleet", "status", "--url", sim.backend.url, "--pki", str(pki_of(sim).directory)]) == 0
+    return next(line for line in capsys.readouterr().out.splitlines() if line.startswith("KIOSK-0001"))
+
+
+def test_the_qr_scanner_is_in_the_heartbeat_and_once_on_the_diagnostics_screen(sim, kiosk):
+    assert kiosk.send_heartbeat()
+    assert fleet(sim)["terminals"][0]["health"]["devices"]["qr_scanner"] == {"state": "ok", "detail": ""}
+    assert [tile.device for tile in overview(kiosk).tiles].count("qr_scanner") == 1
+
+
+def test_a_qr_scanner_gone_reaches_the_fleet_status(sim, tmp_path, capsys):
+    unplugged = sim.kiosk_core(sim.config.changed(qr_scanner={"port": str(tmp_path / "ttyACM-gone")}))
+    try:
+        assert unplugged.send_heartbeat()
+    finally:
+        unplugged.close()
+    scanner = fleet(sim)["terminals"][0]["health"]["devices"]["qr_scanner"]
+    assert scanner["state"] == "fault" and "ttyACM-gone" in scanner["detail"]
+    assert "QR scanner FAULT (QrScannerUnavailable" in fleet_line(sim, capsys)
+
+
+@pytest.mark.parametrize("trouble, device, found, words", [
+    (lambda sim: sim.receipt_printer.set_state(paper_near_end=True), "receipt_printer",
+     {"state": "warning", "paper": "near_end"}, "receipt printer WARNING (paper near end)"),
+    (lambda sim: setattr(sim.card_printer, "stock", 0), "card_printer",
+     {"state": "fault", "blank_cards": False}, "card printer FAULT (ribbon 250/250, no blank cards)"),
+    (lambda sim: setattr(sim.card_printer, "reject_box_full", True), "card_printer",
+     {"state": "fault", "reject_box_full": True}, "card printer FAULT (ribbon 250/250, reject box full)"),
+], ids=["paper near its end", "no blank cards", "reject box full"])
+def test_each_supply_running_out_reaches_the_fleet_status(sim, kiosk, capsys, trouble, device, found, words):
+    trouble(sim)
+    assert kiosk.send_heartbeat()
+    reported = fleet(sim)["terminals"][0]["health"]["devices"][device]
+    assert {key: reported.get(key) for key in found} == found
+    assert words in fleet_line(sim, capsys)
 
 
 def test_devices_are_not_probed_while_a_citizen_uses_the_kiosk(sim, kiosk):

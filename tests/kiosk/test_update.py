@@ -3,9 +3,11 @@ stick": a signed release is installed into the other slot and switched to; an un
 wrongly signed release, metadata older than seen (rollback), expired metadata (freeze), a release
 of the wrong length, a tampered stick and a signed but older release are refused and change
 nothing; a release failing its health check after the restart is switched back at once (and the
-kiosk restarted again); staff may switch back."""
+kiosk restarted again) and not installed again; staff may switch back, and the kiosk restarts
+onto the release."""
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import functools
 import http.server
@@ -98,6 +100,24 @@ def test_a_release_failing_its_health_check_is_switched_back_at_once(repo, manag
     assert software_update(KioskConfig(update=manager.settings)) == "9.1.0；更新：新版本健康检查未通过，已自动回退（9.2.0）"
 
 
+def test_a_release_that_failed_its_health_check_is_not_installed_again(repo, manager, https, caplog):
+    repo.add_release("9.1.0")
+    manager.apply(https)
+    repo.add_release("9.2.0", healthy=False)
+    manager.apply(https)
+    assert manager.check(https).rolled_back
+    for _night in range(2):   # the nightly timer: the state keeps what was rolled back
+        state = manager.apply(https)
+        assert (state["state"], state["version"], state["offered"]) == ("skipped", "9.1.0", "9.2.0")
+    assert "release 9.2.0 was rolled back on this kiosk; not installed again" in caplog.text
+    assert manager.slots.current() == "a" and restarts(manager.settings) == ["releases/a", "releases/b", "releases/a"]
+    from kiosk.diagnostics import software_update
+    assert software_update(KioskConfig(update=manager.settings)) == "9.1.0；更新：该版本曾在本机回退，不再安装（9.2.0）"
+    repo.add_release("9.3.0")   # the province's fix
+    assert not manager.check(https).rolled_back
+    assert manager.apply(https)["state"] == "updated" and current_version(manager) == "9.3.0"
+
+
 def test_a_release_that_does_not_install_is_never_switched_to(repo, manager, https):
     repo.add_release("9.1.0")
     manager.apply(https)
@@ -106,12 +126,26 @@ def test_a_release_that_does_not_install_is_never_switched_to(repo, manager, htt
     assert state["state"] == "failed" and "no room" in state["detail"] and manager.slots.current() == "a"
 
 
-def test_staff_switch_back_to_the_previous_release(repo, manager, https):
+def test_staff_switch_back_to_the_previous_release_and_the_kiosk_restarts_onto_it(repo, manager, https):
     repo.add_release("9.1.0")
     manager.apply(https)
     repo.add_release("9.2.0")
     manager.apply(https)
-    assert manager.rollback()["version"] == "9.1.0" and manager.slots.current() == "a"
+    state = manager.rollback()
+    assert state["version"] == "9.1.0" and "detail" not in state and manager.slots.current() == "a"
+    assert restarts(manager.settings) == ["releases/a", "releases/b", "releases/a"]
+    assert manager.apply(https)["state"] == "skipped" and manager.slots.current() == "a"   # not the release left
+
+
+def test_a_staff_switch_back_whose_restart_fails_says_so(repo, manager, https):
+    repo.add_release("9.1.0")
+    manager.apply(https)
+    repo.add_release("9.2.0")
+    manager.apply(https)
+    stuck = UpdateManager(dataclasses.replace(manager.settings, restart_command="false"))
+    state = stuck.rollback()
+    assert state["state"] == "rolled_back_by_staff" and state["detail"] == "the restart failed: exit 1: "
+    assert stuck.slots.current() == "a"   # switched all the same: the next restart runs it
 
 
 def refused(manager, source, match: str) -> None:
@@ -204,3 +238,15 @@ def test_kiosk_update_commands(repo, settings, tmp_path, capsys):
     assert main(["--config", str(config), "update", "status"]) == 0
     assert "9.1.0" in capsys.readouterr().out
     assert main(["--config", str(config), "update", "rollback"]) == 1   # nothing before it
+    repo.add_release("9.2.0")
+    assert main(["--config", str(config), "update", "apply", "--usb", str(repo.copy_to(tmp_path / "stick-2"))]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(config), "update", "rollback"]) == 0
+    assert "switched back to 9.1.0" in capsys.readouterr().out
+    assert main(["--config", str(config), "update", "check", "--usb", str(tmp_path / "stick-2")]) == 0
+    assert "release 9.2.0 offered, but it was rolled back on this kiosk" in capsys.readouterr().out
+    assert main(["--config", str(config), "update", "apply", "--usb", str(tmp_path / "stick-2")]) == 0
+    assert "not installed again (rolled back here); still 9.1.0 (offered 9.2.0)" in capsys.readouterr().out
+    config.write_text(config.read_text().replace(settings.restart_command, "false"))
+    assert main(["--config", str(config), "update", "rollback"]) == 1   # switched, the kiosk not restarted
+    assert "the restart failed" in capsys.readouterr().out
