@@ -47,6 +47,10 @@ Python objects).
   audit, card watcher) and every screen are included; nothing is subtracted.
 - memory: the child's VmRSS right after the last visit ended (home screen shown again); the
   peak (VmHWM) and the RSS after the idle samples are printed too.
+- memory with the face models loaded (#13): the child's VmRSS and its face worker's taken
+  together, sampled every 0.2 s and at each step while a worker runs; the highest sum over the
+  visits, for a face check and for a card photo apart (the photo's 68-point landmarks are the
+  larger model). The child tells the parent which one it asks the worker for.
 - idle CPU: the child's utime + stime (every thread: UI clock, card watcher and reader
   supervisor, outbox worker, link probe, heartbeat, Mesa's threads) over IDLE_SAMPLE_S wall
   seconds on the home screen, twice: first with the backend still down after the offline visit
@@ -54,8 +58,8 @@ Python objects).
   was delivered. Sampling starts SETTLE_S after the previous step; the child runs no bench code
   while it is sampled. `idle_cpu_pct` is the higher of the two.
 
-Last line, JSON: {"cold_start_s": X, "rss_mb": X, "idle_cpu_pct": X, "idle_cpu_offline_pct": X,
-"idle_cpu_online_pct": X}
+Last line, JSON: {"cold_start_s": X, "rss_mb": X, "rss_with_face_check_models_mb": X,
+"rss_with_photo_models_mb": X, "idle_cpu_pct": X, "idle_cpu_offline_pct": X, "idle_cpu_online_pct": X}
 """
 from __future__ import annotations
 
@@ -147,6 +151,19 @@ def child(fd: int) -> int:
     from kivy.clock import Clock
 
     configure_window(config)
+    # What the face worker is asked now, told to the parent when it changes: the memory with the
+    # models loaded is taken for a face check and for a photo apart (their models differ).
+    from kiosk.face_worker import FaceWorker
+    calls = FaceWorker._call
+    asked = {"purpose": None}
+
+    def told_call(worker, kind, *args):
+        purpose = "photo" if kind == "make_photo" else "face_check"
+        if purpose != asked["purpose"]:
+            asked["purpose"] = purpose
+            parent.ask("face_worker_purpose", purpose)
+        return calls(worker, kind, *args)
+    FaceWorker._call = told_call
     # The camera is the kiosk's own device, in its process: here the simulated one, its person
     # hearing the challenges the kiosk speaks.
     from drivers.sim.camera import SimulatedCamera, face_test_images
@@ -253,6 +270,32 @@ def _mesa_mb(pid: int) -> float:
     return total / 1024
 
 
+def _face_workers(pid: int) -> list[int]:
+    """The kiosk's face worker process(es) (kiosk/face_worker.py), not the simulators' helpers."""
+    found = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                with contextlib.suppress(OSError):
+                    if b"kiosk.face_worker_process" in Path(f"/proc/{child}/cmdline").read_bytes():
+                        found.append(int(child))
+    return found
+
+
+def sample_with_face_models(pid: int, measured: dict) -> None:
+    """The kiosk's resident memory with its face models loaded: its own and its face worker's,
+    taken together while a worker runs (the highest such sum over the visits)."""
+    workers = _face_workers(pid)
+    if not workers:
+        return
+    with contextlib.suppress(OSError, StopIteration):
+        worker_mb = sum(_status_mb(worker, "VmRSS") for worker in workers)
+        total = _status_mb(pid, "VmRSS") + worker_mb
+        highest = measured.setdefault("with_face_models", {}).setdefault(measured.get("face_worker_purpose"), (0.0, 0.0))
+        if total > highest[0]:
+            measured["with_face_models"][measured.get("face_worker_purpose")] = (total, worker_mb)
+
+
 def sample_idle(pid: int, names: dict[int, str]) -> tuple[float, list[tuple[float, str]]]:
     """% of one core the child used over IDLE_SAMPLE_S, and its busiest threads."""
     time.sleep(SETTLE_S)
@@ -295,7 +338,8 @@ def measure() -> dict:
         stack.callback(lambda: kiosk.poll() is None and kiosk.kill())
         deadline = started + CHILD_TIMEOUT_S
         while True:
-            while not conn.poll(0.5):
+            while not conn.poll(0.2):
+                sample_with_face_models(kiosk.pid, measured)
                 if kiosk.poll() is not None or time.monotonic() > deadline:
                     measured.setdefault("error", f"the kiosk process ended or hung (exit {kiosk.poll()})")
                     measured["log"] = log_path.read_text(errors="replace")[-3000:]
@@ -310,6 +354,7 @@ def measure() -> dict:
                 measured.setdefault("error", f"the kiosk process closed its end of the link (exit {kiosk.poll()})")
                 measured["log"] = log_path.read_text(errors="replace")[-3000:]
                 return measured
+            sample_with_face_models(kiosk.pid, measured)
             reply = None
             try:
                 if kind == "config":
@@ -319,6 +364,8 @@ def measure() -> dict:
                     device, method = what.split(".")
                     target = sim if device == "kiosk" else getattr(sim, device)
                     reply = getattr(target, method)(*call_args, **call_kwargs)
+                elif kind == "face_worker_purpose":
+                    measured["face_worker_purpose"] = args[0]
                 elif kind == "home_ready":
                     measured["cold_start_s"] = args[0] - started
                 elif kind == "visits_done":
@@ -390,11 +437,18 @@ def main() -> int:
     print(f"cold start to interactive home: {measured['cold_start_s']:.2f} s")
     print(f"resident memory after the scripted visits: {measured['rss_mb']:.0f} MB (peak {measured['peak_mb']:.0f} MB, "
           f"{measured['mesa_mb']:.0f} MB of it Mesa's libraries; {measured['rss_after_idle_mb']:.0f} MB after idling)")
+    with_models = measured["with_face_models"]
+    for purpose, words in (("face_check", "a face check"), ("photo", "a card photo")):
+        total, worker = with_models.get(purpose, (0.0, 0.0))
+        print(f"resident memory with the face models loaded for {words} (the kiosk and its face worker, highest over "
+              f"the visits): {total:.0f} MB (the worker {worker:.0f} MB)")
     for phase in ("offline", "online"):
         busiest = ", ".join(f"{name} {pct:.2f}" for pct, name in measured[f"busiest_{phase}"])
         print(f"idle CPU on the home screen over {IDLE_SAMPLE_S:.0f} s, backend {'down' if phase == 'offline' else 'up'}: "
               f"{measured[f'idle_cpu_{phase}_pct']:.2f} % of a core ({busiest})")
     print(json.dumps({"cold_start_s": round(measured["cold_start_s"], 2), "rss_mb": round(measured["rss_mb"], 1),
+                      "rss_with_face_check_models_mb": round(with_models.get("face_check", (0.0,))[0], 1),
+                      "rss_with_photo_models_mb": round(with_models.get("photo", (0.0,))[0], 1),
                       "idle_cpu_pct": round(idle, 2),
                       "idle_cpu_offline_pct": round(measured["idle_cpu_offline_pct"], 2),
                       "idle_cpu_online_pct": round(measured["idle_cpu_online_pct"], 2)}))
