@@ -186,9 +186,9 @@ class SecuritySection:
                            "who computes card cryptograms: the PSAM, the backend's HSM, or nobody")
     hsm_regions: str = _setting("", _region_codes, "with module = 'psam': the regions (6-digit codes, separated by "
                                 "commas) whose cards' keys the PSAM lacks; their cards go to the backend's HSM")
-    hsm_pin_key_file: str = _setting("", None, "with module = 'hsm': the terminal's PIN key shared with the HSM "
-                                     "(32 hex digits, SM4; a file only the kiosk's user reads): a new PIN goes to "
-                                     "the HSM as a PIN block under it, never as digits")
+    hsm_pin_key_file: str = _setting("", None, "with module = 'hsm' or hsm_regions: the terminal's PIN key shared "
+                                     "with the HSM (32 hex digits, SM4; a file only the kiosk's user reads): a new "
+                                     "PIN goes to the HSM as a PIN block under it, never as digits")
 
     @property
     def hsm_region_codes(self) -> frozenset[str]:
