@@ -1,6 +1,7 @@
 """The face check (#13): the live camera picture with an oval to put one's face in, the spoken
-challenge (turn the head left, right), then on to confirm, or, when it does not pass, another
-try or a member of staff (screens/staff_assist.py).
+challenge (two of a blink and head turns to the left and to the right, in random order), then
+on to confirm, or, when it does not pass, another try or a member of staff
+(screens/staff_assist.py).
 
 The check runs on a worker thread (kiosk/identity_assurance.py); the newest frame is put on
 screen by a Clock at 15 frames a second, older ones are dropped, so the UI thread never waits

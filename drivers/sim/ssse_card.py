@@ -162,7 +162,7 @@ class CardProfile:
             raise ProfileError(str(exc)) from None
 
 
-SIMULATED_BIN = "621999"   # the simulation's bank (simulation/bank_bins.toml names it)
+SIMULATED_BIN = "621999"   # the simulation's bank (its [bank] bins in simulation/config.py name it)
 
 
 def _tlv(tag: bytes, value: bytes) -> bytes:
