@@ -319,7 +319,8 @@ class IdentitySection:
                                       "own (which a configuration cannot lower), separated by commas")
     match_threshold: float = _setting(0.5, _between(0.2, 0.6), "face embedding distance under which the live "
                                       "face is the registered photo's (0.6 is dlib's own, lower is stricter)")
-    attempts: int = _setting(2, _at_least(1), "face checks before the kiosk offers a member of staff")
+    attempts: int = _setting(2, _at_least(1), "face checks a citizen may try; after the last fails, the kiosk "
+                             "calls staff")
 
 
 @dataclass(frozen=True)
