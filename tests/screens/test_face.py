@@ -28,6 +28,10 @@ def test_after_the_last_try_allowed_the_kiosk_calls_staff_itself(seen):
     assert seen["called_prompt"].startswith("已呼叫工作人员")
     assert seen["called_aloud"] == ["staff_assist", "zh"]
     assert seen["staff_calls"] == ["reset_pin: identity check"]
+    # In the visit's audit trail: each refused check, then the call (and its delivery, once made).
+    assert seen["audit"][:4] == [["face_check", "refused"]] * 4
+    assert seen["audit"][4][0] == "staff_called"
+    assert {step for step, _ in seen["audit"][5:]} <= {"staff_called_delivery"}
 
 
 def test_the_right_person_is_vouched_for_by_the_face(seen):

@@ -2,8 +2,9 @@
 forgotten PIN; in front of the camera in turn are another person, a photo of him held up,
 nobody, and a video of him replayed on a phone: each is refused with its reason and the service
 never runs. The video is the last try the settings allow: the kiosk calls staff itself (on
-screen, aloud, and to the backend). He cancels, comes back, and the right person passes and the
+screen, aloud, and to the backend; in the visit's audit trail). He cancels, comes back, and the right person passes and the
 visit goes on. Prints one JSON line."""
+import contextlib
 import dataclasses
 import json
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from kiosk.config import KioskConfig
 from kiosk.face_check import FaceCheckSettings
+from offline_queue import Outbox
 from screens.app import KioskApp, configure_window
 from simulation import demo
 
@@ -39,6 +41,11 @@ def add_steps(script, kiosk, sim, seen):
     def staff_calls() -> list:
         return [row[0] for row in sim.backend.store._conn.execute("SELECT reason FROM staff_calls")]
 
+    def audit() -> list:
+        """The visit's own audit trail as the screens made it: its steps and outcomes."""
+        with contextlib.closing(Outbox.connect(app.core.config.outbox.db)) as db:
+            return [[e.step, e.outcome] for e in app.core.audit.entries(db, app.flow.visit.visit_id)]
+
     step("home", None, lambda: kiosk.on("home") and app.link_up)
     step("忘记密码: the guide", lambda: (scene("other_person"), kiosk.tap("reset_pin")), lambda: kiosk.on("guide"))
     step("ID card and card: the face check of another person", lambda: (documents_in(), kiosk.tap("start")),
@@ -55,7 +62,7 @@ def add_steps(script, kiosk, sim, seen):
          lambda: kiosk.on("staff_assist") and staff_calls())
     step("staff called: cancelled, documents away",
          lambda: (seen.update(called_prompt=assist.prompt, called_aloud=app.voice.playing, staff_calls=staff_calls(),
-                              service_ran=bool(app.flow.visit.results)),
+                              service_ran=bool(app.flow.visit.results), audit=audit()),
                   kiosk.tap("back"), documents_out()),
          lambda: kiosk.on("home"))
     step("忘记密码 again", lambda: (scene("right_person"), kiosk.tap("reset_pin")), lambda: kiosk.on("guide"))
