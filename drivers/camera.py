@@ -1,7 +1,7 @@
 """The camera for the face check: a UVC camera through OpenCV's V4L2 backend.
 
 A frame is an RGB array (height, width, 3) of uint8. Frames live in memory only: nothing here
-writes one to disk, and the face check drops them when it ends (kiosk/face/check.py).
+writes one to disk, and the face check drops them when it ends (kiosk/face_check.py).
 """
 from __future__ import annotations
 

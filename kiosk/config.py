@@ -186,9 +186,9 @@ class SecuritySection:
                            "who computes card cryptograms: the PSAM, the backend's HSM, or nobody")
     hsm_regions: str = _setting("", _region_codes, "with module = 'psam': the regions (6-digit codes, separated by "
                                 "commas) whose cards' keys the PSAM lacks; their cards go to the backend's HSM")
-    hsm_pin_key_file: str = _setting("", None, "with module = 'hsm': the terminal's PIN key shared with the HSM "
-                                     "(32 hex digits, SM4; a file only the kiosk's user reads): a new PIN goes to "
-                                     "the HSM as a PIN block under it, never as digits")
+    hsm_pin_key_file: str = _setting("", None, "with module = 'hsm' or hsm_regions: the terminal's PIN key shared "
+                                     "with the HSM (32 hex digits, SM4; a file only the kiosk's user reads): a new "
+                                     "PIN goes to the HSM as a PIN block under it, never as digits")
 
     @property
     def hsm_region_codes(self) -> frozenset[str]:
@@ -319,7 +319,8 @@ class IdentitySection:
                                       "own (which a configuration cannot lower), separated by commas")
     match_threshold: float = _setting(0.5, _between(0.2, 0.6), "face embedding distance under which the live "
                                       "face is the registered photo's (0.6 is dlib's own, lower is stricter)")
-    attempts: int = _setting(2, _at_least(1), "face checks before the kiosk offers a member of staff")
+    attempts: int = _setting(2, _at_least(1), "face checks a citizen may try; after the last fails, the kiosk "
+                             "calls staff")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,9 @@
 """The face check (#13): the live camera picture with an oval to put one's face in, the spoken
-challenge (turn the head left, right), then on to confirm, or, when it does not pass, another
-try or a member of staff (screens/staff_assist.py).
+challenge (two of a blink and head turns to the left and to the right, in random order), then
+on to confirm, or, when it does not pass, another try or a member of staff
+(screens/staff_assist.py). When the last try [identity] attempts allows fails, the kiosk calls
+staff itself once the citizen has had a moment to read why, as their tap on the staff button
+would.
 
 The check runs on a worker thread (kiosk/identity_assurance.py); the newest frame is put on
 screen by a Clock at 15 frames a second, older ones are dropped, so the UI thread never waits
@@ -21,6 +24,7 @@ from kivy.uix.screenmanager import Screen
 from kiosk.device_messages import citizen_message
 from kiosk.face_check import PROMPTS, Decision
 from kiosk.i18n import N_
+from kiosk.identification import AFTER_ERROR_S
 from kiosk.visit import VisitError
 from screens.camera_preview import PreviewTicker, frame_texture
 
@@ -48,6 +52,7 @@ class FaceScreen(Screen):
         self._latest_lock = threading.Lock()
         self._ticker = PreviewTicker(self._show_frame)
         self._attempts = 0
+        self._staff_call = None   # the Clock event calling staff after the last try failed
 
     def start(self, visit) -> None:
         self.clear()
@@ -108,11 +113,20 @@ class FaceScreen(Screen):
         self.prompt = ""
         self.problem = problem or DECISIONS.get(result.decision, DECISIONS[Decision.NO_MATCH])
         self.can_retry = result is not None and self._attempts < app.kiosk_config.identity.attempts
+        if result is not None and not self.can_retry:   # a check that ran, the last one allowed
+            self._staff_call = Clock.schedule_once(lambda _dt: app.flow.ask_staff(), AFTER_ERROR_S)
+
+    def _no_staff_call(self) -> None:
+        """The citizen chose first (asked for staff, cancelled), or the screen is cleared."""
+        if self._staff_call is not None:
+            self._staff_call.cancel()
+            self._staff_call = None
 
     def on_enter(self, *args):
         self._ticker.start()
 
     def on_leave(self, *args):
+        self._no_staff_call()
         self._cancel.set()
         self._ticker.stop()
         self._drop_frames()
@@ -123,6 +137,7 @@ class FaceScreen(Screen):
         self.preview = None
 
     def clear(self) -> None:
+        self._no_staff_call()
         self._cancel.set()
         self._drop_frames()
         self.prompt = self.problem = ""

@@ -67,14 +67,15 @@ def registry_photo(image: Path) -> bytes:
     return out.getvalue()
 
 
-def seed_zhang_san(backend, status: str = "normal") -> None:
-    """The backend knows Zhang San, his card of card_v3.toml in `status`, and his registered
-    photo (a photo of the face test set's person; the simulated camera shows another of him)."""
+def seed_zhang_san(backend, status: str = "normal", card_id: str = ZHANG_SAN_CARD_ID) -> None:
+    """The backend knows Zhang San, his card of card_v3.toml in `status` (or, by `card_id`, that
+    card as another region issued it), and his registered photo (a photo of the face test set's
+    person; the simulated camera shows another of him)."""
     backend.store.seed_photo(ZHANG_SAN.id_number, registry_photo(face_test_images() / REGISTERED_PHOTO))
     backend.store.seed_card(
         holder={"id_number": ZHANG_SAN.id_number, "name": ZHANG_SAN.name, "sex": "1", "ethnicity": 1,
                 "birth_date": "19800101", "birthplace": "371302"},
-        card_id=ZHANG_SAN_CARD_ID, card_number="M12345678", region_code="371300",
+        card_id=card_id, card_number="M12345678", region_code=card_id[:6],
         issue_date="20240315", expiry_date="20340315", status=status)
 
 

@@ -313,6 +313,7 @@ SLOW = {
         "test_a_broken_registry_photo_stops_an_issuance_before_a_blank_is_used",
         "test_a_blank_of_another_bank_is_retained_before_anything_is_written_on_it",
         "test_a_cloned_card_is_kept_out_of_every_service",
+        "test_a_card_of_another_region_is_served_through_the_backend_hsm",
         "test_a_permit_or_permanent_residence_card_holder_reports_a_loss_and_applies_where_the_document_allows",
         "test_a_residence_permit_holder_gets_a_card_made_on_the_spot",
         "test_a_cancelled_card_keeps_its_pin_and_is_refused_in_plain_words",

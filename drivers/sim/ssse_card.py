@@ -162,7 +162,7 @@ class CardProfile:
             raise ProfileError(str(exc)) from None
 
 
-SIMULATED_BIN = "621999"   # the simulation's bank (simulation/bank_bins.toml names it)
+SIMULATED_BIN = "621999"   # the simulation's bank (its [bank] bins in simulation/config.py name it)
 
 
 def _tlv(tag: bytes, value: bytes) -> bytes:
@@ -428,3 +428,14 @@ class ClonedCard(SimulatedSocialSecurityCard):
 
     def internal_authenticate(self, command: Command) -> bytes:
         return self.answer + SW_OK
+
+
+def another_regions_card() -> SimulatedSocialSecurityCard:
+    """Zhang San's card (card_v3.toml) as Shenzhen's cards are: its identifier begins with
+    keyscheme.OTHER_REGION (440300) and it holds that province's keys, which the local PSAM does
+    not (the reference backend's HSM does)."""
+    data = tomllib.loads((PROFILE_DIR / "card_v3.toml").read_text(encoding="utf-8"))
+    data["card"]["identifier"] = keyscheme.OTHER_REGION + data["card"]["identifier"][6:]
+    profile = CardProfile.from_dict(data)
+    profile.master_keys = dict(keyscheme.OTHER_REGION_TEST_MASTER_KEYS)
+    return SimulatedSocialSecurityCard(profile)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from drivers.keyscheme import KEY_INTERNAL_AUTH
-from drivers.sim.ssse_card import ClonedCard
+from drivers.sim.ssse_card import ClonedCard, another_regions_card
 from drivers.ssse import CardNotGenuine
 from kiosk.card_service import CardService
 from kiosk.config import KioskConfig
@@ -64,20 +64,6 @@ def test_the_backend_hsm_checks_the_answer_too(backend_client, pcscd, card_slot)
         cards.prove_genuine()
     # The HSM checks with the internal-authentication key only.
     assert backend_client.hsm_internal_auth(CARD_ID, bytes(8), bytes(16), KEY_INTERNAL_AUTH, "SM4") is False
-
-
-def another_regions_card():
-    """Zhang San's card as Shenzhen's cards are: its identifier begins 440300 and it holds that
-    province's keys, which the local PSAM does not."""
-    import dataclasses
-    import tomllib
-
-    from drivers.keyscheme import OTHER_REGION, OTHER_REGION_TEST_MASTER_KEYS
-    from drivers.sim.ssse_card import PROFILE_DIR, CardProfile, SimulatedSocialSecurityCard
-    data = tomllib.loads((PROFILE_DIR / "card_v3.toml").read_text(encoding="utf-8"))
-    data["card"]["identifier"] = OTHER_REGION + data["card"]["identifier"][6:]
-    profile = dataclasses.replace(CardProfile.from_dict(data), master_keys=dict(OTHER_REGION_TEST_MASTER_KEYS))
-    return SimulatedSocialSecurityCard(profile)
 
 
 def test_a_card_of_another_region_is_served_through_the_backend_hsm(backend_client, pcscd, psam_slot, card_slot):

@@ -1,5 +1,6 @@
 """Diagnostics opened with a staff card and its own PIN, on the real screens under Xvfb; its
-tiles for a healthy kiosk, then with the receipt printer out of paper and the backend down."""
+tiles for a healthy kiosk, then with the receipt printer out of paper and the backend down. A
+fee waived by staff on the staff-assisted path, audited."""
 import re
 from pathlib import Path
 
@@ -52,6 +53,13 @@ def test_no_label_on_the_diagnostics_screen_names_an_exception_class(seen):
 def test_a_fee_waived_with_a_staff_card_lets_the_visit_go_on_and_the_backend_knows_who(seen):
     assert seen["waived"] == "waived"
     assert any("waived" in event and "staff-card:" in event for event in seen["waiver_events"])
+
+
+def test_the_staff_path_through_the_screens_is_in_the_visits_audit_trail(seen):
+    """The call (its reason) and the staff card that vouched (its digest, never its identifier)."""
+    [called, assisted] = seen["staff_audit"]
+    assert called[0] == "staff_called" and called[2]["reason"] == "lost_card: fee waiver"
+    assert assisted == ["staff_assisted", "done", {"staff_card": seen["staff_card_digest"]}]
 
 
 def test_a_clone_of_a_staff_card_answering_9000_to_everything_does_not_open_diagnostics(seen):

@@ -1,6 +1,7 @@
 """The simulator panel of `kiosk demo --panel`, by touch (run as a subprocess by
-test_panel.py): each switch acts on its simulator and the kiosk beside it reacts. Prints one
-JSON line with what was seen."""
+test_panel.py): each switch acts on its simulator and the kiosk beside it reacts; the card it
+inserts is read onto the card-holder screen, whose texts are kept. Prints one JSON line with
+what was seen."""
 import json
 import sys
 import tempfile
@@ -13,7 +14,7 @@ from simulation.panel import PanelKioskApp
 
 def add_steps(script, kiosk, sim, seen):
     app, step = kiosk.app, script.step
-    home = app.root.get_screen("home")
+    home, holder = app.root.get_screen("home"), app.root.get_screen("card_holder")
 
     def flip(name):
         return lambda: demo.tap(demo.named(app.panel, name))
@@ -21,6 +22,8 @@ def add_steps(script, kiosk, sim, seen):
     step("panel beside home", None, lambda: app.panel is not None and kiosk.on("home")
          and app.panel.right <= app.root.parent.width + 1 and app.root.right <= app.panel.x + 1)
     step("card inserted from the panel: the kiosk reads it", flip("card"), lambda: kiosk.on("card_holder"))
+    step("the card's lines read", lambda: seen.update(
+        card_holder=[w.text for w in holder.walk() if isinstance(getattr(w, "text", None), str)]), lambda: True)
     step("card taken out: home again", flip("card"), lambda: kiosk.on("home"))
     step("ID card laid on the reader", flip("id_card"), lambda: sim.id_reader.profile.person is not None)
     step("ID card taken away", flip("id_card"), lambda: sim.id_reader.profile.person is None)

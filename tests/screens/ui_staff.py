@@ -1,5 +1,7 @@
 """Staff sign-in with a staff card on the real screens, by touch (run as a subprocess by
-test_staff.py). The demo's simulated card is enrolled as a staff card; prints one JSON line."""
+test_staff.py), and a fee waived by staff on the staff-assisted path, with the visit's audit
+entries of it. The demo's simulated card is enrolled as a staff card; prints one JSON line."""
+import contextlib
 import dataclasses
 import json
 import sys
@@ -9,6 +11,7 @@ from pathlib import Path
 from drivers.sim.ssse_card import ClonedCard
 from kiosk.config import KioskConfig
 from kiosk.staff_pin import staff_card_digest
+from offline_queue import Outbox
 from simulation import demo
 from screens.app import configure_window
 
@@ -90,6 +93,12 @@ def add_steps(script, kiosk, sim, seen):
         events = sim.backend.store._conn.execute("SELECT * FROM fee_events WHERE order_id = ?",
                                                  (order.order_id,)).fetchall()
         seen.update(waived=order.status, waiver_events=[str(row) for row in events])
+        # The kiosk's own audit trail of the visit: the call and who vouched, as the screens made them.
+        with contextlib.closing(Outbox.connect(app.core.config.outbox.db)) as db:
+            entries = app.core.audit.entries(db, app.flow.visit.visit_id)
+        seen.update(staff_audit=[[e.step, e.outcome, e.details] for e in entries
+                                 if e.step in ("staff_called", "staff_assisted")],
+                    staff_card_digest=staff_card_digest(genuine.profile.identifier.hex())[:16])
 
     step("the backend holds who waived it", waiver_recorded, lambda: True)
     step("the citizen leaves", lambda: (app.flow.end("test over"), sim.id_reader.update(person=None)),

@@ -1,7 +1,8 @@
 """The reference backend's bank gateway (1.10.2, #15), through the contract: the PIN the bank
 issued with a card is checked before the citizen's own is set, a wrong one counts a try (kept
 under its Idempotency-Key: the same request resent counts nothing more) and the last one
-locks it; an account that is not the card's is refused before anything is asked."""
+locks it; an account that is not the card's is refused before anything is asked, and a card not
+yet activated has its account wait."""
 from __future__ import annotations
 
 import pytest
@@ -63,3 +64,14 @@ def test_an_account_that_is_not_the_cards_is_refused_by_the_state_read(client, c
     with pytest.raises(BackendRejected) as caught:
         client.call("bank_account_state", {"card_id": card_id, "bank_account": other})
     assert caught.value.code == "not_the_cards_account"
+
+
+def test_a_card_whose_social_security_application_is_not_active_is_refused(client, backend):
+    # 1.10.2 activates the bank account after the card itself: a sealed card's account waits.
+    backend.store.seed_pad_key("KIOSK-0001", 0, PAD_KEY)
+    sealed = issue_card(client, activate=False)
+    assert refused(client, activation(sealed, None), key()).code == "card_not_active"
+    assert state(client, sealed)["active"] is False
+    client.activate_card(sealed, idempotency_key=key())
+    client.call("activate_bank_account", activation(sealed, None), idempotency_key=key())
+    assert state(client, sealed)["active"] is True

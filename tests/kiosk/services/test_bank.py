@@ -2,10 +2,11 @@
 from the card, the consent, the transaction PIN typed twice on the simulated encrypting PIN pad
 (a pty, its keys in a file), the bank gateway of the reference backend opening the SM4 blocks.
 A cancelled, unplugged or garbled pad, two different PINs, a pad with another key, no consent
-and no face check are each refused in plain words; no account number or PIN block is left in
-the kiosk's database or audit trail."""
+and no face check are each refused in plain words; no account number, PIN or PIN block is left in
+the kiosk's database, its log at any level, or the receipt (down to the bytes the printer got)."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,6 @@ from drivers.pin_pad import PinPad
 from drivers.sim.pcscd import CARD_READER
 from drivers import pin_block
 from simulation.stack import PAD_PIN_KEY, ZHANG_SAN, simulated_kiosk
-from kiosk.receipt import render_text
 from kiosk.visit import CitizenIdentity
 from offline_queue import Outbox
 
@@ -38,6 +38,25 @@ def kiosk(sim):
     core.close()
 
 
+@pytest.fixture
+def printed(sim, monkeypatch):
+    """Every byte the simulated receipt printer receives, as it came down the line."""
+    received = bytearray()
+    decode = sim.receipt_printer.received
+
+    def keep(data: bytes) -> None:
+        received.extend(data)
+        decode(data)
+    monkeypatch.setattr(sim.receipt_printer, "received", keep)
+    return received
+
+
+@pytest.fixture(autouse=True)
+def every_log_level(caplog):
+    """A leak logged at debug or info level is a leak: every logger's records are captured."""
+    caplog.set_level(logging.DEBUG)
+
+
 def visit_of(kiosk, vouched: bool = True):
     visit = kiosk.services.new_visit()
     visit.identify(CitizenIdentity.from_id_document(ZHANG_SAN))
@@ -47,7 +66,7 @@ def visit_of(kiosk, vouched: bool = True):
     return visit
 
 
-def test_the_bank_account_is_activated_with_the_pin_typed_twice_on_the_pad(sim, kiosk, caplog):
+def test_the_bank_account_is_activated_with_the_pin_typed_twice_on_the_pad(sim, kiosk, caplog, printed):
     sim.pin_pad.press(f"{NEW_BANK_PIN}\r{NEW_BANK_PIN}\r")
     prompts, keys = [], []
     visit = visit_of(kiosk)
@@ -62,24 +81,35 @@ def test_the_bank_account_is_activated_with_the_pin_typed_twice_on_the_pad(sim, 
     trail = [e.details for e in kiosk.audit.entries(Outbox.connect(sim.config.outbox.db), visit.visit_id)
              if e.step == "activate_bank"]
     assert trail and all(d["account"] == "621999*********3452" and d["consent"] for d in trail)
-    block = pin_block.encrypt(PAD_PIN_KEY, NEW_BANK_PIN, pin_block.account_digits(ACCOUNT))   # what the pad sent
-    database = Path(sim.config.outbox.db)
-    stored = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
-    for secret in (ACCOUNT.encode(), NEW_BANK_PIN.encode(), block, block.hex().upper().encode()):
-        assert secret not in stored
-    # Nor the log, nor the receipt: the account there only masked, no PIN block anywhere.
-    receipt = render_text(kiosk.services.receipt(visit))
-    for text in (caplog.text, receipt):
-        assert ACCOUNT not in text and ACCOUNT[6:-4] not in text and NEW_BANK_PIN not in text
-        assert block.hex().upper() not in text and block.hex() not in text
-    # The bank keeps the account, and of the PIN a salted hash only: no block, no digits.
-    bank = b"".join(p.read_bytes() for p in Path(sim.backend.store.path).parent.glob("backend.db*"))
-    assert block not in bank and block.hex().upper().encode() not in bank and NEW_BANK_PIN.encode() not in bank
+    receipt = assert_no_account_or_pin_left(sim, kiosk, visit, caplog, printed, [NEW_BANK_PIN])
     assert "银行账户激活" in receipt
     # Once active, it is not activated again.
     sim.pin_pad.press(f"{NEW_BANK_PIN}\r{NEW_BANK_PIN}\r")
     [refused] = kiosk.services.activate_bank(visit_of(kiosk), True)
     assert refused.outcome == "refused" and "已经激活" in refused.citizen_message
+
+
+def assert_no_account_or_pin_left(sim, kiosk, visit, caplog, printed: bytearray, pins: list[str]) -> str:
+    """Neither the full account, nor its hidden middle digits, nor a PIN, nor the PIN blocks the
+    pad sent for `pins` are in the kiosk's database, its log (every level), the visit's receipt
+    as rendered or the bytes the receipt printer received. Returns the receipt as printed."""
+    blocks = [pin_block.encrypt(PAD_PIN_KEY, pin, pin_block.account_digits(ACCOUNT)) for pin in pins]
+    texts = [ACCOUNT, ACCOUNT[6:-4], *pins, *(b.hex().upper() for b in blocks), *(b.hex() for b in blocks)]
+    handout = kiosk.hand_out_receipt(visit)
+    assert handout is not None and handout.printed, handout
+    [paper] = sim.receipt_printer.wait_for_receipts(1)
+    receipt = paper.as_text(sim.receipt_printer.columns)
+    database = Path(sim.config.outbox.db)
+    stored = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
+    assert caplog.text and "银行账户激活".encode("gb18030") in printed   # the scans below look at this visit
+    for where in (stored, bytes(printed), caplog.text.encode(), receipt.encode()):
+        for secret in [*blocks, *(t.encode() for t in texts)]:
+            assert secret not in where
+    # The bank keeps the account, and of a PIN a salted hash only: no block, no digits.
+    bank = b"".join(p.read_bytes() for p in Path(sim.backend.store.path).parent.glob("backend.db*"))
+    for secret in [*blocks, *(b.hex().upper().encode() for b in blocks), *(pin.encode() for pin in pins)]:
+        assert secret not in bank
+    return receipt
 
 
 @pytest.mark.parametrize("keys, told", [
@@ -124,12 +154,14 @@ def test_no_consent_or_no_face_check_is_refused_before_the_pad_asks(sim, kiosk):
 ISSUED_BANK_PIN = "730516"   # from the bank's PIN mailer (密码函)
 
 
-def test_a_pin_the_bank_issued_with_the_card_is_asked_first_and_checked_by_the_bank(sim, kiosk):
+def test_a_pin_the_bank_issued_with_the_card_is_asked_first_and_checked_by_the_bank(sim, kiosk, caplog, printed):
     sim.backend.store.issue_bank_pin(ACCOUNT, ISSUED_BANK_PIN)
     sim.pin_pad.press(f"{ISSUED_BANK_PIN}\r{NEW_BANK_PIN}\r{NEW_BANK_PIN}\r")
     prompts = []
-    [result] = kiosk.services.activate_bank(visit_of(kiosk), True, prompts.append)
+    visit = visit_of(kiosk)
+    [result] = kiosk.services.activate_bank(visit, True, prompts.append)
     assert result.outcome == "done", result
+    assert_no_account_or_pin_left(sim, kiosk, visit, caplog, printed, [ISSUED_BANK_PIN, NEW_BANK_PIN])
     assert prompts == ["bank_pin_issued", "bank_pin", "bank_pin_again"]
     store = sim.backend.store._conn
     assert store.execute("SELECT count(*) FROM bank_issued_pins").fetchone() == (0,)   # replaced by theirs

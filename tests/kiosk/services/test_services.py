@@ -11,7 +11,8 @@ from drivers.pin import Pin
 from drivers.sim.camera import face_test_images
 from drivers.sim.card_printer import CardPrinterSimulator
 from drivers.sim.id_card_reader import DEMO_FOREIGNER, DEMO_HMT_RESIDENT
-from drivers.sim.ssse_card import BankApplication
+from drivers.keyscheme import OTHER_REGION
+from drivers.sim.ssse_card import BankApplication, another_regions_card
 from kiosk.core import KioskCore
 from reference_backend.server import open_backend
 from simulation.config import config_for_simulation
@@ -658,10 +659,47 @@ def test_a_cloned_card_is_kept_out_of_every_service(kiosk, reference_backend, ca
     visit.present_card(kiosk.cards.read())   # its files read like the holder's card
     with Pin.from_text(NEW_PIN) as new, Pin.from_text("147258") as old:
         results = (kiosk.services.change_pin(visit, old, new) + kiosk.services.reset_pin(visit, new)
-                   + kiosk.services.activate(visit) + kiosk.services.cancel_loss(visit))
-    assert [r.outcome for r in results] == ["failed"] * 4, results
+                   + kiosk.services.activate(visit) + kiosk.services.activate_bank(visit, True)
+                   + kiosk.services.cancel_loss(visit))
+    assert [r.outcome for r in results] == ["failed"] * 5, results
     assert all(r.citizen_message == DEVICE_MESSAGES[CardNotGenuine] for r in results)
     assert status_of(kiosk) == "normal" and not visit.card_proven
+
+
+def test_a_card_of_another_region_is_served_through_the_backend_hsm(reference_backend, pki_files, tmp_path,
+                                                                      card_printer, psam_slot, card_slot):
+    """#15: with [security] hsm_regions naming Shenzhen, the kiosk reads a Shenzhen card, has it
+    prove itself and resets its PIN (the reload's MAC) through the backend's HSM, never the
+    local PSAM, which lacks that region's keys."""
+    terminal_key = b"kiosk-terminal-1"
+    card = another_regions_card()
+    card_id = card.profile.identifier.hex().upper()
+    seed_zhang_san(reference_backend, card_id=card_id)
+    card_slot.insert(card)
+    card.pin_tries_left = 0   # forgotten and blocked
+    # The new PIN reaches the HSM only as a PIN block under the terminal's key, which it shares.
+    pin_key = tmp_path / "hsm-pin.key"
+    pin_key.write_text(terminal_key.hex())
+    pin_key.chmod(0o600)
+    reference_backend.store.seed_terminal_pin_key("KIOSK-0001", terminal_key)
+    config = config_for_simulation(reference_backend.url, pki_files, tmp_path, card_printer.port,
+                                   security={"hsm_regions": OTHER_REGION, "hsm_pin_key_file": str(pin_key)})
+    core = KioskCore(config).start()
+    try:
+        visit = core.services.new_visit()
+        visit.identify(ZHANG_SAN)
+        visit.assure("face", {"score": 0.3})   # as after a face check that matched
+        visit.present_card(core.cards.read())
+        assert visit.card.info.identifier.hex == card_id and core.cards.last_stats.psam_apdus == 0
+        with Pin.from_text(NEW_PIN) as new:
+            [result] = core.services.reset_pin(visit, new)
+    finally:
+        core.close()
+    assert result.outcome == "done" and visit.card_proven, result
+    assert core.cards.last_stats.psam_apdus == 0
+    assert card.profile.pin == NEW_PIN and card.pin_tries_left == 6
+    assert reference_backend.store._conn.execute(
+        "SELECT count(*) FROM card_events WHERE event = 'pin_reset' AND card_id = ?", (card_id,)).fetchone() == (1,)
 
 
 def test_a_weak_pin_stops_a_replacement_before_the_old_card_is_cancelled(kiosk, reference_backend, card_printer):
