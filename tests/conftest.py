@@ -311,6 +311,7 @@ SLOW = {
         "test_a_failed_instant_replacement_leaves_the_old_card_working_and_is_resumed",
         "test_a_blank_pulled_out_while_it_is_written_is_retained_and_the_mark_cancelled",
         "test_a_broken_registry_photo_stops_an_issuance_before_a_blank_is_used",
+        "test_no_card_is_made_without_the_holders_photo",
         "test_a_blank_of_another_bank_is_retained_before_anything_is_written_on_it",
         "test_a_cloned_card_is_kept_out_of_every_service",
         "test_a_permit_or_permanent_residence_card_holder_reports_a_loss_and_applies_where_the_document_allows",
