@@ -305,6 +305,7 @@ SLOW = {
     "kiosk/test_cardprinter_cli.py": {"test_the_simulator_command_and_a_test_card_that_ends_in_the_reject_box"},
     "kiosk/services/test_services.py": {
         "test_kiosk_service_command_runs_a_visit_with_the_id_card",
+        "test_kiosk_service_apply_sends_the_details_and_progress_says_where_the_card_is",
         "test_a_jam_during_issuance_cancels_the_mark_and_holds_the_card_for_staff",
         "test_a_chip_that_fails_to_write_is_retained_and_the_journal_closes",
         "test_a_card_held_at_the_bezel_is_shown_in_diagnostics_and_handed_over_by_staff",

@@ -373,6 +373,44 @@ def test_kiosk_service_command_runs_a_visit_with_the_id_card(reference_backend, 
     assert '"pending": 0' in queue.stdout and '"dead": 0' in queue.stdout, queue.stdout
 
 
+def test_kiosk_service_apply_sends_the_details_and_progress_says_where_the_card_is(reference_backend, pki_files,
+                                                                                   tmp_path):
+    """#14 on the command line: an application with the mobile number, the category and its
+    place, mailed to the ID card's address (the kiosk makes no cards: the card is made later);
+    then `kiosk service progress` says where the card is."""
+    import json
+    import subprocess
+    import sys
+    from drivers.sim.id_card_reader import IdReaderProfile, SimulatedIdCardReader
+    from reference_backend.store import OFFICES
+    from simulation.stack import LI_SI, LI_SI_EMPLOYER
+    reader = SimulatedIdCardReader(IdReaderProfile(person=LI_SI))
+    port = reader.start()
+    try:
+        config = kiosk_config_file(tmp_path, reference_backend, pki_files, None, id_reader_port=port, name="cli-kiosk")
+
+        def service(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+            return subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", str(config), "service", *args],
+                                  input=stdin, capture_output=True, text=True, timeout=60)
+
+        applied = service("--pin-stdin", "apply", "--phone", "13905356688", "--category", "employee",
+                          "--place", LI_SI_EMPLOYER, "--mail-to-id-address", stdin=f"{NEW_PIN}\n{NEW_PIN}\n")
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        assert "1.10.1 apply_batch: done" in applied.stdout and LI_SI.id_number not in applied.stdout
+        [(application_id, channel, details)] = reference_backend.store._conn.execute(
+            "SELECT application_id, channel, details FROM applications WHERE id_number = ?",
+            (LI_SI.id_number,)).fetchall()
+        assert channel == "batch" and json.loads(details) == {
+            "phone": "13905356688", "category": "employee", "employer": LI_SI_EMPLOYER,
+            "mailing": {"method": "mail", "address": LI_SI.address}}
+        reference_backend.store.advance_production(application_id, "ready", OFFICES[1])
+        progress = service("progress")
+    finally:
+        reader.stop()
+    assert progress.returncode == 0, progress.stdout + progress.stderr
+    assert f"卡片已到{OFFICES[1]}，请携带身份证前往领取。" in progress.stdout
+
+
 def test_pin_digits_are_nowhere_in_the_database_or_its_wal(kiosk, reference_backend, card_slot, tmp_path):
     seed_zhang_san(reference_backend)
     reference_backend.stop()  # offline, so the PIN event stays queued in the outbox too
