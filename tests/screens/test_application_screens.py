@@ -26,6 +26,8 @@ def test_a_minor_applies_with_her_guardian_her_school_and_an_office(seen):
     assert application["mailing"] == {"method": "collect", "office": "聊城市社会保障卡服务中心"}
     assert application["guardian"]["relation"] == "parent" and application["guardian"]["name"] == "张三"
     assert application["photo"] > 5000   # her photo, taken at the kiosk, travels with it (base64)
+    # Retaken while nobody stood there: the screen took frames again and said what they lacked.
+    assert seen["retake"] == {"state": "taking", "prompt": "未检测到人脸，请正对摄像头。"}
 
 
 def test_with_no_photo_to_print_and_no_camera_the_card_made_later_is_offered(seen):

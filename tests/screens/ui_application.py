@@ -3,7 +3,8 @@ schoolgirl of eleven applies for her first card at a kiosk whose card printer is
 (a card sent to an office). Her insurance record names her school; she types her mobile number, then
 picks the office on the second page, and is told that a guardian must apply with her; her father lays his own ID card on
 the reader and the kiosk takes him as her guardian; the registry has no photo of her, so the
-kiosk takes one and she keeps it; the province wants the applicant's signature (#19): a tap is
+kiosk takes one; she retakes it while nobody is in front of the camera and is told so, then steps up
+again and keeps the new one; the province wants the applicant's signature (#19): a tap is
 refused, she clears the pad and writes her name; then the confirmation.
 
 Then, blanks loaded again but the camera unplugged, Li Si, whom the registry has no photo of (staff
@@ -16,7 +17,9 @@ import tempfile
 from pathlib import Path
 
 from drivers.id_card_reader import IdDocument
+from drivers.sim.camera import Scene
 from kiosk.config import KioskConfig
+from kiosk.photo_capture import PROBLEMS
 from screens.app import configure_window
 from simulation import demo
 from simulation.stack import LI_SI, STAFF_CARD_PIN, ZHANG_SAN
@@ -70,6 +73,13 @@ def add_steps(script, kiosk, sim, seen):
             touch.touch_move(*pad.to_window(pad.x + fx * pad.width, pad.y + fy * pad.height))
         touch.touch_up()
 
+    step("retaken, nobody in front of the camera: taking again, told what is lacking",
+         lambda: (setattr(sim.camera, "scene", Scene.NOBODY), kiosk.tap("retake")),
+         lambda: photo.state == "taking" and photo.prompt == PROBLEMS["no_face"])
+    step("she steps up again: a new photo to review",
+         lambda: (seen.update(retake={"state": photo.state, "prompt": photo.prompt}),
+                  setattr(sim.camera, "scene", Scene.RIGHT_PERSON)),
+         lambda: photo.state == "review")
     step("the photo kept: the province wants her signature", lambda: kiosk.tap("keep"),
          lambda: kiosk.on("signature"))
     step("a tap is no signature", lambda: (write([(0.5, 0.5)]), kiosk.tap("accept")),
