@@ -18,11 +18,12 @@ import time
 
 from drivers.pcsc import wait_for_card
 from drivers.pin import Pin
+from drivers.sim.camera import face_test_images
 from drivers.sim.pcscd import CARD_READER, VPCD_CARD_PORT
 from drivers.sim.ssse_card import CardProfile, SimulatedSocialSecurityCard
 from drivers.sim.vpcd import VpcdLink
 from kiosk.visit import CitizenIdentity
-from simulation.stack import APPLICATION, ReaderWaits, running_kiosk, seed_zhang_san
+from simulation.stack import APPLICATION, REGISTERED_PHOTO, ReaderWaits, registry_photo, running_kiosk, seed_zhang_san
 
 READER_WAITS = ReaderWaits().install()
 ZHANG_SAN = CitizenIdentity("371302198001011239", "张三", "1", 1, datetime.date(1980, 1, 1))
@@ -73,6 +74,8 @@ def main() -> None:
         settled()  # a next citizen finds the encoder's reader settled: seconds pass between visits
         first = services.new_visit()
         first.identify(CitizenIdentity("11010519900307002X", "王五", "2", 1, datetime.date(1990, 3, 7)))
+        # No card is made without its holder's photo (#14): the registry's goes on the face.
+        sim.backend.store.seed_photo(first.identity.id_number, registry_photo(face_test_images() / REGISTERED_PHOTO))
         first.assure("face", {"score": 0.3})   # as after a face check that matched
         first.application = APPLICATION
         with Pin.from_text("582936") as new:

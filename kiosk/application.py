@@ -10,7 +10,9 @@ system needs to make and send a card.
   mailed to the address on the ID card;
 - for a minor under 16, the guardian, who applies: the guardian's own ID card is read at the
   kiosk, so both are present (a guardian must be an adult, and another person);
-- the photo taken at the kiosk, when the registry has none (kiosk/photo_capture.py).
+- the photo taken at the kiosk, when the registry has none (kiosk/photo_capture.py); a card
+  made on the spot needs one, so where none can be taken the citizen is offered the card made
+  later and sent (`made_here`).
 """
 from __future__ import annotations
 
@@ -123,6 +125,8 @@ class ApplicationDetails:
     guardian: Guardian | None = None
     photo: bytes | None = None          # taken at the kiosk (kiosk/photo_capture.py) when the registry has none
     signature: bytes | None = None      # a PNG of the applicant's signature (kiosk/signature.py), where required
+    made_here: bool = True              # made on the spot where the kiosk can; False: the citizen was offered
+                                        # a card made later and sent (no photo of them to print here)
 
     def __repr__(self) -> str:   # personal data: never in a log
         return (f"ApplicationDetails(category={self.category!s}, mailing={self.mailing and self.mailing.method}, "

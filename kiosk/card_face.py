@@ -37,19 +37,6 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(FONT_PATH, size)
 
 
-def silhouette(size: tuple[int, int]) -> Image.Image:
-    """A neutral head-and-shoulders outline for a face without a photo."""
-    width, height = size
-    image = Image.new("RGB", size, (235, 235, 235))
-    draw = ImageDraw.Draw(image)
-    grey = (170, 175, 182)
-    head = width * 0.22
-    cx, cy = width / 2, height * 0.38
-    draw.ellipse((cx - head, cy - head * 1.2, cx + head, cy + head * 1.2), fill=grey)
-    draw.pieslice((width * 0.08, height * 0.62, width * 0.92, height * 1.35), 180, 360, fill=grey)
-    return image
-
-
 def _fit_photo(photo: Image.Image, size: tuple[int, int]) -> Image.Image:
     """Scale and centre-crop the photo to fill the photo box without distorting the face."""
     photo = photo.convert("RGB")
@@ -67,9 +54,10 @@ def _compose(fields: list[tuple[str, str]], photo: Image.Image | None) -> Image.
     draw.line((mm(4), mm(11.5), FACE_SIZE[0] - mm(4), mm(11.5)), fill=TITLE_RED, width=3)
     draw.rectangle(CHIP_BOX, fill=(255, 255, 255))  # left blank: the ribbon must not cover the chip
 
-    photo_size = (PHOTO_BOX[2] - PHOTO_BOX[0], PHOTO_BOX[3] - PHOTO_BOX[1])
-    picture = _fit_photo(photo, photo_size) if photo is not None else silhouette(photo_size)
-    image.paste(picture, PHOTO_BOX[:2])
+    if photo is None:   # the test face: the photo box outlined, to see where the printer puts it
+        draw.rectangle(PHOTO_BOX, outline=LABEL, width=3)
+    else:
+        image.paste(_fit_photo(photo, (PHOTO_BOX[2] - PHOTO_BOX[0], PHOTO_BOX[3] - PHOTO_BOX[1])), PHOTO_BOX[:2])
 
     label_font, value_font = _font(mm(2.6)), _font(mm(3.3))
     y = mm(31.5)
@@ -85,8 +73,9 @@ def _issue_date(day: datetime.date) -> str:
 
 
 def compose_face(name: str, social_security_number: str, card_number: str, issue_date: datetime.date,
-                 photo: Image.Image | None = None) -> Image.Image:
-    """The holder's card face, FACE_SIZE px at 300 dpi; a silhouette stands in for a missing photo."""
+                 photo: Image.Image) -> Image.Image:
+    """The holder's card face, FACE_SIZE px at 300 dpi, with their photo: a card-management
+    system takes no card without it (#14), so there is no face without one."""
     return _compose([("姓名", name), ("社会保障号码", social_security_number),
                      ("社会保障卡号", card_number), ("发卡日期", _issue_date(issue_date))], photo)
 

@@ -245,8 +245,10 @@ class KioskApp(App):
             return
         charged = bool(offer.fee) and self.core.payments.fee_for(*offer.fee) is not None
         # A kiosk with a card printer makes cards on the spot (configuration, not the printer's
-        # state: asking the printer here would hold the UI thread on its answer).
-        instant = self.core.devices.card_printer is not None
+        # state: asking the printer here would hold the UI thread on its answer), unless the
+        # citizen was offered a card made later instead (no photo of them to print, #14).
+        application = self.flow.visit.application
+        instant = self.core.devices.card_printer is not None and (application is None or application.made_here)
         steps = list(service_steps(offer, charged=charged, instant=instant))
         self.show_header(service_title=offer.title, steps=steps, step_index=current_step(steps, screen))
 

@@ -27,6 +27,8 @@ MAIL = "mail"   # the mailing choice that is no office
 OFFICES_SHOWN = 3   # what the page has room for, with the mailing choice (the nearest come first)
 PLACE_WORDS = {"employer": N_("工作单位：{place}"), "school": N_("学校：{place}"), "community": N_("社区：{place}")}
 NO_PLACE = N_("参保记录中没有此类别的单位、学校或社区，请选择其他类别或到窗口办理。")
+NO_PHOTO_HERE = N_("社保系统中没有您的照片，本机无法拍照，新卡不能当场制作。您可以在此申领，卡片制成后到网点领取或邮寄给您；"
+                   "也可到人工窗口拍照办理。")
 
 
 class ApplicationScreen(Screen):
@@ -175,7 +177,7 @@ class ApplicationScreen(Screen):
             mailing = (Mailing("mail", address=self.visit.identity.address) if self.mailing == MAIL
                        else Mailing("collect", office=self.mailing))
         details = ApplicationDetails(self.phone, Category(self.category), self.places.get(self.category, ""),
-                                     mailing, self.guardian)
+                                     mailing, self.guardian, made_here=self.instant)
         try:
             details.payload(self.visit.identity, instant=self.instant)
         except VisitError as exc:
@@ -184,6 +186,12 @@ class ApplicationScreen(Screen):
         self._stop.set()
         from kivy.app import App
         App.get_running_app().flow.application_given(details, self.needs_photo)
+
+    def offer_card_made_later(self) -> None:
+        """The flow found no photo of the person to print and no camera to take one: no card can
+        be made here, so the second page asks how the card made later reaches them, and says why."""
+        self.instant, self.page, self.mailing, self.problem = False, 2, "", NO_PHOTO_HERE
+        self._show_mailing()
 
     def back(self) -> None:
         """上一步 on the second page; 取消办理 on the first."""

@@ -1,6 +1,7 @@
 """One citizen's way through the screens: guide -> identify -> (face check, or staff assistance,
 where the offer needs the person vouched for) -> (the application's details, and the photo when
-the registry has none, for an application) -> confirm -> PIN pad -> progress -> result -> rating -> home.
+the registry has none, for an application; with no camera to take it, a card made later instead of
+one made here) -> confirm -> PIN pad -> progress -> result -> rating -> home.
 
 The flow holds the visit (kiosk/visit.py) and the PINs typed for it, tells each screen what to
 show, and runs the chosen service on a worker thread; results come back through Clock. It
@@ -82,9 +83,15 @@ class VisitFlow:
             self._go("confirm").show(self.offer, self.visit)
 
     def application_given(self, details, needs_photo: bool = False) -> None:
-        """The details given; the photo next when the registry has none and there is a camera."""
+        """The details given; the photo next when the registry has none and there is a camera.
+        A card made here carries its holder's photo (#14): with none to print and no camera to
+        take one, the citizen is offered the card made later and sent instead (or the counter)."""
+        camera = self.app.core.devices.camera is not None
+        if needs_photo and not camera and details.made_here:
+            self._go("application").offer_card_made_later()
+            return
         self.visit.application = details
-        if needs_photo and self.app.core.devices.camera is not None:
+        if needs_photo and camera:
             self._go("photo").start()
         else:
             self._to_signature()

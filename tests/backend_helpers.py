@@ -2,12 +2,14 @@
 with other test folders): the contract's client, fresh holders and keys, a kiosk's config file."""
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import uuid
 from pathlib import Path
 
+from drivers.sim.camera import face_test_images
 from kiosk.backend.client import BackendClient
-from simulation.stack import APPLICATION
+from simulation.stack import APPLICATION, REGISTERED_PHOTO, registry_photo
 
 _serial = itertools.count(1)
 
@@ -80,8 +82,9 @@ def client_for(url: str, pki, **options) -> ContractClient:
     return ContractClient(url, ca_file=pki.ca_cert, cert_file=pki.kiosk_cert, key_file=pki.kiosk_key, **options)
 
 
-# What the tests that are not about an application's details send (#14).
-SAMPLE_APPLICATION = APPLICATION
+# What the tests that are not about an application's details send (#14), with the photo taken at
+# the kiosk: no card is made on the spot without its holder's photo.
+SAMPLE_APPLICATION = dataclasses.replace(APPLICATION, photo=registry_photo(face_test_images() / REGISTERED_PHOTO))
 
 
 def sample_application(channel: str = "instant") -> dict:

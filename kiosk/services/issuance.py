@@ -5,6 +5,10 @@
     card off the contact station, so every chip step comes first) -> report the written card
     (回盘) -> activate (1.10.2) -> tell the backend the PIN was set -> eject to the citizen
 
+Nothing starts without the holder's photo for the card's face, taken at the kiosk or the
+registry's (NoHolderPhoto, before the backend is asked to change anything): a card-management
+system takes no card without one.
+
 Before the written card is reported, any failure cancels the mark (the backend can issue the
 application again) and retains the blank in the reject box: a half-made card never reaches a
 citizen. After the report the card exists at the backend: if activation or the PIN step
@@ -64,6 +68,13 @@ class EncoderOccupied(VisitError):
     citizen_message = "请先取出读卡器中的旧卡，再开始制作新卡。"
 
 
+class NoHolderPhoto(VisitError):
+    """No photo of the holder for the card's face: none taken at the kiosk, none in the registry.
+    A card-management system takes no card without it, so none is made."""
+
+    citizen_message = "社保系统中没有您的照片，新卡无法现场制作。请到人工窗口办理，窗口可为您拍照。"
+
+
 @dataclass(frozen=True)
 class IssuanceSettings:
     encoder_reader: str
@@ -94,11 +105,12 @@ class InstantIssuance:
 
     def preflight(self, visit: Visit, new_pin: Pin, cancel: threading.Event | None = None) -> None:
         """What can stop an issuance without anyone's fault is checked before the backend is
-        asked for anything (a replacement cancels the old card at once): the new PIN, and a
-        free encoder."""
+        asked to change anything (a replacement cancels the old card at once): the new PIN, the
+        holder's photo for the card's face, and a free encoder."""
         identity = visit.identity
         with Pin.from_text(self.settings.initial_pin) as initial:
             check_new_pin(new_pin, identity.birth_date, identity.id_number, initial)
+        self._require_photo(visit)
         try:
             # Where the encoder shares a slot with the card reader (the vpcd simulation), the
             # citizen's old card must come out before a blank can go in. (A card that just left
@@ -106,6 +118,21 @@ class InstantIssuance:
             wait_for_card(self.settings.encoder_reader, ENCODER_FREE_WAIT_S, cancel, present=False)
         except NoCardPresent:
             raise EncoderOccupied(f"{self.settings.encoder_reader!r} holds a card") from None
+
+    def _require_photo(self, visit: Visit) -> None:
+        """The photo the card's face will carry (#14): the one taken at the kiosk for this
+        application, or else the registry's, asked for (a read) but not yet decoded."""
+        if visit.application is not None and visit.application.photo is not None:
+            return
+        try:
+            self.link.person_read(visit, "person_photo")
+        except BackendRejected as exc:
+            if exc.code != "photo_not_found":
+                raise
+            refused = NoHolderPhoto("instant issuance needs the holder's photo for the card face: none was taken at "
+                                    "the kiosk and the registry has none (person_photo: photo_not_found)")
+            log.warning("refused before anything was applied for, marked or fed: %s", refused)
+            raise refused from None
 
     def _personalisation(self, reply: dict, identifier: bytes) -> tuple[CardInfo, CardHolder]:
         holder = reply["holder"]
@@ -206,11 +233,15 @@ class InstantIssuance:
         return account
 
     @staticmethod
-    def _photo(reply: dict) -> Image.Image | None:
-        """The holder's registry photo for the card face, when the backend holds one (#14)."""
-        return decode_registry_photo(reply["photo"]) if "photo" in reply else None
+    def _photo(reply: dict) -> Image.Image:
+        """The holder's photo for the card face (#14): the registry's, where one taken at the
+        kiosk went with the application. The preflight saw one; a backend that sends none now
+        stops the issuance before a blank is fed."""
+        if "photo" not in reply:
+            raise NoHolderPhoto("the personalisation data carries no photo of the holder")
+        return decode_registry_photo(reply["photo"])
 
-    def _print_face(self, entry: JournalEntry, info: CardInfo, holder: CardHolder, photo: Image.Image | None,
+    def _print_face(self, entry: JournalEntry, info: CardInfo, holder: CardHolder, photo: Image.Image,
                     cancel: threading.Event | None) -> JournalEntry:
         self.printer.print_face(compose_face(holder.name, holder.social_security_number,
                                              info.card_number, info.issue_date, photo), cancel)

@@ -164,10 +164,12 @@ class KioskServices:
         except BackendUnavailable:
             return True
 
-    # 1.10.1: on the spot when the card printer is ready, else a batch application
+    # 1.10.1: on the spot when the card printer is ready and the citizen was not offered a card made
+    # later instead (no photo of them to print, #14); else a batch application
     def apply(self, visit: Visit, commitment: bool, new_pin: Pin, progress: Progress = _no_progress,
               cancel: threading.Event | None = None) -> list[ServiceResult]:
-        if self.instant_issuance_ready():
+        made_here = visit.application is None or visit.application.made_here   # none: refused as missing
+        if made_here and self.instant_issuance_ready():
             return self._run(visit, "1.10.1", "apply_instant", lambda: apply_card.apply_instant(
                 self.link, self.issuance, visit, self.region_code, commitment, new_pin, progress, cancel))
         return self._run(visit, "1.10.1", "apply_batch", lambda: apply_card.apply_batch(

@@ -1,7 +1,8 @@
 """The holder's photo taken at the kiosk (#14), on the simulated camera's faces: a good frame
 becomes a 358x441 JPEG with a plain background; a frame that fails a gate is refused with the
 reason in plain words (nobody, two people, off centre, too far, too near, turned, eyes shut,
-dark, glaring, blurred, unevenly lit); a capture on the camera returns the first good frame."""
+dark, glaring, blurred, unevenly lit, a background that cannot be cleaned); a capture on the
+camera returns the first good frame."""
 from __future__ import annotations
 
 import io
@@ -74,6 +75,26 @@ def test_a_frame_failing_a_gate_is_refused_with_its_reason(face, problem, bend):
     with pytest.raises(PhotoRefused) as refused:
         make_photo(np.ascontiguousarray(bend(frame, points)))
     assert refused.value.problem == problem and refused.value.citizen_message == PROBLEMS[problem]
+
+
+def segmentation_finding_nobody(image, mask, rect, background, foreground, iterations, mode):
+    mask[:] = cv2.GC_BGD   # GrabCut lost the person: all of it background
+
+
+@pytest.mark.parametrize("failure", ["segmentation", "too_many_bytes"])
+def test_a_background_that_cannot_be_cleaned_is_refused_with_its_reason(face, failure, monkeypatch):
+    """The background gate: GrabCut finding no plausible person, or a picture so busy that no
+    JPEG quality brings it within the specification's bytes."""
+    frame, _points = face
+    spec = PhotoSpec()
+    if failure == "segmentation":
+        monkeypatch.setattr(cv2, "grabCut", segmentation_finding_nobody)
+    else:
+        spec = PhotoSpec(max_bytes=2_000)   # his photo is some 13 KB even at the lowest quality tried
+    with pytest.raises(PhotoRefused) as refused:
+        make_photo(frame, spec)
+    assert refused.value.problem == "background"
+    assert refused.value.citizen_message == "背景未能处理干净，请站在浅色墙面前重拍。"
 
 
 def test_a_capture_keeps_the_first_good_frame_and_says_what_the_others_lacked():

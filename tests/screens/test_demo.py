@@ -1,6 +1,7 @@
 """The touchscreen end to end: `kiosk demo` plays its visits through the real app under Xvfb
 (./run test provides the display) with every device simulated, by touch events, and must
 leave real pixels, printed receipts and the right words on each screen behind."""
+import io
 import json
 import os
 import re
@@ -9,11 +10,15 @@ import sys
 
 from html.parser import HTMLParser
 
+import numpy as np
 import pytest
 from PIL import Image, ImageChops
 
 from drivers.pcsc import wait_for_card
+from drivers.sim.camera import face_test_images
 from drivers.sim.pcscd import CARD_READER, PSAM_READER
+from kiosk.card_face import PHOTO_BOX, _fit_photo
+from simulation.stack import REGISTERED_PHOTO, registry_photo
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +45,13 @@ def test_lost_card_bundle_through_the_screens_does_all_four_items(demo):
     assert (checks["fee"]["status"], checks["fee"]["amount_fen"]) == ("paid", 2000) and (out / "05a-payment.png").exists()
     assert "支付已超时，未扣费" in checks["fee_expired"]   # the first order ran out: told, and paid again
     assert "正式挂失已办理" in checks["lost_card"][0] and "新卡已制作完成" in checks["lost_card"][1]
+    # His new card's face carries his registry photo, fitted into its box (#14).
+    faces = sorted((out / "card-faces").glob("*.png"))   # face-<card identifier>-1.png, identifiers counting up
+    assert len(faces) == 2, faces   # his card, then Li Si's
+    box = Image.open(faces[0]).convert("RGB").crop(PHOTO_BOX)
+    with Image.open(io.BytesIO(registry_photo(face_test_images() / REGISTERED_PHOTO))) as photo:
+        expected = _fit_photo(photo, box.size)
+    assert np.abs(np.asarray(box, dtype=float) - np.asarray(expected, dtype=float)).mean() < 12
 
 
 def test_the_face_check_shows_the_camera_and_staff_vouch_when_it_cannot(demo):
@@ -52,10 +64,9 @@ def test_the_face_check_shows_the_camera_and_staff_vouch_when_it_cannot(demo):
     assert checks["kiosk_photo"] > 5000 and (out / "13e-application.png").exists()
     photo = shot(out, "13f-photo-taken.png")
     assert len(photo.crop((100, 200, 600, 600)).getcolors(1 << 24)) > 1000   # a photo, not a flat panel
-    from kiosk.card_face import PHOTO_BOX
     li_si_face = sorted((out / "card-faces").glob("*.png"))[-1]   # the second card the demo made
     box = Image.open(li_si_face).convert("RGB").crop(PHOTO_BOX)
-    assert len(box.getcolors(1 << 24)) > 500   # a photo in the box, not the grey silhouette
+    assert len(box.getcolors(1 << 24)) > 500   # a photo in the box, not a flat colour
 
 
 def test_the_electronic_social_security_card_identifies_without_a_document(demo):

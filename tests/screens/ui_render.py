@@ -63,12 +63,15 @@ def contents():
         def fill(screen, _app):
             from kiosk.application import GuardianRequired, PlaceUnknown
             from reference_backend.store import OFFICES
+            from screens.application import NO_PHOTO_HERE
             screen.title = OFFERS[1].title.replace("\n", " · ")
             screen.phone, screen.category, screen.page = "13905356688", "employee", page
             screen.places = {"employee": "聊城市鲁西机械制造有限公司东昌府区第二分公司"} if page == 2 else {}
             screen.offices, screen.instant, screen.minor, screen.mailing = list(OFFICES), False, True, OFFICES[0]
             screen.guardian_text = GuardianRequired.citizen_message
-            screen.problem = (PlaceUnknown if page == 1 else GuardianRequired).citizen_message
+            # The second page's longest words: why a card cannot be made here (#14).
+            screen.problem = PlaceUnknown.citizen_message if page == 1 else max(
+                (GuardianRequired.citizen_message, NO_PHOTO_HERE), key=lambda words: len(_(words)))
             screen._show_categories()
             screen._show_mailing()
         return fill

@@ -18,7 +18,8 @@ from drivers.apdu import ApduChannel
 from drivers.ssse import SocialSecurityCard
 from kiosk.card_face import compose_face
 
-FACE = compose_face("张三", "371302198001011239", "M12345678", datetime.date(2026, 11, 26))
+FACE = compose_face("张三", "371302198001011239", "M12345678", datetime.date(2026, 11, 26),
+                    Image.new("RGB", (358, 441), (120, 140, 160)))
 
 
 def read_blank_identifier(reader: str) -> str:

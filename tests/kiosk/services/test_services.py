@@ -1,5 +1,6 @@
 """The card bundle end to end: the services through every real part (pcscd + vpcd simulators,
 the card printer simulator, the reference backend over TLS, the outbox and its worker)."""
+import dataclasses
 import datetime
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from simulation.config import config_for_simulation
 from simulation.stack import ZHANG_SAN as simulated_holder
 from simulation.stack import REGISTERED_PHOTO, ZHANG_SAN_CARD_ID, registry_photo, seed_zhang_san
 from kiosk.receipt import render_text
+from kiosk.services.issuance import NoHolderPhoto
 from offline_queue import Outbox
 from kiosk.visit import DOCUMENT_NAMES, CitizenIdentity
 from tests.backend_helpers import SAMPLE_APPLICATION, kiosk_config_file
@@ -372,6 +374,44 @@ def test_kiosk_service_command_runs_a_visit_with_the_id_card(reference_backend, 
     assert '"pending": 0' in queue.stdout and '"dead": 0' in queue.stdout, queue.stdout
 
 
+def test_kiosk_service_apply_sends_the_details_and_progress_says_where_the_card_is(reference_backend, pki_files,
+                                                                                   tmp_path):
+    """#14 on the command line: an application with the mobile number, the category and its
+    place, mailed to the ID card's address (the kiosk makes no cards: the card is made later);
+    then `kiosk service progress` says where the card is."""
+    import json
+    import subprocess
+    import sys
+    from drivers.sim.id_card_reader import IdReaderProfile, SimulatedIdCardReader
+    from reference_backend.store import OFFICES
+    from simulation.stack import LI_SI, LI_SI_EMPLOYER
+    reader = SimulatedIdCardReader(IdReaderProfile(person=LI_SI))
+    port = reader.start()
+    try:
+        config = kiosk_config_file(tmp_path, reference_backend, pki_files, None, id_reader_port=port, name="cli-kiosk")
+
+        def service(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+            return subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", str(config), "service", *args],
+                                  input=stdin, capture_output=True, text=True, timeout=60)
+
+        applied = service("--pin-stdin", "apply", "--phone", "13905356688", "--category", "employee",
+                          "--place", LI_SI_EMPLOYER, "--mail-to-id-address", stdin=f"{NEW_PIN}\n{NEW_PIN}\n")
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        assert "1.10.1 apply_batch: done" in applied.stdout and LI_SI.id_number not in applied.stdout
+        [(application_id, channel, details)] = reference_backend.store._conn.execute(
+            "SELECT application_id, channel, details FROM applications WHERE id_number = ?",
+            (LI_SI.id_number,)).fetchall()
+        assert channel == "batch" and json.loads(details) == {
+            "phone": "13905356688", "category": "employee", "employer": LI_SI_EMPLOYER,
+            "mailing": {"method": "mail", "address": LI_SI.address}}
+        reference_backend.store.advance_production(application_id, "ready", OFFICES[1])
+        progress = service("progress")
+    finally:
+        reader.stop()
+    assert progress.returncode == 0, progress.stdout + progress.stderr
+    assert f"卡片已到{OFFICES[1]}，请携带身份证前往领取。" in progress.stdout
+
+
 def test_pin_digits_are_nowhere_in_the_database_or_its_wal(kiosk, reference_backend, card_slot, tmp_path):
     seed_zhang_san(reference_backend)
     reference_backend.stop()  # offline, so the PIN event stays queued in the outbox too
@@ -576,23 +616,49 @@ def test_replace_a_damaged_card_on_the_spot(kiosk, reference_backend, card_slot,
     # The face carries the holder's registry photo, scaled into its box at 300 dpi (#14).
     [printed] = card_printer.cards[-1].faces
     assert photo_box_difference(printed, registry_photo(face_test_images() / REGISTERED_PHOTO)) < 12
-    assert photo_box_difference(printed, None) > 40   # not the silhouette
 
 
-def photo_box_difference(printed_face, jpeg: bytes | None) -> float:
-    """Mean difference (0-255) between the printed face's photo box and `jpeg` fitted into it
-    (None: the silhouette of a face without a photo)."""
+def photo_box_difference(printed_face, jpeg: bytes) -> float:
+    """Mean difference (0-255) between the printed face's photo box and `jpeg` fitted into it."""
     import io
 
     import numpy as np
     from PIL import Image
 
-    from kiosk.card_face import PHOTO_BOX, _fit_photo, silhouette
+    from kiosk.card_face import PHOTO_BOX, _fit_photo
     size = (PHOTO_BOX[2] - PHOTO_BOX[0], PHOTO_BOX[3] - PHOTO_BOX[1])
-    expected = silhouette(size) if jpeg is None else _fit_photo(Image.open(io.BytesIO(jpeg)), size)
+    expected = _fit_photo(Image.open(io.BytesIO(jpeg)), size)
     with Image.open(printed_face) as face:
         box = face.convert("RGB").crop(PHOTO_BOX)
     return float(np.abs(np.asarray(box, dtype=float) - np.asarray(expected, dtype=float)).mean())
+
+
+def test_no_card_is_made_without_the_holders_photo(kiosk, reference_backend, card_printer, caplog):
+    """#14: none taken at the kiosk, none in the registry: a card-management system would take no
+    such card, so the issuance is refused, in plain words, before anything is applied for,
+    replaced, marked, journalled or fed."""
+    visit = kiosk.services.new_visit()
+    visit.identify(WANG_WU)
+    visit.application = dataclasses.replace(SAMPLE_APPLICATION, photo=None)
+    visit.assure("face", {"score": 0.3})   # as after a face check that matched
+    with Pin.from_text(NEW_PIN) as new:
+        with pytest.raises(NoHolderPhoto, match="the registry has none"):
+            kiosk.issuance.preflight(visit, new)
+        [applied] = kiosk.services.apply(visit, True, new)
+    assert applied.outcome == "refused" and applied.citizen_message == NoHolderPhoto.citizen_message
+    assert "photo_not_found" in applied.staff_detail and "photo_not_found" in caplog.text
+    card_id = "1101" + "0" * 26 + "55"   # his card, reported lost: a replacement needs the photo too
+    reference_backend.store.seed_card(
+        holder={"id_number": WANG_WU.id_number, "name": WANG_WU.name, "sex": "2", "ethnicity": 1,
+                "birth_date": "19900307", "birthplace": "110105"},
+        card_id=card_id, card_number="W12345678", region_code="110105", issue_date="20240315",
+        expiry_date="20340315", status="formal_loss")
+    with Pin.from_text(NEW_PIN) as new:
+        [replaced] = kiosk.services.replace(visit, "lost", True, new)
+    assert replaced.outcome == "refused" and replaced.citizen_message == NoHolderPhoto.citizen_message
+    assert status_of(kiosk, card_id) == "formal_loss"   # the old card as it was
+    assert count(reference_backend, "SELECT count(*) FROM applications") == 0
+    assert not card_printer.cards and kiosk.issuance_journal.recent() == []
 
 
 def test_a_broken_registry_photo_stops_an_issuance_before_a_blank_is_used(kiosk, reference_backend, card_printer):
