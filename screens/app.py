@@ -30,7 +30,7 @@ from kiosk.receipt import LOCAL_TIME  # noqa: E402
 from kiosk.systemd import notify  # noqa: E402
 from kiosk.card_service import (CardPresented, CardReadFailed, CardSummary, CardWatcher,  # noqa: E402
                                 CardWithdrawn, ReadersAvailable, ReadersUnavailable)
-from screens.fonts import register_cjk_font  # noqa: E402
+from screens.fonts import register_cjk_font, release_drawn_text_surfaces  # noqa: E402
 from screens.icons import register_icon_font  # noqa: E402
 from screens.transitions import CrossFade  # noqa: E402
 
@@ -76,6 +76,7 @@ class KioskApp(App):
 
     def build(self):
         register_cjk_font()
+        release_drawn_text_surfaces()
         register_icon_font()
         from screens.theme import Theme
         self.theme = Theme()
