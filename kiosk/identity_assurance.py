@@ -142,9 +142,13 @@ class IdentityAssurance:
         return result
 
     def release(self) -> None:
-        """The face worker stops (at the end of a visit, and when the kiosk stops): its models'
-        memory goes back to the system; the next check starts another."""
+        """The face worker stops and the camera is closed (after a check that passed, at the end
+        of a visit, and when the kiosk stops): the models' memory goes back to the system, and
+        the camera is off, its light out and its buffers holding no frame of the citizen, until
+        a check, a photo or a QR code needs it again (it opens on its next read)."""
         self.worker.stop()
+        if self.devices.camera is not None:
+            self.devices.camera.close()
 
     # --- the staff-assisted path -----------------------------------------------------------------
 

@@ -96,17 +96,20 @@ def test_the_kiosk_runs_the_check_in_the_worker_and_stops_it_after_a_match_a_vis
     core = sim.kiosk_core().start()
     core.assurance.settings = FaceCheckSettings(find_face_timeout_s=3, challenge_timeout_s=3)
     worker = core.assurance.worker
+    closed = []
+    close_camera = sim.camera.close
+    sim.camera.close = lambda: (closed.append(True), close_camera())
     try:
         sim.camera.scene = Scene.RIGHT_PERSON
         visit = core.services.new_visit()
         visit.identify(CitizenIdentity.from_id_document(ZHANG_SAN))
         assert core.assurance.check_face(visit, prompt=lambda c: None, on_frame=lambda f, a: None).passed
-        assert worker.pid is None            # passed: the visit needs no other check
+        assert worker.pid is None and len(closed) == 1   # passed: the visit needs no other check, nor the camera
         sim.camera.scene = Scene.OTHER_PERSON
         refused = core.assurance.check_face(visit, prompt=lambda c: None, on_frame=lambda f, a: None)
-        assert not refused.passed and worker.pid is not None   # kept for another try
+        assert not refused.passed and worker.pid is not None and len(closed) == 1   # kept for another try
         core.services.end_visit(visit, "done")
-        assert worker.pid is None
+        assert worker.pid is None and len(closed) == 2
         # The worker dies during a check: a typed error, in the citizen's words, and staff can vouch.
         worker.command = DIES
         crashed = core.services.new_visit()
@@ -119,5 +122,6 @@ def test_the_kiosk_runs_the_check_in_the_worker_and_stops_it_after_a_match_a_vis
         running = worker.pid
     finally:
         sim.camera.scene = Scene.RIGHT_PERSON
+        sim.camera.close = close_camera
         core.close()
     assert worker.pid is None and not alive(running)
