@@ -437,7 +437,7 @@ def main() -> int:
     print(f"cold start to interactive home: {measured['cold_start_s']:.2f} s")
     print(f"resident memory after the scripted visits: {measured['rss_mb']:.0f} MB (peak {measured['peak_mb']:.0f} MB, "
           f"{measured['mesa_mb']:.0f} MB of it Mesa's libraries; {measured['rss_after_idle_mb']:.0f} MB after idling)")
-    with_models = measured["with_face_models"]
+    with_models = measured.get("with_face_models", {})   # none if no visit started a face worker
     for purpose, words in (("face_check", "a face check"), ("photo", "a card photo")):
         total, worker = with_models.get(purpose, (0.0, 0.0))
         print(f"resident memory with the face models loaded for {words} (the kiosk and its face worker, highest over "
