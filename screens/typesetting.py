@@ -2,8 +2,8 @@
 the render test checks every real screen with `faults`).
 
 The rules, in both languages: no wrapped line starts with closing punctuation (GB/T 15834,
-and English's own); no paragraph ends in a line holding a single character (a lone "办" under
-"一次"); no English word or number is broken inside (Kivy breaks a word that does not fit its
+and English's own); no paragraph ends in a line holding a single character, its closing marks
+aside (a lone "办" under "一次", or "码。"); no English word or number is broken inside (Kivy breaks a word that does not fit its
 line; the label is set smaller instead).
 
 A label's lines are given as `lines` (the text of each drawn line) and `wrapped` (True where
@@ -15,6 +15,11 @@ from __future__ import annotations
 
 # Chinese typesetting (GB/T 15834) never starts a line with these (nor does English).
 CLOSING_PUNCTUATION = frozenset("。，、；：？！）》」』】”’….,;:?!)")
+
+
+def _lone(line: str) -> bool:
+    """A line of one character, its closing marks aside: "办", "码。"."""
+    return len(line.strip().rstrip("".join(CLOSING_PUNCTUATION))) == 1
 
 
 def _is_word_char(char: str) -> bool:
@@ -45,7 +50,7 @@ def faults(lines: list[str], wrapped: list[bool], text: str) -> list[str]:
     for i in range(1, len(lines)):
         if wrapped[i - 1] and lines[i][:1] in CLOSING_PUNCTUATION:
             found.append(f"line {i + 1} starts with {lines[i][:1]!r}")
-        if wrapped[i - 1] and len(lines[i].strip()) == 1:
+        if wrapped[i - 1] and _lone(lines[i]):
             found.append(f"line {i + 1} holds one character, {lines[i].strip()!r}")
     if (i := broken_word(lines, wrapped, text)) is not None:
         found.append(f"a word is broken between {lines[i]!r} and {lines[i + 1]!r}")
@@ -54,8 +59,8 @@ def faults(lines: list[str], wrapped: list[bool], text: str) -> list[str]:
 
 def mend(lines: list[str], wrapped: list[bool]) -> str | None:
     """The lines joined by hard breaks, mended where a line would start with closing punctuation
-    (the character before it goes down with it) or a paragraph would end in a single character
-    (the character before it goes down too, or the whole word it ends); None when
+    (the character before it goes down with it) or a paragraph would end in a single character,
+    its closing marks aside (the character before it goes down too, or the whole word it ends); None when
     nothing needs mending. A broken word is not mended here: the label is set smaller."""
     lines = list(lines)
     changed = False
@@ -70,7 +75,7 @@ def mend(lines: list[str], wrapped: list[bool]) -> str | None:
         cut = len(before) - 1
         while cut > 0 and _is_word_char(before[cut]) and _is_word_char(before[cut - 1]):
             cut -= 1   # a word ("U" of "U盘") goes down whole
-        if last_of_paragraph and len(lines[i].strip()) == 1 and cut >= 2:
+        if last_of_paragraph and _lone(lines[i]) and cut >= 2:
             lines[i - 1], lines[i] = before[:cut], before[cut:] + lines[i].strip()
             changed = True
     return "\n".join(lines) if changed else None

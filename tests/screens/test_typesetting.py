@@ -14,7 +14,8 @@ def test_lines_that_need_nothing_are_left_alone():
 
 
 def test_a_lone_mark_takes_the_character_before_it_down():
-    assert mend(["工作人员不会询问您的密码", "。"], SOFT) == "工作人员不会询问您的密\n码。"
+    # ... and "码。" would still end the paragraph alone: the character before it goes too.
+    assert mend(["工作人员不会询问您的密码", "。"], SOFT) == "工作人员不会询问您的\n密码。"
 
 
 def test_a_run_of_marks_takes_down_the_first_character_that_is_not_one():
@@ -29,6 +30,14 @@ def test_every_line_is_mended_and_a_line_is_never_emptied():
 def test_a_lone_last_character_takes_the_one_before_it():
     assert faults(["挂失·补卡·启用一次", "办"], [True, False], "挂失·补卡·启用一次办") == ["line 2 holds one character, '办'"]
     assert mend(["挂失·补卡·启用一次", "办"], [True, False]) == "挂失·补卡·启用一\n次办"
+
+
+def test_a_lone_character_with_its_closing_mark_is_still_alone():
+    text = "请用手遮挡输入。工作人员不会询问您的密码。"
+    assert faults(["请用手遮挡输入。工作人员不会询问您的密", "码。"], [True, False], text) == \
+        ["line 2 holds one character, '码。'"]
+    assert mend(["请用手遮挡输入。工作人员不会询问您的密", "码。"], [True, False]) == "请用手遮挡输入。工作人员不会询问您的\n密码。"
+    assert faults(["您的密码", "已修改。"], [True, False], "您的密码已修改。") == []
 
 
 def test_a_word_before_a_lone_character_goes_down_whole():
