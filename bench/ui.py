@@ -40,8 +40,8 @@ script's imports; 203 MB on the home screen before any visit (Kivy, SDL, Mesa's 
 its 62 MB of library pages, every screen's widgets and label textures); the first face check
 adds about 33 MB (OpenCV, 16 MB, which the real camera driver needs too; the simulated camera's
 state; the preview), the other visits together about 25 MB (label textures of screens shown,
-Python objects). The C heap at the end, by heaptrack (run this child under `heaptrack`; stop it
-where the figure is taken): Mesa 22 MB (window, textures, shaders), Kivy's text 23 MB (13 MB of
+Python objects). The C heap at the end (measured once with Debian's heaptrack, the child run
+under it and ended where the figure is taken): Mesa 22 MB (window, textures, shaders), Kivy's text 23 MB (13 MB of
 it the SDL surfaces labels were drawn on, since let go: screens/fonts.py; the fonts opened per
 size, since fewer: screens/theme.py), Python's larger objects 18 MB, numpy 5 MB (the simulated
 camera's frames).
