@@ -219,7 +219,8 @@ class SimulatedCamera:
         self._scene = Scene(scene)
         self._clock = clock
         self._sources = (right_person, other_person)
-        self._frames: dict[Scene, np.ndarray] = {}   # made on the first read: most kiosks of the tests never look
+        self._faces = None   # each person's face framed, with its landmarks: made once, on the first read
+        self._frames: dict[Scene, np.ndarray] = {}   # made from them on a read after the camera was closed
         self._warps: dict[Scene, _TurnWarp] = {}
         self._shut: dict[Scene, np.ndarray] = {}   # each live scene's face with its eyes shut
         self._action: tuple[str, float] | None = None   # (challenge, started)
@@ -229,14 +230,20 @@ class SimulatedCamera:
 
     def _prepare(self) -> None:
         with self._lock:
-            if self._frames:
-                return
-            (right, right_points), (other, other_points) = _framed_faces_elsewhere(self._sources)
-            for scene, frame, points in ((Scene.RIGHT_PERSON, right, right_points),
-                                         (Scene.OTHER_PERSON, other, other_points)):
-                self._warps[scene], self._shut[scene] = _TurnWarp(frame, points), _eyes_shut(frame, points)
-            self._frames = {Scene.RIGHT_PERSON: right, Scene.OTHER_PERSON: other, Scene.PHOTO_HELD_UP: self._held_up(right),
-                            Scene.VIDEO_REPLAYED: right, Scene.NOBODY: np.full_like(right, 180)}
+            self._prepared()
+
+    def _prepared(self) -> None:
+        """The frames made, if they are not (the lock held)."""
+        if self._frames:
+            return
+        if self._faces is None:   # most kiosks of the tests never look
+            self._faces = _framed_faces_elsewhere(self._sources)
+        (right, right_points), (other, other_points) = self._faces
+        for scene, frame, points in ((Scene.RIGHT_PERSON, right, right_points),
+                                     (Scene.OTHER_PERSON, other, other_points)):
+            self._warps[scene], self._shut[scene] = _TurnWarp(frame, points), _eyes_shut(frame, points)
+        self._frames = {Scene.RIGHT_PERSON: right, Scene.OTHER_PERSON: other, Scene.PHOTO_HELD_UP: self._held_up(right),
+                        Scene.VIDEO_REPLAYED: right, Scene.NOBODY: np.full_like(right, 180)}
 
     def __repr__(self) -> str:
         return "simulated camera"
@@ -301,11 +308,12 @@ class SimulatedCamera:
     def _scene_frame(self, now: float) -> np.ndarray:
         """What the scene looks like at `now`: a new array, the caller's to draw on."""
         with self._lock:
-            scene, action = self._scene, self._action
-        frame = self._frames[scene]
+            self._prepared()   # again: the camera may have been closed since the read began
+            scene, action, frames, warps, shut = self._scene, self._action, self._frames, self._warps, self._shut
+        frame = frames[scene]
         if scene == Scene.VIDEO_REPLAYED:
             return self._replayed(frame, now)
-        if action is None or scene not in self._warps:
+        if action is None or scene not in warps:
             return frame.copy()
         challenge, started = action
         progress = (self._clock() - started) / ACTIONS[challenge]
@@ -314,13 +322,16 @@ class SimulatedCamera:
                 self._action = None
             return frame.copy()
         if challenge == "blink":
-            return (self._shut[scene] if 0.2 <= progress < 0.8 else frame).copy()
+            return (shut[scene] if 0.2 <= progress < 0.8 else frame).copy()
         direction = 1.0 if challenge == "turn_left" else -1.0
         amount = direction * TURN_AMOUNT * np.sin(np.pi * progress)   # out and back
-        return self._warps[scene].apply(frame, float(amount))
+        return warps[scene].apply(frame, float(amount))
 
     def close(self) -> None:
-        pass
+        """The camera off, as the kiosk leaves it between checks: the frames it made go, as a real
+        camera's buffers do (about 7 MB; made again in 10 ms); the people in front of it stay."""
+        with self._lock:
+            self._frames, self._warps, self._shut = {}, {}, {}
 
 
 if __name__ == "__main__":   # _framed_faces_elsewhere: the frames, pickled on stdout

@@ -125,6 +125,16 @@ def test_a_blink_asked_is_performed_by_the_person_and_not_by_a_photo_or_a_video(
             assert result.reason == "blink not performed", result
 
 
+def test_the_closed_camera_keeps_no_frame_and_gives_the_same_scene_when_read_again(camera, registered):
+    camera.scene = Scene.PHOTO_HELD_UP
+    before = camera.read()
+    faces = camera._faces
+    camera.close()
+    assert not camera._frames and not camera._warps and not camera._shut
+    assert (camera.read() == before).all() and camera._faces is faces   # remade from the faces, not looked for again
+    assert check(camera, registered, Scene.RIGHT_PERSON).decision == Decision.MATCH   # the turns and blink made again too
+
+
 def test_a_cancelled_check_stops_at_once(camera, registered):
     cancel = threading.Event()
     cancel.set()
