@@ -84,6 +84,7 @@ DEVICE_MESSAGES: dict[type[Exception], str] = {
 }
 
 UNEXPECTED = N_("本机发生故障，办理结果未能确认，请到窗口核实。")
+WRONG_PIN_TRIES = N_("密码错误，还可以再试 {tries_left} 次。")
 
 
 def citizen_message(error: BaseException) -> str:
@@ -94,6 +95,14 @@ def citizen_message(error: BaseException) -> str:
         if isinstance(cls.__dict__.get("citizen_message"), str):
             return cls.__dict__["citizen_message"]
     return UNEXPECTED
+
+
+def citizen_words(error: BaseException) -> tuple[str, dict]:
+    """`citizen_message(error)` and what fills its {fields}, where the words need more than the
+    error's kind: after a wrong PIN, how many tries the card has left."""
+    if isinstance(error, WrongPin):
+        return WRONG_PIN_TRIES, {"tries_left": error.tries_left}
+    return citizen_message(error), {}
 
 
 # For staff: what is wrong and what to do, short enough for a tile on the diagnostics screen.

@@ -10,7 +10,7 @@ from drivers.apdu import CardError
 from drivers.card_printer import CardPrinterError
 from drivers.pin_pad import PinPadError
 from kiosk.backend.errors import BackendRejected, BackendUnavailable
-from kiosk.device_messages import UNEXPECTED, citizen_message
+from kiosk.device_messages import UNEXPECTED, citizen_message, citizen_words
 from kiosk.i18n import N_
 from kiosk.pin_policy import WeakPin
 from kiosk.outcome import Outcome
@@ -85,8 +85,9 @@ def run_action(service_item: str, action: str, work: Callable[[], ServiceResult 
     except (VisitError, WeakPin) as exc:
         results = [ServiceResult(service_item, action, Outcome.REFUSED, citizen_message(exc), staff_detail=str(exc))]
     except (CardError, CardPrinterError, IssuanceFailed, PinPadError) as exc:
-        results = [ServiceResult(service_item, action, Outcome.FAILED, citizen_message(exc),
-                                 staff_detail=f"{type(exc).__name__}: {exc}")]
+        words, args = citizen_words(exc)
+        results = [ServiceResult(service_item, action, Outcome.FAILED, words, staff_detail=f"{type(exc).__name__}: {exc}",
+                                 message_args=args)]
     except sqlite3.Error as exc:
         # The kiosk's own disk (full, failing): nothing was promised, so nothing is lost.
         log.error("%s %s: local storage failed: %s", service_item, action, exc)

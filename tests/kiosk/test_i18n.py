@@ -107,3 +107,15 @@ def test_the_catalogue_tool_adds_new_strings_and_drops_old_ones(tmp_path, monkey
     assert catalogue.update_catalogue("en") == (1, 1)
     text = (tmp_path / "en.po").read_text(encoding="utf-8")
     assert 'msgstr "Wrong PIN."' in text and 'msgid "新的"' in text and "旧的" not in text
+
+
+def test_a_wrong_pin_says_how_many_tries_are_left_in_either_language():
+    from drivers.ssse import WrongPin
+    from kiosk.device_messages import citizen_message, citizen_words
+    from kiosk.outcome import Outcome
+    from kiosk.services.base import ServiceResult
+    words, fields = citizen_words(WrongPin(0x63C4, "VERIFY"))
+    result = ServiceResult("1.10.5", "change_pin", Outcome.FAILED, words, message_args=fields)
+    assert result.message() == "密码错误，还可以再试 4 次。"
+    assert result.message(Translator("en").translate) == "Wrong PIN. Tries left before the card locks: 4."
+    assert citizen_words(KeyError("x")) == (citizen_message(KeyError("x")), {})

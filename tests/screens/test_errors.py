@@ -13,7 +13,7 @@ def seen(pcscd):
 
 
 def test_a_wrong_current_pin_is_a_failure_in_plain_words(seen):
-    assert seen["wrong_pin"] == ["【未能办理】社会保障卡密码修改与重置：密码错误。"]
+    assert seen["wrong_pin"] == ["【未能办理】社会保障卡密码修改与重置：密码错误，还可以再试 5 次。"]
 
 
 def test_two_different_new_pins_are_asked_again(seen):
