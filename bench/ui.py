@@ -170,9 +170,9 @@ def child(fd: int) -> int:
     FaceWorker._call = told_call
     # The camera is the kiosk's own device, in its process: here the simulated one, its person
     # hearing the challenges the kiosk speaks.
-    from drivers.sim.camera import SimulatedCamera, face_test_images
+    from drivers.sim.camera import SimulatedCameraProcess, face_test_images
     from simulation.stack import CAMERA_PHOTO, OTHER_PERSON_PHOTO
-    camera = SimulatedCamera(face_test_images() / CAMERA_PHOTO, face_test_images() / OTHER_PERSON_PHOTO)
+    camera = SimulatedCameraProcess(face_test_images() / CAMERA_PHOTO, face_test_images() / OTHER_PERSON_PHOTO)
     core = KioskCore(config, camera=camera).start()
     core.assurance.listeners.append(camera.hear)
     app = KioskApp(core)

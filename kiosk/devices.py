@@ -8,7 +8,10 @@ keeps its connection.
 """
 from __future__ import annotations
 
+import functools
+
 from drivers.camera import Camera, UvcCamera
+from drivers.camera_process import CameraProcess
 from drivers.pin_pad import PinPad, PinPadUnavailable
 from drivers.card_printer import CardPrinter
 from drivers.id_card_reader import IdCardReader, IdReaderUnavailable
@@ -26,7 +29,8 @@ class Devices:
         self.camera: Camera | None = camera
         if camera is None and config.camera.device:
             settings = config.camera
-            self.camera = UvcCamera(settings.device, settings.width, settings.height, settings.fps)
+            self.camera = CameraProcess(functools.partial(UvcCamera, settings.device, settings.width, settings.height,
+                                                          settings.fps), f"camera {settings.device}")
         printer = config.card_printer
         self.card_printer: CardPrinter | None = None
         if printer.enabled:

@@ -5,9 +5,10 @@ first use; keeps no frame between requests; ends when the kiosk's end of the pip
 from __future__ import annotations
 
 import logging
-import pickle
 import sys
 from multiprocessing.connection import Connection
+
+from drivers.process_link import serve
 
 
 def _handlers() -> dict:
@@ -25,33 +26,14 @@ def _handlers() -> dict:
             "make_photo": photo_capture.make_photo}
 
 
-def serve(conn: Connection) -> int:
-    """Answers requests until the kiosk's end closes."""
-    handlers = _handlers()
-    while True:
-        try:
-            kind, *args = conn.recv()
-        except EOFError:
-            return 0
-        try:
-            reply = (True, handlers[kind](*args))
-        except Exception as exc:   # the models' own errors go back as themselves
-            reply = (False, exc)
-        args = None   # the frame goes now, not with the next request
-        try:
-            conn.send(reply)
-        except (pickle.PicklingError, TypeError, AttributeError):
-            conn.send((False, RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}")))
-        reply = None
-
-
 def main() -> int:
     from kiosk.process import forbid_core_dumps
     forbid_core_dumps()
     logging.basicConfig(level=logging.WARNING, format="face worker: %(levelname)s %(message)s")
     conn = Connection(int(sys.argv[1]))
     try:
-        return serve(conn)
+        handlers = _handlers()
+        return serve(conn, lambda kind, *args: handlers[kind](*args))
     except (KeyboardInterrupt, BrokenPipeError, ConnectionResetError):
         return 0
     finally:

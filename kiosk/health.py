@@ -26,7 +26,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from drivers.camera import UvcCamera
 from drivers.pcsc import card_present, list_readers
 from kiosk.device_messages import staff_message
 from kiosk.diagnostics import (DEVICE_ERRORS, PROBING, RIBBON_LOW_FRACTION, card_printer_status, check_id_reader,
@@ -133,8 +132,9 @@ def _camera(core) -> DeviceHealth:
     camera = core.devices.camera
     if camera is None:
         return DeviceHealth(State.ABSENT, words=ABSENT_WORDS)
-    if isinstance(camera, UvcCamera) and not camera.device.isdigit() and not os.path.exists(camera.device):
-        return DeviceHealth(State.FAULT, f"{camera.device} is gone", words=(N_("摄像头未连接，请检查连接线"),))
+    device = core.config.camera.device   # the V4L2 device, when the camera is [camera]'s (not a simulator)
+    if device and not device.isdigit() and not os.path.exists(device):
+        return DeviceHealth(State.FAULT, f"{device} is gone", words=(N_("摄像头未连接，请检查连接线"),))
     return DeviceHealth(State.OK, words=OK_WORDS)
 
 

@@ -6,18 +6,12 @@ import ctypes
 import gc
 import logging
 
+from drivers.process_link import forbid_core_dumps  # noqa: F401  (its helper processes' too)
+
 log = logging.getLogger(__name__)
-PR_SET_DUMPABLE = 4
 M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8   # mallopt(3)
 MMAP_THRESHOLD = 128 * 1024
 ARENAS = 2
-
-
-def forbid_core_dumps() -> None:
-    """prctl(PR_SET_DUMPABLE, 0): no core file, no ptrace by other users' processes."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
-        log.warning("could not make the process non-dumpable (errno %d)", ctypes.get_errno())
 
 
 def return_free_memory() -> None:

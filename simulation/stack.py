@@ -20,7 +20,7 @@ from PIL import Image
 from drivers.id_card_reader import IdDocument
 from drivers.pcsc import PcscError, wait_for_card
 from drivers.pin_pad import PinPad
-from drivers.sim.camera import SimulatedCamera, face_test_images
+from drivers.sim.camera import SimulatedCameraProcess, face_test_images
 from drivers.sim.card_printer import CardPrinterSimulator, blank_social_security_card
 from drivers.sim.id_card_reader import IdReaderProfile, SimulatedIdCardReader
 from drivers.sim.qr_scanner import SimulatedQrScanner
@@ -89,7 +89,7 @@ class SimulatedKiosk:
     receipt_printer: SimulatedReceiptPrinter | None
     id_reader: SimulatedIdCardReader | None
     made_cards: list               # the cards the card printer made, newest last
-    camera: SimulatedCamera        # Zhang San in front of it; `camera.scene` changes who is
+    camera: SimulatedCameraProcess   # Zhang San in front of it; `camera.scene` changes who is
     pin_pad: SimulatedPinPad | None = None   # `pin_pad.press("...\r")`: the citizen at its keys
     qr_scanner: SimulatedQrScanner | None = None
     network_cut: bool = False      # cut_network() took the backend away; restore_network() brings it back
@@ -230,7 +230,7 @@ def simulated_kiosk(out: Path | None = None, *, serial_devices: bool = True, sma
             ui["idle_timeout_s"] = idle_timeout_s
         config = config_for_simulation(backend.url, pki, folder, card_printer.port, **changes)
         faces = face_test_images()
-        camera = SimulatedCamera(faces / CAMERA_PHOTO, faces / OTHER_PERSON_PHOTO)
+        camera = SimulatedCameraProcess(faces / CAMERA_PHOTO, faces / OTHER_PERSON_PHOTO)
         sim = SimulatedKiosk(config, backend, folder, card, card_printer, receipts, id_reader, made_cards, camera,
                              pin_pad, qr_scanner)
         yield sim

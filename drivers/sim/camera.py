@@ -17,17 +17,21 @@ code at a size zxing reads at 640x480; `show_qr(None)` puts it away. It stays th
 changes, as a phone stays in a hand.
 
 The faces come from image files (the test images ./run installs, see `face_test_images()`);
-they are framed as a person half a metre from the camera is.
+they are framed as a person half a metre from the camera is. `SimulatedCameraProcess` drives
+the simulator as the kiosk drives its real camera, from a process of its own.
 """
 from __future__ import annotations
 
 import enum
+import functools
 import sys
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
+
+from drivers.camera_process import CameraProcess
 
 FRAME_SIZE = (640, 480)
 FACE_WIDTH = 220          # pixels: a face half a metre from a 640x480 camera
@@ -214,18 +218,18 @@ class _PhoneShowingQr:
 
 class SimulatedCamera:
     def __init__(self, right_person: Path, other_person: Path, scene: Scene = Scene.RIGHT_PERSON,
-                 fps: float = 15.0, clock=time.monotonic):
+                 fps: float = 15.0, clock=time.monotonic, faces=None, qr: str | None = None):
         self.fps = fps
         self._scene = Scene(scene)
         self._clock = clock
         self._sources = (right_person, other_person)
-        self._faces = None   # each person's face framed, with its landmarks: made once, on the first read
+        self._faces = faces   # each person's face framed, with its landmarks: made once, on the first read
         self._frames: dict[Scene, np.ndarray] = {}   # made from them on a read after the camera was closed
         self._warps: dict[Scene, _TurnWarp] = {}
         self._shut: dict[Scene, np.ndarray] = {}   # each live scene's face with its eyes shut
         self._action: tuple[str, float] | None = None   # (challenge, started)
         self._next_frame = 0.0
-        self._phone: _PhoneShowingQr | None = None
+        self._phone: _PhoneShowingQr | None = None if qr is None else _PhoneShowingQr(qr, FRAME_SIZE)
         self._lock = threading.Lock()
 
     def _prepare(self) -> None:
@@ -332,6 +336,49 @@ class SimulatedCamera:
         camera's buffers do (about 7 MB; made again in 10 ms); the people in front of it stay."""
         with self._lock:
             self._frames, self._warps, self._shut = {}, {}, {}
+
+
+class SimulatedCameraProcess(CameraProcess):
+    """The simulator driven as the kiosk drives its real camera, from a process of its own
+    (drivers/camera_process.py), started on a read and ended when the camera is closed. Who
+    stands in front of it, what they hear and the phone they hold up are told to the process
+    that runs, and to each one started later; the faces are found once, here, and handed to
+    each (finding them takes the 68-point model some 2.6 s)."""
+
+    def __init__(self, right_person: Path, other_person: Path, scene: Scene = Scene.RIGHT_PERSON, fps: float = 15.0):
+        super().__init__(None, "simulated camera")
+        self.fps = fps
+        self._sources = (right_person, other_person)
+        self._faces = None
+        self._scene = Scene(scene)
+        self._qr: str | None = None
+
+    def _started(self, conn) -> None:
+        if self._faces is None:
+            self._faces = _framed_faces_elsewhere(self._sources)
+        conn.send(functools.partial(SimulatedCamera, *self._sources, scene=self._scene, fps=self.fps, faces=self._faces,
+                                    qr=self._qr))
+
+    def _tell(self, kind: str, *args) -> None:
+        """To the camera's process, if one runs (the next one hears of it when it starts)."""
+        if self.pid is not None:
+            self._call(kind, *args)
+
+    @property
+    def scene(self) -> Scene:
+        return self._scene
+
+    @scene.setter
+    def scene(self, scene: Scene) -> None:
+        self._scene = Scene(scene)
+        self._tell("set", "scene", self._scene)
+
+    def show_qr(self, text: str | None) -> None:
+        self._qr = text
+        self._tell("show_qr", text)
+
+    def hear(self, challenge: str) -> None:
+        self._tell("hear", challenge)
 
 
 if __name__ == "__main__":   # _framed_faces_elsewhere: the frames, pickled on stdout
