@@ -18,15 +18,17 @@ Two processes, as on a kiosk where the devices and the backend are other machine
   backend) goes to this process over a socket pair, one message a step. The child takes no
   screenshots (a kiosk takes none); the demo's script module and the simulator modules it
   imports (about 3 MB, no objects or threads of theirs) are in it (not pytest: the demo's
-  `Finger` is its own, where Kivy's UnitTestTouch would import it); so is the simulated camera's state
-  (its scenes' frames and turn maps, about 8 MB), which a real camera keeps in the device.
+  `Finger` is its own, where Kivy's UnitTestTouch would import it); so are the two faces the
+  simulated camera shows (about 2 MB), found once and handed to each of its processes.
 
 The face models (dlib's detector, landmarks and ResNet embedding; the 68-point model for a
 photo) never enter the child: they run in the face worker (kiosk/face_worker.py), a process
 the kiosk starts for a check or a photo and stops when the check has passed, the capture or the
-visit is over. It is not in the figure, and it no longer runs when the figure is taken; it peaks
-at about 130 MB for a face check, 180 MB for a photo. The simulated camera makes its frames' landmarks in a short-lived
-process of its own for the same reason (a real camera runs no face model).
+visit is over. The camera, real or simulated, runs in a process of its own too
+(drivers/camera_process.py), started on a read and ended when the camera is closed. The
+memory figure counts both with the child whenever they run (when it is taken, neither should);
+the figure with the face models is taken while they run. The simulated camera finds its
+faces' landmarks in a short-lived process of its own (a real camera runs no face model).
 
 The outbox's timings are the deployed defaults (poll 2 s, link probe 5 s), not the demo's
 quick ones; everything else is the demo's configuration. The window is 1280x800 under Xvfb,
@@ -49,10 +51,11 @@ camera's frames).
 - cold start: from starting the child process to the first frame drawn (Window on_flip) with
   the home screen current and no transition running. Python, Kivy, the kiosk core (outbox,
   audit, card watcher) and every screen are included; nothing is subtracted.
-- memory: the child's VmRSS right after the last visit ended (home screen shown again); the
-  peak (VmHWM) and the RSS after the idle samples are printed too.
-- memory with the face models loaded (#13): the child's VmRSS and its face worker's taken
-  together, sampled every 0.2 s and at each step while a worker runs; the highest sum over the
+- memory: the child's VmRSS right after the last visit ended (home screen shown again), with
+  its face worker's and camera process's if one still runs; the peak (VmHWM) and the RSS after
+  the idle samples are printed too.
+- memory with the face models loaded (#13): the child's VmRSS, its face worker's and its camera
+  process's taken together, sampled every 0.2 s and at each step while a worker runs; the highest sum over the
   visits, for a face check and for a card photo apart (the photo's 68-point landmarks are the
   larger model). The child tells the parent which one it asks the worker for.
 - idle CPU: the child's utime + stime (every thread: UI clock, card watcher and reader
@@ -274,27 +277,38 @@ def _mesa_mb(pid: int) -> float:
     return total / 1024
 
 
-def _face_workers(pid: int) -> list[int]:
-    """The kiosk's face worker process(es) (kiosk/face_worker.py), not the simulators' helpers."""
+FACE_WORKER, CAMERA = b"kiosk.face_worker_process", b"drivers.camera_process"
+
+
+def _helpers(pid: int, kinds: tuple[bytes, ...] = (FACE_WORKER, CAMERA)) -> list[int]:
+    """The kiosk's own helper processes of these kinds: its face worker (kiosk/face_worker.py)
+    and its camera's (drivers/camera_process.py); not the simulators' helpers."""
     found = []
     with contextlib.suppress(OSError):
         for task in Path(f"/proc/{pid}/task").iterdir():
             for child in (task / "children").read_text().split():
                 with contextlib.suppress(OSError):
-                    if b"kiosk.face_worker_process" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    if any(kind in Path(f"/proc/{child}/cmdline").read_bytes() for kind in kinds):
                         found.append(int(child))
     return found
 
 
+def _helpers_mb(pid: int) -> float:
+    total = 0.0
+    for helper in _helpers(pid):
+        with contextlib.suppress(OSError, StopIteration):
+            total += _status_mb(helper, "VmRSS")
+    return total
+
+
 def sample_with_face_models(pid: int, measured: dict) -> None:
-    """The kiosk's resident memory with its face models loaded: its own and its face worker's,
-    taken together while a worker runs (the highest such sum over the visits)."""
-    workers = _face_workers(pid)
-    if not workers:
+    """The kiosk's resident memory with its face models loaded: its own, its face worker's and
+    its camera process's, taken together while a worker runs (the highest such sum over the visits)."""
+    if not _helpers(pid, (FACE_WORKER,)):
         return
     with contextlib.suppress(OSError, StopIteration):
-        worker_mb = sum(_status_mb(worker, "VmRSS") for worker in workers)
-        total = _status_mb(pid, "VmRSS") + worker_mb
+        worker_mb = sum(_status_mb(worker, "VmRSS") for worker in _helpers(pid, (FACE_WORKER,)))
+        total = _status_mb(pid, "VmRSS") + _helpers_mb(pid)
         highest = measured.setdefault("with_face_models", {}).setdefault(measured.get("face_worker_purpose"), (0.0, 0.0))
         if total > highest[0]:
             measured["with_face_models"][measured.get("face_worker_purpose")] = (total, worker_mb)
@@ -373,7 +387,8 @@ def measure() -> dict:
                 elif kind == "home_ready":
                     measured["cold_start_s"] = args[0] - started
                 elif kind == "visits_done":
-                    measured["rss_mb"] = _status_mb(kiosk.pid, "VmRSS")
+                    measured["helpers_mb"] = _helpers_mb(kiosk.pid)   # none should run between visits
+                    measured["rss_mb"] = _status_mb(kiosk.pid, "VmRSS") + measured["helpers_mb"]
                     measured["peak_mb"] = _status_mb(kiosk.pid, "VmHWM")
                     measured["mesa_mb"] = _mesa_mb(kiosk.pid)
                     measured["idle_cpu_offline_pct"], measured["busiest_offline"] = sample_idle(kiosk.pid, args[0])
@@ -439,7 +454,8 @@ def main() -> int:
         return 1
     idle = max(measured["idle_cpu_offline_pct"], measured["idle_cpu_online_pct"])
     print(f"cold start to interactive home: {measured['cold_start_s']:.2f} s")
-    print(f"resident memory after the scripted visits: {measured['rss_mb']:.0f} MB (peak {measured['peak_mb']:.0f} MB, "
+    print(f"resident memory after the scripted visits: {measured['rss_mb']:.0f} MB, its helper processes' "
+          f"{measured['helpers_mb']:.0f} MB of it (peak {measured['peak_mb']:.0f} MB, "
           f"{measured['mesa_mb']:.0f} MB of it Mesa's libraries; {measured['rss_after_idle_mb']:.0f} MB after idling)")
     with_models = measured.get("with_face_models", {})   # none if no visit started a face worker
     for purpose, words in (("face_check", "a face check"), ("photo", "a card photo")):

@@ -49,11 +49,12 @@ ELDER = {
     "steps_height": dp(72),
 }
 
-# Every size text is drawn in, in both modes: a label too wide for its word is set in the next
-# size down this scale (screens/widgets.py Typeset), never in one of its own. Kivy's SDL2 text
-# opens the font once per size (and keeps up to 64), each holding its glyph cache (up to 1 MB for
-# Chinese): with sizes picked freely the demo's visits opened 45 of the Chinese font, on this
-# scale 18 (bench/ui.py: 8 MB less resident, #17).
+# Every size text is drawn in, in both modes, and in one weight: a label too wide for its word is
+# set in the next size down this scale (screens/widgets.py Typeset), never in one of its own, and
+# emphasis is a larger size or a colour, never bold. Kivy's SDL2 text opens the font once per size
+# and weight (and keeps up to 64), each holding its glyph cache (up to 1 MB for Chinese): with
+# sizes picked freely the demo's visits opened 45 of the Chinese font, on this scale and in one
+# weight 13 (bench/ui.py: about 11 MB less resident, #17).
 TEXT_SIZE_TOKENS = ("fine_size", "caption_size", "small_size", "body_size", "button_size", "prompt_size", "title_size",
                     "digit_size")
 TEXT_SIZES = tuple(sorted({mode[token] for mode in (NORMAL, ELDER) for token in TEXT_SIZE_TOKENS}))

@@ -50,13 +50,15 @@ def test_every_line_is_typeset_by_the_rules(rendered):
     assert not rendered["typesetting"], "\n".join(rendered["typesetting"])
 
 
-def test_text_is_drawn_only_in_the_type_scale_s_sizes(rendered):
-    """Whole-pixel sizes of the theme's scale, shrunk ones too: each size is a font Kivy opens and
-    keeps (screens/theme.py). Sizes as Kivy names its fonts: 26 and 26.0 would be two."""
+def test_text_is_drawn_only_in_the_type_scale_s_sizes_and_one_weight(rendered):
+    """Whole-pixel sizes of the theme's scale, shrunk ones too, never bold: each size and weight
+    is a font Kivy opens and keeps (screens/theme.py). Sizes as Kivy names its fonts: 26 and
+    26.0 would be two."""
     from screens.theme import TEXT_SIZES
     stray = {size: where for size, where in rendered["text_sizes"].items() if size not in map(str, TEXT_SIZES)}
     assert not stray, stray
     assert len(rendered["text_sizes"]) > 5
+    assert not rendered["bold"], rendered["bold"]   # one weight: a bold size is another font opened
 
 
 def test_the_typesetting_check_catches_what_kivy_alone_would_draw(rendered):

@@ -290,6 +290,8 @@ def inspect(root, glyphs: GlyphCheck, where: str, found: dict) -> None:
             found["typesetting"].append(f"{where}: {text!r}: {'; '.join(wrong)}")
         if label.font_name != ICON_FONT:
             found["text_sizes"].setdefault(str(label._label.options["font_size"]), f"{where}: {text!r}")
+            if label.bold:
+                found["bold"].append(f"{where}: {text!r}")
         x, y = label.to_window(label.x, label.y)
         if x < -1 or x + label.width > Window.width + 1 or (
                 not scrolled and (y < -1 or y + label.height > Window.height + 1)):   # a pane scrolls up and down
@@ -303,7 +305,7 @@ def main() -> int:
         out = Path(tmp)
         configure_window(KioskConfig())
         found = {"tofu": [], "overflow": [], "typesetting": [], "labels": 0, "checked": [], "error": None,
-                 "canaries": {}, "headerless": [], "headers": {}, "text_sizes": {}}
+                 "canaries": {}, "headerless": [], "headers": {}, "text_sizes": {}, "bold": []}
         # No idle timeout while the screens are looked at: it would send the staff screens home.
         # No smart cards: the vpcd slots are for the tests beside this one (its kiosk sees no
         # reader, and its card events, which would send it home, are not heard).
