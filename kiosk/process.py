@@ -10,7 +10,7 @@ from drivers.process_link import forbid_core_dumps  # noqa: F401  (its helper pr
 
 log = logging.getLogger(__name__)
 M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8   # mallopt(3)
-MMAP_THRESHOLD = 128 * 1024
+MMAP_THRESHOLD = 64 * 1024
 ARENAS = 2
 
 
@@ -28,10 +28,11 @@ def return_free_memory() -> None:
 def keep_the_heap_compact() -> None:
     """glibc's malloc tuned for a process that lives for months with a few busy threads (#17):
 
-    - a fixed mmap threshold (128 KiB, glibc's initial one): a camera frame, its pickle to the
-      face worker, a receipt's image are mapped and unmapped whole. glibc otherwise raises the
-      threshold to the largest block freed, and from then on such blocks are carved from the
-      heap, where they stay resident between visits;
+    - a fixed mmap threshold of 64 KiB (half glibc's initial one): a camera frame, its pickle to
+      the face worker, a receipt's image, the larger label textures of the software renderer are
+      mapped and unmapped whole. glibc otherwise raises the threshold to the largest block
+      freed, and from then on such blocks are carved from the heap, where they stay resident
+      between visits (64 rather than 128 KiB: 2 MB less after the bench's visits);
     - at most two arenas: each thread that allocates (card watcher, outbox senders, link probe,
       a face check's, a photo's) would otherwise get one of its own (up to 8 per core), each
       keeping its own free pages.
