@@ -76,7 +76,11 @@ class ProcessLink:
             theirs.close()
         self._conn = Connection(ours.detach())
         self.starts += 1
-        self._started(self._conn)
+        try:
+            self._started(self._conn)
+        except BaseException:   # a process not told what it needs serves nobody
+            self._discard()
+            raise
 
     def _call(self, kind: str, *args):
         with self._lock:

@@ -378,7 +378,7 @@ class SimulatedCameraProcess(CameraProcess):
         self._tell("show_qr", text)
 
     def hear(self, challenge: str) -> None:
-        self._tell("hear", challenge)
+        self._tell("hear", str(challenge))   # its words: the kiosk's Challenge stays in the kiosk
 
 
 if __name__ == "__main__":   # _framed_faces_elsewhere: the frames, pickled on stdout
