@@ -280,22 +280,22 @@ def _mesa_mb(pid: int) -> float:
 FACE_WORKER, CAMERA = b"kiosk.face_worker_process", b"drivers.camera_process"
 
 
-def _helpers(pid: int, kinds: tuple[bytes, ...] = (FACE_WORKER, CAMERA)) -> list[int]:
-    """The kiosk's own helper processes of these kinds: its face worker (kiosk/face_worker.py)
-    and its camera's (drivers/camera_process.py); not the simulators' helpers."""
-    found = []
+def _helpers(pid: int) -> dict[int, bytes]:
+    """The kiosk's own helper processes, each with its kind: its face worker
+    (kiosk/face_worker.py) and its camera's (drivers/camera_process.py); not the simulators'."""
+    found = {}
     with contextlib.suppress(OSError):
         for task in Path(f"/proc/{pid}/task").iterdir():
             for child in (task / "children").read_text().split():
                 with contextlib.suppress(OSError):
-                    if any(kind in Path(f"/proc/{child}/cmdline").read_bytes() for kind in kinds):
-                        found.append(int(child))
+                    command = Path(f"/proc/{child}/cmdline").read_bytes()
+                    found.update({int(child): kind for kind in (FACE_WORKER, CAMERA) if kind in command})
     return found
 
 
-def _helpers_mb(pid: int) -> float:
+def _helpers_mb(helpers) -> float:
     total = 0.0
-    for helper in _helpers(pid):
+    for helper in helpers:
         with contextlib.suppress(OSError, StopIteration):
             total += _status_mb(helper, "VmRSS")
     return total
@@ -304,11 +304,13 @@ def _helpers_mb(pid: int) -> float:
 def sample_with_face_models(pid: int, measured: dict) -> None:
     """The kiosk's resident memory with its face models loaded: its own, its face worker's and
     its camera process's, taken together while a worker runs (the highest such sum over the visits)."""
-    if not _helpers(pid, (FACE_WORKER,)):
+    helpers = _helpers(pid)
+    workers = [helper for helper, kind in helpers.items() if kind == FACE_WORKER]
+    if not workers:
         return
     with contextlib.suppress(OSError, StopIteration):
-        worker_mb = sum(_status_mb(worker, "VmRSS") for worker in _helpers(pid, (FACE_WORKER,)))
-        total = _status_mb(pid, "VmRSS") + _helpers_mb(pid)
+        worker_mb = _helpers_mb(workers)
+        total = _status_mb(pid, "VmRSS") + _helpers_mb(helpers)
         highest = measured.setdefault("with_face_models", {}).setdefault(measured.get("face_worker_purpose"), (0.0, 0.0))
         if total > highest[0]:
             measured["with_face_models"][measured.get("face_worker_purpose")] = (total, worker_mb)
@@ -387,7 +389,7 @@ def measure() -> dict:
                 elif kind == "home_ready":
                     measured["cold_start_s"] = args[0] - started
                 elif kind == "visits_done":
-                    measured["helpers_mb"] = _helpers_mb(kiosk.pid)   # none should run between visits
+                    measured["helpers_mb"] = _helpers_mb(_helpers(kiosk.pid))   # none should run between visits
                     measured["rss_mb"] = _status_mb(kiosk.pid, "VmRSS") + measured["helpers_mb"]
                     measured["peak_mb"] = _status_mb(kiosk.pid, "VmHWM")
                     measured["mesa_mb"] = _mesa_mb(kiosk.pid)
@@ -460,7 +462,7 @@ def main() -> int:
     with_models = measured.get("with_face_models", {})   # none if no visit started a face worker
     for purpose, words in (("face_check", "a face check"), ("photo", "a card photo")):
         total, worker = with_models.get(purpose, (0.0, 0.0))
-        print(f"resident memory with the face models loaded for {words} (the kiosk and its face worker, highest over "
+        print(f"resident memory with the face models loaded for {words} (the kiosk, its face worker and its camera's process, highest over "
               f"the visits): {total:.0f} MB (the worker {worker:.0f} MB)")
     for phase in ("offline", "online"):
         busiest = ", ".join(f"{name} {pct:.2f}" for pct, name in measured[f"busiest_{phase}"])

@@ -12,16 +12,9 @@ import pytest
 from drivers.camera import CameraUnavailable, UvcCamera
 from drivers.camera_process import CameraProcess
 from drivers.sim.camera import Scene, SimulatedCamera, SimulatedCameraProcess, face_test_images
+from tests.processes import alive
 
 IMAGES = face_test_images()
-
-
-def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def test_the_simulator_s_frames_come_from_its_process_as_the_scene_changes_and_close_ends_it():
@@ -33,7 +26,7 @@ def test_the_simulator_s_frames_come_from_its_process_as_the_scene_changes_and_c
         assert np.array_equal(camera.read(), here.read())
         pid = camera.pid
         camera.close()
-        assert camera.pid is None and gone(pid)
+        assert camera.pid is None and not alive(pid)
         camera.scene = Scene.NOBODY                          # told to the next process, at its start
         assert (camera.read() == 180).all() and camera.starts == 2
     finally:

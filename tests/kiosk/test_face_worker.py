@@ -18,6 +18,7 @@ from kiosk.face_worker import FaceWorker, FaceWorkerFailed
 from kiosk.photo_capture import PhotoRefused, PhotoSpec
 from kiosk.visit import CitizenIdentity
 from simulation.stack import ZHANG_SAN, simulated_kiosk
+from tests.processes import alive
 
 IMAGES = face_test_images()
 SETTINGS = FaceCheckSettings()
@@ -31,14 +32,6 @@ def worker():
     worker = FaceWorker()
     yield worker
     worker.stop()
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_the_worker_answers_as_the_models_here_and_its_errors_come_back_as_themselves(worker):
